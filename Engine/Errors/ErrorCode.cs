@@ -1,0 +1,71 @@
+namespace Engine.Errors;
+
+/// <summary>
+/// Every error the engine itself answers with. The names are the public contract of
+/// ../shared/spec/errors.md (the CODE column): never rename a member, never reuse one.
+/// </summary>
+public enum ErrorCode : byte
+{
+    None = 0,
+
+    // 400 Protocol / Validation
+    BadRequest,
+    ErrInvalidValue,
+    ErrMissingParams,
+    ErrUnknownParam,
+    ErrDuplicateParam,
+    ErrInvalidCombination,
+    ErrParamNotAllowed,
+
+    // 403 Policy
+    Disallowed,
+
+    // 407 Auth / Account
+    ErrAuthRequired,
+    AuthFailed,
+    IpNotAllowed,
+    PackageSuspended,
+    PackagePaused,
+    PackageNoCredits,
+
+    // 409 Session
+    SessionParamsMismatch,
+
+    // 429 Limit
+    RateLimitExceeded,
+    TrafficLimitExceeded,
+
+    // 502 Node / Target
+    NodeUnavailable,
+    NodeNotFound,
+    RetriesExhausted,
+    NameNotResolved,
+    TargetConnectFailed,
+    TargetReset,
+
+    // 503
+    BoundNodeFailed,
+    DomainCircuitOpen,
+    Overloaded,
+
+    // 504
+    GatewayTimeout,
+
+    // 557 Engine
+    NoProxy,
+    WrongUrl,
+    BuildRequest,
+    BuildConnect,
+    SocketError,
+    RequestError,
+    ResponseError,
+
+    // Standard statuses HTTP calls for, with a CODE of the same form.
+    UriTooLong,
+    HeadersTooLarge,
+    NotImplemented,
+    VersionNotSupported,
+
+    // Only logged: the client went away, nothing can be answered.
+    WriteError,
+}
