@@ -1,4 +1,10 @@
 using BenchmarkDotNet.Running;
 
-// Every benchmark class in this assembly; pick with --filter, e.g. `--filter *Parser*`.
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+namespace Engine.Benchmarks;
+
+internal static class BenchmarkProgram
+{
+    // Every benchmark class in this assembly; pick with --filter, e.g. `--filter *Parser*`.
+    public static void Main(string[] args) =>
+        BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
+}

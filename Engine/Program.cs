@@ -1,1 +1,6 @@
-return 0;
+namespace Engine.Hosting;
+
+internal static class EntryPoint
+{
+    public static int Main() => 0;
+}

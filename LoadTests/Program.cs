@@ -1,1 +1,6 @@
-return 0;
+namespace LoadTests;
+
+internal static class LoadProgram
+{
+    public static int Main() => 0;
+}
