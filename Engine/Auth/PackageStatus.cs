@@ -1,0 +1,8 @@
+namespace Engine.Auth;
+
+internal enum PackageStatus : byte
+{
+    Active,
+    Paused,
+    Suspended,
+}

@@ -1,0 +1,9 @@
+namespace Engine.Targets;
+
+internal enum ResolveStatus : byte
+{
+    Resolved,
+    NotFound,
+    Failed,
+    TimedOut,
+}
