@@ -1,0 +1,220 @@
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using Engine.Diagnostics;
+using Engine.Tunnel;
+
+namespace Engine.Tests.Tunnel;
+
+public class TunnelRelayTests
+{
+    private static readonly TimeSpan TestTimeout = TimeSpan.FromSeconds(60);
+
+    // client <-> [clientSide | relay | targetSide] <-> target
+    private sealed class Rig : IAsyncDisposable
+    {
+        public required SocketPair ClientLink { get; init; }
+        public required SocketPair TargetLink { get; init; }
+        public required SocketPipes ClientPipes { get; init; }
+
+        public Socket Client => ClientLink.A;
+        public Socket Target => TargetLink.B;
+        public Socket RelayTargetSide => TargetLink.A;
+
+        public static async Task<Rig> CreateAsync()
+        {
+            SocketPair clientLink = await SocketPair.CreateAsync();
+            SocketPair targetLink = await SocketPair.CreateAsync();
+            return new Rig { ClientLink = clientLink, TargetLink = targetLink, ClientPipes = new SocketPipes(clientLink.B) };
+        }
+
+        public TunnelRelay Relay(TimeSpan idle, CancellationToken shutdown = default) =>
+            new(ClientPipes.Input, ClientPipes.Output, RelayTargetSide, idle, shutdown);
+
+        public async ValueTask DisposeAsync()
+        {
+            await ClientPipes.DisposeAsync();
+            ClientLink.Dispose();
+            TargetLink.Dispose();
+        }
+    }
+
+    private static async Task<byte[]> SendAndHashAsync(Socket socket, long total, int seed)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var random = new Random(seed);
+        byte[] chunk = new byte[64 * 1024];
+        for (long sent = 0; sent < total; sent += chunk.Length)
+        {
+            random.NextBytes(chunk);
+            int n = (int)Math.Min(chunk.Length, total - sent);
+            hash.AppendData(chunk, 0, n);
+            await socket.SendAsync(chunk.AsMemory(0, n), SocketFlags.None);
+        }
+
+        socket.Shutdown(SocketShutdown.Send);
+        return hash.GetHashAndReset();
+    }
+
+    private static async Task<(byte[] Hash, long Bytes)> ReceiveAndHashAsync(Socket socket)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] buffer = new byte[64 * 1024];
+        long total = 0;
+        int n;
+        while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None)) > 0)
+        {
+            hash.AppendData(buffer, 0, n);
+            total += n;
+        }
+
+        return (hash.GetHashAndReset(), total);
+    }
+
+    [Fact]
+    public async Task RunAsync_BulkBothWays_ArrivesIntactAndIsCounted()
+    {
+        const long Size = 256L * 1024 * 1024;
+        await using Rig rig = await Rig.CreateAsync();
+        using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
+        Task<TunnelResult> run = relay.RunAsync();
+
+        Task<byte[]> up = SendAndHashAsync(rig.Client, Size, 1);
+        Task<byte[]> down = SendAndHashAsync(rig.Target, Size, 2);
+        Task<(byte[] Hash, long Bytes)> atTarget = ReceiveAndHashAsync(rig.Target);
+        Task<(byte[] Hash, long Bytes)> atClient = ReceiveAndHashAsync(rig.Client);
+
+        TunnelResult result = await run.WaitAsync(TestTimeout);
+        byte[] sentUp = await up, sentDown = await down;
+        (byte[] gotUp, _) = await atTarget;
+        (byte[] gotDown, _) = await atClient;
+        Assert.Equal(Convert.ToHexString(sentUp), Convert.ToHexString(gotUp));
+        Assert.Equal(Convert.ToHexString(sentDown), Convert.ToHexString(gotDown));
+        Assert.Equal(TerminationState.Normal, result.Termination);
+        Assert.Equal(Size, result.BytesFromClient);
+        Assert.Equal(Size, result.BytesFromTarget);
+    }
+
+    [Fact]
+    public async Task RunAsync_ClientHalfCloses_TargetStillAnswers()
+    {
+        await using Rig rig = await Rig.CreateAsync();
+        using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
+        Task<TunnelResult> run = relay.RunAsync();
+
+        await rig.Client.SendAsync("request"u8.ToArray(), SocketFlags.None);
+        rig.Client.Shutdown(SocketShutdown.Send);
+
+        // The target sees the whole request and then EOF, and only then answers.
+        (byte[] _, long requestBytes) = await ReceiveAndHashAsync(rig.Target).WaitAsync(TestTimeout);
+        Assert.Equal(7, requestBytes);
+        await rig.Target.SendAsync("response"u8.ToArray(), SocketFlags.None);
+        rig.Target.Shutdown(SocketShutdown.Send);
+
+        Assert.Equal("response", await ReadToEndAsync(rig.Client));
+        TunnelResult result = await run.WaitAsync(TestTimeout);
+        Assert.Equal(TerminationState.Normal, result.Termination);
+    }
+
+    [Fact]
+    public async Task RunAsync_TargetHalfCloses_ClientCanStillSend()
+    {
+        await using Rig rig = await Rig.CreateAsync();
+        using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
+        Task<TunnelResult> run = relay.RunAsync();
+
+        await rig.Target.SendAsync("banner"u8.ToArray(), SocketFlags.None);
+        rig.Target.Shutdown(SocketShutdown.Send);
+        Assert.Equal("banner", await ReadToEndAsync(rig.Client).WaitAsync(TestTimeout));
+
+        await rig.Client.SendAsync("late"u8.ToArray(), SocketFlags.None);
+        rig.Client.Shutdown(SocketShutdown.Send);
+        Assert.Equal("late", await ReadToEndAsync(rig.Target).WaitAsync(TestTimeout));
+        Assert.Equal(TerminationState.Normal, (await run.WaitAsync(TestTimeout)).Termination);
+    }
+
+    [Fact]
+    public async Task RunAsync_BytesAlreadyBuffered_AreRelayedFirst()
+    {
+        await using Rig rig = await Rig.CreateAsync();
+
+        // Bytes sent before the relay starts sit in the client pipe, like a TLS ClientHello
+        // sent right behind the CONNECT head.
+        await rig.Client.SendAsync("early-hello"u8.ToArray(), SocketFlags.None);
+        ReadResultProbe probe = await ReadResultProbe.PeekAsync(rig.ClientPipes);
+        Assert.Equal(11, probe.Length);
+
+        using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
+        Task<TunnelResult> run = relay.RunAsync();
+        rig.Client.Shutdown(SocketShutdown.Send);
+        Assert.Equal("early-hello", await ReadToEndAsync(rig.Target).WaitAsync(TestTimeout));
+        rig.Target.Shutdown(SocketShutdown.Send);
+        TunnelResult result = await run.WaitAsync(TestTimeout);
+        Assert.Equal(11, result.BytesFromClient);
+    }
+
+    [Fact]
+    public async Task RunAsync_Idle_EndsWithClientTimeout()
+    {
+        await using Rig rig = await Rig.CreateAsync();
+        using TunnelRelay relay = rig.Relay(TimeSpan.FromMilliseconds(300));
+        TunnelResult result = await relay.RunAsync().WaitAsync(TestTimeout);
+        Assert.Equal(new TerminationState(TerminationCause.ClientTimeout, TerminationPhase.Data), result.Termination);
+    }
+
+    [Fact]
+    public async Task RunAsync_TargetResets_EndsWithTargetAbort()
+    {
+        await using Rig rig = await Rig.CreateAsync();
+        using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
+        Task<TunnelResult> run = relay.RunAsync();
+        await rig.Target.SendAsync("x"u8.ToArray(), SocketFlags.None);
+        rig.Target.LingerState = new LingerOption(true, 0);
+        rig.Target.Close();   // linger 0: RST
+        TunnelResult result = await run.WaitAsync(TestTimeout);
+        Assert.Equal(TerminationCause.TargetAbort, result.Termination.Cause);
+    }
+
+    [Fact]
+    public async Task RunAsync_Shutdown_EndsWithKilled()
+    {
+        await using Rig rig = await Rig.CreateAsync();
+        using var shutdown = new CancellationTokenSource();
+        using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1), shutdown.Token);
+        Task<TunnelResult> run = relay.RunAsync();
+        await shutdown.CancelAsync();
+        TunnelResult result = await run.WaitAsync(TestTimeout);
+        Assert.Equal(TerminationCause.Killed, result.Termination.Cause);
+    }
+
+    private static async Task<string> ReadToEndAsync(Socket socket)
+    {
+        var text = new StringBuilder();
+        byte[] buffer = new byte[4096];
+        int n;
+        while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None)) > 0)
+        {
+            text.Append(Encoding.ASCII.GetString(buffer, 0, n));
+        }
+
+        return text.ToString();
+    }
+
+    private readonly record struct ReadResultProbe(long Length)
+    {
+        // Waits until the bytes are in the pipe without consuming them.
+        public static async Task<ReadResultProbe> PeekAsync(SocketPipes pipes)
+        {
+            while (true)
+            {
+                System.IO.Pipelines.ReadResult read = await pipes.Input.ReadAsync();
+                long length = read.Buffer.Length;
+                pipes.Input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+                if (length >= 11)
+                {
+                    return new ReadResultProbe(length);
+                }
+            }
+        }
+    }
+}
