@@ -1,0 +1,9 @@
+namespace Engine.Targets;
+
+internal enum PolicyVerdict : byte
+{
+    Allowed,
+    PortNotAllowed,
+    BlockedDomain,
+    ForbiddenAddress,
+}

@@ -1,0 +1,14 @@
+using System.Net;
+using System.Net.Sockets;
+using Engine.Targets;
+
+namespace Engine.Upstream;
+
+/// <summary>The outcome of a connect: a socket, or what failed and (for policy refusals) which rule.</summary>
+internal readonly record struct ConnectResult(
+    ConnectStatus Status,
+    Socket? Socket = null,
+    IPEndPoint? RemoteEndPoint = null,
+    PolicyVerdict Verdict = PolicyVerdict.Allowed,
+    AddressClass AddressClass = AddressClass.Public,
+    SocketError SocketError = SocketError.Success);

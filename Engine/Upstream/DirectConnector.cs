@@ -1,0 +1,95 @@
+using System.Net;
+using System.Net.Sockets;
+using Engine.Targets;
+
+namespace Engine.Upstream;
+
+/// <summary>
+/// Direct egress from the engine's own host: resolve, check every resolved address against the
+/// policy, connect to the first allowed one within one deadline (resolution included), and
+/// classify the failure so the connection layer can answer with the right catalog error.
+/// </summary>
+internal sealed class DirectConnector
+{
+    private readonly DnsCache _dns;
+    private readonly TargetPolicy _policy;
+    private readonly TimeSpan _connectTimeout;
+    private readonly IPEndPoint? _localEndPoint;
+
+    public DirectConnector(DnsCache dns, TargetPolicy policy, TimeSpan connectTimeout, IPAddress? localAddress = null)
+    {
+        _dns = dns;
+        _policy = policy;
+        _connectTimeout = connectTimeout;
+        _localEndPoint = localAddress is null ? null : new IPEndPoint(localAddress, 0);
+    }
+
+    public async ValueTask<ConnectResult> ConnectAsync(string host, int port, CancellationToken shutdown)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
+        deadline.CancelAfter(_connectTimeout);
+
+        ResolveResult resolved = await _dns.ResolveAsync(host, deadline.Token).ConfigureAwait(false);
+        switch (resolved.Status)
+        {
+            case ResolveStatus.NotFound:
+            case ResolveStatus.Failed:
+                return new ConnectResult(ConnectStatus.NameNotResolved);
+            case ResolveStatus.TimedOut:
+                return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.TimedOut);
+        }
+
+        ConnectResult last = default;
+        bool anyAllowed = false;
+        foreach (IPAddress address in resolved.Addresses)
+        {
+            if (_policy.CheckAddress(address, out AddressClass addressClass) != PolicyVerdict.Allowed)
+            {
+                // Report the first refusal unless a later allowed address is tried.
+                if (!anyAllowed && last.Status != ConnectStatus.Disallowed)
+                {
+                    last = new ConnectResult(ConnectStatus.Disallowed, Verdict: PolicyVerdict.ForbiddenAddress, AddressClass: addressClass,
+                        RemoteEndPoint: new IPEndPoint(address, port));
+                }
+
+                continue;
+            }
+
+            anyAllowed = true;
+            last = await TryConnectAsync(address, port, deadline.Token, shutdown).ConfigureAwait(false);
+            if (last.Status is ConnectStatus.Connected or ConnectStatus.TimedOut or ConnectStatus.Aborted)
+            {
+                return last;
+            }
+        }
+
+        return last.Status == ConnectStatus.Connected && last.Socket is null ? new ConnectResult(ConnectStatus.NameNotResolved) : last;
+    }
+
+    private async ValueTask<ConnectResult> TryConnectAsync(IPAddress address, int port, CancellationToken deadline, CancellationToken shutdown)
+    {
+        var endPoint = new IPEndPoint(address, port);
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            if (_localEndPoint is not null)
+            {
+                socket.Bind(_localEndPoint.AddressFamily == address.AddressFamily ? _localEndPoint : new IPEndPoint(IPAddress.IPv6Any, 0));
+            }
+
+            await socket.ConnectAsync(endPoint, deadline).ConfigureAwait(false);
+            return new ConnectResult(ConnectStatus.Connected, socket, endPoint);
+        }
+        catch (OperationCanceledException)
+        {
+            socket.Dispose();
+            return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.TimedOut, RemoteEndPoint: endPoint);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            ConnectStatus status = e.SocketErrorCode == SocketError.TimedOut ? ConnectStatus.TimedOut : ConnectStatus.Refused;
+            return new ConnectResult(status, RemoteEndPoint: endPoint, SocketError: e.SocketErrorCode);
+        }
+    }
+}
