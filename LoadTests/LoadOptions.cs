@@ -1,0 +1,48 @@
+using System.Globalization;
+using System.Net;
+
+namespace LoadTests;
+
+/// <summary>Command-line options: <c>--name value</c> pairs after the scenario name.</summary>
+internal sealed class LoadOptions
+{
+    public string Scenario { get; private init; } = "help";
+    public IPEndPoint? Proxy { get; private init; }
+    public string? ProxyAuth { get; private init; }
+    public IPEndPoint? Origin { get; private init; }
+    public int Connections { get; private init; } = 64;
+    public TimeSpan Duration { get; private init; } = TimeSpan.FromSeconds(10);
+    public long MaxRequests { get; private init; } = long.MaxValue;
+    public long Bytes { get; private init; } = 256L * 1024 * 1024;
+    public string Path { get; private init; } = "/small";
+
+    public static LoadOptions Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        for (int i = 1; i + 1 < args.Length; i += 2)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"expected --name value, got '{args[i]}'");
+            }
+
+            values[args[i][2..]] = args[i + 1];
+        }
+
+        string? Get(string name) => values.TryGetValue(name, out string? v) ? v : null;
+
+        var defaults = new LoadOptions();
+        return new LoadOptions
+        {
+            Scenario = args.Length > 0 ? args[0] : "help",
+            Proxy = Get("proxy") is { } p ? IPEndPoint.Parse(p) : null,
+            ProxyAuth = Get("auth"),
+            Origin = Get("origin") is { } o ? IPEndPoint.Parse(o) : null,
+            Connections = Get("connections") is { } c ? int.Parse(c, CultureInfo.InvariantCulture) : defaults.Connections,
+            Duration = Get("duration") is { } d ? TimeSpan.FromSeconds(double.Parse(d.TrimEnd('s'), CultureInfo.InvariantCulture)) : defaults.Duration,
+            MaxRequests = Get("requests") is { } r ? long.Parse(r, CultureInfo.InvariantCulture) : defaults.MaxRequests,
+            Bytes = Get("bytes") is { } b ? long.Parse(b, CultureInfo.InvariantCulture) : defaults.Bytes,
+            Path = Get("path") ?? defaults.Path,
+        };
+    }
+}
