@@ -1,6 +1,9 @@
 namespace Engine.Upstream;
 
-/// <summary>How an attempt to open a connection to a target ended.</summary>
+/// <summary>
+/// How an attempt to open a path to a target ended. Node-side failures are kept apart from
+/// target-side ones so the engine can say whether to replace the node or blame the target.
+/// </summary>
 internal enum ConnectStatus : byte
 {
     Connected,
@@ -14,4 +17,12 @@ internal enum ConnectStatus : byte
     TimedOut,
     /// <summary>The engine is shutting down.</summary>
     Aborted,
+    /// <summary>502 NODE_UNAVAILABLE: the node itself refused, reset, timed out or is down.</summary>
+    NodeUnavailable,
+    /// <summary>502 NODE_UNAVAILABLE: the upstream proxy rejected our credentials (its 407, SOCKS auth failure).</summary>
+    NodeAuthFailed,
+    /// <summary>502 NODE_UNAVAILABLE: the node answered something that is not its protocol.</summary>
+    NodeProtocolError,
+    /// <summary>557 BUILD_CONNECT: the node cannot carry this kind of tunnel (unsupported command or address type).</summary>
+    NodeCannotCarry,
 }
