@@ -1,0 +1,31 @@
+using Engine.Auth;
+using Engine.Diagnostics;
+using Engine.Targets;
+using Engine.Upstream;
+
+namespace Engine.Connection;
+
+/// <summary>
+/// What every client connection shares: built once per configuration load and swapped as a
+/// whole on reload, so a connection sees one consistent configuration from start to end.
+/// </summary>
+internal sealed class ProxyServices
+{
+    public required ConnectionLimits Limits { get; init; }
+
+    public required PackageDirectory Packages { get; init; }
+
+    public required TargetPolicy Policy { get; init; }
+
+    public required DirectConnector Direct { get; init; }
+
+    public AccessLog? AccessLog { get; init; }
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Node id reported for direct egress (access log, X-Proxy-Node).</summary>
+    public string DirectNodeId { get; init; } = "direct";
+
+    /// <summary><c>Engine:ExposeNode</c>: name the node in an X-Proxy-Node header (default on).</summary>
+    public bool ExposeNode { get; init; } = true;
+}
