@@ -236,8 +236,6 @@ internal sealed class TestOrigin : IAsyncDisposable
 
 internal static class SocketExtensions
 {
-    public static void LingerZero(this Socket socket) => socket.LingerState = new LingerOption(true, 0);
-
     /// <summary>Linger 0 makes the close an RST.</summary>
     public static void Linger(this Socket socket, int seconds)
     {

@@ -1,5 +1,7 @@
 using Engine.Auth;
 using Engine.Diagnostics;
+using Engine.Errors;
+using Engine.Http;
 using Engine.Targets;
 using Engine.Upstream;
 
@@ -12,6 +14,10 @@ namespace Engine.Connection;
 internal sealed class ProxyServices
 {
     public required ConnectionLimits Limits { get; init; }
+
+    public required HttpParserLimits ParserLimits { get; init; }
+
+    public required ErrorWriter Errors { get; init; }
 
     public required PackageDirectory Packages { get; init; }
 

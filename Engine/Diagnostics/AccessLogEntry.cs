@@ -13,7 +13,7 @@ internal ref struct AccessLogEntry
     public ReadOnlySpan<byte> Target;
     public ReadOnlySpan<char> NodeId;
     public int Status;
-    public ReadOnlySpan<byte> Code;
+    public ReadOnlySpan<char> Code;
     public long BytesIn;
     public long BytesOut;
     public TimeSpan Duration;

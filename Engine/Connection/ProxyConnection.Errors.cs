@@ -1,0 +1,58 @@
+using System.IO.Pipelines;
+using Engine.Diagnostics;
+using Engine.Errors;
+using Engine.Http;
+
+namespace Engine.Connection;
+
+internal sealed partial class ProxyConnection
+{
+    /// <summary>
+    /// Answers the current request with a catalog error. The connection stays usable only when the
+    /// request was read completely (no body left unread) and the client wants keep-alive.
+    /// </summary>
+    private ValueTask<bool> RejectAsync(ErrorCode code, ReadOnlySpan<byte> detail, int retryAfterSeconds = -1)
+    {
+        bool keepAlive = _head.KeepAlive && _head.Framing == BodyFraming.None && !_draining.IsCancellationRequested;
+        if (_termination == TerminationState.Normal)
+        {
+            _termination = new TerminationState(TerminationCause.Proxy, TerminationPhase.Request);
+        }
+
+        WriteError(code, detail, keepAlive, retryAfterSeconds);
+        return FlushThenAsync(keepAlive);
+    }
+
+    private async ValueTask<bool> FlushThenAsync(bool keepAlive) => await FlushAsync().ConfigureAwait(false) && keepAlive;
+
+    private void WriteError(ErrorCode code, ReadOnlySpan<byte> detail, bool keepAlive, int retryAfterSeconds = -1)
+    {
+        _error = code;
+        _status = ErrorCatalog.Get(code).Status;
+        _bytesOut += _services.Errors.Write(_output, new ErrorResponse(code)
+        {
+            Detail = detail,
+            Method = _head.Method,
+            Target = _head.Target,
+            CorrelationId = _correlationId,
+            RetryAfterSeconds = retryAfterSeconds >= 0 ? retryAfterSeconds : null,
+            KeepAlive = keepAlive,
+            NodeId = _nodeIdBytes,
+        });
+    }
+
+    /// <summary>Flushes the output; false when the client is gone.</summary>
+    private async ValueTask<bool> FlushAsync()
+    {
+        try
+        {
+            ValueTask<FlushResult> flush = _output.FlushAsync(_aborted);
+            FlushResult result = flush.IsCompletedSuccessfully ? flush.Result : await flush.ConfigureAwait(false);
+            return !result.IsCompleted && !result.IsCanceled;
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+}

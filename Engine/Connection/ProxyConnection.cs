@@ -1,0 +1,169 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using Engine.Auth;
+using Engine.Diagnostics;
+using Engine.Errors;
+using Engine.Http;
+
+namespace Engine.Connection;
+
+/// <summary>
+/// One client connection: parse a request head → authenticate → check the target → tunnel
+/// (CONNECT) or forward (absolute-URI) → next request while keep-alive holds. Every refusal is a
+/// catalog error written by <see cref="ErrorWriter"/>; every request ends in one access-log line.
+/// </summary>
+internal sealed partial class ProxyConnection
+{
+    private readonly ProxyServices _services;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly IPEndPoint _client;
+    private readonly CancellationToken _draining;
+    private readonly CancellationToken _aborted;
+    private readonly HttpRequestParser _parser;
+    private readonly RequestHead _head = new();
+    private readonly CancellationTokenSource _deadline = new();
+    private readonly byte[] _credentials = new byte[BasicCredentials.MaxDecodedLength];
+
+    // Per request: reset by BeginRequest.
+    private CorrelationId _correlationId;
+    private long _requestStarted;
+    private Package? _package;
+    private int _rulesLength;
+    private string _nodeId = string.Empty;
+    private byte[] _nodeIdBytes = [];
+    private long _bytesIn;
+    private long _bytesOut;
+    private int _status;
+    private ErrorCode _error;
+    private TerminationState _termination;
+
+    /// <param name="draining">Shutdown began: finish the request in flight, accept no further one.</param>
+    /// <param name="aborted">The drain period is over: cut whatever is still running.</param>
+    public ProxyConnection(ProxyServices services, PipeReader input, PipeWriter output, IPEndPoint client, CancellationToken draining, CancellationToken aborted)
+    {
+        _services = services;
+        _input = input;
+        _output = output;
+        _client = client;
+        _draining = draining;
+        _aborted = aborted;
+        _parser = new HttpRequestParser(services.ParserLimits);
+    }
+
+    /// <summary>Runs until the client leaves, an error closes the connection, or shutdown.</summary>
+    public async Task RunAsync()
+    {
+        // An idle keep-alive connection waiting for its next request closes as soon as draining starts.
+        using CancellationTokenRegistration onDrain = _draining.UnsafeRegister(static s => ((PipeReader)s!).CancelPendingRead(), _input);
+        try
+        {
+            while (!_draining.IsCancellationRequested)
+            {
+                HeadOutcome outcome = await ReadHeadAsync().ConfigureAwait(false);
+                if (outcome != HeadOutcome.Complete)
+                {
+                    await FinishUnparsedAsync(outcome).ConfigureAwait(false);
+                    return;
+                }
+
+                BeginRequest();
+                bool keepGoing = await HandleRequestAsync().ConfigureAwait(false);
+                WriteAccessLog();
+                if (!keepGoing || !_head.KeepAlive)
+                {
+                    return;
+                }
+
+                _head.Reset();
+            }
+        }
+        finally
+        {
+            _deadline.Dispose();
+        }
+    }
+
+    private void BeginRequest()
+    {
+        _correlationId = CorrelationId.Next();
+        _requestStarted = _services.Time.GetTimestamp();
+        _package = null;
+        _rulesLength = 0;
+        _nodeId = string.Empty;
+        _nodeIdBytes = [];
+        _bytesIn = 0;
+        _bytesOut = 0;
+        _status = 0;
+        _error = ErrorCode.None;
+        _termination = TerminationState.Normal;
+    }
+
+    private async Task<bool> HandleRequestAsync()
+    {
+        ProxyProtocols protocol = _head.TargetForm == TargetForm.Authority ? ProxyProtocols.Https : ProxyProtocols.Http;
+        if (!Authenticate(protocol, out ErrorCode authError))
+        {
+            // A 407 leaves the connection usable when the request carried no body, so a client
+            // can retry with credentials (errors.md); anything else with a body must close.
+            return await RejectAsync(authError, default).ConfigureAwait(false);
+        }
+
+        return _head.TargetForm switch
+        {
+            TargetForm.Authority => await TunnelAsync().ConfigureAwait(false),
+            TargetForm.Absolute => await ForwardAsync().ConfigureAwait(false),
+            _ => await RejectAsync(ErrorCode.WrongUrl, "origin-form request: a proxy needs an absolute URI (http://host/path) or CONNECT host:port"u8).ConfigureAwait(false),
+        };
+    }
+
+    private bool Authenticate(ProxyProtocols protocol, out ErrorCode error)
+    {
+        AuthOutcome outcome = _services.Packages.Authenticate(
+            _head.ProxyAuthorization, _client.Address, protocol, _credentials, out _package, out _rulesLength);
+        error = outcome switch
+        {
+            AuthOutcome.Authenticated => ErrorCode.None,
+            AuthOutcome.Missing => ErrorCode.ErrAuthRequired,
+            AuthOutcome.Malformed or AuthOutcome.UnknownKey => ErrorCode.AuthFailed,
+            AuthOutcome.IpNotAllowed => ErrorCode.IpNotAllowed,
+            AuthOutcome.Paused => ErrorCode.PackagePaused,
+            AuthOutcome.Suspended => ErrorCode.PackageSuspended,
+            _ => ErrorCode.Disallowed,
+        };
+        return outcome == AuthOutcome.Authenticated;
+    }
+
+    /// <summary>The targeting rules the client sent (the username), empty when none.</summary>
+    private ReadOnlySpan<byte> Rules => _rulesLength > 0 ? _credentials.AsSpan(0, _rulesLength) : default;
+
+    private void WriteAccessLog()
+    {
+        AccessLog? log = _services.AccessLog;
+        if (log is null)
+        {
+            return;
+        }
+
+        Span<byte> id = stackalloc byte[CorrelationId.Length];
+        _correlationId.TryFormat(id, out _);
+        ErrorDescriptor? error = _error == ErrorCode.None ? null : ErrorCatalog.Get(_error);
+        log.Write(new AccessLogEntry
+        {
+            Time = _services.Time.GetUtcNow(),
+            CorrelationId = id,
+            Client = _client,
+            PackageId = _package?.Id,
+            Method = _head.Method,
+            Target = _head.Target,
+            NodeId = _nodeId,
+            Status = _status,
+            Code = error is null ? default : error.Name,
+            BytesIn = _bytesIn,
+            BytesOut = _bytesOut,
+            Duration = _services.Time.GetElapsedTime(_requestStarted),
+            Termination = _termination,
+        });
+    }
+}
