@@ -43,6 +43,7 @@ public class ErrorCatalogTests
         { ErrorCode.RequestError, 557, "REQUEST_ERROR", "retry" },
         { ErrorCode.ResponseError, 557, "RESPONSE_ERROR", "retry" },
         { ErrorCode.UriTooLong, 414, "URI_TOO_LONG", "fix" },
+        { ErrorCode.RequestTimeout, 408, "REQUEST_TIMEOUT", "fix" },
         { ErrorCode.HeadersTooLarge, 431, "HEADERS_TOO_LARGE", "fix" },
         { ErrorCode.NotImplemented, 501, "NOT_IMPLEMENTED", "fix" },
         { ErrorCode.VersionNotSupported, 505, "VERSION_NOT_SUPPORTED", "fix" },

@@ -100,6 +100,7 @@ internal sealed record ErrorExample(
         ErrorCode.SocketError => new(code, "Connection reset by peer while connecting through node up1", "CONNECT", "example.com:443", NodeId: "up1", KeepAlive: false),
         ErrorCode.RequestError => new(code, "Broken pipe while sending the request body", "POST", "http://example.com/upload", NodeId: "local", KeepAlive: false),
         ErrorCode.ResponseError => new(code, "Malformed response head from the target", NodeId: "local", KeepAlive: false),
+        ErrorCode.RequestTimeout => new(code, "request head not received within RequestHeadTimeout", KeepAlive: false),
         ErrorCode.UriTooLong => new(code, "Request target exceeds 8192 bytes", Target: "http://example.com/" + new string('a', 600), KeepAlive: false),
         ErrorCode.HeadersTooLarge => new(code, "Request head exceeds 32768 bytes", KeepAlive: false),
         ErrorCode.NotImplemented => new(code, "Transfer-Encoding 'gzip, chunked' is not supported", "POST", "http://example.com/upload", KeepAlive: false),

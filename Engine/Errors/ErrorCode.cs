@@ -62,6 +62,8 @@ public enum ErrorCode : byte
 
     // Standard statuses HTTP calls for, with a CODE of the same form.
     UriTooLong,
+    /// <summary>408 REQUEST_TIMEOUT: the request head did not arrive within RequestHeadTimeout (slowloris).</summary>
+    RequestTimeout,
     HeadersTooLarge,
     NotImplemented,
     VersionNotSupported,
