@@ -32,7 +32,7 @@ internal sealed partial class ProxyConnection
         _bytesOut += _services.Errors.Write(_output, new ErrorResponse(code)
         {
             Detail = detail,
-            Method = _head.Method,
+            Method = _head.MethodBytes,
             Target = _head.Target,
             CorrelationId = _correlationId,
             RetryAfterSeconds = retryAfterSeconds >= 0 ? retryAfterSeconds : null,

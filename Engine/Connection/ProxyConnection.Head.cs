@@ -53,7 +53,7 @@ internal sealed partial class ProxyConnection
                 _input.AdvanceTo(consumed, buffer.End);
                 if (read.IsCompleted)
                 {
-                    return buffer.Slice(consumed).IsEmpty && !_parser.HasPartialHead ? HeadOutcome.Closed : HeadOutcome.Truncated;
+                    return buffer.Slice(consumed).IsEmpty && !_parser.InProgress ? HeadOutcome.Closed : HeadOutcome.Truncated;
                 }
             }
         }
@@ -80,7 +80,7 @@ internal sealed partial class ProxyConnection
                 BeginRequest();
                 RejectReason reason = _parser.RejectReason;
                 _termination = new TerminationState(TerminationCause.Proxy, TerminationPhase.Request);
-                WriteError(RejectReasons.ToErrorCode(reason), RejectReasons.Describe(reason), keepAlive: false);
+                WriteError(RejectReasons.ToErrorCode(reason), RejectReasons.Detail(reason), keepAlive: false);
                 await FlushAsync().ConfigureAwait(false);
                 WriteAccessLog();
                 break;

@@ -17,7 +17,7 @@ internal sealed partial class ProxyConnection
     /// <summary>CONNECT: open the target, answer 200, relay both ways until both sides are done.</summary>
     private async Task<bool> TunnelAsync()
     {
-        string host = _head.TargetHostString();
+        string host = System.Text.Encoding.ASCII.GetString(_head.TargetHost);
         int port = _head.TargetPort;
         if (!CheckTargetPolicy(host, port, isConnect: true, out ErrorCode refusal, out byte[] detail))
         {
@@ -100,20 +100,31 @@ internal sealed partial class ProxyConnection
     /// <summary>Maps a failed connect to its catalog error, naming who failed and when.</summary>
     private ValueTask<bool> RejectConnectAsync(in ConnectResult connect)
     {
-        (ErrorCode code, TerminationCause cause, ReadOnlySpan<byte> detail) = connect.Status switch
+        (ErrorCode code, TerminationCause cause) = connect.Status switch
         {
-            ConnectStatus.Disallowed => (ErrorCode.Disallowed, TerminationCause.Proxy, ForbiddenAddressDetail(connect.AddressClass)),
-            ConnectStatus.NameNotResolved => (ErrorCode.NameNotResolved, TerminationCause.TargetAbort, "the target host name does not resolve"u8),
-            ConnectStatus.Refused => (ErrorCode.TargetConnectFailed, TerminationCause.TargetAbort, "the target refused the connection or was unreachable"u8),
-            ConnectStatus.TimedOut => (ErrorCode.GatewayTimeout, TerminationCause.TargetTimeout, "no connection to the target within ConnectTimeout"u8),
-            ConnectStatus.NodeAuthFailed => (ErrorCode.NodeUnavailable, TerminationCause.TargetAbort, "the upstream node rejected the engine's credentials"u8),
-            ConnectStatus.NodeCannotCarry => (ErrorCode.BuildConnect, TerminationCause.Proxy, "the chosen node cannot carry this tunnel"u8),
-            ConnectStatus.Aborted => (ErrorCode.Overloaded, TerminationCause.Killed, "the engine is shutting down"u8),
-            _ => (ErrorCode.NodeUnavailable, TerminationCause.TargetAbort, "the chosen node failed while the tunnel was set up"u8),
+            ConnectStatus.Disallowed => (ErrorCode.Disallowed, TerminationCause.Proxy),
+            ConnectStatus.NameNotResolved => (ErrorCode.NameNotResolved, TerminationCause.TargetAbort),
+            ConnectStatus.Refused => (ErrorCode.TargetConnectFailed, TerminationCause.TargetAbort),
+            ConnectStatus.TimedOut => (ErrorCode.GatewayTimeout, TerminationCause.TargetTimeout),
+            ConnectStatus.NodeCannotCarry => (ErrorCode.BuildConnect, TerminationCause.Proxy),
+            ConnectStatus.Aborted => (ErrorCode.Overloaded, TerminationCause.Killed),
+            _ => (ErrorCode.NodeUnavailable, TerminationCause.TargetAbort),
         };
         _termination = new TerminationState(cause, TerminationPhase.Connect);
-        return RejectAsync(code, detail);
+        return RejectAsync(code, ConnectFailureDetail(connect));
     }
+
+    private static ReadOnlySpan<byte> ConnectFailureDetail(in ConnectResult connect) => connect.Status switch
+    {
+        ConnectStatus.Disallowed => ForbiddenAddressDetail(connect.AddressClass),
+        ConnectStatus.NameNotResolved => "the target host name does not resolve"u8,
+        ConnectStatus.Refused => "the target refused the connection or was unreachable"u8,
+        ConnectStatus.TimedOut => "no connection to the target within ConnectTimeout"u8,
+        ConnectStatus.NodeAuthFailed => "the upstream node rejected the engine's credentials"u8,
+        ConnectStatus.NodeCannotCarry => "the chosen node cannot carry this tunnel"u8,
+        ConnectStatus.Aborted => "the engine is shutting down"u8,
+        _ => "the chosen node failed while the connection was set up"u8,
+    };
 
     private static ReadOnlySpan<byte> ForbiddenAddressDetail(AddressClass addressClass) => addressClass switch
     {

@@ -13,7 +13,7 @@ namespace Engine.Connection;
 /// (CONNECT) or forward (absolute-URI) → next request while keep-alive holds. Every refusal is a
 /// catalog error written by <see cref="ErrorWriter"/>; every request ends in one access-log line.
 /// </summary>
-internal sealed partial class ProxyConnection
+internal sealed partial class ProxyConnection : IDisposable
 {
     private readonly ProxyServices _services;
     private readonly PipeReader _input;
@@ -56,7 +56,7 @@ internal sealed partial class ProxyConnection
     public async Task RunAsync()
     {
         // An idle keep-alive connection waiting for its next request closes as soon as draining starts.
-        using CancellationTokenRegistration onDrain = _draining.UnsafeRegister(static s => ((PipeReader)s!).CancelPendingRead(), _input);
+        CancellationTokenRegistration onDrain = _draining.UnsafeRegister(static s => ((PipeReader)s!).CancelPendingRead(), _input);
         try
         {
             while (!_draining.IsCancellationRequested)
@@ -81,9 +81,11 @@ internal sealed partial class ProxyConnection
         }
         finally
         {
-            _deadline.Dispose();
+            onDrain.Dispose();
         }
     }
+
+    public void Dispose() => _deadline.Dispose();
 
     private void BeginRequest()
     {
@@ -155,7 +157,7 @@ internal sealed partial class ProxyConnection
             CorrelationId = id,
             Client = _client,
             PackageId = _package?.Id,
-            Method = _head.Method,
+            Method = _head.MethodBytes,
             Target = _head.Target,
             NodeId = _nodeId,
             Status = _status,
