@@ -29,6 +29,9 @@ internal sealed class ProxyServices
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary><c>Engine:Name</c> as bytes: the pseudonym in Via and Proxy-Status of forwarded responses.</summary>
+    public byte[] EngineName { get; init; } = "engine"u8.ToArray();
+
     /// <summary>Node id reported for direct egress (access log, X-Proxy-Node).</summary>
     public string DirectNodeId { get; init; } = "direct";
 

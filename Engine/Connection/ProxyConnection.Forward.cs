@@ -1,0 +1,447 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Text;
+using Engine.Diagnostics;
+using Engine.Errors;
+using Engine.Forwarding;
+using Engine.Http;
+using Engine.Tunnel;
+using Engine.Upstream;
+
+namespace Engine.Connection;
+
+internal sealed partial class ProxyConnection
+{
+    private readonly ArrayBufferWriter<byte> _upstreamHead = new(4096);
+    private readonly ResponseHead _response = new();
+    private readonly ChunkedFramingScanner _requestChunks = new();
+    private readonly ChunkedFramingScanner _responseChunks = new();
+
+    private static ReadOnlySpan<byte> KeepAliveToken => "keep-alive"u8;
+
+    private static ReadOnlySpan<byte> CloseToken => "close"u8;
+
+    /// <summary>
+    /// Absolute-URI request: rewrite to origin-form (RFC 9112 §3.2.2), strip hop-by-hop fields,
+    /// stream the body with its framing while the response is read (so <c>Expect: 100-continue</c>
+    /// and early answers work), then relay the response head and body as they arrive.
+    /// </summary>
+    private async Task<bool> ForwardAsync()
+    {
+        if (_head.Scheme != SchemeKind.Http)
+        {
+            return await RejectAsync(ErrorCode.WrongUrl, "only http:// URIs are forwarded in absolute form; use CONNECT for https"u8).ConfigureAwait(false);
+        }
+
+        string host = Encoding.ASCII.GetString(_head.TargetHost);
+        int port = _head.TargetPort;
+        if (!CheckTargetPolicy(host, port, isConnect: false, out ErrorCode refusal, out byte[] detail))
+        {
+            return await RejectAsync(refusal, detail).ConfigureAwait(false);
+        }
+
+        _nodeId = _services.DirectNodeId;
+        ConnectResult connect = await _services.Direct.ConnectAsync(host, port, _aborted).ConfigureAwait(false);
+        if (connect.Status != ConnectStatus.Connected)
+        {
+            return await RejectConnectAsync(connect).ConfigureAwait(false);
+        }
+
+        using Socket upstream = connect.Socket!;
+        await using var upstreamStream = new NetworkStream(upstream, ownsSocket: false);
+        PipeReader upstreamReader = PipeReader.Create(upstreamStream, new StreamPipeReaderOptions(leaveOpen: true));
+        try
+        {
+            return await ExchangeAsync(upstream, upstreamReader).ConfigureAwait(false);
+        }
+        finally
+        {
+            await upstreamReader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> ExchangeAsync(Socket upstream, PipeReader upstreamReader)
+    {
+        WriteUpstreamHead();
+        try
+        {
+            await upstream.SendAsync(_upstreamHead.WrittenMemory, SocketFlags.None, _aborted).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            _termination = new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Request);
+            return await RejectAsync(ErrorCode.RequestError, "the target closed the connection while the request was sent"u8).ConfigureAwait(false);
+        }
+
+        _bytesIn += _upstreamHead.WrittenCount;
+        using var uploadCancel = CancellationTokenSource.CreateLinkedTokenSource(_aborted);
+        Task<UploadResult> upload = _head.Framing == BodyFraming.None
+            ? Task.FromResult(UploadResult.Complete)
+            : UploadBodyAsync(upstream, uploadCancel.Token);
+
+        ResponseOutcome outcome = await RelayResponseAsync(upstream, upstreamReader, upload).ConfigureAwait(false);
+        if (!upload.IsCompleted)
+        {
+            // The target answered before the whole body arrived (an early 413, say): the rest of
+            // the body is unread, so the client connection cannot be reused.
+            await uploadCancel.CancelAsync().ConfigureAwait(false);
+        }
+
+        UploadResult uploaded = await upload.ConfigureAwait(false);
+        if (uploaded == UploadResult.ClientFraming && outcome == ResponseOutcome.Relayed)
+        {
+            return false;
+        }
+
+        return outcome switch
+        {
+            ResponseOutcome.Relayed => uploaded == UploadResult.Complete && _responseKeepsClient,
+            ResponseOutcome.Upgraded => false,
+            ResponseOutcome.NotStarted => await RejectResponseFailureAsync(uploaded).ConfigureAwait(false),
+            _ => false,
+        };
+    }
+
+    private bool _responseKeepsClient;
+
+    private void WriteUpstreamHead()
+    {
+        _upstreamHead.ResetWrittenCount();
+        ReadOnlySpan<byte> pathAndQuery = _head.TargetPathAndQuery;
+        int fragment = pathAndQuery.IndexOf((byte)'#');
+        if (fragment >= 0)
+        {
+            pathAndQuery = pathAndQuery[..fragment];   // RFC 9110 §4.2.5: fragments are never sent
+        }
+
+        ForwardedRequestWriter.WriteRequestLine(_upstreamHead, _head.MethodBytes, pathAndQuery);
+        ForwardedRequestWriter.WriteHost(_upstreamHead, _head.TargetHost, _head.TargetPort, ForwardedRequestWriter.HttpDefaultPort);
+        ReadOnlySpan<byte> connectionTokens = _head.GetValue(KnownHeader.Connection);
+        bool upgrading = _head.IsUpgrade;
+        for (int i = 0; i < _head.HeaderCount; i++)
+        {
+            Engine.Http.HeaderField field = _head.GetHeader(i);
+            if (field.Known == KnownHeader.Host || HopByHopHeaders.IsHopByHop(field.Name, connectionTokens, upgrading))
+            {
+                continue;
+            }
+
+            HeadWriter.WriteField(_upstreamHead, field.Name, field.Value);
+        }
+
+        if (upgrading)
+        {
+            HeadWriter.Write(_upstreamHead, "Connection: upgrade\r\n"u8);
+        }
+        else
+        {
+            // Without an upstream pool the connection serves one exchange: say so, so the target
+            // closes promptly and neither side holds an idle socket.
+            ForwardedRequestWriter.WriteConnectionClose(_upstreamHead);
+        }
+
+        HeadWriter.WriteEndOfHead(_upstreamHead);
+    }
+
+    private enum UploadResult : byte
+    {
+        Complete,
+        ClientGone,
+        ClientFraming,
+        TargetGone,
+        Cancelled,
+    }
+
+    /// <summary>Streams the request body to the target as it arrives, framing bytes included.</summary>
+    private async Task<UploadResult> UploadBodyAsync(Socket upstream, CancellationToken cancellationToken)
+    {
+        long remaining = _head.Framing == BodyFraming.ContentLength ? _head.ContentLength : long.MaxValue;
+        bool chunked = _head.Framing == BodyFraming.Chunked;
+        _requestChunks.Reset();
+        bool sending = false;
+        try
+        {
+            while (remaining > 0)
+            {
+                sending = false;
+                ReadResult read = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = read.Buffer;
+                ReadOnlySequence<byte> body;
+                bool done;
+                if (chunked)
+                {
+                    var reader = new SequenceReader<byte>(buffer);
+                    ChunkedScanStatus status = _requestChunks.Scan(ref reader);
+                    if (status == ChunkedScanStatus.Invalid)
+                    {
+                        _input.AdvanceTo(buffer.Start);
+                        return UploadResult.ClientFraming;
+                    }
+
+                    body = buffer.Slice(0, reader.Position);
+                    done = status == ChunkedScanStatus.Complete;
+                }
+                else
+                {
+                    body = buffer.Slice(0, Math.Min(remaining, buffer.Length));
+                    remaining -= body.Length;
+                    done = remaining == 0;
+                }
+
+                sending = true;
+                foreach (ReadOnlyMemory<byte> segment in body)
+                {
+                    await upstream.SendAsync(segment, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                }
+
+                _bytesIn += body.Length;
+                _input.AdvanceTo(body.End, buffer.End);
+                if (done)
+                {
+                    return UploadResult.Complete;
+                }
+
+                if (read.IsCompleted)
+                {
+                    return UploadResult.ClientGone;
+                }
+            }
+
+            return UploadResult.Complete;
+        }
+        catch (OperationCanceledException)
+        {
+            return UploadResult.Cancelled;
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            return sending ? UploadResult.TargetGone : UploadResult.ClientGone;
+        }
+    }
+
+    private enum ResponseOutcome : byte
+    {
+        /// <summary>Nothing was sent to the client yet: the failure can still be a catalog error.</summary>
+        NotStarted,
+        Relayed,
+        Upgraded,
+        /// <summary>Part of the response went out and then something broke: only closing is left.</summary>
+        BrokenAfterHead,
+    }
+
+    private ErrorCode _responseFailure;
+
+    private async Task<ResponseOutcome> RelayResponseAsync(Socket upstream, PipeReader upstreamReader, Task<UploadResult> upload)
+    {
+        RequestMethodKind method = _head.Method == KnownMethod.Head ? RequestMethodKind.Head : RequestMethodKind.Other;
+        var parser = new ResponseHeadParser();
+        _deadline.CancelAfter(_services.Limits.ResponseHeadTimeout);
+        bool anySent = false;
+        try
+        {
+            while (true)
+            {
+                _response.Reset();
+                ResponseParseStatus status;
+                while (true)
+                {
+                    ReadResult read = await upstreamReader.ReadAsync(_deadline.Token).ConfigureAwait(false);
+                    status = ParseResponse(parser, read.Buffer, method, out SequencePosition consumed);
+                    if (status != ResponseParseStatus.Incomplete)
+                    {
+                        upstreamReader.AdvanceTo(consumed);
+                        break;
+                    }
+
+                    upstreamReader.AdvanceTo(consumed, read.Buffer.End);
+                    if (read.IsCompleted)
+                    {
+                        _responseFailure = ErrorCode.TargetReset;
+                        _termination = new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Headers);
+                        return anySent ? ResponseOutcome.BrokenAfterHead : ResponseOutcome.NotStarted;
+                    }
+                }
+
+                if (status == ResponseParseStatus.Invalid)
+                {
+                    _responseFailure = ErrorCode.ResponseError;
+                    _termination = new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Headers);
+                    return anySent ? ResponseOutcome.BrokenAfterHead : ResponseOutcome.NotStarted;
+                }
+
+                if (_response.IsInterim)
+                {
+                    // 100 Continue, 103 Early Hints: relayed as they come (RFC 9110 §15.2).
+                    ForwardedResponseWriter.WriteHead(_output, _response, _services.EngineName, _head.TargetHost, default);
+                    anySent = true;
+                    if (!await FlushAsync().ConfigureAwait(false))
+                    {
+                        _termination = new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Headers);
+                        return ResponseOutcome.BrokenAfterHead;
+                    }
+
+                    parser = new ResponseHeadParser();
+                    continue;
+                }
+
+                break;
+            }
+
+            _deadline.TryReset();
+            _status = _response.StatusCode;
+            if (_response.SwitchesProtocols)
+            {
+                return await RelayUpgradeAsync(upstream, upstreamReader).ConfigureAwait(false);
+            }
+
+            // The client connection survives only if the response has a delimited body and the
+            // client wants keep-alive; a close-delimited body ends with the target's FIN.
+            _responseKeepsClient = _head.KeepAlive && _response.Framing != ResponseBodyFraming.CloseDelimited && !_draining.IsCancellationRequested;
+            ReadOnlySpan<byte> clientConnection = !_responseKeepsClient ? CloseToken
+                : _head.Version == RequestVersion.Http10 ? KeepAliveToken : default;
+            long before = _output.UnflushedBytes;
+            ForwardedResponseWriter.WriteHead(_output, _response, _services.EngineName, _head.TargetHost, clientConnection);
+            _bytesOut += _output.UnflushedBytes - before;
+            return await RelayBodyAsync(upstreamReader).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!_aborted.IsCancellationRequested)
+        {
+            _responseFailure = ErrorCode.GatewayTimeout;
+            _termination = new TerminationState(TerminationCause.TargetTimeout, anySent ? TerminationPhase.Data : TerminationPhase.Headers);
+            return anySent ? ResponseOutcome.BrokenAfterHead : ResponseOutcome.NotStarted;
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or SocketException)
+        {
+            _responseFailure = ErrorCode.TargetReset;
+            _termination = new TerminationState(_aborted.IsCancellationRequested ? TerminationCause.Killed : TerminationCause.TargetAbort, anySent ? TerminationPhase.Data : TerminationPhase.Headers);
+            return anySent ? ResponseOutcome.BrokenAfterHead : ResponseOutcome.NotStarted;
+        }
+    }
+
+    private ResponseParseStatus ParseResponse(ResponseHeadParser parser, in ReadOnlySequence<byte> buffer, RequestMethodKind method, out SequencePosition consumed)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        ResponseParseStatus status = parser.Parse(ref reader, _response, method);
+        consumed = reader.Position;
+        return status;
+    }
+
+    private async Task<ResponseOutcome> RelayBodyAsync(PipeReader upstreamReader)
+    {
+        ResponseBodyFraming framing = _response.Framing;
+        if (framing == ResponseBodyFraming.None)
+        {
+            return await FlushAsync().ConfigureAwait(false) ? ResponseOutcome.Relayed : ResponseOutcome.BrokenAfterHead;
+        }
+
+        long remaining = framing == ResponseBodyFraming.ContentLength ? _response.ContentLength : long.MaxValue;
+        _responseChunks.Reset();
+        while (true)
+        {
+            _deadline.CancelAfter(_services.Limits.IdleTimeout);
+            ReadResult read = await upstreamReader.ReadAsync(_deadline.Token).ConfigureAwait(false);
+            ReadOnlySequence<byte> buffer = read.Buffer;
+            ReadOnlySequence<byte> body;
+            bool done;
+            if (framing == ResponseBodyFraming.Chunked)
+            {
+                var reader = new SequenceReader<byte>(buffer);
+                ChunkedScanStatus status = _responseChunks.Scan(ref reader);
+                if (status == ChunkedScanStatus.Invalid)
+                {
+                    _termination = new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Data);
+                    return ResponseOutcome.BrokenAfterHead;
+                }
+
+                body = buffer.Slice(0, reader.Position);
+                done = status == ChunkedScanStatus.Complete;
+            }
+            else
+            {
+                body = buffer.Slice(0, Math.Min(remaining, buffer.Length));
+                remaining -= body.Length;
+                done = remaining == 0;
+            }
+
+            foreach (ReadOnlyMemory<byte> segment in body)
+            {
+                _output.Write(segment.Span);
+            }
+
+            _bytesOut += body.Length;
+            upstreamReader.AdvanceTo(body.End, buffer.End);
+            if (!await FlushAsync().ConfigureAwait(false))
+            {
+                _termination = new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Data);
+                return ResponseOutcome.BrokenAfterHead;
+            }
+
+            if (done)
+            {
+                _deadline.TryReset();
+                return ResponseOutcome.Relayed;
+            }
+
+            if (read.IsCompleted)
+            {
+                _deadline.TryReset();
+                if (framing == ResponseBodyFraming.CloseDelimited)
+                {
+                    return ResponseOutcome.Relayed;
+                }
+
+                // The target closed before the body it announced was complete: the client must
+                // see the connection close, not a short body followed by the next response.
+                _termination = new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Data);
+                return ResponseOutcome.BrokenAfterHead;
+            }
+        }
+    }
+
+    /// <summary>101 Switching Protocols (WebSocket through an absolute URI): relay bytes from here on.</summary>
+    private async Task<ResponseOutcome> RelayUpgradeAsync(Socket upstream, PipeReader upstreamReader)
+    {
+        ForwardedResponseWriter.WriteHead(_output, _response, _services.EngineName, _head.TargetHost, default);
+        if (upstreamReader.TryRead(out ReadResult early))
+        {
+            foreach (ReadOnlyMemory<byte> segment in early.Buffer)
+            {
+                _output.Write(segment.Span);
+            }
+
+            upstreamReader.AdvanceTo(early.Buffer.End);
+        }
+
+        if (!await FlushAsync().ConfigureAwait(false))
+        {
+            return ResponseOutcome.BrokenAfterHead;
+        }
+
+        using var relay = new TunnelRelay(_input, _output, upstream, _services.Limits.IdleTimeout, _aborted, _services.Time);
+        TunnelResult result = await relay.RunAsync().ConfigureAwait(false);
+        _bytesIn += result.BytesFromClient;
+        _bytesOut += result.BytesFromTarget;
+        _termination = result.Termination;
+        return ResponseOutcome.Upgraded;
+    }
+
+    private ValueTask<bool> RejectResponseFailureAsync(UploadResult uploaded)
+    {
+        ErrorCode code = uploaded == UploadResult.TargetGone && _responseFailure == ErrorCode.TargetReset ? ErrorCode.RequestError : _responseFailure;
+        if (uploaded == UploadResult.ClientFraming)
+        {
+            _termination = new TerminationState(TerminationCause.Proxy, TerminationPhase.Request);
+            return RejectAsync(ErrorCode.BadRequest, "invalid chunked framing in the request body (RFC 9112 7.1)"u8);
+        }
+
+        ReadOnlySpan<byte> detail = code switch
+        {
+            ErrorCode.GatewayTimeout => "no response head from the target within ResponseHeadTimeout"u8,
+            ErrorCode.ResponseError => "the target sent a malformed response head"u8,
+            ErrorCode.RequestError => "the target closed the connection while the request body was sent"u8,
+            _ => "the target closed the connection before a complete response head"u8,
+        };
+        return RejectAsync(code, detail);
+    }
+}
