@@ -13,7 +13,7 @@ namespace Engine.Tests.Fixtures;
 /// self-signed certificate. Routes exercise every framing case a forward proxy must relay:
 /// <c>/small</c>, <c>/bytes/N</c>, <c>/chunked</c>, <c>/close</c> (close-delimited), <c>/204</c>, <c>/304</c>,
 /// <c>POST /echo</c> (CL or chunked upload; answers the length and SHA-256), <c>/reset</c> (RST mid-body),
-/// <c>/hang</c> (never answers), <c>/headers</c> (echoes the request head it received).
+/// <c>/hang</c> (never answers), <c>/drop</c> (closes without answering), <c>/headers</c> (echoes the request head it received).
 /// </summary>
 internal sealed class TestOrigin : IAsyncDisposable
 {
@@ -121,7 +121,7 @@ internal sealed class TestOrigin : IAsyncDisposable
 
         LastRequestHead = head.ToString();
         string[] parts = requestLine.Split(' ');
-        string method = parts[0], path = parts[1];
+        string method = parts[0], path = parts[1].Split('?')[0];
         string? Header(string name) => headers.FirstOrDefault(h => h.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).Value;
         bool close = string.Equals(Header("Connection"), "close", StringComparison.OrdinalIgnoreCase);
 
@@ -170,6 +170,8 @@ internal sealed class TestOrigin : IAsyncDisposable
                 await stream.WriteAsync(new byte[1000]);
                 await stream.FlushAsync();
                 socket.Linger(0);
+                return false;
+            case "/drop":
                 return false;
             case "/hang":
                 await Task.Delay(Timeout.Infinite, _stop.Token);
