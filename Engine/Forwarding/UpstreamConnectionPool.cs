@@ -17,11 +17,11 @@ namespace Engine.Forwarding;
 /// §9.5), so a reused connection can fail under a request even though the rent-time check passed.
 /// When a request sent on a <em>reused</em> connection fails before any byte of the response
 /// arrived, it may be retried once, on a fresh connection (not another pooled one), only if its
-/// method is idempotent (RFC 9110 §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE) and its body
-/// has not been streamed to the client-facing side's point of no return — i.e. it had no body,
-/// or the body is still fully buffered (RFC 9112 §9.3.1). Anything else becomes a 502: once a
-/// response byte arrived, or the body was consumed, a retry could repeat a side effect or send a
-/// truncated body. A connection is returned only after the whole request was sent and the
+/// method is idempotent (RFC 9110 §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE) and it can be
+/// sent again in full: it has no body, or its body is still entirely buffered rather than being
+/// streamed from the client (RFC 9112 §9.3.1). Anything else becomes a 502: once a response byte
+/// has arrived, or body bytes have left the client's pipe, a retry could repeat a side effect or
+/// send a truncated body. A connection is returned only after the whole request was sent and the
 /// response body read to its end with <see cref="ResponseHead.KeepAlive"/> true.
 /// </para>
 /// </remarks>
