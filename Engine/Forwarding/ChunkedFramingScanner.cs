@@ -177,7 +177,8 @@ internal sealed class ChunkedFramingScanner
                     return ChunkedFramingError.None;
                 }
 
-                _lineLength = 0;
+                // From here _lineLength counts the extension, its ";" or leading BWS included.
+                _lineLength = 1;
                 return b switch
                 {
                     (byte)';' => Go(State.Extension),

@@ -255,10 +255,13 @@ internal sealed class ResponseHeadParser
     // lines that agree, may be taken as that value; anything else is invalid framing (RFC 9112 §6.3 item 5).
     private static ResponseHeadError ApplyContentLength(ResponseHead head, ReadOnlySpan<byte> value)
     {
-        ReadOnlySpan<byte> list = value;
-        do
+        ReadOnlySpan<byte> rest = value;
+        while (true)
         {
-            if (!TryParseDecimal(FieldSyntax.NextElement(ref list), out long length))
+            // Element by element, so a trailing or doubled comma leaves an empty one, which is invalid here.
+            int comma = rest.IndexOf((byte)',');
+            ReadOnlySpan<byte> element = FieldSyntax.TrimWhitespace(comma < 0 ? rest : rest[..comma]);
+            if (!TryParseDecimal(element, out long length))
             {
                 return ResponseHeadError.InvalidContentLength;
             }
@@ -269,8 +272,13 @@ internal sealed class ResponseHeadParser
             }
 
             head.ContentLength = length;
+            if (comma < 0)
+            {
+                break;
+            }
+
+            rest = rest[(comma + 1)..];
         }
-        while (!list.IsEmpty);
 
         return ResponseHeadError.None;
     }
