@@ -6,24 +6,19 @@ using Engine.Diagnostics;
 using Engine.Errors;
 using Engine.Http;
 using Engine.Targets;
-using Engine.Tests.Tunnel;
 using Engine.Upstream;
 
 namespace Engine.Tests.Fixtures;
 
 /// <summary>
-/// The proxy's connection layer on a real loopback listener: each accepted socket runs a
-/// <see cref="ProxyConnection"/> over socket pipes. Access-log lines are captured for assertions.
+/// The engine's data path (<see cref="ProxyServer"/>: transport + connection layer) on a loopback
+/// port, configured in code. Access-log lines are captured for assertions.
 /// </summary>
 internal sealed class ProxyFixture : IAsyncDisposable
 {
     public const string Key = "demo-key";
 
-    private readonly Socket _listener;
-    private readonly CancellationTokenSource _draining = new();
-    private readonly CancellationTokenSource _aborted = new();
-    private readonly Task _accept;
-    private readonly List<Task> _connections = [];
+    private readonly TimeSpan _drain;
     private readonly MemoryStream _log = new();
     private readonly Stream _logSink;
 
@@ -49,55 +44,23 @@ internal sealed class ProxyFixture : IAsyncDisposable
             DirectNodeId = "local",
         };
 
-        _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        _listener.Listen(512);
-        _accept = AcceptAsync();
+        Server = new ProxyServer(Services, options.MaxConnections);
+        Server.Start([new IPEndPoint(IPAddress.Loopback, 0)]);
+        _drain = options.Drain;
     }
 
     public ProxyServices Services { get; }
 
+    public ProxyServer Server { get; }
+
     public AccessLog AccessLog { get; }
 
-    public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndPoint!;
+    public IPEndPoint EndPoint => Server.EndPoints[0];
 
     public Uri Uri => new($"http://127.0.0.1:{EndPoint.Port}");
 
-    private async Task AcceptAsync()
-    {
-        while (true)
-        {
-            Socket socket;
-            try
-            {
-                socket = await _listener.AcceptAsync();
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            socket.NoDelay = true;
-            lock (_connections)
-            {
-                _connections.Add(ServeAsync(socket));
-            }
-        }
-    }
-
-    private async Task ServeAsync(Socket socket)
-    {
-        using (socket)
-        {
-            var pipes = new SocketPipes(socket);
-            using (var connection = new ProxyConnection(Services, pipes.Input, pipes.Output, (IPEndPoint)socket.RemoteEndPoint!, _draining.Token, _aborted.Token))
-            {
-                await connection.RunAsync();
-            }
-
-            await pipes.DisposeAsync();
-        }
-    }
+    /// <summary>Graceful stop, as on SIGTERM.</summary>
+    public Task StopAsync() => Server.StopAsync(_drain);
 
     /// <summary>Waits until the access log has at least <paramref name="count"/> lines and returns them.</summary>
     public async Task<string[]> LogLinesAsync(int count = 1)
@@ -129,20 +92,9 @@ internal sealed class ProxyFixture : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _listener.Dispose();
-        await _accept;
-        await _draining.CancelAsync();
-        await _aborted.CancelAsync();
-        Task[] running;
-        lock (_connections)
-        {
-            running = [.. _connections];
-        }
-
-        await Task.WhenAll(running).WaitAsync(TimeSpan.FromSeconds(30));
+        await Server.StopAsync(_drain);
+        await Server.DisposeAsync();
         await AccessLog.DisposeAsync();
-        _draining.Dispose();
-        _aborted.Dispose();
     }
 }
 
@@ -157,6 +109,10 @@ internal sealed class ProxyFixtureOptions
     public string[]? BlockedDomains { get; set; }
 
     public Func<string, CancellationToken, Task<IPAddress[]>>? Resolve { get; set; }
+
+    public long MaxConnections { get; set; } = 10_000;
+
+    public TimeSpan Drain { get; set; } = TimeSpan.FromSeconds(5);
 
     public List<Package> Packages { get; } =
     [

@@ -1,0 +1,116 @@
+using System.Net;
+using Engine.Errors;
+using Engine.Transport;
+
+namespace Engine.Connection;
+
+/// <summary>
+/// The data path assembled: listeners (Transport) hand each client to a <see cref="ProxyConnection"/>.
+/// Stopping is graceful: stop accepting, let requests and tunnels in flight finish for up to
+/// the drain period (idle keep-alive connections close at once), then cut what is left.
+/// </summary>
+internal sealed class ProxyServer : IAsyncDisposable
+{
+    private readonly ProxyServices _services;
+    private readonly List<SocketListener> _listeners = [];
+    private readonly CancellationTokenSource _draining = new();
+    private readonly CancellationTokenSource _aborted = new();
+    private readonly ConnectionCounter _counter;
+    private readonly int _backlog;
+
+    public ProxyServer(ProxyServices services, long maxConnections, int backlog = 4096)
+    {
+        _services = services;
+        _counter = new ConnectionCounter(maxConnections);
+        _backlog = backlog;
+    }
+
+    public IReadOnlyList<IPEndPoint> EndPoints => _listeners.Select(l => l.EndPoint).ToArray();
+
+    public long OpenConnections => _counter.Current;
+
+    /// <summary>Binds and starts every endpoint; on a bind failure nothing stays bound.</summary>
+    public void Start(IEnumerable<IPEndPoint> endPoints)
+    {
+        try
+        {
+            foreach (IPEndPoint endPoint in endPoints)
+            {
+                _listeners.Add(new SocketListener(endPoint, _backlog, _counter, RunConnectionAsync, RejectOverloadedAsync));
+            }
+        }
+        catch
+        {
+            foreach (SocketListener listener in _listeners)
+            {
+                listener.Dispose();
+            }
+
+            _listeners.Clear();
+            throw;
+        }
+
+        foreach (SocketListener listener in _listeners)
+        {
+            listener.Start();
+        }
+    }
+
+    private async Task RunConnectionAsync(SocketConnection transport)
+    {
+        using var connection = new ProxyConnection(_services, transport.Input, transport.Output, transport.RemoteEndPoint, _draining.Token, _aborted.Token);
+        await connection.RunAsync().ConfigureAwait(false);
+    }
+
+    private async Task RejectOverloadedAsync(SocketConnection transport)
+    {
+        // Over the connection ceiling: answer without reading the request, then close.
+        _services.Errors.Write(transport.Output, new ErrorResponse(ErrorCode.Overloaded)
+        {
+            Detail = "connection ceiling reached (Limits:MaxConnections)"u8,
+            CorrelationId = CorrelationId.Next(),
+            RetryAfterSeconds = 1,
+            LimitedBy = LimitedBy.Overload,
+            KeepAlive = false,
+        });
+        await transport.Output.FlushAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Graceful stop: no new connections, in-flight work gets <paramref name="drain"/>.</summary>
+    public async Task StopAsync(TimeSpan drain)
+    {
+        foreach (SocketListener listener in _listeners)
+        {
+            await listener.StopAcceptingAsync().ConfigureAwait(false);
+        }
+
+        await _draining.CancelAsync().ConfigureAwait(false);
+        bool drained = true;
+        foreach (SocketListener listener in _listeners)
+        {
+            drained &= await listener.WaitForConnectionsAsync(drain).ConfigureAwait(false);
+        }
+
+        if (!drained)
+        {
+            await _aborted.CancelAsync().ConfigureAwait(false);
+            foreach (SocketListener listener in _listeners)
+            {
+                listener.AbortAll();
+                await listener.WaitForConnectionsAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+        foreach (SocketListener listener in _listeners)
+        {
+            listener.Dispose();
+        }
+
+        _draining.Dispose();
+        _aborted.Dispose();
+    }
+}

@@ -1,0 +1,124 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Engine.Transport;
+
+/// <summary>
+/// Accepts client connections on one endpoint and runs each on its own task. Connections beyond
+/// the shared ceiling are handed to <c>onOverloaded</c> (a 503 OVERLOADED) instead of the proxy.
+/// Stopping closes the listening socket; <see cref="AbortAll"/> cuts what is still open after the drain.
+/// </summary>
+internal sealed class SocketListener : IDisposable
+{
+    // Backpressure per direction, as Kestrel's defaults: a reader that falls 64 KiB behind stops
+    // the writer (1 MiB for Kestrel's request side; a relaying proxy keeps both sides small so
+    // tens of thousands of connections stay within memory).
+    private static readonly PipeOptions InputOptions = new(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false, minimumSegmentSize: 4096);
+    private static readonly PipeOptions OutputOptions = new(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false, minimumSegmentSize: 4096);
+
+    private readonly Socket _socket;
+    private readonly ConnectionCounter _counter;
+    private readonly Func<SocketConnection, Task> _onConnection;
+    private readonly Func<SocketConnection, Task> _onOverloaded;
+    private readonly ConcurrentDictionary<SocketConnection, Task> _active = new();
+    private Task? _accepting;
+
+    public SocketListener(IPEndPoint endPoint, int backlog, ConnectionCounter counter, Func<SocketConnection, Task> onConnection, Func<SocketConnection, Task> onOverloaded)
+    {
+        _counter = counter;
+        _onConnection = onConnection;
+        _onOverloaded = onOverloaded;
+        _socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any))
+        {
+            _socket.DualMode = true;
+        }
+
+        // A restarted daemon must be able to bind while old connections sit in TIME_WAIT.
+        _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        _socket.Bind(endPoint);
+        _socket.Listen(backlog);
+        EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+    }
+
+    /// <summary>The bound endpoint (the real port when 0 was configured).</summary>
+    public IPEndPoint EndPoint { get; }
+
+    public int ActiveConnections => _active.Count;
+
+    public void Start() => _accepting = AcceptLoopAsync();
+
+    private async Task AcceptLoopAsync()
+    {
+        while (true)
+        {
+            Socket client;
+            try
+            {
+                client = await _socket.AcceptAsync().ConfigureAwait(false);
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
+            {
+                continue;   // the client gave up while queued in the backlog
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                return;     // the listener was closed: stop accepting
+            }
+
+            client.NoDelay = true;
+            var connection = new SocketConnection(client, InputOptions, OutputOptions);
+            bool admitted = _counter.TryAcquire();
+            _active[connection] = RunAsync(connection, admitted);
+        }
+    }
+
+    private async Task RunAsync(SocketConnection connection, bool admitted)
+    {
+        await Task.Yield();   // leave the accept loop at once
+        try
+        {
+            connection.Start();
+            await (admitted ? _onConnection(connection) : _onOverloaded(connection)).ConfigureAwait(false);
+        }
+        finally
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            if (admitted)
+            {
+                _counter.Release();
+            }
+
+            _active.TryRemove(connection, out _);
+        }
+    }
+
+    /// <summary>Stops accepting; open connections continue.</summary>
+    public async Task StopAcceptingAsync()
+    {
+        _socket.Dispose();
+        if (_accepting is not null)
+        {
+            await _accepting.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits for open connections to end, up to <paramref name="timeout"/>; true when all ended.</summary>
+    public async Task<bool> WaitForConnectionsAsync(TimeSpan timeout)
+    {
+        Task all = Task.WhenAll(_active.Values);
+        return await Task.WhenAny(all, Task.Delay(timeout)).ConfigureAwait(false) == all;
+    }
+
+    public void Dispose() => _socket.Dispose();
+
+    public void AbortAll()
+    {
+        foreach (SocketConnection connection in _active.Keys)
+        {
+            connection.Abort();
+        }
+    }
+}
