@@ -17,6 +17,12 @@ internal sealed partial class ProxyConnection
     {
         _deadline.CancelAfter(_services.Limits.IdleTimeout);
         bool started = false;
+        Volatile.Write(ref _awaitingHead, true);
+        if (_draining.IsCancellationRequested)
+        {
+            return HeadOutcome.Draining;
+        }
+
         try
         {
             while (true)
@@ -60,6 +66,10 @@ internal sealed partial class ProxyConnection
         catch (OperationCanceledException)
         {
             return started ? HeadOutcome.HeadTimeout : HeadOutcome.IdleTimeout;
+        }
+        finally
+        {
+            Volatile.Write(ref _awaitingHead, false);
         }
     }
 

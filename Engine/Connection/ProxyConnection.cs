@@ -26,6 +26,8 @@ internal sealed partial class ProxyConnection : IDisposable
     private readonly CancellationTokenSource _deadline = new();
     private readonly byte[] _credentials = new byte[BasicCredentials.MaxDecodedLength];
 
+    private bool _awaitingHead;
+
     // Per request: reset by BeginRequest.
     private CorrelationId _correlationId;
     private long _requestStarted;
@@ -56,7 +58,7 @@ internal sealed partial class ProxyConnection : IDisposable
     public async Task RunAsync()
     {
         // An idle keep-alive connection waiting for its next request closes as soon as draining starts.
-        CancellationTokenRegistration onDrain = _draining.UnsafeRegister(static s => ((PipeReader)s!).CancelPendingRead(), _input);
+        CancellationTokenRegistration onDrain = _draining.UnsafeRegister(static s => ((ProxyConnection)s!).OnDraining(), this);
         try
         {
             while (!_draining.IsCancellationRequested)
@@ -86,6 +88,16 @@ internal sealed partial class ProxyConnection : IDisposable
     }
 
     public void Dispose() => _deadline.Dispose();
+
+    // Only a connection idle between requests is woken to close; a request or tunnel in flight
+    // is left to finish within the drain period.
+    private void OnDraining()
+    {
+        if (Volatile.Read(ref _awaitingHead))
+        {
+            _input.CancelPendingRead();
+        }
+    }
 
     private void BeginRequest()
     {

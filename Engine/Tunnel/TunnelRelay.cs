@@ -83,7 +83,14 @@ internal sealed class TunnelRelay : IDisposable
                 ReadOnlySequence<byte> buffer = read.Buffer;
                 if (read.IsCanceled)
                 {
-                    return;
+                    // Ours (Fail) ends the direction; anyone else's cancellation is not our business.
+                    if (Volatile.Read(ref _firstCause) != 0)
+                    {
+                        return;
+                    }
+
+                    _clientInput.AdvanceTo(buffer.Start);
+                    continue;
                 }
 
                 sending = true;
