@@ -77,6 +77,8 @@ internal sealed class ResponseHead
 
     public HeaderField GetHeader(int index)
     {
+        // The array outlives Reset: an index past the count would read a previous head's field.
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)_fieldCount, nameof(index));
         ref readonly FieldEntry entry = ref _fields[index];
         return new HeaderField(
             _buffer.AsSpan(entry.NameStart, entry.NameLength),
@@ -104,6 +106,7 @@ internal sealed class ResponseHead
     /// <summary>Whether field <paramref name="index"/> must not be forwarded (see <see cref="HopByHopHeaders"/>).</summary>
     public bool IsHopByHop(int index, bool upgrading = false)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)_fieldCount, nameof(index));
         ref readonly FieldEntry entry = ref _fields[index];
         return HopByHopHeaders.IsHopByHop(entry.Known, entry.ListedInConnection, upgrading);
     }
