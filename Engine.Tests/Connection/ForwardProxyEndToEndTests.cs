@@ -109,6 +109,32 @@ public sealed class ForwardProxyEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Get_KeepAlive_ReusesOneUpstreamConnection()
+    {
+        using HttpClient client = Client();
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.Equal("Hello, world!", await client.GetStringAsync(OriginUrl("/small")));
+        }
+
+        Assert.Equal(1, _origin.Connections);
+    }
+
+    [Fact]
+    public async Task Get_UpstreamClosedAPooledConnection_NextRequestStillSucceeds()
+    {
+        using HttpClient client = Client();
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal("ok", await client.GetStringAsync(OriginUrl("/then-close")));
+            Assert.Equal("Hello, world!", await client.GetStringAsync(OriginUrl("/small")));
+        }
+
+        string[] log = await _proxy.LogLinesAsync(10);
+        Assert.DoesNotContain(log, l => l.Contains("code=TARGET_RESET", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Head_ReturnsHeadersOnly()
     {
         using HttpClient client = Client();

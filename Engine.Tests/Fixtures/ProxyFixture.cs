@@ -41,6 +41,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
                 new TargetPolicy(options.AllowPrivateTargets, options.AllowedConnectPorts, options.BlockedDomains),
                 options.Limits.ConnectTimeout),
             AccessLog = AccessLog,
+            UpstreamPool = options.PoolUpstream ? new Engine.Forwarding.UpstreamConnectionPool() : null,
             DirectNodeId = "local",
         };
 
@@ -94,6 +95,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
     {
         await Server.StopAsync(_drain);
         await Server.DisposeAsync();
+        Services.UpstreamPool?.Dispose();
         await AccessLog.DisposeAsync();
     }
 }
@@ -111,6 +113,8 @@ internal sealed class ProxyFixtureOptions
     public Func<string, CancellationToken, Task<IPAddress[]>>? Resolve { get; set; }
 
     public long MaxConnections { get; set; } = 10_000;
+
+    public bool PoolUpstream { get; set; } = true;
 
     public TimeSpan Drain { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -173,6 +173,11 @@ internal sealed class TestOrigin : IAsyncDisposable
                 return false;
             case "/drop":
                 return false;
+            case "/then-close":
+                // Says keep-alive, then closes anyway: what a server timing out an idle connection does.
+                await WriteAsync(stream, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                await stream.FlushAsync();
+                return false;
             case "/hang":
                 await Task.Delay(Timeout.Infinite, _stop.Token);
                 return false;

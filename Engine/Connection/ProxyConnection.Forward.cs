@@ -18,6 +18,9 @@ internal sealed partial class ProxyConnection
     private readonly ChunkedFramingScanner _requestChunks = new();
     private readonly ChunkedFramingScanner _responseChunks = new();
 
+    // Interim heads per exchange: 100 and 103 in practice; more is a broken or hostile target.
+    private const int MaxInterimResponses = 8;
+
     private static ReadOnlySpan<byte> KeepAliveToken => "keep-alive"u8;
 
     private static ReadOnlySpan<byte> CloseToken => "close"u8;
@@ -42,36 +45,85 @@ internal sealed partial class ProxyConnection
         }
 
         _nodeId = _services.DirectNodeId;
-        ConnectResult connect = await _services.Direct.ConnectAsync(host, port, _aborted).ConfigureAwait(false);
-        if (connect.Status != ConnectStatus.Connected)
-        {
-            return await RejectConnectAsync(connect).ConfigureAwait(false);
-        }
+        UpstreamConnectionPool? pool = _services.UpstreamPool;
 
-        using Socket upstream = connect.Socket!;
-        await using var upstreamStream = new NetworkStream(upstream, ownsSocket: false);
-        PipeReader upstreamReader = PipeReader.Create(upstreamStream, new StreamPipeReaderOptions(leaveOpen: true));
-        try
+        // A pooled connection the target closed a moment ago fails before any response byte; for
+        // a request that can be sent again whole (idempotent, no body) that earns one retry on a
+        // fresh connection (RFC 9112 §9.3.1). Everything else is answered as it failed.
+        bool retryable = _head.Framing == BodyFraming.None && IsIdempotent(_head.Method);
+        for (int attempt = 0; ; attempt++)
         {
-            return await ExchangeAsync(upstream, upstreamReader).ConfigureAwait(false);
-        }
-        finally
-        {
-            await upstreamReader.CompleteAsync().ConfigureAwait(false);
+            Socket? upstream = attempt == 0 ? pool?.Rent(0, _head.TargetHost, port) : null;
+            bool reused = upstream is not null;
+            if (upstream is null)
+            {
+                ConnectResult connect = await _services.Direct.ConnectAsync(host, port, _aborted).ConfigureAwait(false);
+                if (connect.Status != ConnectStatus.Connected)
+                {
+                    return await RejectConnectAsync(connect).ConfigureAwait(false);
+                }
+
+                upstream = connect.Socket!;
+            }
+
+            ExchangeResult result;
+            var upstreamStream = new NetworkStream(upstream, ownsSocket: false);
+            PipeReader upstreamReader = PipeReader.Create(upstreamStream, new StreamPipeReaderOptions(leaveOpen: true));
+            try
+            {
+                result = await ExchangeAsync(upstream, upstreamReader, pooled: pool is not null, canRetry: reused && retryable).ConfigureAwait(false);
+                if (result == ExchangeResult.Reusable && !upstreamReader.TryRead(out _))
+                {
+                    pool!.Return(0, _head.TargetHost, port, upstream);
+                    upstream = null;
+                }
+            }
+            finally
+            {
+                await upstreamReader.CompleteAsync().ConfigureAwait(false);
+                await upstreamStream.DisposeAsync().ConfigureAwait(false);
+                upstream?.Dispose();
+            }
+
+            if (result != ExchangeResult.RetryOnFreshConnection)
+            {
+                return _clientContinues;
+            }
         }
     }
 
-    private async Task<bool> ExchangeAsync(Socket upstream, PipeReader upstreamReader)
+    private static bool IsIdempotent(KnownMethod method) =>
+        method is KnownMethod.Get or KnownMethod.Head or KnownMethod.Options or KnownMethod.Trace or KnownMethod.Put or KnownMethod.Delete;
+
+    private bool _clientContinues;
+
+    private enum ExchangeResult : byte
     {
-        WriteUpstreamHead();
+        /// <summary>Done; the upstream connection must be closed.</summary>
+        Close,
+        /// <summary>Done; the upstream connection may go back to the pool.</summary>
+        Reusable,
+        /// <summary>A reused connection died before any response byte: send again on a fresh one.</summary>
+        RetryOnFreshConnection,
+    }
+
+    private async Task<ExchangeResult> ExchangeAsync(Socket upstream, PipeReader upstreamReader, bool pooled, bool canRetry)
+    {
+        WriteUpstreamHead(pooled);
         try
         {
             await upstream.SendAsync(_upstreamHead.WrittenMemory, SocketFlags.None, _aborted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
         {
+            if (canRetry && !_aborted.IsCancellationRequested)
+            {
+                return ExchangeResult.RetryOnFreshConnection;
+            }
+
             _termination = new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Request);
-            return await RejectAsync(ErrorCode.RequestError, "the target closed the connection while the request was sent"u8).ConfigureAwait(false);
+            _clientContinues = await RejectAsync(ErrorCode.RequestError, "the target closed the connection while the request was sent"u8).ConfigureAwait(false);
+            return ExchangeResult.Close;
         }
 
         _bytesIn += _upstreamHead.WrittenCount;
@@ -89,23 +141,32 @@ internal sealed partial class ProxyConnection
         }
 
         UploadResult uploaded = await upload.ConfigureAwait(false);
-        if (uploaded == UploadResult.ClientFraming && outcome == ResponseOutcome.Relayed)
+        if (outcome == ResponseOutcome.NotStarted && canRetry && _responseFailure == ErrorCode.TargetReset && !_receivedResponseBytes)
         {
-            return false;
+            _termination = TerminationState.Normal;
+            return ExchangeResult.RetryOnFreshConnection;
         }
 
-        return outcome switch
+        bool complete = uploaded == UploadResult.Complete;
+        switch (outcome)
         {
-            ResponseOutcome.Relayed => uploaded == UploadResult.Complete && _responseKeepsClient,
-            ResponseOutcome.Upgraded => false,
-            ResponseOutcome.NotStarted => await RejectResponseFailureAsync(uploaded).ConfigureAwait(false),
-            _ => false,
-        };
+            case ResponseOutcome.Relayed:
+                _clientContinues = complete && _responseKeepsClient;
+                return complete && pooled && _response.KeepAlive ? ExchangeResult.Reusable : ExchangeResult.Close;
+            case ResponseOutcome.NotStarted:
+                _clientContinues = await RejectResponseFailureAsync(uploaded).ConfigureAwait(false);
+                return ExchangeResult.Close;
+            default:
+                _clientContinues = false;
+                return ExchangeResult.Close;
+        }
     }
+
+    private bool _receivedResponseBytes;
 
     private bool _responseKeepsClient;
 
-    private void WriteUpstreamHead()
+    private void WriteUpstreamHead(bool pooled)
     {
         _upstreamHead.ResetWrittenCount();
         ReadOnlySpan<byte> pathAndQuery = _head.TargetPathAndQuery;
@@ -134,7 +195,7 @@ internal sealed partial class ProxyConnection
         {
             HeadWriter.Write(_upstreamHead, "Connection: upgrade\r\n"u8);
         }
-        else
+        else if (!pooled)
         {
             // Without an upstream pool the connection serves one exchange: say so, so the target
             // closes promptly and neither side holds an idle socket.
@@ -235,9 +296,11 @@ internal sealed partial class ProxyConnection
     private async Task<ResponseOutcome> RelayResponseAsync(Socket upstream, PipeReader upstreamReader, Task<UploadResult> upload)
     {
         RequestMethodKind method = _head.Method == KnownMethod.Head ? RequestMethodKind.Head : RequestMethodKind.Other;
-        var parser = new ResponseHeadParser();
+        ResponseHeadParser parser = ResponseHeadParser.Default;
         _deadline.CancelAfter(_services.Limits.ResponseHeadTimeout);
         bool anySent = false;
+        int interim = 0;
+        _receivedResponseBytes = false;
         try
         {
             while (true)
@@ -247,6 +310,7 @@ internal sealed partial class ProxyConnection
                 while (true)
                 {
                     ReadResult read = await upstreamReader.ReadAsync(_deadline.Token).ConfigureAwait(false);
+                    _receivedResponseBytes |= !read.Buffer.IsEmpty;
                     status = ParseResponse(parser, read.Buffer, method, out SequencePosition consumed);
                     if (status != ResponseParseStatus.Incomplete)
                     {
@@ -272,16 +336,27 @@ internal sealed partial class ProxyConnection
 
                 if (_response.IsInterim)
                 {
-                    // 100 Continue, 103 Early Hints: relayed as they come (RFC 9110 §15.2).
-                    ForwardedResponseWriter.WriteHead(_output, _response, _services.EngineName, _head.TargetHost, default);
-                    anySent = true;
-                    if (!await FlushAsync().ConfigureAwait(false))
+                    // A target that sends endless 1xx heads must not keep the exchange alive.
+                    if (++interim > MaxInterimResponses)
                     {
-                        _termination = new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Headers);
-                        return ResponseOutcome.BrokenAfterHead;
+                        _responseFailure = ErrorCode.ResponseError;
+                        _termination = new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Headers);
+                        return anySent ? ResponseOutcome.BrokenAfterHead : ResponseOutcome.NotStarted;
                     }
 
-                    parser = new ResponseHeadParser();
+                    // 100 Continue, 103 Early Hints: relayed as they come (RFC 9110 §15.2), but
+                    // never to an HTTP/1.0 client, which cannot understand them.
+                    if (_head.Version != RequestVersion.Http10)
+                    {
+                        ForwardedResponseWriter.WriteHead(_output, _response, _services.EngineName, _head.TargetHost, default);
+                        anySent = true;
+                        if (!await FlushAsync().ConfigureAwait(false))
+                        {
+                            _termination = new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Headers);
+                            return ResponseOutcome.BrokenAfterHead;
+                        }
+                    }
+
                     continue;
                 }
 
@@ -330,7 +405,7 @@ internal sealed partial class ProxyConnection
     private async Task<ResponseOutcome> RelayBodyAsync(PipeReader upstreamReader)
     {
         ResponseBodyFraming framing = _response.Framing;
-        if (framing == ResponseBodyFraming.None)
+        if (framing == ResponseBodyFraming.None || (framing == ResponseBodyFraming.ContentLength && _response.ContentLength == 0))
         {
             return await FlushAsync().ConfigureAwait(false) ? ResponseOutcome.Relayed : ResponseOutcome.BrokenAfterHead;
         }

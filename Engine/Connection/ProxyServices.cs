@@ -25,6 +25,9 @@ internal sealed class ProxyServices
 
     public required DirectConnector Direct { get; init; }
 
+    /// <summary>Idle keep-alive connections to targets of absolute-URI requests; null: one connection per request.</summary>
+    public Forwarding.UpstreamConnectionPool? UpstreamPool { get; init; }
+
     public AccessLog? AccessLog { get; init; }
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
