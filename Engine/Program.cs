@@ -2,5 +2,5 @@ namespace Engine.Hosting;
 
 internal static class EntryPoint
 {
-    public static int Main() => 0;
+    public static Task<int> Main(string[] args) => EngineApp.RunAsync(args, Console.Out, Console.Error);
 }

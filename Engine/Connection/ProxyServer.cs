@@ -102,8 +102,15 @@ internal sealed class ProxyServer : IAsyncDisposable
         }
     }
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
         foreach (SocketListener listener in _listeners)
         {

@@ -1,0 +1,26 @@
+namespace Engine.Hosting;
+
+/// <summary>The whole <c>Engine</c> section, read and validated (see docs/configuration.md).</summary>
+internal sealed class EngineOptions
+{
+    public const string SectionName = "Engine";
+
+    /// <summary>Appears in <c>Via</c> and <c>Proxy-Status</c>.</summary>
+    public string Name { get; init; } = "engine";
+
+    public IReadOnlyList<ListenerOptions> Listeners { get; init; } = [];
+
+    public AdminOptions? Admin { get; init; }
+
+    public LimitsOptions Limits { get; init; } = new();
+
+    public SecurityOptions Security { get; init; } = new();
+
+    public IReadOnlyList<PackageOptions> Packages { get; init; } = [];
+
+    public CreditsOptions Credits { get; init; } = new();
+
+    public IReadOnlyList<NodeOptions> Nodes { get; init; } = [];
+
+    public StateOptions State { get; init; } = new();
+}

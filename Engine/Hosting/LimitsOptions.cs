@@ -1,0 +1,54 @@
+namespace Engine.Hosting;
+
+/// <summary><c>Engine.Limits</c>. Every default says where it comes from.</summary>
+internal sealed class LimitsOptions
+{
+    /// <summary>
+    /// Client connections open at once; above it new ones get 503 OVERLOADED. Kestrel and HAProxy
+    /// (maxconn derived from ulimit -n) have no useful fixed default; a ceiling is what turns
+    /// EMFILE into a clean answer. 100 000 (the spec's example) needs LimitNOFILE of at least
+    /// 2 × that: one client and one upstream socket per connection.
+    /// </summary>
+    public int MaxConnections { get; init; } = 100_000;
+
+    /// <summary>
+    /// Time to receive a whole request head. Kestrel RequestHeadersTimeout is 30 s, nginx
+    /// client_header_timeout 60 s, Apache mod_reqtimeout header=20-40; proxy clients are programs,
+    /// not people on slow links, so 10 s (the spec's example) sheds slowloris connections sooner.
+    /// </summary>
+    public TimeSpan RequestHeadTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Keep-alive and tunnel idle time. Kestrel KeepAliveTimeout is 130 s, nginx keepalive_timeout
+    /// 75 s, HAProxy timeout tunnel is typically 1 h; 2 min is Kestrel's figure rounded down.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Resolve + connect to a target or node. nginx proxy_connect_timeout is 60 s, HAProxy's
+    /// documented "timeout connect" example 5 s; 10 s leaves room for a slow residential node.
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// From request sent to response head received. nginx proxy_read_timeout is 60 s, HAProxy
+    /// "timeout server" examples 30-50 s; 30 s (the spec's example).
+    /// </summary>
+    public TimeSpan ResponseHeadTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Request line + headers. Kestrel MaxRequestHeadersTotalSize is 32 KB (nginx 4 × 8 KB large_client_header_buffers).</summary>
+    public int MaxRequestHeadBytes { get; init; } = 32 * 1024;
+
+    /// <summary>Request line alone. Kestrel MaxRequestLineSize is 8 KB; Apache LimitRequestLine 8190; nginx one 8 KB buffer.</summary>
+    public int MaxRequestLineBytes { get; init; } = 8 * 1024;
+
+    /// <summary>Header fields per request. Kestrel MaxRequestHeaderCount and Apache LimitRequestFields are both 100.</summary>
+    public int MaxHeaderCount { get; init; } = 100;
+
+    /// <summary>
+    /// On SIGTERM, how long open requests and tunnels may finish before they are cut. The .NET host's
+    /// ShutdownTimeout is 30 s and systemd's TimeoutStopSec 90 s; 20 s (the spec's example) fits
+    /// inside both with room for the final abort.
+    /// </summary>
+    public TimeSpan ShutdownDrain { get; init; } = TimeSpan.FromSeconds(20);
+}

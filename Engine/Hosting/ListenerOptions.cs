@@ -1,0 +1,22 @@
+using System.Net;
+
+namespace Engine.Hosting;
+
+/// <summary><c>Engine.Listeners[i]</c>.</summary>
+internal sealed class ListenerOptions
+{
+    /// <summary>Kestrel's SocketTransportOptions.Backlog default (nginx uses 511); the kernel caps it at net.core.somaxconn.</summary>
+    public const int DefaultBacklog = 512;
+
+    /// <summary>Port 0 binds an ephemeral port; the banner and logs show the one the kernel picked.</summary>
+    public IPEndPoint Endpoint { get; init; } = new(IPAddress.Loopback, 8080);
+
+    public ListenerProtocol Protocol { get; init; } = ListenerProtocol.Http;
+
+    /// <summary>PFX file for <see cref="ListenerProtocol.Https"/> listeners.</summary>
+    public string? Certificate { get; init; }
+
+    public int Backlog { get; init; } = DefaultBacklog;
+
+    public override string ToString() => $"{Protocol.ToString().ToLowerInvariant()}://{Endpoint}";
+}

@@ -1,0 +1,9 @@
+namespace Engine.Hosting;
+
+/// <summary>What a listener speaks: <c>http</c> (absolute-URI + CONNECT), <c>socks5</c>, <c>https</c> (TLS to the proxy, then as http).</summary>
+internal enum ListenerProtocol : byte
+{
+    Http,
+    Socks5,
+    Https,
+}

@@ -1,0 +1,41 @@
+using System.Net;
+using Engine.Auth;
+
+namespace Engine.Hosting;
+
+/// <summary><c>Engine.Packages[i]</c>: one customer's access.</summary>
+internal sealed class PackageOptions
+{
+    public string Id { get; init; } = "";
+
+    /// <summary>The proxy password. Never logged, never printed in a validation message.</summary>
+    public string Key { get; init; } = "";
+
+    public PackageStatus Status { get; init; } = PackageStatus.Active;
+
+    public ProxyProtocols AllowedProtocols { get; init; } = ProxyProtocols.All;
+
+    /// <summary>Node networks this package may use (<c>res</c>, <c>mob</c>, <c>dc</c>); null = all.</summary>
+    public IReadOnlyList<string>? AllowedNetworks { get; init; }
+
+    /// <summary>Rule names this package may use (rules.md); null = all.</summary>
+    public IReadOnlyList<string>? AllowedRules { get; init; }
+
+    /// <summary>null = unlimited.</summary>
+    public int? RequestsPerSecond { get; init; }
+
+    /// <summary>Concurrent requests and tunnels; null = unlimited.</summary>
+    public int? MaxConcurrent { get; init; }
+
+    /// <summary>Bytes both ways; null = unlimited.</summary>
+    public long? TrafficLimitBytes { get; init; }
+
+    public IReadOnlyList<IPNetwork> IpAllowlist { get; init; } = [];
+
+    public IReadOnlyList<IPNetwork> IpAuth { get; init; } = [];
+
+    /// <summary>Rules used when the username carries none (and for IP-auth requests).</summary>
+    public string? DefaultRules { get; init; }
+
+    public CircuitBreakerOptions CircuitBreaker { get; init; } = new();
+}

@@ -1,0 +1,108 @@
+using System.Net;
+using Engine.Connection;
+using Engine.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Engine.Hosting;
+
+/// <summary>
+/// Runs the data path inside a generic host: binds the listeners when the host starts (so
+/// systemd's READY follows a successful bind), drains on stop within <c>Limits:ShutdownDrain</c>.
+/// </summary>
+internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
+{
+    private readonly EngineOptions _options;
+    private readonly ILogger<ProxyHostedService> _logger;
+    private readonly TextWriter _console;
+    private AccessLog? _accessLog;
+    private ProxyServices? _services;
+    private ProxyServer? _server;
+
+    public ProxyHostedService(EngineOptions options, ILogger<ProxyHostedService> logger, EngineConsole console)
+    {
+        _options = options;
+        _logger = logger;
+        _console = console.Out;
+    }
+
+    public IReadOnlyList<IPEndPoint> EndPoints => _server?.EndPoints ?? [];
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (ListenerOptions listener in _options.Listeners.Where(l => l.Protocol != ListenerProtocol.Http))
+        {
+            EngineLog.ListenerNotServed(_logger, listener.ToString());
+        }
+
+        _accessLog = new AccessLog(Console.OpenStandardOutput());
+        _services = ProxyServicesFactory.Create(_options, _accessLog);
+        _server = new ProxyServer(_services, _options.Limits.MaxConnections, _options.Listeners.Count > 0 ? _options.Listeners[0].Backlog : ListenerOptions.DefaultBacklog);
+        _server.Start(ProxyServicesFactory.HttpEndPoints(_options));
+        foreach (IPEndPoint endPoint in _server.EndPoints)
+        {
+            EngineLog.Listening(_logger, endPoint);
+        }
+
+        if (_server.EndPoints.Count > 0)
+        {
+            string curl = CurlLine(_server.EndPoints[0]);
+            EngineLog.Ready(_logger, curl);
+            _console.WriteLine($"engine ready. try:\n  {curl}");
+            _console.Flush();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A line a user can paste: the first active package, its default rules, the first listener.</summary>
+    private string CurlLine(IPEndPoint endPoint)
+    {
+        PackageOptions? package = _options.Packages.FirstOrDefault(p => p.Status == Auth.PackageStatus.Active);
+        string host = endPoint.Address.Equals(IPAddress.Any) || endPoint.Address.Equals(IPAddress.IPv6Any) ? "127.0.0.1"
+            : endPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
+        string credentials = package is null ? string.Empty
+            : $"{Uri.EscapeDataString(package.DefaultRules ?? "country-any")}:{Uri.EscapeDataString(package.Key)}@";
+        return $"curl -x http://{credentials}{host}:{endPoint.Port} http://example.com/";
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_server is null)
+        {
+            return;
+        }
+
+        EngineLog.Draining(_logger, _options.Limits.ShutdownDrain);
+        await _server.StopAsync(_options.Limits.ShutdownDrain).ConfigureAwait(false);
+        EngineLog.Stopped(_logger, _server.OpenConnections);
+    }
+
+    private int _disposed;
+
+    // Registered both as itself and as an IHostedService, so the container disposes it twice.
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (_server is not null)
+        {
+            await _server.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _services?.UpstreamPool?.Dispose();
+        if (_accessLog is not null)
+        {
+            await _accessLog.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>Where the daemon prints its human-facing lines (stdout; tests capture it).</summary>
+internal sealed class EngineConsole(TextWriter output)
+{
+    public TextWriter Out { get; } = output;
+}

@@ -1,0 +1,65 @@
+using System.Net;
+using Engine.Auth;
+using Engine.Connection;
+using Engine.Diagnostics;
+using Engine.Errors;
+using Engine.Forwarding;
+using Engine.Http;
+using Engine.Targets;
+using Engine.Upstream;
+
+namespace Engine.Hosting;
+
+/// <summary>Turns validated options into the immutable services the data path shares.</summary>
+internal static class ProxyServicesFactory
+{
+    // The OS resolver gives no TTLs: 60 s for answers (a common resolver minimum-TTL setting),
+    // 5 s for failures so a transient NXDOMAIN does not stick.
+    private static readonly TimeSpan DnsPositiveTtl = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan DnsNegativeTtl = TimeSpan.FromSeconds(5);
+
+    public static ProxyServices Create(EngineOptions options, AccessLog? accessLog, TimeProvider? time = null)
+    {
+        LimitsOptions limits = options.Limits;
+        var policy = new TargetPolicy(options.Security.AllowPrivateTargets, options.Security.AllowedConnectPorts, options.Security.BlockedDomains);
+        NodeOptions? direct = options.Nodes.FirstOrDefault(n => n.Type == NodeType.Direct);
+        return new ProxyServices
+        {
+            Limits = new ConnectionLimits
+            {
+                RequestHeadTimeout = limits.RequestHeadTimeout,
+                IdleTimeout = limits.IdleTimeout,
+                ConnectTimeout = limits.ConnectTimeout,
+                ResponseHeadTimeout = limits.ResponseHeadTimeout,
+            },
+            ParserLimits = HttpParserLimits.Default with
+            {
+                MaxRequestLineBytes = limits.MaxRequestLineBytes,
+                MaxRequestHeadBytes = limits.MaxRequestHeadBytes,
+                MaxHeaderCount = limits.MaxHeaderCount,
+            },
+            Errors = new ErrorWriter(new ErrorWriterOptions { EngineName = options.Name }),
+            EngineName = System.Text.Encoding.ASCII.GetBytes(options.Name),
+            Packages = new PackageDirectory(options.Packages.Select(ToPackage)),
+            Policy = policy,
+            Direct = new DirectConnector(new DnsCache(DnsPositiveTtl, DnsNegativeTtl, time: time), policy, limits.ConnectTimeout, direct?.LocalAddress),
+            UpstreamPool = new UpstreamConnectionPool(time: time),
+            AccessLog = accessLog,
+            DirectNodeId = direct?.Id ?? "direct",
+            Time = time ?? TimeProvider.System,
+        };
+    }
+
+    private static Package ToPackage(PackageOptions p) => new(
+        p.Id,
+        p.Key,
+        p.Status,
+        p.AllowedProtocols,
+        p.IpAllowlist.ToArray(),
+        p.IpAuth.ToArray(),
+        p.DefaultRules);
+
+    /// <summary>Listener endpoints this build serves (HTTP); other protocols are refused at start with a reason.</summary>
+    public static IReadOnlyList<IPEndPoint> HttpEndPoints(EngineOptions options) =>
+        options.Listeners.Where(l => l.Protocol == ListenerProtocol.Http).Select(l => l.Endpoint).ToArray();
+}

@@ -1,0 +1,17 @@
+namespace Engine.Hosting;
+
+/// <summary><c>Engine.Security</c>: which targets the engine will reach.</summary>
+internal sealed class SecurityOptions
+{
+    /// <summary>Off by default: a proxy that reaches 127.0.0.1, 10/8 or 169.254.169.254 is an SSRF hole.</summary>
+    public bool AllowPrivateTargets { get; init; }
+
+    /// <summary>
+    /// Ports a CONNECT may reach. Squid's default SSL_ports is 443 alone; scraping clients also
+    /// tunnel plain HTTP and 8443, so 443, 80, 8443 (the spec's list). An explicitly empty list allows every port.
+    /// </summary>
+    public IReadOnlyList<int> AllowedConnectPorts { get; init; } = [443, 80, 8443];
+
+    /// <summary>Domains (and their subdomains) the engine refuses with 403 DISALLOWED.</summary>
+    public IReadOnlyList<string> BlockedDomains { get; init; } = [];
+}
