@@ -16,7 +16,7 @@ internal sealed class SocketListener : IDisposable
     // the writer (1 MiB for Kestrel's request side; a relaying proxy keeps both sides small so
     // tens of thousands of connections stay within memory).
     private static readonly PipeOptions InputOptions = new(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false, minimumSegmentSize: 4096);
-    private static readonly PipeOptions OutputOptions = new(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false, minimumSegmentSize: 4096);
+    private static readonly PipeOptions OutputOptions = new(pauseWriterThreshold: 128 * 1024, resumeWriterThreshold: 64 * 1024, useSynchronizationContext: false, minimumSegmentSize: 4096);
 
     private readonly Socket _socket;
     private readonly ConnectionCounter _counter;
