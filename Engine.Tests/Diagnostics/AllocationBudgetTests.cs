@@ -17,6 +17,8 @@ public class AllocationBudgetTests
     internal static readonly IReadOnlyDictionary<string, Func<long>> Measurers = new Dictionary<string, Func<long>>(StringComparer.Ordinal)
     {
         ["ErrorWriter.Write"] = ErrorWriterAllocation.MeasureBytesPerWrite,
+        ["HttpRequestParser.ParseHead"] = Engine.Tests.Http.HttpRequestParserAllocationTests.MeasureBytesPerParse,
+        ["Tunnel.SteadyState"] = Engine.Tests.Tunnel.TunnelAllocation.MeasureBytesPerMebibyte,
     };
 
     public static TheoryData<string> Measurable => new(AllocationBudget.Entries.Keys.Where(Measurers.ContainsKey).Order(StringComparer.Ordinal));

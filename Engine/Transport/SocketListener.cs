@@ -15,8 +15,8 @@ internal sealed class SocketListener : IDisposable
     // Backpressure per direction, as Kestrel's defaults: a reader that falls 64 KiB behind stops
     // the writer (1 MiB for Kestrel's request side; a relaying proxy keeps both sides small so
     // tens of thousands of connections stay within memory).
-    private static readonly PipeOptions InputOptions = new(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false, minimumSegmentSize: 4096);
-    private static readonly PipeOptions OutputOptions = new(pauseWriterThreshold: 128 * 1024, resumeWriterThreshold: 64 * 1024, useSynchronizationContext: false, minimumSegmentSize: 4096);
+    internal static readonly PipeOptions InputOptions = new(BlockMemoryPool.Instance, pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false, minimumSegmentSize: BlockMemoryPool.SmallBlock);
+    internal static readonly PipeOptions OutputOptions = new(BlockMemoryPool.Instance, pauseWriterThreshold: 128 * 1024, resumeWriterThreshold: 64 * 1024, useSynchronizationContext: false, minimumSegmentSize: BlockMemoryPool.SmallBlock);
 
     private readonly Socket _socket;
     private readonly ConnectionCounter _counter;

@@ -80,7 +80,7 @@ internal sealed class TunnelRelay : IDisposable
             while (true)
             {
                 sending = false;
-                ReadResult read = await _clientInput.ReadAsync(token).ConfigureAwait(false);
+                ReadResult read = await _clientInput.ReadAsync().ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = read.Buffer;
                 if (read.IsCanceled)
                 {
@@ -97,7 +97,7 @@ internal sealed class TunnelRelay : IDisposable
                 sending = true;
                 foreach (ReadOnlyMemory<byte> segment in buffer)
                 {
-                    ValueTask<int> send = _target.SendAsync(segment, SocketFlags.None, token);
+                    ValueTask<int> send = _target.SendAsync(segment, SocketFlags.None);
                     if (!send.IsCompletedSuccessfully)
                     {
                         await send.ConfigureAwait(false);
@@ -140,14 +140,14 @@ internal sealed class TunnelRelay : IDisposable
                 flushing = false;
 
                 // Zero-byte read first: an idle tunnel waits here without holding a buffer.
-                ValueTask<int> wait = _target.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, token);
+                ValueTask<int> wait = _target.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
                 if (!wait.IsCompletedSuccessfully)
                 {
                     await wait.ConfigureAwait(false);
                 }
 
                 Memory<byte> memory = _clientOutput.GetMemory(MinimumReceiveSize);
-                ValueTask<int> receive = _target.ReceiveAsync(memory, SocketFlags.None, token);
+                ValueTask<int> receive = _target.ReceiveAsync(memory, SocketFlags.None);
                 int received = receive.IsCompletedSuccessfully ? receive.Result : await receive.ConfigureAwait(false);
                 if (received == 0)
                 {
@@ -161,7 +161,7 @@ internal sealed class TunnelRelay : IDisposable
                 Touch();
 
                 flushing = true;
-                ValueTask<FlushResult> flush = _clientOutput.FlushAsync(token);
+                ValueTask<FlushResult> flush = _clientOutput.FlushAsync();
                 FlushResult flushed = flush.IsCompletedSuccessfully ? flush.Result : await flush.ConfigureAwait(false);
                 if (flushed.IsCompleted)
                 {
@@ -203,8 +203,20 @@ internal sealed class TunnelRelay : IDisposable
         int packed = ((int)cause << 8) | (int)TerminationPhase.Data;
         if (Interlocked.CompareExchange(ref _firstCause, packed, 0) == 0)
         {
-            _clientInput.CancelPendingRead();
+            // No token rides on each read and write (a registration per operation allocated
+            // ~2.6 KB per MiB relayed): pending I/O is ended directly instead, as Kestrel does.
             _abort.Cancel();
+            _clientInput.CancelPendingRead();
+            _clientOutput.CancelPendingFlush();
+            try
+            {
+                _target.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+
+            _target.Dispose();
         }
     }
 
