@@ -6,6 +6,8 @@ namespace Engine.Tests.Diagnostics;
 /// Holds every hot-path operation to its entry in Engine.Benchmarks/allocation-budget.json, measured in-process
 /// after warm-up. An entry nobody can measure yet shows up as a skipped "pending" case, never as a pass.
 /// </summary>
+// Measurers that count process-wide allocations (the tunnel) must not run beside other tests.
+[Collection(Engine.Tests.Connection.SerialCollection.Name)]
 public class AllocationBudgetTests
 {
     /// <summary>

@@ -228,27 +228,14 @@ internal sealed partial class ProxyConnection
                 sending = false;
                 ReadResult read = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = read.Buffer;
-                ReadOnlySequence<byte> body;
-                bool done;
-                if (chunked)
+                BodySlice slice = TakeBody(buffer, chunked ? _requestChunks : null, ref remaining, out ReadOnlySequence<byte> body);
+                if (slice == BodySlice.Invalid)
                 {
-                    var reader = new SequenceReader<byte>(buffer);
-                    ChunkedScanStatus status = _requestChunks.Scan(ref reader);
-                    if (status == ChunkedScanStatus.Invalid)
-                    {
-                        _input.AdvanceTo(buffer.Start);
-                        return UploadResult.ClientFraming;
-                    }
+                    _input.AdvanceTo(buffer.Start);
+                    return UploadResult.ClientFraming;
+                }
 
-                    body = buffer.Slice(0, reader.Position);
-                    done = status == ChunkedScanStatus.Complete;
-                }
-                else
-                {
-                    body = buffer.Slice(0, Math.Min(remaining, buffer.Length));
-                    remaining -= body.Length;
-                    done = remaining == 0;
-                }
+                bool done = slice == BodySlice.Done;
 
                 sending = true;
                 foreach (ReadOnlyMemory<byte> segment in body)
@@ -279,6 +266,37 @@ internal sealed partial class ProxyConnection
         {
             return sending ? UploadResult.TargetGone : UploadResult.ClientGone;
         }
+    }
+
+    private enum BodySlice : byte
+    {
+        More,
+        Done,
+        Invalid,
+    }
+
+    /// <summary>
+    /// The part of <paramref name="buffer"/> that belongs to the current body, framing included:
+    /// counted down for Content-Length (<paramref name="remaining"/>), scanned for chunked.
+    /// </summary>
+    private static BodySlice TakeBody(in ReadOnlySequence<byte> buffer, ChunkedFramingScanner? chunks, ref long remaining, out ReadOnlySequence<byte> body)
+    {
+        if (chunks is not null)
+        {
+            var reader = new SequenceReader<byte>(buffer);
+            ChunkedScanStatus status = chunks.Scan(ref reader);
+            body = buffer.Slice(0, reader.Position);
+            return status switch
+            {
+                ChunkedScanStatus.Invalid => BodySlice.Invalid,
+                ChunkedScanStatus.Complete => BodySlice.Done,
+                _ => BodySlice.More,
+            };
+        }
+
+        body = buffer.Slice(0, Math.Min(remaining, buffer.Length));
+        remaining -= body.Length;
+        return remaining == 0 ? BodySlice.Done : BodySlice.More;
     }
 
     private enum ResponseOutcome : byte
@@ -417,27 +435,14 @@ internal sealed partial class ProxyConnection
             _deadline.CancelAfter(_services.Limits.IdleTimeout);
             ReadResult read = await upstreamReader.ReadAsync(_deadline.Token).ConfigureAwait(false);
             ReadOnlySequence<byte> buffer = read.Buffer;
-            ReadOnlySequence<byte> body;
-            bool done;
-            if (framing == ResponseBodyFraming.Chunked)
+            BodySlice slice = TakeBody(buffer, framing == ResponseBodyFraming.Chunked ? _responseChunks : null, ref remaining, out ReadOnlySequence<byte> body);
+            if (slice == BodySlice.Invalid)
             {
-                var reader = new SequenceReader<byte>(buffer);
-                ChunkedScanStatus status = _responseChunks.Scan(ref reader);
-                if (status == ChunkedScanStatus.Invalid)
-                {
-                    _termination = new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Data);
-                    return ResponseOutcome.BrokenAfterHead;
-                }
+                _termination = new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Data);
+                return ResponseOutcome.BrokenAfterHead;
+            }
 
-                body = buffer.Slice(0, reader.Position);
-                done = status == ChunkedScanStatus.Complete;
-            }
-            else
-            {
-                body = buffer.Slice(0, Math.Min(remaining, buffer.Length));
-                remaining -= body.Length;
-                done = remaining == 0;
-            }
+            bool done = slice == BodySlice.Done;
 
             foreach (ReadOnlyMemory<byte> segment in body)
             {
