@@ -4,18 +4,35 @@ namespace Engine.Tests.Http;
 internal static class TestPaths
 {
     /// <summary>
-    /// The llhttp vectors live in ../shared/conformance beside the repository (e.g. /work/shared next
-    /// to /work/main), so the walk goes past the repository root.
+    /// The llhttp vectors are vendored in Http/Vectors (copied next to the binaries) so a clean
+    /// clone needs nothing beside it; ../shared/conformance is the fallback they come from.
     /// </summary>
-    public static string LlhttpVectors => FindUp(Path.Combine("shared", "conformance", "llhttp-requests.jsonl"));
+    public static string LlhttpVectors => Vector("llhttp-requests.jsonl", Path.Combine("shared", "conformance", "llhttp-requests.jsonl"));
 
-    public static string MalformedVectors
+    public static string MalformedVectors => Vector("malformed-requests.jsonl", null);
+
+    // Next to the binaries, else in the source tree, else (for the llhttp file) in ../shared.
+    private static string Vector(string name, string? fallback)
     {
-        get
+        string copied = Path.Combine(AppContext.BaseDirectory, "Http", "Vectors", name);
+        if (File.Exists(copied))
         {
-            // Copied next to the binaries if the project says so; otherwise read from the source tree.
-            string copied = Path.Combine(AppContext.BaseDirectory, "Http", "Vectors", "malformed-requests.jsonl");
-            return File.Exists(copied) ? copied : FindUp(Path.Combine("Engine.Tests", "Http", "Vectors", "malformed-requests.jsonl"));
+            return copied;
+        }
+
+        string source = Path.Combine("Engine.Tests", "Http", "Vectors", name);
+        return fallback is null ? FindUp(source) : TryFindUp(source) ?? FindUp(fallback);
+    }
+
+    private static string? TryFindUp(string relative)
+    {
+        try
+        {
+            return FindUp(relative);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
         }
     }
 
