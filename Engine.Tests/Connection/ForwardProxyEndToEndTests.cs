@@ -11,7 +11,7 @@ namespace Engine.Tests.Connection;
 /// <summary>Real clients (HttpClient with a WebProxy, raw sockets) through the proxy to a real origin.</summary>
 public sealed class ForwardProxyEndToEndTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
     private readonly TestOrigin _origin = new();
     private ProxyFixture _proxy = null!;
 
@@ -268,6 +268,7 @@ public sealed class ForwardProxyEndToEndTests : IAsyncLifetime
         { "x:tunnels-key", "/small", 403, "DISALLOWED" },
         { "country-us:" + ProxyFixture.Key, "/hang", 504, "GATEWAY_TIMEOUT" },
         { "country-us:" + ProxyFixture.Key, "/drop", 502, "TARGET_RESET" },
+        { "country-us:" + ProxyFixture.Key, "/bad-head", 557, "RESPONSE_ERROR" },
     };
 
     [Theory]
@@ -323,6 +324,36 @@ public sealed class ForwardProxyEndToEndTests : IAsyncLifetime
         AssertCatalog(r.Status, r.Headers, r.Body, 502, "TARGET_CONNECT_FAILED");
         r = await RawErrorAsync(open, "CONNECT", $"127.0.0.1:{closedPort}", user);
         AssertCatalog(r.Status, r.Headers, r.Body, 502, "TARGET_CONNECT_FAILED");
+    }
+
+    [Fact]
+    public async Task TargetResetMidBody_ClosesTheClient_AndTheLogSaysTargetDuringData()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(_proxy.EndPoint);
+        string auth = "Proxy-Authorization: Basic " + Convert.ToBase64String(Encoding.ASCII.GetBytes("country-us:" + ProxyFixture.Key)) + "\r\n";
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {OriginUrl("/reset")} HTTP/1.1\r\nHost: x\r\n{auth}\r\n"), SocketFlags.None);
+
+        // The head (Content-Length: 100000) was relayed, then the target reset after 1000 bytes:
+        // the only honest signal left is to close the client connection early.
+        string all;
+        try
+        {
+            all = await ReadToEndAsync(socket);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail("client not closed; log: " + string.Join(" | ", await _proxy.LogLinesAsync(1)));
+            throw;
+        }
+
+        Assert.StartsWith("HTTP/1.1 200 OK", all, StringComparison.Ordinal);
+        int body = all.Length - all.IndexOf("\r\n\r\n", StringComparison.Ordinal) - 4;
+        Assert.True(body < 100_000, $"body {body}");
+        Assert.DoesNotContain("X-Proxy-Error", all, StringComparison.Ordinal);
+
+        string[] log = await _proxy.LogLinesAsync(1);
+        Assert.Contains(log, l => l.Contains("target=" + OriginUrl("/reset"), StringComparison.Ordinal) && l.EndsWith("ts=SD", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -169,9 +169,15 @@ internal sealed class TestOrigin : IAsyncDisposable
                 await WriteAsync(stream, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
                 await stream.WriteAsync(new byte[1000]);
                 await stream.FlushAsync();
+                // Let the bytes be read first: an RST makes the peer's kernel drop what is unread.
+                await Task.Delay(300);
                 socket.Linger(0);
                 return false;
             case "/drop":
+                return false;
+            case "/bad-head":
+                await WriteAsync(stream, "HTTP/1.1 200 OK\r\nBad Header Line\r\n\r\n");
+                await stream.FlushAsync();
                 return false;
             case "/then-close":
                 // Says keep-alive, then closes anyway: what a server timing out an idle connection does.

@@ -395,6 +395,7 @@ internal sealed partial class ProxyConnection
                 : _head.Version == RequestVersion.Http10 ? KeepAliveToken : default;
             long before = _output.UnflushedBytes;
             ForwardedResponseWriter.WriteHead(_output, _response, _services.EngineName, _head.TargetHost, clientConnection);
+            anySent = true;   // from here on a failure can only close the connection
             _bytesOut += _output.UnflushedBytes - before;
             return await RelayBodyAsync(upstreamReader).ConfigureAwait(false);
         }
