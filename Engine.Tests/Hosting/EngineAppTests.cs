@@ -133,4 +133,41 @@ public class EngineAppTests
         await stop.CancelAsync();
         Assert.Equal(EngineApp.ExitOk, await running.WaitAsync(TimeSpan.FromSeconds(30)));
     }
+
+    [Fact]
+    public async Task Run_UnderSystemd_NotifiesReadyAfterBind_AndStoppingOnShutdown()
+    {
+        string socketPath = Path.Combine(Path.GetTempPath(), $"notify-{Guid.NewGuid():N}.sock");
+        using var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        notify.Bind(new UnixDomainSocketEndPoint(socketPath));
+        string path = WriteConfig("""
+            { "Engine": {
+                "Listeners": [ { "Endpoint": "127.0.0.1:0", "Protocol": "http" } ],
+                "Limits": { "ShutdownDrain": "00:00:01" },
+                "Packages": [ { "Id": "demo", "Key": "demo-key" } ],
+                "Nodes": [ { "Id": "local", "Type": "direct" } ] } }
+            """);
+        Environment.SetEnvironmentVariable("NOTIFY_SOCKET", socketPath);
+        try
+        {
+            using var stop = new CancellationTokenSource();
+            Task<int> running = EngineApp.RunAsync(["--config", path], new StringWriter(), new StringWriter(), stop.Token);
+            Assert.Equal("READY=1", await ReceiveAsync(notify));
+            await stop.CancelAsync();
+            Assert.Equal("STOPPING=1", await ReceiveAsync(notify));
+            Assert.Equal(EngineApp.ExitOk, await running.WaitAsync(TimeSpan.FromSeconds(30)));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("NOTIFY_SOCKET", null);
+            File.Delete(socketPath);
+        }
+    }
+
+    private static async Task<string> ReceiveAsync(Socket socket)
+    {
+        byte[] buffer = new byte[256];
+        int n = await socket.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(30));
+        return System.Text.Encoding.ASCII.GetString(buffer, 0, n).Trim();
+    }
 }

@@ -18,6 +18,9 @@ internal static partial class EngineLog
     [LoggerMessage(4, LogLevel.Information, "Stopped; {Open} connections were still open")]
     public static partial void Stopped(ILogger logger, long open);
 
+    [LoggerMessage(6, LogLevel.Information, "systemd watchdog enabled: WATCHDOG=1 every {Interval}")]
+    public static partial void WatchdogEnabled(ILogger logger, TimeSpan interval);
+
     [LoggerMessage(5, LogLevel.Warning, "Listener {Listener} uses a protocol this build does not serve yet; it is not started")]
     public static partial void ListenerNotServed(ILogger logger, string listener);
 }

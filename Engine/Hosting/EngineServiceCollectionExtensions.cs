@@ -30,6 +30,9 @@ public static class EngineServiceCollectionExtensions
         services.TryAddSingleton(new EngineConsole(Console.Out));
         services.AddSingleton<ProxyHostedService>();
         services.AddHostedService(sp => sp.GetRequiredService<ProxyHostedService>());
+        // Outside systemd (NOTIFY_SOCKET unset) the notifier is disabled and the watchdog idles.
+        services.TryAddSingleton<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier, Microsoft.Extensions.Hosting.Systemd.SystemdNotifier>();
+        services.AddHostedService<SystemdWatchdog>();
         services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = options.Limits.ShutdownDrain + TimeSpan.FromSeconds(5));
         return services;
     }

@@ -19,11 +19,14 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
     private ProxyServices? _services;
     private ProxyServer? _server;
 
-    public ProxyHostedService(EngineOptions options, ILogger<ProxyHostedService> logger, EngineConsole console)
+    private readonly Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier _systemd;
+
+    public ProxyHostedService(EngineOptions options, ILogger<ProxyHostedService> logger, EngineConsole console, Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier systemd)
     {
         _options = options;
         _logger = logger;
         _console = console.Out;
+        _systemd = systemd;
     }
 
     public IReadOnlyList<IPEndPoint> EndPoints => _server?.EndPoints ?? [];
@@ -52,6 +55,9 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
             _console.Flush();
         }
 
+        // READY only once the listeners are bound (SystemdLifetime sends it too when systemd is our
+        // parent; a repeat is harmless). A disabled notifier (no NOTIFY_SOCKET) ignores this.
+        _systemd.Notify(new Microsoft.Extensions.Hosting.Systemd.ServiceState("READY=1"));
         return Task.CompletedTask;
     }
 
@@ -73,6 +79,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
             return;
         }
 
+        _systemd.Notify(new Microsoft.Extensions.Hosting.Systemd.ServiceState("STOPPING=1"));
         EngineLog.Draining(_logger, _options.Limits.ShutdownDrain);
         await _server.StopAsync(_options.Limits.ShutdownDrain).ConfigureAwait(false);
         EngineLog.Stopped(_logger, _server.OpenConnections);

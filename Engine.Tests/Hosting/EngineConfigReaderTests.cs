@@ -1,0 +1,234 @@
+using System.Net;
+using Engine.Auth;
+using Engine.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace Engine.Tests.Hosting;
+
+public class EngineConfigReaderTests
+{
+    private static string[] Paths(EngineConfigResult result) => result.Problems.Select(p => p.Path).ToArray();
+
+    [Fact]
+    public void Read_SpecExample_IsValid()
+    {
+        EngineConfigResult result = ConfigFixtures.Read(ConfigFixtures.SpecExample);
+
+        Assert.Empty(result.Problems);
+        EngineOptions options = result.Options;
+        Assert.Equal(3, options.Listeners.Count);
+        Assert.Equal(ListenerProtocol.Https, options.Listeners[2].Protocol);
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 8081), options.Admin!.Endpoint);
+        Assert.Equal(TimeSpan.FromSeconds(20), options.Limits.ShutdownDrain);
+        Assert.Equal([443, 80, 8443], options.Security.AllowedConnectPorts);
+        PackageOptions package = Assert.Single(options.Packages);
+        Assert.Equal(ProxyProtocols.All, package.AllowedProtocols);
+        Assert.Null(package.AllowedRules);
+        Assert.Null(package.TrafficLimitBytes);
+        Assert.Empty(package.IpAllowlist);
+        Assert.Equal(0.3, package.CircuitBreaker.FailureRatio);
+        Assert.Null(options.Credits.PoolBytes);
+        Assert.Equal(64500, options.Nodes[0].Asn);
+        Assert.Null(options.Nodes[1].Username);
+        Assert.Equal(NodeType.Socks5, options.Nodes[2].Type);
+    }
+
+    [Fact]
+    public void Read_EmbeddedDefault_IsValidWithDemoPackage()
+    {
+        EngineConfigResult result = EngineConfigReader.Read(EngineApp.BuildConfiguration(null, []));
+
+        Assert.Empty(result.Problems);
+        Assert.Equal("127.0.0.1:8080", result.Options.Listeners.Single().Endpoint.ToString());
+        PackageOptions demo = Assert.Single(result.Options.Packages);
+        Assert.Equal(("demo", "demo-key", "country-any"), (demo.Id, demo.Key, demo.DefaultRules));
+        Assert.Equal(NodeType.Direct, Assert.Single(result.Options.Nodes).Type);
+        Assert.Equal(100_000, result.Options.Limits.MaxConnections);
+    }
+
+    [Theory]
+    [InlineData("Engine:Name", "my engine", "Engine.Name")]
+    [InlineData("Engine:Listeners:1:Endpoint", "127.0.0.1:99999", "Engine.Listeners[1].Endpoint")]
+    [InlineData("Engine:Listeners:1:Endpoint", "localhost:80", "Engine.Listeners[1].Endpoint")]
+    [InlineData("Engine:Listeners:1:Endpoint", "127.0.0.1", "Engine.Listeners[1].Endpoint")]
+    [InlineData("Engine:Listeners:1:Endpoint", "127.0.0.1:8080", "Engine.Listeners[1].Endpoint")]
+    [InlineData("Engine:Listeners:0:Protocol", "HTTP", "Engine.Listeners[0].Protocol")]
+    [InlineData("Engine:Listeners:0:Certificate", "x.pfx", "Engine.Listeners[0].Certificate")]
+    [InlineData("Engine:Listeners:2:Certificate", "", "Engine.Listeners[2].Certificate")]
+    [InlineData("Engine:Listeners:0:Backlog", "0", "Engine.Listeners[0].Backlog")]
+    [InlineData("Engine:Admin:Token", "", "Engine.Admin.Token")]
+    [InlineData("Engine:Admin:Endpoint", "127.0.0.1:8080", "Engine.Admin.Endpoint")]
+    [InlineData("Engine:Limits:MaxConnections", "lots", "Engine.Limits.MaxConnections")]
+    [InlineData("Engine:Limits:MaxConnections", "0", "Engine.Limits.MaxConnections")]
+    [InlineData("Engine:Limits:MaxConnections", "99999999999", "Engine.Limits.MaxConnections")]
+    [InlineData("Engine:Limits:RequestHeadTimeout", "10", "Engine.Limits.RequestHeadTimeout")]
+    [InlineData("Engine:Limits:IdleTimeout", "00:00:00", "Engine.Limits.IdleTimeout")]
+    [InlineData("Engine:Limits:ConnectTimeout", "soon", "Engine.Limits.ConnectTimeout")]
+    [InlineData("Engine:Limits:ResponseHeadTimeout", "-00:00:01", "Engine.Limits.ResponseHeadTimeout")]
+    [InlineData("Engine:Limits:ShutdownDrain", "02:00:00", "Engine.Limits.ShutdownDrain")]
+    [InlineData("Engine:Limits:MaxRequestHeadBytes", "100", "Engine.Limits.MaxRequestHeadBytes")]
+    [InlineData("Engine:Limits:MaxRequestLineBytes", "65536", "Engine.Limits.MaxRequestLineBytes")]
+    [InlineData("Engine:Limits:MaxHeaderCount", "0", "Engine.Limits.MaxHeaderCount")]
+    [InlineData("Engine:Limits:MaxConection", "5", "Engine.Limits.MaxConection")]
+    [InlineData("Engine:Security:AllowPrivateTargets", "yes", "Engine.Security.AllowPrivateTargets")]
+    [InlineData("Engine:Security:AllowedConnectPorts:1", "0", "Engine.Security.AllowedConnectPorts[1]")]
+    [InlineData("Engine:Security:AllowedConnectPorts:2", "70000", "Engine.Security.AllowedConnectPorts[2]")]
+    [InlineData("Engine:Security:BlockedDomains:0", "https://example-bank.com/", "Engine.Security.BlockedDomains[0]")]
+    [InlineData("Engine:Packages:0:Id", "", "Engine.Packages[0].Id")]
+    [InlineData("Engine:Packages:0:Key", "", "Engine.Packages[0].Key")]
+    [InlineData("Engine:Packages:0:Key", "a key", "Engine.Packages[0].Key")]
+    [InlineData("Engine:Packages:0:Status", "Active", "Engine.Packages[0].Status")]
+    [InlineData("Engine:Packages:0:AllowedProtocols:1", "ftp", "Engine.Packages[0].AllowedProtocols[1]")]
+    [InlineData("Engine:Packages:0:AllowedNetworks:0", "resi", "Engine.Packages[0].AllowedNetworks[0]")]
+    [InlineData("Engine:Packages:0:AllowedRules:0", "colour", "Engine.Packages[0].AllowedRules[0]")]
+    [InlineData("Engine:Packages:0:RequestsPerSecond", "0", "Engine.Packages[0].RequestsPerSecond")]
+    [InlineData("Engine:Packages:0:MaxConcurrent", "1.5", "Engine.Packages[0].MaxConcurrent")]
+    [InlineData("Engine:Packages:0:TrafficLimitBytes", "-1", "Engine.Packages[0].TrafficLimitBytes")]
+    [InlineData("Engine:Packages:0:IpAllowlist:0", "10.0.0.0/33", "Engine.Packages[0].IpAllowlist[0]")]
+    [InlineData("Engine:Packages:0:IpAuth:0", "not-an-ip", "Engine.Packages[0].IpAuth[0]")]
+    [InlineData("Engine:Packages:0:DefaultRules", "country-US", "Engine.Packages[0].DefaultRules")]
+    [InlineData("Engine:Packages:0:CircuitBreaker:FailureRatio", "2", "Engine.Packages[0].CircuitBreaker.FailureRatio")]
+    [InlineData("Engine:Packages:0:CircuitBreaker:Window", "5m", "Engine.Packages[0].CircuitBreaker.Window")]
+    [InlineData("Engine:Packages:0:CircuitBreaker:MinRequests", "0", "Engine.Packages[0].CircuitBreaker.MinRequests")]
+    [InlineData("Engine:Packages:0:CircuitBreaker:Cooldown", "00:00:00", "Engine.Packages[0].CircuitBreaker.Cooldown")]
+    [InlineData("Engine:Credits:PoolBytes", "much", "Engine.Credits.PoolBytes")]
+    [InlineData("Engine:Nodes:0:Type", "tor", "Engine.Nodes[0].Type")]
+    [InlineData("Engine:Nodes:0:Address", "127.0.0.1:3128", "Engine.Nodes[0].Address")]
+    [InlineData("Engine:Nodes:1:Address", "", "Engine.Nodes[1].Address")]
+    [InlineData("Engine:Nodes:1:Address", "proxy.example:0", "Engine.Nodes[1].Address")]
+    [InlineData("Engine:Nodes:2:Address", "127.0.0.1", "Engine.Nodes[2].Address")]
+    [InlineData("Engine:Nodes:1:Username", "user", "Engine.Nodes[1].Password")]
+    [InlineData("Engine:Nodes:0:LocalAddress", "eth0", "Engine.Nodes[0].LocalAddress")]
+    [InlineData("Engine:Nodes:0:Country", "US", "Engine.Nodes[0].Country")]
+    [InlineData("Engine:Nodes:0:Country", "usa", "Engine.Nodes[0].Country")]
+    [InlineData("Engine:Nodes:0:City", "new-york", "Engine.Nodes[0].City")]
+    [InlineData("Engine:Nodes:0:Asn", "0", "Engine.Nodes[0].Asn")]
+    [InlineData("Engine:Nodes:0:Network", "residential", "Engine.Nodes[0].Network")]
+    [InlineData("Engine:Nodes:0:Weight", "-1", "Engine.Nodes[0].Weight")]
+    [InlineData("Engine:Nodes:0:Colour", "red", "Engine.Nodes[0].Colour")]
+    [InlineData("Engine:State:Store", "postgres", "Engine.State.Store")]
+    [InlineData("Engine:State:Redis", "redis://x", "Engine.State.Redis")]
+    [InlineData("Engine:Listners:0:Endpoint", "127.0.0.1:1", "Engine.Listners")]
+    public void Read_OneBadValue_ReportsExactlyItsPath(string key, string value, string expectedPath)
+    {
+        EngineConfigResult result = ConfigFixtures.Read(ConfigFixtures.SpecExample, (key, value));
+
+        ConfigProblem problem = Assert.Single(result.Problems);
+        Assert.Equal(expectedPath, problem.Path);
+        Assert.False(string.IsNullOrWhiteSpace(problem.Message));
+        Assert.False(result.IsValid);
+    }
+
+    [Fact]
+    public void Read_DuplicateIdsAndKeys_ReportEachSecondOccurrence()
+    {
+        EngineConfigResult result = ConfigFixtures.Read(
+            ConfigFixtures.SpecExample,
+            ("Engine:Packages:1:Id", "demo"),
+            ("Engine:Packages:1:Key", "demo-key"),
+            ("Engine:Packages:2:Id", "other"),
+            ("Engine:Packages:2:Key", "demo-key"),
+            ("Engine:Nodes:3:Id", "up1"),
+            ("Engine:Nodes:3:Type", "direct"));
+
+        Assert.Equal(
+            ["Engine.Packages[1].Id", "Engine.Packages[1].Key", "Engine.Packages[2].Key", "Engine.Nodes[3].Id"],
+            Paths(result));
+        Assert.DoesNotContain(result.Problems, p => p.Message.Contains("demo-key", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Read_ManyProblems_ReportsEveryOneWithoutThrowing()
+    {
+        const string json = """
+            {
+              "Engine": {
+                "Listners": [],
+                "Listeners": [ { "Endpoint": "127.0.0.1:99999", "Protocol": "htp" } ],
+                "Limits": { "MaxConnections": "lots", "IdleTimeout": { "Minutes": 2 } },
+                "Packages": [ { "Id": "a", "Key": "" }, { "Id": "a", "Key": "k", "Status": 3 } ],
+                "Nodes": [ { "Id": "n", "Type": "http", "Country": "US" }, { "Id": "m" } ],
+                "State": { "Store": "redis" }
+              }
+            }
+            """;
+
+        EngineConfigResult result = ConfigFixtures.Read(json);
+
+        Assert.Equal(
+            new[]
+            {
+                "Engine.Listners",
+                "Engine.Limits.MaxConnections",
+                "Engine.Limits.IdleTimeout",
+                "Engine.Listeners[0].Endpoint",
+                "Engine.Listeners[0].Protocol",
+                "Engine.Packages[0].Key",
+                "Engine.Packages[1].Status",
+                "Engine.Packages[1].Id",
+                "Engine.Nodes[0].Address",
+                "Engine.Nodes[0].Country",
+                "Engine.Nodes[1].Type",
+                "Engine.State.Redis",
+            }.Order(),
+            Paths(result).Order());
+    }
+
+    [Fact]
+    public void Read_NoEngineSection_ReportsIt()
+    {
+        EngineConfigResult result = ConfigFixtures.Read("""{ "engnie": {} }""");
+
+        Assert.Equal("Engine", Assert.Single(result.Problems).Path);
+    }
+
+    [Fact]
+    public void Read_NoListenersNoNodes_ReportsBoth()
+    {
+        EngineConfigResult result = ConfigFixtures.Read("""{ "Engine": { "Name": "x" } }""");
+
+        Assert.Equal(["Engine.Listeners", "Engine.Nodes"], Paths(result));
+    }
+
+    [Fact]
+    public void Read_IpAuthWithoutDefaultRules_Reported()
+    {
+        EngineConfigResult result = ConfigFixtures.Read(
+            ConfigFixtures.SpecExample, ("Engine:Packages:0:IpAuth:0", "203.0.113.0/24"), ("Engine:Packages:0:DefaultRules", ""));
+
+        Assert.Equal("Engine.Packages[0].DefaultRules", Assert.Single(result.Problems).Path);
+    }
+
+    [Fact]
+    public void Read_Ipv6AndSingleAddresses_Parse()
+    {
+        EngineConfigResult result = ConfigFixtures.Read(
+            ConfigFixtures.SpecExample,
+            ("Engine:Listeners:0:Endpoint", "[::1]:0"),
+            ("Engine:Packages:0:IpAllowlist:0", "2001:db8::/32"),
+            ("Engine:Packages:0:IpAllowlist:1", "192.0.2.7"),
+            ("Engine:Nodes:1:Address", "[2001:db8::1]:3128"));
+
+        Assert.Empty(result.Problems);
+        Assert.Equal(IPAddress.IPv6Loopback, result.Options.Listeners[0].Endpoint.Address);
+        Assert.True(result.Options.Packages[0].IpAllowlist[1].Contains(IPAddress.Parse("192.0.2.7")));
+        Assert.False(result.Options.Packages[0].IpAllowlist[1].Contains(IPAddress.Parse("192.0.2.8")));
+    }
+
+    [Fact]
+    public void Read_KeysAreCaseInsensitive_AsInDotNetConfiguration()
+    {
+        EngineConfigResult result = ConfigFixtures.Read(ConfigFixtures.SpecExample, ("ENGINE:LIMITS:MAXCONNECTIONS", "5000"));
+
+        Assert.Empty(result.Problems);
+        Assert.Equal(5000, result.Options.Limits.MaxConnections);
+    }
+
+    [Theory]
+    [InlineData("Engine", "Engine")]
+    [InlineData("Engine:Packages:0:Key", "Engine.Packages[0].Key")]
+    [InlineData("Engine:Nodes:12:Asn", "Engine.Nodes[12].Asn")]
+    [InlineData("Engine:Security:AllowedConnectPorts:0", "Engine.Security.AllowedConnectPorts[0]")]
+    public void JsonPath_ConfigPath_Converted(string configPath, string expected) =>
+        Assert.Equal(expected, ConfigSectionReader.JsonPath(configPath));
+}
