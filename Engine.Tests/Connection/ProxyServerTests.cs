@@ -57,14 +57,14 @@ public sealed class ProxyServerTests
             // The target hashes what it receives and sends its own stream back.
             using Socket target = await echo.AcceptSocketAsync();
             Task<byte[]> send = SendPatternAsync(target, Size, 7);
-            (byte[] hash, long bytes) = await HashUntilEndAsync(target);
+            (byte[] hash, long bytes) = await Engine.Tests.Tunnel.SocketHashing.ReceiveUntilEndAsync(target);
             await send;
             return (hash, bytes);
         });
 
         using Socket client = await ConnectTunnelAsync(proxy, ((IPEndPoint)echo.LocalEndpoint).Port);
         Task<byte[]> up = SendPatternAsync(client, Size, 3);
-        (byte[] downHash, long downBytes) = await HashUntilEndAsync(client).WaitAsync(Timeout);
+        (byte[] downHash, long downBytes) = await Engine.Tests.Tunnel.SocketHashing.ReceiveUntilEndAsync(client).WaitAsync(Timeout);
         byte[] upHash = await up;
         (byte[] atTarget, long upBytes) = await targetSide.WaitAsync(Timeout);
 
@@ -86,7 +86,7 @@ public sealed class ProxyServerTests
         Task server = Task.Run(async () =>
         {
             using Socket s = await target.AcceptSocketAsync();
-            (byte[] _, long bytes) = await HashUntilEndAsync(s);   // waits for the client's FIN
+            (byte[] _, long bytes) = await Engine.Tests.Tunnel.SocketHashing.ReceiveUntilEndAsync(s);   // waits for the client's FIN
             await s.SendAsync(Encoding.ASCII.GetBytes($"got {bytes}"), SocketFlags.None);
             s.Shutdown(SocketShutdown.Send);
         });
@@ -109,7 +109,7 @@ public sealed class ProxyServerTests
             using Socket s = await target.AcceptSocketAsync();
             await s.SendAsync("bye"u8.ToArray(), SocketFlags.None);
             s.Shutdown(SocketShutdown.Send);
-            return (await HashUntilEndAsync(s)).Bytes;
+            return (await Engine.Tests.Tunnel.SocketHashing.ReceiveUntilEndAsync(s)).Bytes;
         });
 
         using Socket client = await ConnectTunnelAsync(proxy, ((IPEndPoint)target.LocalEndpoint).Port);
@@ -281,21 +281,6 @@ public sealed class ProxyServerTests
         }
 
         return hash.GetHashAndReset();
-    }
-
-    private static async Task<(byte[] Hash, long Bytes)> HashUntilEndAsync(Socket socket)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        byte[] buffer = new byte[256 * 1024];
-        long total = 0;
-        int n;
-        while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None)) > 0)
-        {
-            hash.AppendData(buffer, 0, n);
-            total += n;
-        }
-
-        return (hash.GetHashAndReset(), total);
     }
 
     private static async Task<string> ReadAllTextAsync(Socket socket)

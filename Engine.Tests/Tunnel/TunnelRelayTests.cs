@@ -56,21 +56,6 @@ public class TunnelRelayTests
         return hash.GetHashAndReset();
     }
 
-    private static async Task<(byte[] Hash, long Bytes)> ReceiveAndHashAsync(Socket socket)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        byte[] buffer = new byte[64 * 1024];
-        long total = 0;
-        int n;
-        while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None)) > 0)
-        {
-            hash.AppendData(buffer, 0, n);
-            total += n;
-        }
-
-        return (hash.GetHashAndReset(), total);
-    }
-
     [Fact]
     public async Task RunAsync_BulkBothWays_ArrivesIntactAndIsCounted()
     {
@@ -81,8 +66,8 @@ public class TunnelRelayTests
 
         Task<byte[]> up = SendAndHashAsync(rig.Client, Size, 1);
         Task<byte[]> down = SendAndHashAsync(rig.Target, Size, 2);
-        Task<(byte[] Hash, long Bytes)> atTarget = ReceiveAndHashAsync(rig.Target);
-        Task<(byte[] Hash, long Bytes)> atClient = ReceiveAndHashAsync(rig.Client);
+        Task<(byte[] Hash, long Bytes)> atTarget = SocketHashing.ReceiveUntilEndAsync(rig.Target);
+        Task<(byte[] Hash, long Bytes)> atClient = SocketHashing.ReceiveUntilEndAsync(rig.Client);
 
         TunnelResult result = await run.WaitAsync(TestTimeout);
         byte[] sentUp = await up, sentDown = await down;
@@ -106,7 +91,7 @@ public class TunnelRelayTests
         rig.Client.Shutdown(SocketShutdown.Send);
 
         // The target sees the whole request and then EOF, and only then answers.
-        (byte[] _, long requestBytes) = await ReceiveAndHashAsync(rig.Target).WaitAsync(TestTimeout);
+        (byte[] _, long requestBytes) = await SocketHashing.ReceiveUntilEndAsync(rig.Target).WaitAsync(TestTimeout);
         Assert.Equal(7, requestBytes);
         await rig.Target.SendAsync("response"u8.ToArray(), SocketFlags.None);
         rig.Target.Shutdown(SocketShutdown.Send);
