@@ -127,13 +127,12 @@ internal sealed partial class ProxyConnection
         }
 
         _bytesIn += _upstreamHead.WrittenCount;
-        using var uploadCancel = CancellationTokenSource.CreateLinkedTokenSource(_aborted);
-        Task<UploadResult> upload = _head.Framing == BodyFraming.None
-            ? Task.FromResult(UploadResult.Complete)
-            : UploadBodyAsync(upstream, uploadCancel.Token);
+        // Bodyless requests (most scraping GETs) need no upload task and no cancellation source.
+        using CancellationTokenSource? uploadCancel = _head.Framing == BodyFraming.None ? null : CancellationTokenSource.CreateLinkedTokenSource(_aborted);
+        Task<UploadResult> upload = uploadCancel is null ? NoBodyUploaded : UploadBodyAsync(upstream, uploadCancel.Token);
 
         ResponseOutcome outcome = await RelayResponseAsync(upstream, upstreamReader, upload).ConfigureAwait(false);
-        if (!upload.IsCompleted)
+        if (!upload.IsCompleted && uploadCancel is not null)
         {
             // The target answered before the whole body arrived (an early 413, say): the rest of
             // the body is unread, so the client connection cannot be reused.
@@ -204,6 +203,8 @@ internal sealed partial class ProxyConnection
 
         HeadWriter.WriteEndOfHead(_upstreamHead);
     }
+
+    private static readonly Task<UploadResult> NoBodyUploaded = Task.FromResult(UploadResult.Complete);
 
     private enum UploadResult : byte
     {
