@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Text;
 using Engine.Forwarding;
 
+using Engine.Http;
+
 namespace Engine.Tests.Forwarding;
 
 public class ResponseHeadParserTests

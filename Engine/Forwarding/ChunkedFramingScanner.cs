@@ -1,5 +1,7 @@
 using System.Buffers;
 
+using Engine.Http;
+
 namespace Engine.Forwarding;
 
 /// <summary>
@@ -247,12 +249,12 @@ internal sealed class ChunkedFramingScanner
                     return ChunkedFramingError.BareLineFeed;
                 }
 
-                return CountTrailer() ?? (FieldSyntax.TokenChars.Contains(b) ? Go(State.TrailerName) : ChunkedFramingError.InvalidTrailer);
+                return CountTrailer() ?? (HttpCharacters.Token.Contains(b) ? Go(State.TrailerName) : ChunkedFramingError.InvalidTrailer);
 
             case State.TrailerName:
                 return CountTrailer()
                     ?? (b == (byte)':' ? Go(State.TrailerValue)
-                    : FieldSyntax.TokenChars.Contains(b) ? ChunkedFramingError.None
+                    : HttpCharacters.Token.Contains(b) ? ChunkedFramingError.None
                     : ChunkedFramingError.InvalidTrailer);
 
             case State.TrailerValue:

@@ -1,15 +1,16 @@
 using System.Buffers;
 using System.Text;
 
+using Engine.Http;
+
 namespace Engine.Forwarding;
 
-/// <summary>Byte classes and list helpers from RFC 9110 §5.6 shared by the response parser, the scanner and the writers.</summary>
+/// <summary>
+/// Response-side byte classes and the list helpers of RFC 9110 §5.6. The token table and OWS
+/// trimming are <see cref="HttpCharacters"/>'s, shared with the request parser.
+/// </summary>
 internal static class FieldSyntax
 {
-    // RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-    public static readonly SearchValues<byte> TokenChars =
-        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
-
     // RFC 9110 §5.5: CR, LF and NUL in a field value are "invalid and dangerous"; other CTLs MAY be retained.
     public static readonly SearchValues<byte> CrLfNul = SearchValues.Create("\r\n\0"u8);
 
@@ -17,29 +18,9 @@ internal static class FieldSyntax
     public static readonly SearchValues<byte> ControlsExceptTab = SearchValues.Create(
         "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0A\x0B\x0C\x0D\x0E\x0F\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1A\x1B\x1C\x1D\x1E\x1F\x7F"u8);
 
-    public static bool IsToken(ReadOnlySpan<byte> value) => !value.IsEmpty && !value.ContainsAnyExcept(TokenChars);
-
-    public static bool IsWhitespace(byte b) => b is (byte)' ' or (byte)'\t';
+    public static bool IsToken(ReadOnlySpan<byte> value) => !value.IsEmpty && !value.ContainsAnyExcept(HttpCharacters.Token);
 
     public static bool IsControlExceptTab(byte b) => (b < 0x20 && b != (byte)'\t') || b == 0x7F;
-
-    /// <summary>Trims OWS (SP / HTAB, RFC 9110 §5.6.3) from both ends.</summary>
-    public static ReadOnlySpan<byte> TrimWhitespace(ReadOnlySpan<byte> value)
-    {
-        int start = 0;
-        while (start < value.Length && IsWhitespace(value[start]))
-        {
-            start++;
-        }
-
-        int end = value.Length;
-        while (end > start && IsWhitespace(value[end - 1]))
-        {
-            end--;
-        }
-
-        return value[start..end];
-    }
 
     /// <summary>
     /// Takes the next element of a comma-separated list (RFC 9110 §5.6.1), trimmed of OWS; empty
@@ -60,7 +41,7 @@ internal static class FieldSyntax
             list = list[(comma + 1)..];
         }
 
-        return TrimWhitespace(element);
+        return HttpCharacters.TrimWhitespace(element);
     }
 
     /// <summary>Whether a comma-separated token list (a Connection value) names <paramref name="token"/>, case-insensitively.</summary>

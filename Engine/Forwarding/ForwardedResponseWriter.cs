@@ -1,5 +1,7 @@
 using System.Buffers;
 
+using Engine.Http;
+
 namespace Engine.Forwarding;
 
 /// <summary>
@@ -167,7 +169,7 @@ internal static class ForwardedResponseWriter
 
         foreach (byte b in value[1..])
         {
-            if (!FieldSyntax.TokenChars.Contains(b) && b is not ((byte)':' or (byte)'/'))
+            if (!HttpCharacters.Token.Contains(b) && b is not ((byte)':' or (byte)'/'))
             {
                 return false;
             }

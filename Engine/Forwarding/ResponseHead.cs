@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 
+using Engine.Http;
+
 namespace Engine.Forwarding;
 
 /// <summary>

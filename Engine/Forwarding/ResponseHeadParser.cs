@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Text;
 
+using Engine.Http;
+
 namespace Engine.Forwarding;
 
 /// <summary>
@@ -140,7 +142,7 @@ internal sealed class ResponseHeadParser
             return Complete(head, method);
         }
 
-        if (FieldSyntax.IsWhitespace(line[0]))
+        if (HttpCharacters.IsWhitespace(line[0]))
         {
             // RFC 9112 §2.2 (whitespace before the first field) and §5.2 (obs-fold): a proxy either
             // rejects the message (502) or rewrites it; rejecting cannot be framed differently downstream.
@@ -208,7 +210,7 @@ internal sealed class ResponseHeadParser
         {
             // RFC 9112 §5.1 lets a proxy strip whitespace before the colon in a response; a recipient
             // that instead keeps it in the name would see another field, so rejecting is the safe side.
-            return colon > 0 && FieldSyntax.IsWhitespace(name[^1]) ? ResponseHeadError.WhitespaceBeforeColon : ResponseHeadError.InvalidHeaderName;
+            return colon > 0 && HttpCharacters.IsWhitespace(name[^1]) ? ResponseHeadError.WhitespaceBeforeColon : ResponseHeadError.InvalidHeaderName;
         }
 
         if (head.HeaderCount >= _maxHeaderCount)
@@ -218,12 +220,12 @@ internal sealed class ResponseHeadParser
 
         int valueStart = colon + 1;
         int valueEnd = line.Length;
-        while (valueStart < valueEnd && FieldSyntax.IsWhitespace(line[valueStart]))
+        while (valueStart < valueEnd && HttpCharacters.IsWhitespace(line[valueStart]))
         {
             valueStart++;
         }
 
-        while (valueEnd > valueStart && FieldSyntax.IsWhitespace(line[valueEnd - 1]))
+        while (valueEnd > valueStart && HttpCharacters.IsWhitespace(line[valueEnd - 1]))
         {
             valueEnd--;
         }
@@ -260,7 +262,7 @@ internal sealed class ResponseHeadParser
         {
             // Element by element, so a trailing or doubled comma leaves an empty one, which is invalid here.
             int comma = rest.IndexOf((byte)',');
-            ReadOnlySpan<byte> element = FieldSyntax.TrimWhitespace(comma < 0 ? rest : rest[..comma]);
+            ReadOnlySpan<byte> element = HttpCharacters.TrimWhitespace(comma < 0 ? rest : rest[..comma]);
             if (!TryParseDecimal(element, out long length))
             {
                 return ResponseHeadError.InvalidContentLength;
@@ -321,7 +323,7 @@ internal sealed class ResponseHeadParser
             }
 
             int parameters = element.IndexOf((byte)';');
-            ReadOnlySpan<byte> coding = parameters < 0 ? element : FieldSyntax.TrimWhitespace(element[..parameters]);
+            ReadOnlySpan<byte> coding = parameters < 0 ? element : HttpCharacters.TrimWhitespace(element[..parameters]);
             if (!FieldSyntax.IsToken(coding))
             {
                 return ResponseHeadError.InvalidTransferEncoding;
@@ -352,12 +354,12 @@ internal sealed class ResponseHeadParser
             int comma = value[position..].IndexOf((byte)',');
             int end = comma < 0 ? value.Length : position + comma;
             int first = position, last = end;
-            while (first < last && FieldSyntax.IsWhitespace(value[first]))
+            while (first < last && HttpCharacters.IsWhitespace(value[first]))
             {
                 first++;
             }
 
-            while (last > first && FieldSyntax.IsWhitespace(value[last - 1]))
+            while (last > first && HttpCharacters.IsWhitespace(value[last - 1]))
             {
                 last--;
             }
