@@ -29,20 +29,22 @@ internal sealed class ProxyFixture : IAsyncDisposable
         // Synchronized: the log's writer task and the test read the same stream.
         _logSink = Stream.Synchronized(_log);
         AccessLog = new AccessLog(_logSink);
+        var policy = new TargetPolicy(options.AllowPrivateTargets, options.AllowedConnectPorts, options.BlockedDomains);
+        var dns = new DnsCache(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2), resolve: options.Resolve);
+        var pool = new NodePool(options.Nodes, options.Health ?? NodeHealthPolicy.Default(options.Time));
+        Sessions = options.Sessions ?? new MemorySessionStore(options.Time);
+        Routing = new NodeRouting(pool, new NodeConnector(pool, dns, policy, options.Limits.ConnectTimeout), Sessions, options.MaxAttempts, options.Time);
         Services = new ProxyServices
         {
             Limits = options.Limits,
             ParserLimits = HttpParserLimits.Default,
             Errors = new ErrorWriter(new ErrorWriterOptions()),
             Packages = new PackageDirectory(options.Packages),
-            Policy = new TargetPolicy(options.AllowPrivateTargets, options.AllowedConnectPorts, options.BlockedDomains),
-            Direct = new DirectConnector(
-                new DnsCache(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2), resolve: options.Resolve),
-                new TargetPolicy(options.AllowPrivateTargets, options.AllowedConnectPorts, options.BlockedDomains),
-                options.Limits.ConnectTimeout),
+            Policy = policy,
+            Routing = Routing,
             AccessLog = AccessLog,
             UpstreamPool = options.PoolUpstream ? new Engine.Forwarding.UpstreamConnectionPool() : null,
-            DirectNodeId = "local",
+            Time = options.Time,
         };
 
         Server = new ProxyServer(Services, options.MaxConnections);
@@ -53,6 +55,10 @@ internal sealed class ProxyFixture : IAsyncDisposable
     public ProxyServices Services { get; }
 
     public ProxyServer Server { get; }
+
+    public NodeRouting Routing { get; }
+
+    public ISessionStore Sessions { get; }
 
     public AccessLog AccessLog { get; }
 
@@ -96,6 +102,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
         await Server.StopAsync(_drain);
         await Server.DisposeAsync();
         Services.UpstreamPool?.Dispose();
+        Routing.Dispose();
         await AccessLog.DisposeAsync();
     }
 }
@@ -117,6 +124,17 @@ internal sealed class ProxyFixtureOptions
     public bool PoolUpstream { get; set; } = true;
 
     public TimeSpan Drain { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The pool; by default one direct node named <c>local</c> tagged us/dc.</summary>
+    public List<Engine.Hosting.NodeOptions> Nodes { get; set; } = [new() { Id = "local", Type = Engine.Hosting.NodeType.Direct, Country = "us", Network = "dc" }];
+
+    public NodeHealthPolicy? Health { get; set; }
+
+    public ISessionStore? Sessions { get; set; }
+
+    public int MaxAttempts { get; set; } = 3;
+
+    public TimeProvider Time { get; set; } = TimeProvider.System;
 
     public List<Package> Packages { get; } =
     [

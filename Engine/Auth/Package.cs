@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Engine.Rules;
 
 namespace Engine.Auth;
 
@@ -13,7 +14,9 @@ internal sealed class Package
         ProxyProtocols allowedProtocols = ProxyProtocols.All,
         IReadOnlyList<IPNetwork>? ipAllowlist = null,
         IReadOnlyList<IPNetwork>? ipAuth = null,
-        string? defaultRules = null)
+        string? defaultRules = null,
+        RulePolicy? rules = null,
+        IReadOnlyList<string>? allowedNetworks = null)
     {
         Id = id;
         KeyBytes = Encoding.UTF8.GetBytes(key);
@@ -22,6 +25,9 @@ internal sealed class Package
         IpAllowlist = ipAllowlist?.ToArray() ?? [];
         IpAuth = ipAuth?.ToArray() ?? [];
         DefaultRules = defaultRules;
+        DefaultRulesBytes = defaultRules is null ? [] : Encoding.ASCII.GetBytes(defaultRules);
+        Rules = rules ?? RulePolicy.AllowAll;
+        AllowedNetworkMask = NetworkMask(allowedNetworks);
     }
 
     public string Id { get; }
@@ -38,6 +44,39 @@ internal sealed class Package
     public IPNetwork[] IpAuth { get; }
 
     public string? DefaultRules { get; }
+
+    /// <summary><see cref="DefaultRules"/> as the bytes the rule parser reads; empty when none.</summary>
+    public byte[] DefaultRulesBytes { get; }
+
+    /// <summary>Which rules and networks this package may ask for (<c>AllowedRules</c>, <c>AllowedNetworks</c>).</summary>
+    public RulePolicy Rules { get; }
+
+    /// <summary><c>AllowedNetworks</c> as bits (1 &lt;&lt; <see cref="RuleNetwork"/>) for node filters; 0 = every network.</summary>
+    public byte AllowedNetworkMask { get; }
+
+    private static byte NetworkMask(IReadOnlyList<string>? networks)
+    {
+        if (networks is null)
+        {
+            return 0;
+        }
+
+        int mask = 0;
+        foreach (string network in networks)
+        {
+            mask |= network switch
+            {
+                "res" => 1 << (int)RuleNetwork.Res,
+                "mob" => 1 << (int)RuleNetwork.Mob,
+                "dc" => 1 << (int)RuleNetwork.Dc,
+                _ => 0,
+            };
+        }
+
+        // An empty list would match nothing; the reader rejects it, and here it means "none allowed"
+        // only through the rule policy, so keep the filter open rather than silently unroutable.
+        return (byte)mask;
+    }
 
     public bool IsClientAllowed(IPAddress client) => IpAllowlist.Length == 0 || Contains(IpAllowlist, client);
 

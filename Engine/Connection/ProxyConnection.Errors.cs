@@ -13,7 +13,7 @@ internal sealed partial class ProxyConnection
     /// </summary>
     private ValueTask<bool> RejectAsync(ErrorCode code, ReadOnlySpan<byte> detail, int retryAfterSeconds = -1)
     {
-        bool keepAlive = _head.KeepAlive && _head.Framing == BodyFraming.None && !_draining.IsCancellationRequested;
+        bool keepAlive = CanKeepAliveAfterError();
         if (_termination == TerminationState.Normal)
         {
             _termination = new TerminationState(TerminationCause.Proxy, TerminationPhase.Request);
@@ -22,6 +22,9 @@ internal sealed partial class ProxyConnection
         WriteError(code, detail, keepAlive, retryAfterSeconds);
         return FlushThenAsync(keepAlive);
     }
+
+    private bool CanKeepAliveAfterError() =>
+        _head.KeepAlive && _head.Framing == BodyFraming.None && !_draining.IsCancellationRequested;
 
     private async ValueTask<bool> FlushThenAsync(bool keepAlive) => await FlushAsync().ConfigureAwait(false) && keepAlive;
 

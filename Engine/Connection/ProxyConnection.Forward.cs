@@ -1,10 +1,12 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text;
 using Engine.Diagnostics;
 using Engine.Errors;
 using Engine.Forwarding;
+using Engine.Hosting;
 using Engine.Http;
 using Engine.Tunnel;
 using Engine.Upstream;
@@ -44,26 +46,31 @@ internal sealed partial class ProxyConnection
             return await RejectAsync(refusal, detail).ConfigureAwait(false);
         }
 
-        _nodeId = _services.DirectNodeId;
         UpstreamConnectionPool? pool = _services.UpstreamPool;
+        (Socket? upstream, _, bool reused, bool clientContinues) = await OpenPathAsync(host, port, ConnectPurpose.Http, pool).ConfigureAwait(false);
+        if (upstream is null)
+        {
+            return clientContinues;
+        }
+
+        Node node = _node!;
 
         // A pooled connection the target closed a moment ago fails before any response byte; for
         // a request that can be sent again whole (idempotent, no body) that earns one retry on a
-        // fresh connection (RFC 9112 §9.3.1). Everything else is answered as it failed.
+        // fresh connection through the same node (RFC 9112 §9.3.1). Everything else is answered as it failed.
         bool retryable = _head.Framing == BodyFraming.None && IsIdempotent(_head.Method);
         for (int attempt = 0; ; attempt++)
         {
-            Socket? upstream = attempt == 0 ? pool?.Rent(0, _head.TargetHost, port) : null;
-            bool reused = upstream is not null;
             if (upstream is null)
             {
-                ConnectResult connect = await _services.Direct.ConnectAsync(host, port, _aborted).ConfigureAwait(false);
+                ConnectResult connect = await _services.Routing.Connector.ConnectAsync(node, host, port, ConnectPurpose.Http, _aborted).ConfigureAwait(false);
                 if (connect.Status != ConnectStatus.Connected)
                 {
                     return await RejectConnectAsync(connect).ConfigureAwait(false);
                 }
 
                 upstream = connect.Socket!;
+                reused = false;
             }
 
             ExchangeResult result;
@@ -74,7 +81,7 @@ internal sealed partial class ProxyConnection
                 result = await ExchangeAsync(upstream, upstreamReader, pooled: pool is not null, canRetry: reused && retryable).ConfigureAwait(false);
                 if (result == ExchangeResult.Reusable && !upstreamReader.TryRead(out _))
                 {
-                    pool!.Return(0, _head.TargetHost, port, upstream);
+                    pool!.Return(node.Index, _head.TargetHost, port, upstream);
                     upstream = null;
                 }
             }
@@ -83,6 +90,7 @@ internal sealed partial class ProxyConnection
                 await upstreamReader.CompleteAsync().ConfigureAwait(false);
                 await upstreamStream.DisposeAsync().ConfigureAwait(false);
                 upstream?.Dispose();
+                upstream = null;
             }
 
             if (result != ExchangeResult.RetryOnFreshConnection)
@@ -175,8 +183,23 @@ internal sealed partial class ProxyConnection
             pathAndQuery = pathAndQuery[..fragment];   // RFC 9110 §4.2.5: fragments are never sent
         }
 
-        ForwardedRequestWriter.WriteRequestLine(_upstreamHead, _head.MethodBytes, pathAndQuery);
+        Node node = _node!;
+        if (node.Type == NodeType.Http)
+        {
+            // An upstream HTTP proxy takes the absolute form (RFC 9112 §3.2.2) and our credentials.
+            WriteAbsoluteRequestLine(pathAndQuery);
+        }
+        else
+        {
+            ForwardedRequestWriter.WriteRequestLine(_upstreamHead, _head.MethodBytes, pathAndQuery);
+        }
+
         ForwardedRequestWriter.WriteHost(_upstreamHead, _head.TargetHost, _head.TargetPort, ForwardedRequestWriter.HttpDefaultPort);
+        if (node.ProxyAuthorizationBytes is { } credentials)
+        {
+            HeadWriter.WriteField(_upstreamHead, "Proxy-Authorization"u8, credentials);
+        }
+
         ReadOnlySpan<byte> connectionTokens = _head.GetValue(KnownHeader.Connection);
         bool upgrading = _head.IsUpgrade;
         for (int i = 0; i < _head.HeaderCount; i++)
@@ -202,6 +225,35 @@ internal sealed partial class ProxyConnection
         }
 
         HeadWriter.WriteEndOfHead(_upstreamHead);
+    }
+
+    private void WriteAbsoluteRequestLine(ReadOnlySpan<byte> pathAndQuery)
+    {
+        HeadWriter.Write(_upstreamHead, _head.MethodBytes);
+        HeadWriter.Write(_upstreamHead, " http://"u8);
+        ReadOnlySpan<byte> host = _head.TargetHost;
+        bool ipv6 = host.Contains((byte)':');
+        if (ipv6)
+        {
+            HeadWriter.Write(_upstreamHead, "["u8);
+        }
+
+        HeadWriter.Write(_upstreamHead, host);
+        if (ipv6)
+        {
+            HeadWriter.Write(_upstreamHead, "]"u8);
+        }
+
+        if (_head.TargetPort != ForwardedRequestWriter.HttpDefaultPort)
+        {
+            Span<byte> port = _upstreamHead.GetSpan(6);
+            port[0] = (byte)':';
+            Utf8Formatter.TryFormat(_head.TargetPort, port[1..], out int written);
+            _upstreamHead.Advance(written + 1);
+        }
+
+        HeadWriter.Write(_upstreamHead, pathAndQuery.IsEmpty ? "/"u8 : pathAndQuery);
+        HeadWriter.Write(_upstreamHead, " HTTP/1.1\r\n"u8);
     }
 
     private static readonly Task<UploadResult> NoBodyUploaded = Task.FromResult(UploadResult.Complete);
@@ -395,7 +447,7 @@ internal sealed partial class ProxyConnection
             ReadOnlySpan<byte> clientConnection = !_responseKeepsClient ? CloseToken
                 : _head.Version == RequestVersion.Http10 ? KeepAliveToken : default;
             long before = _output.UnflushedBytes;
-            ForwardedResponseWriter.WriteHead(_output, _response, _services.EngineName, _head.TargetHost, clientConnection);
+            WriteResponseHead(clientConnection);
             anySent = true;   // from here on a failure can only close the connection
             _bytesOut += _output.UnflushedBytes - before;
             return await RelayBodyAsync(upstreamReader).ConfigureAwait(false);
@@ -412,6 +464,13 @@ internal sealed partial class ProxyConnection
             _termination = new TerminationState(_aborted.IsCancellationRequested ? TerminationCause.Killed : TerminationCause.TargetAbort, anySent ? TerminationPhase.Data : TerminationPhase.Headers);
             return anySent ? ResponseOutcome.BrokenAfterHead : ResponseOutcome.NotStarted;
         }
+    }
+
+    private void WriteResponseHead(ReadOnlySpan<byte> clientConnection)
+    {
+        Span<byte> nodeFields = stackalloc byte[200];
+        int n = WriteNodeHeaders(nodeFields);
+        ForwardedResponseWriter.WriteHead(_output, _response, _services.EngineName, _head.TargetHost, clientConnection, nodeFields[..n]);
     }
 
     private ResponseParseStatus ParseResponse(ResponseHeadParser parser, in ReadOnlySequence<byte> buffer, RequestMethodKind method, out SequencePosition consumed)

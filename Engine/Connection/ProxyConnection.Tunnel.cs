@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Text;
 using System.Net.Sockets;
 using Engine.Diagnostics;
@@ -24,15 +25,21 @@ internal sealed partial class ProxyConnection
             return await RejectAsync(refusal, detail).ConfigureAwait(false);
         }
 
-        _nodeId = _services.DirectNodeId;
-        ConnectResult connect = await _services.Direct.ConnectAsync(host, port, _aborted).ConfigureAwait(false);
-        if (connect.Status != ConnectStatus.Connected)
+        (Socket? opened, ReadOnlyMemory<byte> early, _, bool clientContinues) = await OpenPathAsync(host, port, ConnectPurpose.Tunnel, pool: null).ConfigureAwait(false);
+        if (opened is null)
         {
-            return await RejectConnectAsync(connect).ConfigureAwait(false);
+            return clientContinues;
         }
 
-        using Socket target = connect.Socket!;
+        using Socket target = opened;
         WriteConnectionEstablished();
+        if (!early.IsEmpty)
+        {
+            // Target bytes the upstream proxy sent right behind its own 200.
+            _output.Write(early.Span);
+            _bytesOut += early.Length;
+        }
+
         if (!await FlushAsync().ConfigureAwait(false))
         {
             _termination = new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Connect);
@@ -54,19 +61,45 @@ internal sealed partial class ProxyConnection
         int n = 0;
         ConnectionEstablished.CopyTo(span);
         n += ConnectionEstablished.Length;
-        if (_services.ExposeNode)
-        {
-            ProxyNodeHeader.CopyTo(span[n..]);
-            n += ProxyNodeHeader.Length;
-            n += System.Text.Encoding.ASCII.GetBytes(_nodeId.AsSpan(0, Math.Min(_nodeId.Length, 128)), span[n..]);
-            "\r\n"u8.CopyTo(span[n..]);
-            n += 2;
-        }
+        n += WriteNodeHeaders(span[n..]);
 
         "\r\n"u8.CopyTo(span[n..]);
         n += 2;
         _output.Advance(n);
         _bytesOut += n;
+    }
+
+    private static ReadOnlySpan<byte> AttemptsHeader => "X-Proxy-Attempts: "u8;
+
+    /// <summary>
+    /// <c>X-Proxy-Node</c> (when <c>ExposeNode</c> is on) so a fleet can ban a bad exit, and
+    /// <c>X-Proxy-Attempts</c> when failover replaced a node before this answer.
+    /// </summary>
+    private int WriteNodeHeaders(Span<byte> span)
+    {
+        int n = 0;
+        if (_services.ExposeNode && _nodeIdBytes.Length > 0)
+        {
+            ProxyNodeHeader.CopyTo(span);
+            n += ProxyNodeHeader.Length;
+            ReadOnlySpan<byte> id = _nodeIdBytes.AsSpan(0, Math.Min(_nodeIdBytes.Length, 128));
+            id.CopyTo(span[n..]);
+            n += id.Length;
+            "\r\n"u8.CopyTo(span[n..]);
+            n += 2;
+        }
+
+        if (_attempts > 1)
+        {
+            AttemptsHeader.CopyTo(span[n..]);
+            n += AttemptsHeader.Length;
+            Utf8Formatter.TryFormat(_attempts, span[n..], out int written);
+            n += written;
+            "\r\n"u8.CopyTo(span[n..]);
+            n += 2;
+        }
+
+        return n;
     }
 
     /// <summary>Ports and the blocklist, checked on the name before anything is resolved.</summary>

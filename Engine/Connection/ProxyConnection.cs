@@ -71,7 +71,16 @@ internal sealed partial class ProxyConnection : IDisposable
                 }
 
                 BeginRequest();
-                bool keepGoing = await HandleRequestAsync().ConfigureAwait(false);
+                bool keepGoing;
+                try
+                {
+                    keepGoing = await HandleRequestAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    ReleaseNode();
+                }
+
                 WriteAccessLog();
                 if (!keepGoing || !_head.KeepAlive)
                 {
@@ -112,6 +121,7 @@ internal sealed partial class ProxyConnection : IDisposable
         _status = 0;
         _error = ErrorCode.None;
         _termination = TerminationState.Normal;
+        _attempts = 0;
     }
 
     private async Task<bool> HandleRequestAsync()
@@ -178,6 +188,7 @@ internal sealed partial class ProxyConnection : IDisposable
             BytesOut = _bytesOut,
             Duration = _services.Time.GetElapsedTime(_requestStarted),
             Termination = _termination,
+            Attempts = _attempts,
         });
     }
 }

@@ -23,7 +23,8 @@ internal sealed class ProxyServices
 
     public required TargetPolicy Policy { get; init; }
 
-    public required DirectConnector Direct { get; init; }
+    /// <summary>Node pool, connectors and sessions: where rules become a path to the target.</summary>
+    public required NodeRouting Routing { get; init; }
 
     /// <summary>Idle keep-alive connections to targets of absolute-URI requests; null: one connection per request.</summary>
     public Forwarding.UpstreamConnectionPool? UpstreamPool { get; init; }
@@ -34,9 +35,6 @@ internal sealed class ProxyServices
 
     /// <summary><c>Engine:Name</c> as bytes: the pseudonym in Via and Proxy-Status of forwarded responses.</summary>
     public byte[] EngineName { get; init; } = "engine"u8.ToArray();
-
-    /// <summary>Node id reported for direct egress (access log, X-Proxy-Node).</summary>
-    public string DirectNodeId { get; init; } = "direct";
 
     /// <summary><c>Engine:ExposeNode</c>: name the node in an X-Proxy-Node header (default on).</summary>
     public bool ExposeNode { get; init; } = true;

@@ -102,8 +102,9 @@ internal static class ForwardedResponseWriter
     /// when the client connection ends after this response, <c>keep-alive</c> for an HTTP/1.0 client
     /// that keeps it).
     /// </summary>
+    /// <param name="extraFields">Complete field lines (each ending CRLF) the engine adds, e.g. X-Proxy-Node.</param>
     public static void WriteHead(IBufferWriter<byte> writer, ResponseHead head, ReadOnlySpan<byte> pseudonym, ReadOnlySpan<byte> nextHop,
-        ReadOnlySpan<byte> clientConnection)
+        ReadOnlySpan<byte> clientConnection, ReadOnlySpan<byte> extraFields = default)
     {
         bool upgrading = head.StatusCode == 101;
         WriteStatusLine(writer, head.StatusCode, head.ReasonPhrase);
@@ -118,6 +119,11 @@ internal static class ForwardedResponseWriter
 
         WriteVia(writer, head.MinorVersion, pseudonym);
         WriteProxyStatus(writer, pseudonym, nextHop, head.StatusCode);
+        if (!extraFields.IsEmpty)
+        {
+            HeadWriter.Write(writer, extraFields);
+        }
+
         if (upgrading)
         {
             HeadWriter.Write(writer, ConnectionUpgrade);

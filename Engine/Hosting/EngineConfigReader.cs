@@ -36,7 +36,7 @@ internal static partial class EngineConfigReader
             return new EngineConfigResult(new EngineOptions(), problems);
         }
 
-        reader.CheckKeys(engine, "Name", "Listeners", "Admin", "Limits", "Security", "Packages", "Credits", "Nodes", "State");
+        reader.CheckKeys(engine, "Name", "Listeners", "Admin", "Limits", "Security", "Packages", "Credits", "Nodes", "State", "Routing");
 
         LimitsOptions limits = ReadLimits(reader, engine.GetSection("Limits"));
         var options = new EngineOptions
@@ -50,6 +50,7 @@ internal static partial class EngineConfigReader
             Credits = ReadCredits(reader, engine.GetSection("Credits")),
             Nodes = ReadNodes(reader, engine),
             State = ReadState(reader, engine.GetSection("State")),
+            Routing = ReadRouting(reader, engine.GetSection("Routing")),
         };
 
         CheckEndpointsDistinct(reader, engine, options);
@@ -150,6 +151,29 @@ internal static partial class EngineConfigReader
         }
 
         return limits;
+    }
+
+    private static RoutingOptions ReadRouting(ConfigSectionReader reader, IConfigurationSection section)
+    {
+        var defaults = new RoutingOptions();
+        reader.CheckKeys(section, "MaxAttempts", "FailuresToEject", "EjectBase", "EjectMax", "DomainBanFailures", "DomainBanTtl", "ExposeNode");
+        var routing = new RoutingOptions
+        {
+            MaxAttempts = reader.Int(section, "MaxAttempts", defaults.MaxAttempts, 1, 10),
+            FailuresToEject = reader.Int(section, "FailuresToEject", defaults.FailuresToEject, 1, 1000),
+            EjectBase = reader.Duration(section, "EjectBase", defaults.EjectBase, TimeSpan.FromMilliseconds(100), OneDay),
+            EjectMax = reader.Duration(section, "EjectMax", defaults.EjectMax, TimeSpan.FromMilliseconds(100), OneDay),
+            DomainBanFailures = reader.Int(section, "DomainBanFailures", defaults.DomainBanFailures, 1, 1000),
+            DomainBanTtl = reader.Duration(section, "DomainBanTtl", defaults.DomainBanTtl, TimeSpan.FromSeconds(1), OneDay),
+            ExposeNode = reader.Bool(section, "ExposeNode", defaults.ExposeNode),
+        };
+
+        if (routing.EjectMax < routing.EjectBase)
+        {
+            reader.Report(section.GetSection("EjectMax"), $"{routing.EjectMax} is shorter than EjectBase ({routing.EjectBase})");
+        }
+
+        return routing;
     }
 
     private static SecurityOptions ReadSecurity(ConfigSectionReader reader, IConfigurationSection section)

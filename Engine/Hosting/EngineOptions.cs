@@ -23,4 +23,6 @@ internal sealed class EngineOptions
     public IReadOnlyList<NodeOptions> Nodes { get; init; } = [];
 
     public StateOptions State { get; init; } = new();
+
+    public RoutingOptions Routing { get; init; } = new();
 }

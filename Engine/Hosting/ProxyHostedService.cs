@@ -101,6 +101,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         }
 
         _services?.UpstreamPool?.Dispose();
+        _services?.Routing.Dispose();
         if (_accessLog is not null)
         {
             await _accessLog.DisposeAsync().ConfigureAwait(false);

@@ -5,6 +5,7 @@ using Engine.Diagnostics;
 using Engine.Errors;
 using Engine.Forwarding;
 using Engine.Http;
+using Engine.Rules;
 using Engine.Targets;
 using Engine.Upstream;
 
@@ -22,7 +23,8 @@ internal static class ProxyServicesFactory
     {
         LimitsOptions limits = options.Limits;
         var policy = new TargetPolicy(options.Security.AllowPrivateTargets, options.Security.AllowedConnectPorts, options.Security.BlockedDomains);
-        NodeOptions? direct = options.Nodes.FirstOrDefault(n => n.Type == NodeType.Direct);
+        TimeProvider clock = time ?? TimeProvider.System;
+        var dns = new DnsCache(DnsPositiveTtl, DnsNegativeTtl, time: time);
         return new ProxyServices
         {
             Limits = new ConnectionLimits
@@ -42,12 +44,20 @@ internal static class ProxyServicesFactory
             EngineName = System.Text.Encoding.ASCII.GetBytes(options.Name),
             Packages = new PackageDirectory(options.Packages.Select(ToPackage)),
             Policy = policy,
-            Direct = new DirectConnector(new DnsCache(DnsPositiveTtl, DnsNegativeTtl, time: time), policy, limits.ConnectTimeout, direct?.LocalAddress),
+            Routing = CreateRouting(options, dns, policy, clock),
             UpstreamPool = new UpstreamConnectionPool(time: time),
             AccessLog = accessLog,
-            DirectNodeId = direct?.Id ?? "direct",
-            Time = time ?? TimeProvider.System,
+            ExposeNode = options.Routing.ExposeNode,
+            Time = clock,
         };
+    }
+
+    public static NodeRouting CreateRouting(EngineOptions options, DnsCache dns, TargetPolicy policy, TimeProvider time)
+    {
+        RoutingOptions routing = options.Routing;
+        var health = new NodeHealthPolicy(time, routing.FailuresToEject, routing.EjectBase, routing.EjectMax, routing.DomainBanFailures, routing.DomainBanTtl);
+        var pool = new NodePool(options.Nodes, health);
+        return new NodeRouting(pool, new NodeConnector(pool, dns, policy, options.Limits.ConnectTimeout), new MemorySessionStore(time), routing.MaxAttempts, time);
     }
 
     private static Package ToPackage(PackageOptions p) => new(
@@ -57,7 +67,9 @@ internal static class ProxyServicesFactory
         p.AllowedProtocols,
         p.IpAllowlist.ToArray(),
         p.IpAuth.ToArray(),
-        p.DefaultRules);
+        p.DefaultRules,
+        RulePolicy.Create(p.AllowedRules, p.AllowedNetworks),
+        p.AllowedNetworks);
 
     /// <summary>Listener endpoints this build serves (HTTP); other protocols are refused at start with a reason.</summary>
     public static IReadOnlyList<IPEndPoint> HttpEndPoints(EngineOptions options) =>

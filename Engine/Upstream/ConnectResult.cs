@@ -4,11 +4,16 @@ using Engine.Targets;
 
 namespace Engine.Upstream;
 
-/// <summary>The outcome of a connect: a socket, or what failed and (for policy refusals) which rule.</summary>
+/// <summary>
+/// The outcome of a connect: a socket, or what failed and (for policy refusals) which rule.
+/// <see cref="Early"/> holds target bytes an upstream proxy sent right behind its CONNECT answer:
+/// they go to the client before anything read from the socket.
+/// </summary>
 internal readonly record struct ConnectResult(
     ConnectStatus Status,
     Socket? Socket = null,
     IPEndPoint? RemoteEndPoint = null,
     PolicyVerdict Verdict = PolicyVerdict.Allowed,
     AddressClass AddressClass = AddressClass.Public,
-    SocketError SocketError = SocketError.Success);
+    SocketError SocketError = SocketError.Success,
+    ReadOnlyMemory<byte> Early = default);

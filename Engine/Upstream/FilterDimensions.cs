@@ -1,0 +1,14 @@
+namespace Engine.Upstream;
+
+/// <summary>The targeting filters a selection can fail on, for NODE_NOT_FOUND's <c>filters</c>.</summary>
+[Flags]
+internal enum FilterDimensions : byte
+{
+    None = 0,
+    Country = 1,
+    Region = 2,
+    City = 4,
+    Isp = 8,
+    Asn = 16,
+    Network = 32,
+}

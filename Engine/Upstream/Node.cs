@@ -1,0 +1,139 @@
+using System.Net;
+using System.Text;
+using Engine.Hosting;
+using Engine.Rules;
+
+namespace Engine.Upstream;
+
+/// <summary>
+/// One way out (rules.md "Nodes"): direct egress or an upstream HTTP/SOCKS5 proxy, with the tags
+/// rules filter on. Configuration is immutable; health and load are the only moving parts and
+/// are updated lock-free because every request touches them.
+/// </summary>
+internal sealed class Node
+{
+    private int _inFlight;
+    private int _consecutiveFailures;
+    private int _ejections;
+    private long _outUntil;
+
+    public Node(int index, NodeOptions options, TagIds tags)
+    {
+        Index = index;
+        Id = options.Id;
+        IdBytes = Encoding.ASCII.GetBytes(options.Id);
+        Type = options.Type;
+        LocalAddress = options.LocalAddress;
+        Weight = options.Weight;
+        Country = NodeTags.PackCountry(options.Country);
+        Region = tags.Region;
+        City = tags.City;
+        Isp = tags.Isp;
+        Asn = (uint)(options.Asn ?? 0);
+        Network = NodeTags.ParseNetwork(options.Network);
+        Username = options.Username;
+        Password = options.Password;
+        if (options.Address is not null && Hosting.ConfigSectionReader.TryParseHostPort(options.Address, out string host, out int port))
+        {
+            Host = host;
+            Port = port;
+        }
+
+        if (options.Type == NodeType.Http && options.Username is not null)
+        {
+            ProxyAuthorization = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(options.Username + ":" + options.Password));
+            ProxyAuthorizationBytes = Encoding.ASCII.GetBytes(ProxyAuthorization);
+        }
+    }
+
+    /// <summary>Position in the pool's node array; the index's posting lists hold these.</summary>
+    public int Index { get; }
+
+    public string Id { get; }
+
+    public byte[] IdBytes { get; }
+
+    public NodeType Type { get; }
+
+    /// <summary>Upstream proxy host (http and socks5 nodes).</summary>
+    public string? Host { get; }
+
+    public int Port { get; }
+
+    public string? Username { get; }
+
+    /// <summary>Never logged.</summary>
+    public string? Password { get; }
+
+    /// <summary><c>Basic …</c> for an http node with credentials; never logged.</summary>
+    public string? ProxyAuthorization { get; }
+
+    /// <summary><see cref="ProxyAuthorization"/> as header bytes for forwarded requests.</summary>
+    public byte[]? ProxyAuthorizationBytes { get; }
+
+    /// <summary>Source address of the engine's sockets (direct nodes).</summary>
+    public IPAddress? LocalAddress { get; }
+
+    /// <summary>Share of load: a node with weight 2 may carry twice the in-flight work of weight 1; 0 = never chosen.</summary>
+    public int Weight { get; }
+
+    /// <summary>Two lowercase letters packed by <see cref="NodeTags.PackCountry"/>; 0 = untagged.</summary>
+    public ushort Country { get; }
+
+    public int Region { get; }
+
+    public int City { get; }
+
+    public int Isp { get; }
+
+    public uint Asn { get; }
+
+    public RuleNetwork Network { get; }
+
+    /// <summary>Requests and tunnels using this node right now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    public int ConsecutiveFailures => Volatile.Read(ref _consecutiveFailures);
+
+    /// <summary>Timestamp (TimeProvider ticks) until which the node is out; 0 or past = available.</summary>
+    public long OutUntil => Volatile.Read(ref _outUntil);
+
+    public bool IsAvailable(long now) => Weight > 0 && Volatile.Read(ref _outUntil) <= now;
+
+    public void Enter() => Interlocked.Increment(ref _inFlight);
+
+    public void Leave() => Interlocked.Decrement(ref _inFlight);
+
+    /// <summary>A request got through this node: whatever back-off it was in ends.</summary>
+    public void RecordSuccess()
+    {
+        if (Volatile.Read(ref _consecutiveFailures) != 0)
+        {
+            Volatile.Write(ref _consecutiveFailures, 0);
+            Volatile.Write(ref _ejections, 0);
+            Volatile.Write(ref _outUntil, 0);
+        }
+    }
+
+    /// <summary>
+    /// The node itself failed (refused, reset, bad handshake, its own 407). After
+    /// <see cref="NodeHealthPolicy.FailuresToEject"/> in a row it is out for a cool-down that
+    /// doubles with every ejection without a success in between (Envoy's outlier detection).
+    /// </summary>
+    /// <returns>True when this failure took the node out.</returns>
+    public bool RecordFailure(NodeHealthPolicy policy, long now)
+    {
+        int failures = Interlocked.Increment(ref _consecutiveFailures);
+        if (failures < policy.FailuresToEject)
+        {
+            return false;
+        }
+
+        int ejections = Interlocked.Increment(ref _ejections);
+        long cooldown = policy.EjectBase << Math.Min(ejections - 1, 20);
+        Volatile.Write(ref _outUntil, now + Math.Min(cooldown, policy.EjectMax));
+        return true;
+    }
+
+    public override string ToString() => Id;
+}

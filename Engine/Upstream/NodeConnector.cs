@@ -1,0 +1,133 @@
+using System.Net;
+using System.Net.Sockets;
+using Engine.Hosting;
+using Engine.Targets;
+
+namespace Engine.Upstream;
+
+/// <summary>
+/// Opens a path to a target through any node type and says who failed: the node (replace it)
+/// or the target (answer the client). One deadline, <c>ConnectTimeout</c>, covers the node
+/// connect and its handshake.
+/// </summary>
+internal sealed class NodeConnector
+{
+    private readonly DnsCache _dns;
+    private readonly TargetPolicy _policy;
+    private readonly TimeSpan _connectTimeout;
+    private readonly DirectConnector[] _direct;
+
+    public NodeConnector(NodePool pool, DnsCache dns, TargetPolicy policy, TimeSpan connectTimeout)
+    {
+        _dns = dns;
+        _policy = policy;
+        _connectTimeout = connectTimeout;
+        _direct = new DirectConnector[pool.Count];
+        DirectConnector? shared = null;
+        foreach (Node node in pool.Nodes)
+        {
+            if (node.Type == NodeType.Direct)
+            {
+                _direct[node.Index] = node.LocalAddress is null
+                    ? shared ??= new DirectConnector(dns, policy, connectTimeout)
+                    : new DirectConnector(dns, policy, connectTimeout, node.LocalAddress);
+            }
+        }
+    }
+
+    public ValueTask<ConnectResult> ConnectAsync(Node node, string host, int port, ConnectPurpose purpose, CancellationToken shutdown)
+    {
+        if (node.Type == NodeType.Direct)
+        {
+            return _direct[node.Index].ConnectAsync(host, port, shutdown);
+        }
+
+        // The node resolves names itself (in its own country, as residential exits must), so
+        // only a literal address can be checked here: never let an upstream be aimed at the
+        // engine's own private network or a metadata address.
+        if (IPAddress.TryParse(host, out IPAddress? literal) && _policy.CheckAddress(literal, out AddressClass addressClass) != PolicyVerdict.Allowed)
+        {
+            return ValueTask.FromResult(new ConnectResult(ConnectStatus.Disallowed, Verdict: PolicyVerdict.ForbiddenAddress, AddressClass: addressClass));
+        }
+
+        return ThroughProxyAsync(node, host, port, purpose, shutdown);
+    }
+
+    private async ValueTask<ConnectResult> ThroughProxyAsync(Node node, string host, int port, ConnectPurpose purpose, CancellationToken shutdown)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
+        deadline.CancelAfter(_connectTimeout);
+        Socket? socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
+        if (socket is null)
+        {
+            return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.NodeUnavailable);
+        }
+
+        try
+        {
+            if (node.Type == NodeType.Http)
+            {
+                if (purpose == ConnectPurpose.Http)
+                {
+                    return Keep(ref socket, new ConnectResult(ConnectStatus.Connected, socket));
+                }
+
+                (ConnectStatus status, _, ReadOnlyMemory<byte> early) = await HttpProxyConnector.ConnectAsync(socket, host, port, node.ProxyAuthorization, deadline.Token).ConfigureAwait(false);
+                return status == ConnectStatus.Connected ? Keep(ref socket, new ConnectResult(status, socket, Early: early)) : new ConnectResult(status);
+            }
+
+            ConnectStatus socks = await Socks5Connector.HandshakeAsync(socket, host, port, node.Username, node.Password, deadline.Token).ConfigureAwait(false);
+            return socks == ConnectStatus.Connected ? Keep(ref socket, new ConnectResult(socks, socket)) : new ConnectResult(socks);
+        }
+        catch (OperationCanceledException)
+        {
+            // The node took the connection but the answer did not come in time: the node or the
+            // target behind it is slow, which GATEWAY_TIMEOUT names without blaming either.
+            return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.TimedOut);
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            return new ConnectResult(ConnectStatus.NodeUnavailable);
+        }
+        finally
+        {
+            socket?.Dispose();
+        }
+    }
+
+    // Hands the socket to the result so the finally above does not close it.
+    private static ConnectResult Keep(ref Socket? socket, ConnectResult result)
+    {
+        socket = null;
+        return result;
+    }
+
+    private async ValueTask<Socket?> ConnectToNodeAsync(Node node, CancellationToken deadline)
+    {
+        ResolveResult resolved = await _dns.ResolveAsync(node.Host!, deadline).ConfigureAwait(false);
+        if (resolved.Status != ResolveStatus.Resolved)
+        {
+            return null;
+        }
+
+        foreach (IPAddress address in resolved.Addresses)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(address, node.Port), deadline).ConfigureAwait(false);
+                return socket;
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
+            {
+                socket.Dispose();
+                if (deadline.IsCancellationRequested)
+                {
+                    return null;
+                }
+            }
+        }
+
+        return null;
+    }
+}
