@@ -93,12 +93,37 @@ internal sealed partial class ProxyConnection
                 upstream = null;
             }
 
+            if (result == ExchangeResult.NodeFailed)
+            {
+                // An upstream HTTP proxy failed on the request itself (reset before answering, its
+                // own 407, not HTTP). Nothing reached the client; a request that can be sent again
+                // whole goes on through the next node as onerror says, anything else is answered.
+                if (!retryable || _aborted.IsCancellationRequested)
+                {
+                    node.RecordFailure(_services.Routing.Pool.Health, _services.Time.GetTimestamp());
+                    return await RejectNodeFailureAsync(new ConnectResult(_nodeFailure), retriesExhausted: false).ConfigureAwait(false);
+                }
+
+                ReleaseNode();
+                (upstream, _, reused, clientContinues) = await OpenPathAsync(host, port, ConnectPurpose.Http, pool, node, _nodeFailure).ConfigureAwait(false);
+                if (upstream is null)
+                {
+                    return clientContinues;
+                }
+
+                node = _node!;
+                continue;
+            }
+
             if (result != ExchangeResult.RetryOnFreshConnection)
             {
                 return _clientContinues;
             }
         }
     }
+
+    // Set when an http node, rather than the target behind it, failed the exchange.
+    private ConnectStatus _nodeFailure;
 
     private static bool IsIdempotent(KnownMethod method) =>
         method is KnownMethod.Get or KnownMethod.Head or KnownMethod.Options or KnownMethod.Trace or KnownMethod.Put or KnownMethod.Delete;
@@ -113,10 +138,13 @@ internal sealed partial class ProxyConnection
         Reusable,
         /// <summary>A reused connection died before any response byte: send again on a fresh one.</summary>
         RetryOnFreshConnection,
+        /// <summary>An http node itself failed before any response reached the client (<see cref="_nodeFailure"/>).</summary>
+        NodeFailed,
     }
 
     private async Task<ExchangeResult> ExchangeAsync(Socket upstream, PipeReader upstreamReader, bool pooled, bool canRetry)
     {
+        _nodeFailure = ConnectStatus.Connected;
         WriteUpstreamHead(pooled);
         try
         {
@@ -127,6 +155,12 @@ internal sealed partial class ProxyConnection
             if (canRetry && !_aborted.IsCancellationRequested)
             {
                 return ExchangeResult.RetryOnFreshConnection;
+            }
+
+            if (_node!.Type == NodeType.Http)
+            {
+                _nodeFailure = ConnectStatus.NodeUnavailable;
+                return ExchangeResult.NodeFailed;
             }
 
             _termination = new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Request);
@@ -148,6 +182,18 @@ internal sealed partial class ProxyConnection
         }
 
         UploadResult uploaded = await upload.ConfigureAwait(false);
+        if (outcome == ResponseOutcome.NotStarted && _node!.Type == NodeType.Http && uploaded != UploadResult.ClientFraming
+            && (_nodeFailure != ConnectStatus.Connected || _responseFailure == ErrorCode.ResponseError
+                || (_responseFailure == ErrorCode.TargetReset && !_receivedResponseBytes && !canRetry)))
+        {
+            // A proxy answers a failed target with its own 502/504; silence, garbage or its 407
+            // are the node's failure.
+            _nodeFailure = _nodeFailure != ConnectStatus.Connected ? _nodeFailure
+                : _responseFailure == ErrorCode.ResponseError ? ConnectStatus.NodeProtocolError : ConnectStatus.NodeUnavailable;
+            _termination = TerminationState.Normal;
+            return ExchangeResult.NodeFailed;
+        }
+
         if (outcome == ResponseOutcome.NotStarted && canRetry && _responseFailure == ErrorCode.TargetReset && !_receivedResponseBytes)
         {
             _termination = TerminationState.Normal;
@@ -435,6 +481,14 @@ internal sealed partial class ProxyConnection
             }
 
             _deadline.TryReset();
+            if (_response.StatusCode == 407 && _node!.Type == NodeType.Http)
+            {
+                // The upstream proxy refused the engine's credentials: never relay that as if the
+                // client's own were wrong.
+                _nodeFailure = ConnectStatus.NodeAuthFailed;
+                return anySent ? ResponseOutcome.BrokenAfterHead : ResponseOutcome.NotStarted;
+            }
+
             _status = _response.StatusCode;
             if (_response.SwitchesProtocols)
             {

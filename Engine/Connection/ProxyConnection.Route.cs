@@ -25,6 +25,11 @@ internal sealed partial class ProxyConnection
     private Node? _node;
     private int _attempts;
 
+    // The attempt sequence of one request, kept across re-entries of OpenPathAsync.
+    private int _triedCount;
+    private int _sameNodeRetries;
+    private bool _replaced;
+
     /// <summary>The rule string in force: the username, or the package's <c>DefaultRules</c> when it is empty.</summary>
     private ReadOnlyMemory<byte> RuleBytes =>
         _rulesLength > 0 ? _credentials.AsMemory(0, _rulesLength) : _package!.DefaultRulesBytes;
@@ -42,7 +47,7 @@ internal sealed partial class ProxyConnection
     /// <paramref name="clientContinues"/> says whether the client connection lives on.
     /// </summary>
     private async ValueTask<(Socket? Socket, ReadOnlyMemory<byte> Early, bool Reused, bool ClientContinues)> OpenPathAsync(
-        string host, int port, ConnectPurpose purpose, UpstreamConnectionPool? pool)
+        string host, int port, ConnectPurpose purpose, UpstreamConnectionPool? pool, Node? failed = null, ConnectStatus failure = ConnectStatus.Connected)
     {
         NodeRouting routing = _services.Routing;
         if (!RuleParser.TryParse(RuleBytes.Span, _package!.Rules, out _rules, out RuleError ruleError))
@@ -87,8 +92,6 @@ internal sealed partial class ProxyConnection
 
         string? boundBefore = session.NodeId ?? session.PreviousNodeId;
         long now = _services.Time.GetTimestamp();
-        int triedCount = 0;
-        bool replaced = false;
         if (hasSession && session.NodeId is not null && (node is null || !node.IsAvailable(now)))
         {
             // The session's node was removed from the configuration, or is cooling down after
@@ -111,25 +114,31 @@ internal sealed partial class ProxyConnection
             {
                 if (node is not null)
                 {
-                    _tried[triedCount++] = node.Index;
+                    _tried[_triedCount++] = node.Index;
                 }
 
-                replaced = _rules.OnError == OnErrorMode.Retry;
+                _replaced = _rules.OnError == OnErrorMode.Retry;
                 node = null;
             }
         }
 
         bool rotating = hasSession && session.NodeId is null && previous is not null;
-        int sameNodeRetries = 0;
-        _attempts = 0;
+        if (failed is not null)
+        {
+            // Re-entry after the node failed on the request itself (see ForwardAsync): carry on
+            // the same attempt sequence as if the connect had failed.
+            node = failed;
+            rotating = false;
+        }
+
         while (true)
         {
             if (node is null)
             {
-                node = Select(nodes, filter, previous, rotating, host, ref triedCount, now);
+                node = Select(nodes, filter, previous, rotating, host, ref _triedCount, now);
                 if (node is null)
                 {
-                    return (null, default, false, await RejectSelectionAsync(nodes, filter, RuleBytes.Span, triedCount, now).ConfigureAwait(false));
+                    return (null, default, false, await RejectSelectionAsync(nodes, filter, RuleBytes.Span, _triedCount, now).ConfigureAwait(false));
                 }
             }
 
@@ -137,7 +146,12 @@ internal sealed partial class ProxyConnection
             _nodeIdBytes = node.IdBytes;
             Socket? reused = purpose == ConnectPurpose.Http ? pool?.Rent(node.Index, _head.TargetHost, port) : null;
             ConnectResult connect;
-            if (reused is not null)
+            if (failed is not null)
+            {
+                connect = new ConnectResult(failure);
+                failed = null;
+            }
+            else if (reused is not null)
             {
                 connect = new ConnectResult(ConnectStatus.Connected, reused);
             }
@@ -175,9 +189,9 @@ internal sealed partial class ProxyConnection
             }
 
             node.RecordFailure(nodes.Health, now);
-            if (_rules.OnError == OnErrorMode.Retry && sameNodeRetries < _rules.Retries && !replaced)
+            if (_rules.OnError == OnErrorMode.Retry && _sameNodeRetries < _rules.Retries && !_replaced)
             {
-                sameNodeRetries++;
+                _sameNodeRetries++;
                 continue;
             }
 
@@ -193,7 +207,7 @@ internal sealed partial class ProxyConnection
                 return (null, default, false, await RejectNodeFailureAsync(connect, retriesExhausted: false).ConfigureAwait(false));
             }
 
-            if (_rules.OnError == OnErrorMode.Retry && replaced)
+            if (_rules.OnError == OnErrorMode.Retry && _replaced)
             {
                 return (null, default, false, await RejectNodeFailureAsync(connect, retriesExhausted: true).ConfigureAwait(false));
             }
@@ -203,14 +217,14 @@ internal sealed partial class ProxyConnection
                 return (null, default, false, await RejectNodeFailureAsync(connect, retriesExhausted: false).ConfigureAwait(false));
             }
 
-            if (triedCount < _tried.Length)
+            if (_triedCount < _tried.Length)
             {
-                _tried[triedCount++] = node.Index;
+                _tried[_triedCount++] = node.Index;
             }
 
             previous = node;
             node = null;
-            replaced = _rules.OnError == OnErrorMode.Retry;
+            _replaced = _rules.OnError == OnErrorMode.Retry;
             rotating = false;
         }
     }
@@ -269,6 +283,12 @@ internal sealed partial class ProxyConnection
         if (_attempts > 0 && _rules.OnError == OnErrorMode.Retry)
         {
             return RejectRetriesExhaustedAsync();
+        }
+
+        if (_attempts > 0)
+        {
+            // Nodes failed and nothing is left to replace them: the node's fault, not an empty pool.
+            return RejectAsync(ErrorCode.NodeUnavailable, "the chosen node failed and no other matching node is available; retry later"u8);
         }
 
         switch (nodes.Explain(filter, now, out FilterDimensions unmatched))

@@ -122,6 +122,9 @@ internal sealed partial class ProxyConnection : IDisposable
         _error = ErrorCode.None;
         _termination = TerminationState.Normal;
         _attempts = 0;
+        _triedCount = 0;
+        _sameNodeRetries = 0;
+        _replaced = false;
     }
 
     private async Task<bool> HandleRequestAsync()

@@ -1,0 +1,114 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Engine.Tests.Upstream;
+
+/// <summary>One answer read off a raw socket: status, headers (last wins), body.</summary>
+internal sealed record ProxyReply(int Status, Dictionary<string, string> Headers, string Body)
+{
+    public string? Header(string name) => Headers.GetValueOrDefault(name);
+
+    public string? Node => Header("X-Proxy-Node");
+
+    public string? Error => Header("X-Proxy-Error");
+
+    /// <summary>Plain GET in absolute form through the proxy, Connection: close, read to the end.</summary>
+    public static async Task<ProxyReply> GetAsync(IPEndPoint proxy, int originPort, string user, string key, string path = "/small")
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(proxy);
+        await SendAsync(socket, $"GET http://127.0.0.1:{originPort}{path} HTTP/1.1\r\nHost: 127.0.0.1:{originPort}\r\n{Auth(user, key)}Connection: close\r\n\r\n");
+        return Parse(await ReadToEndAsync(socket));
+    }
+
+    /// <summary>CONNECT, then (when 200) one GET inside the tunnel; the reply is the CONNECT's head with the inner response as body.</summary>
+    public static async Task<ProxyReply> ConnectAsync(IPEndPoint proxy, int originPort, string user, string key, string path = "/small")
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(proxy);
+        await SendAsync(socket, $"CONNECT 127.0.0.1:{originPort} HTTP/1.1\r\nHost: 127.0.0.1:{originPort}\r\n{Auth(user, key)}\r\n");
+        string head = await ReadHeadAsync(socket);
+        ProxyReply connect = Parse(head);
+        if (connect.Status != 200)
+        {
+            // An error to a CONNECT may keep the connection open: read exactly its body.
+            int length = int.Parse(connect.Header("Content-Length") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+            return connect with { Body = await ReadExactlyAsync(socket, length) };
+        }
+
+        await SendAsync(socket, $"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{originPort}\r\nConnection: close\r\n\r\n");
+        return connect with { Body = await ReadToEndAsync(socket) };
+    }
+
+    private static string Auth(string user, string key) =>
+        "Proxy-Authorization: Basic " + Convert.ToBase64String(Encoding.ASCII.GetBytes(user + ":" + key)) + "\r\n";
+
+    private static Task<int> SendAsync(Socket socket, string text) => socket.SendAsync(Encoding.ASCII.GetBytes(text), SocketFlags.None);
+
+    private static async Task<string> ReadHeadAsync(Socket socket)
+    {
+        var head = new StringBuilder();
+        byte[] one = new byte[1];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal) && await socket.ReceiveAsync(one, SocketFlags.None, timeout.Token) == 1)
+        {
+            head.Append((char)one[0]);
+        }
+
+        return head.ToString();
+    }
+
+    private static async Task<string> ReadExactlyAsync(Socket socket, int length)
+    {
+        byte[] buffer = new byte[length];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        int filled = 0;
+        while (filled < length)
+        {
+            int n = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, timeout.Token);
+            if (n == 0)
+            {
+                break;
+            }
+
+            filled += n;
+        }
+
+        return Encoding.UTF8.GetString(buffer, 0, filled);
+    }
+
+    private static async Task<string> ReadToEndAsync(Socket socket)
+    {
+        var all = new MemoryStream();
+        byte[] buffer = new byte[8192];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        int n;
+        while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0)
+        {
+            all.Write(buffer, 0, n);
+        }
+
+        return Encoding.ASCII.GetString(all.ToArray());
+    }
+
+    private static ProxyReply Parse(string text)
+    {
+        int end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        string head = end < 0 ? text : text[..end];
+        string body = end < 0 ? string.Empty : text[(end + 4)..];
+        string[] lines = head.Split("\r\n");
+        int status = lines[0].Length >= 12 ? int.Parse(lines[0].AsSpan(9, 3), System.Globalization.CultureInfo.InvariantCulture) : 0;
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (string line in lines.Skip(1))
+        {
+            int colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (colon > 0)
+            {
+                headers[line[..colon]] = line[(colon + 1)..].Trim();
+            }
+        }
+
+        return new ProxyReply(status, headers, body);
+    }
+}
