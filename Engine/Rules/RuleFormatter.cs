@@ -141,12 +141,15 @@ internal static class RuleFormatter
 
         public void NumberPair(ReadOnlySpan<byte> name, ReadOnlySpan<byte> prefix, uint number)
         {
-            Span<byte> digits = stackalloc byte[10];
-            Utf8Formatter.TryFormat(number, digits, out int length);
-            Span<byte> value = stackalloc byte[prefix.Length + length];
-            prefix.CopyTo(value);
-            digits[..length].CopyTo(value[prefix.Length..]);
-            Pair(name, value);
+            Pair(name, prefix);
+            if (!_full && Utf8Formatter.TryFormat(number, _destination[_written..], out int length))
+            {
+                _written += length;
+            }
+            else
+            {
+                _full = true;
+            }
         }
 
         private void Put(scoped ReadOnlySpan<byte> bytes)
