@@ -20,6 +20,7 @@ public class AllocationBudgetTests
     {
         ["ErrorWriter.Write"] = ErrorWriterAllocation.MeasureBytesPerWrite,
         ["HttpRequestParser.ParseHead"] = Engine.Tests.Http.HttpRequestParserAllocationTests.MeasureBytesPerParse,
+        ["RuleParser.TryParse"] = Engine.Tests.Rules.RuleParserAllocationTests.MeasureBytesPerParse,
         ["Tunnel.SteadyState"] = Engine.Tests.Tunnel.TunnelAllocation.MeasureBytesPerMebibyte,
     };
 
