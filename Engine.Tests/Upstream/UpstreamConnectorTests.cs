@@ -104,11 +104,11 @@ public class UpstreamConnectorTests
     }
 
     [Fact]
-    public async Task Socks5_NodeClosesDuringGreeting_IsProtocolError()
+    public async Task Socks5_NodeClosesDuringGreeting_IsNodeUnavailable()
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         pair.B.Shutdown(SocketShutdown.Both);
-        Assert.Equal(ConnectStatus.NodeProtocolError, await Socks5Connector.HandshakeAsync(pair.A, "example.com", 80, null, null, default));
+        Assert.Equal(ConnectStatus.NodeUnavailable, await Socks5Connector.HandshakeAsync(pair.A, "example.com", 80, null, null, default));
     }
 
     private static async Task<string> FakeHttpNodeAsync(Socket node, string answer)
