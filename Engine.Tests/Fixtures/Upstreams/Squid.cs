@@ -92,6 +92,7 @@ internal sealed class Squid : IAsyncDisposable
             cache_mem 8 MB
             {(UpstreamProcess.IsRoot ? "cache_effective_user proxy" : string.Empty)}
             pinger_enable off
+            visible_hostname enginetest
             shutdown_lifetime 0 seconds
             dns_nameservers {LoopbackDns.Address}
             dns_timeout 3 seconds
