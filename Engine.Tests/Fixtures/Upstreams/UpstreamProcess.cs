@@ -15,6 +15,9 @@ internal sealed class UpstreamProcess : IAsyncDisposable
     /// <summary>How long a proxy may take to accept TCP after exec; squid needs about 1 s here.</summary>
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>Squid with shutdown_lifetime 0 exits about 1 s after SIGTERM; the others at once.</summary>
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(3);
+
     private const int OutputTailChars = 4000;
 
     private readonly Process _process;
@@ -244,9 +247,22 @@ internal sealed class UpstreamProcess : IAsyncDisposable
     {
         try
         {
+            // SIGTERM first, so a forking server reaps its children (dante's workers, squid's auth helper)
+            // instead of leaving them as zombies of an init that may not reap; SIGKILL to the whole tree
+            // only if it is still there after the grace period.
+            if (!_process.HasExited && !OperatingSystem.IsWindows() && NativeMethods.Kill(_process.Id, NativeMethods.SIGTERM) == 0)
+            {
+                await _process.WaitForExitAsync().WaitAsync(StopGrace);
+            }
+        }
+        catch (TimeoutException)
+        {
+        }
+
+        try
+        {
             if (!_process.HasExited)
             {
-                // SIGKILL to this PID and the descendants it forked (dante's workers, squid's helpers).
                 _process.Kill(entireProcessTree: true);
             }
 
