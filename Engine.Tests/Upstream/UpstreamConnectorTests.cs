@@ -104,11 +104,11 @@ public class UpstreamConnectorTests
     }
 
     [Fact]
-    public async Task Socks5_NodeClosesDuringGreeting_IsProtocolError()
+    public async Task Socks5_NodeClosesDuringGreeting_IsNodeUnavailable()
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         pair.B.Shutdown(SocketShutdown.Both);
-        Assert.Equal(ConnectStatus.NodeProtocolError, await Socks5Connector.HandshakeAsync(pair.A, "example.com", 80, null, null, default));
+        Assert.Equal(ConnectStatus.NodeUnavailable, await Socks5Connector.HandshakeAsync(pair.A, "example.com", 80, null, null, default));
     }
 
     private static async Task<string> FakeHttpNodeAsync(Socket node, string answer)
@@ -148,6 +148,8 @@ public class UpstreamConnectorTests
     [InlineData("HTTP/1.1 503 Service Unavailable\r\nX-Squid-Error: ERR_DNS_FAIL 0\r\n\r\n", nameof(ConnectStatus.NameNotResolved))]
     [InlineData("HTTP/1.1 503 Service Unavailable\r\nX-Squid-Error: ERR_CONNECT_FAIL 111\r\n\r\n", nameof(ConnectStatus.Refused))]
     [InlineData("HTTP/1.1 502 Bad Gateway\r\n\r\n", nameof(ConnectStatus.Refused))]
+    [InlineData("HTTP/1.0 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"Tinyproxy\"\r\n\r\n", nameof(ConnectStatus.NodeAuthFailed))]
+    [InlineData("HTTP/1.1 500 Internal Server Error\r\nX-Squid-Error: ERR_CANNOT_FORWARD 0\r\n\r\n", nameof(ConnectStatus.NameNotResolved))]
     [InlineData("HTTP/1.0 500 Unable to connect\r\n\r\n", nameof(ConnectStatus.Refused))]
     [InlineData("HTTP/1.1 504 Gateway Timeout\r\n\r\n", nameof(ConnectStatus.TimedOut))]
     [InlineData("HTTP/1.1 403 Forbidden\r\n\r\n", nameof(ConnectStatus.NodeUnavailable))]

@@ -80,8 +80,15 @@ internal static class HttpProxyConnector
         {
             >= 200 and < 300 => ConnectStatus.Connected,
             407 => ConnectStatus.NodeAuthFailed,
+            // tinyproxy 1.11 answers a CONNECT with wrong Basic credentials "401 Unauthorized" (a 407 only
+            // when they are missing). A CONNECT's 401 can only come from the proxy: no target is reached yet.
+            401 => ConnectStatus.NodeAuthFailed,
             // Squid marks a failed lookup with X-Squid-Error: ERR_DNS_FAIL; others say 502/503 for both.
             502 or 503 when head.IndexOf("ERR_DNS_FAIL"u8) >= 0 => ConnectStatus.NameNotResolved,
+            // Squid 5.7 loses the DNS error on CONNECT: NXDOMAIN (or no DNS answer) leaves peer selection
+            // with no destination and it answers "500 ... X-Squid-Error: ERR_CANNOT_FORWARD 0"
+            // (debug 44,2: "found all 0 destinations"). Without cache_peers that means the name did not resolve.
+            500 or 502 or 503 when head.IndexOf("ERR_CANNOT_FORWARD"u8) >= 0 => ConnectStatus.NameNotResolved,
             502 or 503 => ConnectStatus.Refused,
             504 => ConnectStatus.TimedOut,
             // tinyproxy answers 500 "Unable to connect" when the target refuses.

@@ -30,7 +30,13 @@ internal static class Socks5Connector
             buffer[n++] = 1;
             buffer[n++] = withAuth ? MethodUserPass : MethodNoAuth;
             await node.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-            if (!await ReceiveExactlyAsync(node, buffer.AsMemory(0, 2), cancellationToken).ConfigureAwait(false) || buffer[0] != Version)
+            if (!await ReceiveExactlyAsync(node, buffer.AsMemory(0, 2), cancellationToken).ConfigureAwait(false))
+            {
+                // Closed before answering: the node is down or shedding load, as when an HTTP node closes.
+                return ConnectStatus.NodeUnavailable;
+            }
+
+            if (buffer[0] != Version)
             {
                 return ConnectStatus.NodeProtocolError;
             }
@@ -87,7 +93,7 @@ internal static class Socks5Connector
         await node.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, cancellationToken).ConfigureAwait(false);
         if (!await ReceiveExactlyAsync(node, buffer.AsMemory(0, 2), cancellationToken).ConfigureAwait(false))
         {
-            return ConnectStatus.NodeProtocolError;
+            return ConnectStatus.NodeUnavailable;
         }
 
         return buffer[1] == 0x00 ? ConnectStatus.Connected : ConnectStatus.NodeAuthFailed;
@@ -126,7 +132,12 @@ internal static class Socks5Connector
     {
         // VER REP RSV ATYP, then BND.ADDR (length by ATYP) and BND.PORT, all consumed so that
         // the next byte on the socket is the target's.
-        if (!await ReceiveExactlyAsync(node, buffer.AsMemory(0, 5), cancellationToken).ConfigureAwait(false) || buffer[0] != Version)
+        if (!await ReceiveExactlyAsync(node, buffer.AsMemory(0, 5), cancellationToken).ConfigureAwait(false))
+        {
+            return ConnectStatus.NodeUnavailable;
+        }
+
+        if (buffer[0] != Version)
         {
             return ConnectStatus.NodeProtocolError;
         }
