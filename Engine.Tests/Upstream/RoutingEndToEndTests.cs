@@ -112,6 +112,68 @@ public sealed class RoutingEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Session_RuleOrderAndSpelledOutDefaults_DoNotMatter()
+    {
+        ProxyFixture proxy = Proxy(o => o.Nodes = [Direct("a"), Direct("b"), Direct("c", city: "austin")]);
+        string node = (await Get(proxy, "country-us-session-o1-sessionlength-600")).Node!;
+        Assert.Equal(node, (await Tunnel(proxy, "session-o1-country-us")).Node);
+        Assert.Equal(node, (await Get(proxy, "sessionid-o1-onerror-replace-country-us")).Node);
+        Assert.Equal("SESSION_PARAMS_MISMATCH", (await Get(proxy, "session-o1-country-us-city-austin")).Error);
+    }
+
+    [Theory]
+    [InlineData("city-los-angeles", 400, "ERR_UNKNOWN_PARAM", "angeles")]
+    [InlineData("country-US", 400, "ERR_INVALID_VALUE", "country")]
+    [InlineData("country-us-country-de", 400, "ERR_DUPLICATE_PARAM", "country")]
+    [InlineData("country-us-bind-node", 400, "ERR_INVALID_COMBINATION", "bind")]
+    [InlineData("country-us-network-mob", 400, "ERR_PARAM_NOT_ALLOWED", "network")]
+    public async Task RuleErrors_AreCatalogErrorsNamingTheParam(string user, int status, string code, string param)
+    {
+        ProxyFixture proxy = Proxy(o =>
+        {
+            o.Nodes = [Direct("a")];
+            o.Packages.Clear();
+            o.Packages.Add(new Engine.Auth.Package("demo", ProxyFixture.Key, rules: Engine.Rules.RulePolicy.Create(null, ["res", "dc"]), allowedNetworks: ["res", "dc"]));
+        });
+        ProxyReply reply = await Tunnel(proxy, user);
+        Assert.Equal(status, reply.Status);
+        Assert.Equal(code, reply.Error);
+        using JsonDocument body = JsonDocument.Parse(reply.Body);
+        Assert.Equal(param, body.RootElement.GetProperty("param").GetString());
+        Assert.False(string.IsNullOrEmpty(reply.Header("X-Proxy-Detail")));
+    }
+
+    [Fact]
+    public async Task EmptyUsername_UsesDefaultRules_OrIsMissingParams()
+    {
+        ProxyFixture proxy = Proxy(o =>
+        {
+            o.Nodes = [Direct("a", "de")];
+            o.Packages.Clear();
+            o.Packages.Add(new Engine.Auth.Package("demo", ProxyFixture.Key, defaultRules: "country-de"));
+            o.Packages.Add(new Engine.Auth.Package("bare", "bare-key"));
+        });
+        Assert.Equal("a", (await Tunnel(proxy, "")).Node);
+        ProxyReply missing = await ProxyReply.ConnectAsync(proxy.EndPoint, _origin.Port, "", "bare-key");
+        Assert.Equal("ERR_MISSING_PARAMS", missing.Error);
+    }
+
+    [Fact]
+    public async Task AllowedNetworks_KeepNetworkAnyToThePackagesNetworks()
+    {
+        ProxyFixture proxy = Proxy(o =>
+        {
+            o.Nodes = [Direct("mobile", network: "mob"), Direct("resi", network: "res")];
+            o.Packages.Clear();
+            o.Packages.Add(new Engine.Auth.Package("demo", ProxyFixture.Key, rules: Engine.Rules.RulePolicy.Create(null, ["res"]), allowedNetworks: ["res"]));
+        });
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.Equal("resi", (await Tunnel(proxy, "country-us-network-any")).Node);
+        }
+    }
+
+    [Fact]
     public async Task NodeNotFound_NamesExactlyTheUnmatchedFilters()
     {
         ProxyFixture proxy = Proxy(o => o.Nodes = [Direct("a", "us", "new_york"), Direct("b", "de", "berlin")]);

@@ -68,7 +68,9 @@ internal static class RuleFormatter
             w.Pair("session"u8, rules.Session.Of(username));
         }
 
-        if ((present & RuleFlags.SessionLength) != 0)
+        // The fingerprint compares meaning, not spelling: a default written out (sessionlength-600,
+        // onerror-replace) locks the same session as leaving it out.
+        if ((present & RuleFlags.SessionLength) != 0 && (includeSession || rules.SessionLengthSeconds != RuleSet.DefaultSessionLengthSeconds))
         {
             w.NumberPair("sessionlength"u8, default, (uint)rules.SessionLengthSeconds);
         }
@@ -93,7 +95,7 @@ internal static class RuleFormatter
             w.NumberPair("rotate"u8, "requests_"u8, (uint)rules.RotateRequests);
         }
 
-        if ((present & RuleFlags.OnError) != 0)
+        if ((present & RuleFlags.OnError) != 0 && (includeSession || rules.OnError != OnErrorMode.Replace))
         {
             switch (rules.OnError)
             {
