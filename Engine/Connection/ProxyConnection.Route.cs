@@ -17,9 +17,9 @@ namespace Engine.Connection;
 /// </summary>
 internal sealed partial class ProxyConnection
 {
-    // Canonical rules without the session id: at most the username (≤ 255 by RFC 1929 and the
-    // Basic decoder's bound) plus the defaults the formatter writes out.
-    private readonly byte[] _fingerprint = new byte[BasicCredentials.MaxDecodedLength + 128];
+    // Canonical rules without the session id (the session's lock); the formatter's bound is the
+    // longest valid canonical form.
+    private readonly byte[] _fingerprint = new byte[RuleFormatter.MaxLength];
     private readonly int[] _tried = new int[16];
     private RuleSet _rules;
     private Node? _node;
