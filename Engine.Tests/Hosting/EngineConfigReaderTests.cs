@@ -101,6 +101,18 @@ public class EngineConfigReaderTests
     [InlineData("Engine:Nodes:0:LocalAddress", "eth0", "Engine.Nodes[0].LocalAddress")]
     [InlineData("Engine:Nodes:0:Country", "US", "Engine.Nodes[0].Country")]
     [InlineData("Engine:Nodes:0:Country", "usa", "Engine.Nodes[0].Country")]
+    [InlineData("Engine:Nodes:0:Country", "uk", "Engine.Nodes[0].Country")]
+    [InlineData("Engine:Nodes:0:Country", "xx", "Engine.Nodes[0].Country")]
+    [InlineData("Engine:Packages:0:DefaultRules", "country-xx", "Engine.Packages[0].DefaultRules")]
+    [InlineData("Engine:Packages:0:DefaultRules", "country-us-bind-node", "Engine.Packages[0].DefaultRules")]
+    [InlineData("Engine:Routing:MaxAttempts", "0", "Engine.Routing.MaxAttempts")]
+    [InlineData("Engine:Routing:MaxAttempts", "11", "Engine.Routing.MaxAttempts")]
+    [InlineData("Engine:Routing:FailuresToEject", "0", "Engine.Routing.FailuresToEject")]
+    [InlineData("Engine:Routing:EjectBase", "soon", "Engine.Routing.EjectBase")]
+    [InlineData("Engine:Routing:EjectMax", "00:00:01", "Engine.Routing.EjectMax")]
+    [InlineData("Engine:Routing:DomainBanTtl", "00:00:00", "Engine.Routing.DomainBanTtl")]
+    [InlineData("Engine:Routing:ExposeNode", "maybe", "Engine.Routing.ExposeNode")]
+    [InlineData("Engine:Routing:Retries", "3", "Engine.Routing.Retries")]
     [InlineData("Engine:Nodes:0:City", "new-york", "Engine.Nodes[0].City")]
     [InlineData("Engine:Nodes:0:Asn", "0", "Engine.Nodes[0].Asn")]
     [InlineData("Engine:Nodes:0:Network", "residential", "Engine.Nodes[0].Network")]
@@ -117,6 +129,22 @@ public class EngineConfigReaderTests
         Assert.Equal(expectedPath, problem.Path);
         Assert.False(string.IsNullOrWhiteSpace(problem.Message));
         Assert.False(result.IsValid);
+    }
+
+    [Fact]
+    public void Read_Routing_DefaultsAndOverrides()
+    {
+        EngineConfigResult defaults = ConfigFixtures.Read(ConfigFixtures.SpecExample);
+        Assert.True(defaults.IsValid);
+        Assert.Equal(3, defaults.Options.Routing.MaxAttempts);
+        Assert.True(defaults.Options.Routing.ExposeNode);
+
+        EngineConfigResult set = ConfigFixtures.Read(ConfigFixtures.SpecExample,
+            ("Engine:Routing:MaxAttempts", "5"), ("Engine:Routing:EjectBase", "00:00:30"), ("Engine:Routing:ExposeNode", "false"));
+        Assert.True(set.IsValid);
+        Assert.Equal(5, set.Options.Routing.MaxAttempts);
+        Assert.Equal(TimeSpan.FromSeconds(30), set.Options.Routing.EjectBase);
+        Assert.False(set.Options.Routing.ExposeNode);
     }
 
     [Fact]

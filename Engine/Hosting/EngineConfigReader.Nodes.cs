@@ -85,9 +85,10 @@ internal static partial class EngineConfigReader
         }
 
         string? country = reader.String(item, "Country");
-        if (country is not null && !(country.Length == 2 && country.All(char.IsAsciiLetterLower)))
+        if (country is not null && !(country.Length == 2 && country.All(char.IsAsciiLetterLower)
+            && Engine.Rules.IsoCountries.IsAssigned(Engine.Rules.IsoCountries.Pack((byte)country[0], (byte)country[1]))))
         {
-            reader.Report(item.GetSection("Country"), $"'{country}' must be an ISO 3166-1 alpha-2 code in lowercase (like us), or absent");
+            reader.Report(item.GetSection("Country"), $"'{country}' must be an assigned ISO 3166-1 alpha-2 code in lowercase (like us; gb, not uk), or absent");
         }
 
         string? network = reader.String(item, "Network");

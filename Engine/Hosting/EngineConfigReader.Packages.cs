@@ -95,9 +95,9 @@ internal static partial class EngineConfigReader
 
         var ipAuth = reader.Networks(item, "IpAuth");
         string? defaultRules = reader.String(item, "DefaultRules");
-        if (defaultRules is not null && !IsRuleString(defaultRules))
+        if (defaultRules is not null && DefaultRulesProblem(defaultRules, rules, networks) is { } problem)
         {
-            reader.Report(item.GetSection("DefaultRules"), $"'{defaultRules}' is not a rule string (lowercase name-value pairs joined by '-', like country-any)");
+            reader.Report(item.GetSection("DefaultRules"), problem);
         }
         else if (defaultRules is null && ipAuth.Count > 0)
         {
@@ -152,6 +152,35 @@ internal static partial class EngineConfigReader
     }
 
     /// <summary>Shape only (rules.md): lowercase ASCII, digits and '_' in tokens joined by single '-'. The rule parser checks meaning.</summary>
+    /// <summary>The rule parser's own verdict, so a default the data path would refuse never loads.</summary>
+    private static string? DefaultRulesProblem(string defaultRules, IReadOnlyList<string>? allowedRules, IReadOnlyList<string>? allowedNetworks)
+    {
+        if (!IsRuleString(defaultRules))
+        {
+            return $"'{defaultRules}' is not a rule string (lowercase name-value pairs joined by '-', like country-any)";
+        }
+
+        Engine.Rules.RulePolicy policy;
+        try
+        {
+            policy = Engine.Rules.RulePolicy.Create(allowedRules, allowedNetworks);
+        }
+        catch (ArgumentException)
+        {
+            return null;   // AllowedRules itself is reported above
+        }
+
+        byte[] bytes = System.Text.Encoding.ASCII.GetBytes(defaultRules);
+        if (Engine.Rules.RuleParser.TryParse(bytes, policy, out _, out Engine.Rules.RuleError error))
+        {
+            return null;
+        }
+
+        Span<byte> detail = stackalloc byte[256];
+        int length = error.FormatDetail(bytes, detail);
+        return $"{Engine.Errors.ErrorCatalog.Get(error.Code).Name}: {System.Text.Encoding.ASCII.GetString(detail[..length])}";
+    }
+
     private static bool IsRuleString(string rules) =>
         rules.Split('-').All(token => token.Length > 0 && token.All(IsRuleChar));
 
