@@ -156,7 +156,7 @@ internal static partial class EngineConfigReader
     private static RoutingOptions ReadRouting(ConfigSectionReader reader, IConfigurationSection section)
     {
         var defaults = new RoutingOptions();
-        reader.CheckKeys(section, "MaxAttempts", "FailuresToEject", "EjectBase", "EjectMax", "DomainBanFailures", "DomainBanTtl", "ExposeNode");
+        reader.CheckKeys(section, "MaxAttempts", "FailuresToEject", "EjectBase", "EjectMax", "DomainBanFailures", "DomainBanTtl", "ExposeNode", "ProbeUrl", "ProbeInterval");
         var routing = new RoutingOptions
         {
             MaxAttempts = reader.Int(section, "MaxAttempts", defaults.MaxAttempts, 1, 10),
@@ -166,6 +166,8 @@ internal static partial class EngineConfigReader
             DomainBanFailures = reader.Int(section, "DomainBanFailures", defaults.DomainBanFailures, 1, 1000),
             DomainBanTtl = reader.Duration(section, "DomainBanTtl", defaults.DomainBanTtl, TimeSpan.FromSeconds(1), OneDay),
             ExposeNode = reader.Bool(section, "ExposeNode", defaults.ExposeNode),
+            ProbeUrl = ReadProbeUrl(reader, section),
+            ProbeInterval = reader.Duration(section, "ProbeInterval", defaults.ProbeInterval, TimeSpan.FromSeconds(1), OneDay),
         };
 
         if (routing.EjectMax < routing.EjectBase)
@@ -174,6 +176,23 @@ internal static partial class EngineConfigReader
         }
 
         return routing;
+    }
+
+    private static Uri? ReadProbeUrl(ConfigSectionReader reader, IConfigurationSection section)
+    {
+        string? text = reader.String(section, "ProbeUrl");
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? url) || url.Scheme is not ("http" or "https") || url.Host.Length == 0)
+        {
+            reader.Report(section.GetSection("ProbeUrl"), $"'{text}' is not an absolute http:// or https:// URL");
+            return null;
+        }
+
+        return url;
     }
 
     private static SecurityOptions ReadSecurity(ConfigSectionReader reader, IConfigurationSection section)

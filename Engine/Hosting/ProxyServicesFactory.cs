@@ -57,7 +57,9 @@ internal static class ProxyServicesFactory
         RoutingOptions routing = options.Routing;
         var health = new NodeHealthPolicy(time, routing.FailuresToEject, routing.EjectBase, routing.EjectMax, routing.DomainBanFailures, routing.DomainBanTtl);
         var pool = new NodePool(options.Nodes, health);
-        return new NodeRouting(pool, new NodeConnector(pool, dns, policy, options.Limits.ConnectTimeout), new MemorySessionStore(time), routing.MaxAttempts, time);
+        var connector = new NodeConnector(pool, dns, policy, options.Limits.ConnectTimeout);
+        NodeProber? prober = routing.ProbeUrl is null ? null : new NodeProber(pool, connector, routing.ProbeUrl, routing.ProbeInterval, time);
+        return new NodeRouting(pool, connector, new MemorySessionStore(time), routing.MaxAttempts, time, prober);
     }
 
     private static Package ToPackage(PackageOptions p) => new(

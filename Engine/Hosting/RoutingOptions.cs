@@ -24,6 +24,15 @@ internal sealed class RoutingOptions
     /// <summary>How long a (node, domain) ban lasts; also the window its failures are counted in.</summary>
     public TimeSpan DomainBanTtl { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Active probe of ejected nodes: a tunnel through each to this URL's host and port every
+    /// <see cref="ProbeInterval"/>. Null (default): off, since probes spend the exits' bandwidth.
+    /// </summary>
+    public Uri? ProbeUrl { get; init; }
+
+    /// <summary>How often ejected nodes are probed; Envoy's active health check interval examples use 5-30 s.</summary>
+    public TimeSpan ProbeInterval { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary><c>X-Proxy-Node</c> on the CONNECT 200 and forwarded responses, so a fleet can ban a bad exit (rules.md).</summary>
     public bool ExposeNode { get; init; } = true;
 }

@@ -10,8 +10,9 @@ internal sealed class NodeRouting : IDisposable
     private readonly ITimer _sweep;
     private readonly TimeProvider _time;
 
-    public NodeRouting(NodePool pool, NodeConnector connector, ISessionStore sessions, int maxAttempts, TimeProvider time)
+    public NodeRouting(NodePool pool, NodeConnector connector, ISessionStore sessions, int maxAttempts, TimeProvider time, NodeProber? prober = null)
     {
+        Prober = prober;
         Pool = pool;
         Connector = connector;
         Sessions = sessions;
@@ -29,11 +30,18 @@ internal sealed class NodeRouting : IDisposable
     /// <summary>Nodes one request may try (failover without a session, <c>onerror-replace</c>).</summary>
     public int MaxAttempts { get; }
 
+    /// <summary>The optional active probe of ejected nodes; null when <c>Routing:ProbeUrl</c> is not set.</summary>
+    public NodeProber? Prober { get; }
+
     public void Sweep()
     {
         Sessions.Sweep();
         Pool.Bans.Sweep(_time.GetTimestamp());
     }
 
-    public void Dispose() => _sweep.Dispose();
+    public void Dispose()
+    {
+        _sweep.Dispose();
+        Prober?.Dispose();
+    }
 }
