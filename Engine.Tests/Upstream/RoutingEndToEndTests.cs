@@ -427,10 +427,14 @@ public sealed class RoutingEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Socks5Node_CarriesTunnelsAndPlainRequests_AndCannotCarryIsBuildConnect()
+    public async Task Socks5Node_CarriesTunnelsAndPlainRequests_AndCannotCarryIsBuildConnectOrBuildRequest()
     {
         FakeNode socks = Fake(socks: true);
-        ProxyFixture proxy = Proxy(o => o.Nodes = [Upstream("s5", socks, NodeType.Socks5)]);
+        ProxyFixture proxy = Proxy(o =>
+        {
+            o.Nodes = [Upstream("s5", socks, NodeType.Socks5)];
+            o.PoolUpstream = false;   // every request opens its own path through the node
+        });
         ProxyReply tunnel = await Tunnel(proxy, "country-us");
         Assert.Equal(200, tunnel.Status);
         Assert.Contains("Hello, world!", tunnel.Body, StringComparison.Ordinal);
@@ -443,6 +447,9 @@ public sealed class RoutingEndToEndTests : IAsyncLifetime
         ProxyReply refused = await Tunnel(proxy, "country-us");
         Assert.Equal(557, refused.Status);
         Assert.Equal("BUILD_CONNECT", refused.Error);
+        ProxyReply plain = await Get(proxy, "country-us");
+        Assert.Equal(557, plain.Status);
+        Assert.Equal("BUILD_REQUEST", plain.Error);
     }
 
     [Fact]

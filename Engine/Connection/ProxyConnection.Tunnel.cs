@@ -139,7 +139,7 @@ internal sealed partial class ProxyConnection
             ConnectStatus.NameNotResolved => (ErrorCode.NameNotResolved, TerminationCause.TargetAbort),
             ConnectStatus.Refused => (ErrorCode.TargetConnectFailed, TerminationCause.TargetAbort),
             ConnectStatus.TimedOut => (ErrorCode.GatewayTimeout, TerminationCause.TargetTimeout),
-            ConnectStatus.NodeCannotCarry => (ErrorCode.BuildConnect, TerminationCause.Proxy),
+            ConnectStatus.NodeCannotCarry => (_head.TargetForm == Engine.Http.TargetForm.Authority ? ErrorCode.BuildConnect : ErrorCode.BuildRequest, TerminationCause.Proxy),
             ConnectStatus.Aborted => (ErrorCode.Overloaded, TerminationCause.Killed),
             _ => (ErrorCode.NodeUnavailable, TerminationCause.TargetAbort),
         };
@@ -154,7 +154,7 @@ internal sealed partial class ProxyConnection
         ConnectStatus.Refused => "the target refused the connection or was unreachable"u8,
         ConnectStatus.TimedOut => "no connection to the target within ConnectTimeout"u8,
         ConnectStatus.NodeAuthFailed => "the upstream node rejected the engine's credentials"u8,
-        ConnectStatus.NodeCannotCarry => "the chosen node cannot carry this tunnel"u8,
+        ConnectStatus.NodeCannotCarry => "the chosen node cannot carry this request (its upstream refused the command or address type)"u8,
         ConnectStatus.Aborted => "the engine is shutting down"u8,
         _ => "the chosen node failed while the connection was set up"u8,
     };
