@@ -23,11 +23,11 @@ internal sealed record ProxyReply(int Status, Dictionary<string, string> Headers
     }
 
     /// <summary>CONNECT, then (when 200) one GET inside the tunnel; the reply is the CONNECT's head with the inner response as body.</summary>
-    public static async Task<ProxyReply> ConnectAsync(IPEndPoint proxy, int originPort, string user, string key, string path = "/small")
+    public static async Task<ProxyReply> ConnectAsync(IPEndPoint proxy, int originPort, string user, string key, string path = "/small", string host = "127.0.0.1")
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(proxy);
-        await SendAsync(socket, $"CONNECT 127.0.0.1:{originPort} HTTP/1.1\r\nHost: 127.0.0.1:{originPort}\r\n{Auth(user, key)}\r\n");
+        await SendAsync(socket, $"CONNECT {host}:{originPort} HTTP/1.1\r\nHost: {host}:{originPort}\r\n{Auth(user, key)}\r\n");
         string head = await ReadHeadAsync(socket);
         ProxyReply connect = Parse(head);
         if (connect.Status != 200)

@@ -159,6 +159,17 @@ public sealed class RealUpstreamRoutingTests : IClassFixture<RealUpstreamsFixtur
     }
 
     [SkippableFact]
+    public async Task UnresolvableTarget_ThroughSquid_IsNameNotResolved()
+    {
+        Need("squid");
+        ProxyFixture proxy = Proxy(SquidNode("us"));
+        ProxyReply reply = await ProxyReply.ConnectAsync(proxy.EndPoint, 443, "country-us", ProxyFixture.Key, host: "name.invalid");
+        Assert.Equal(502, reply.Status);
+        Assert.Equal("NAME_NOT_RESOLVED", reply.Error);
+        Assert.Equal(0, proxy.Routing.Pool.Find("squid")!.ConsecutiveFailures);
+    }
+
+    [SkippableFact]
     public async Task StoppedNode_SessionMovesToAReplacement()
     {
         Need("microsocks");
