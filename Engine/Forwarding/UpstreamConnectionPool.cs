@@ -27,8 +27,14 @@ namespace Engine.Forwarding;
 /// </remarks>
 internal sealed class UpstreamConnectionPool : IDisposable
 {
-    /// <summary>nginx's documented upstream <c>keepalive 16;</c> example: enough for a busy origin, few enough descriptors for thousands of origins.</summary>
-    public const int DefaultMaxIdlePerKey = 16;
+    /// <summary>
+    /// Idle connections kept per (node, host, port). nginx documents <c>keepalive 16;</c> for one
+    /// upstream, but a scraping fleet sends many clients to one site through one node: with 64
+    /// keep-alive clients on one key, 16 halved req/s (12.8k vs 24.7k across four keys, measured
+    /// with LoadTests), because every request beyond 16 opened a fresh connection. 128 covers a
+    /// busy key; the total below still bounds descriptors.
+    /// </summary>
+    public const int DefaultMaxIdlePerKey = 128;
 
     /// <summary>A scraping gateway talks to many origins; 1024 idle descriptors is a fraction of a typical 64 Ki fd limit.</summary>
     public const int DefaultMaxIdleTotal = 1024;
