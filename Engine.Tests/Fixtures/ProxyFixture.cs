@@ -32,7 +32,8 @@ internal sealed class ProxyFixture : IAsyncDisposable
         var policy = new TargetPolicy(options.AllowPrivateTargets, options.AllowedConnectPorts, options.BlockedDomains);
         var dns = new DnsCache(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2), resolve: options.Resolve);
         var pool = new NodePool(options.Nodes, options.Health ?? NodeHealthPolicy.Default(options.Time));
-        Sessions = options.Sessions ?? new MemorySessionStore(options.Time);
+        State = options.State ?? new Engine.State.MemoryStateStore(options.Time, options.Sessions);
+        Sessions = State.Sessions;
         Routing = new NodeRouting(pool, new NodeConnector(pool, dns, policy, options.Limits.ConnectTimeout), Sessions, options.MaxAttempts, options.Time);
         Services = new ProxyServices
         {
@@ -41,6 +42,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
             Errors = new ErrorWriter(new ErrorWriterOptions()),
             Packages = new PackageDirectory(options.Packages),
             Policy = policy,
+            State = State,
             Routing = Routing,
             AccessLog = AccessLog,
             UpstreamPool = options.PoolUpstream ? new Engine.Forwarding.UpstreamConnectionPool() : null,
@@ -59,6 +61,8 @@ internal sealed class ProxyFixture : IAsyncDisposable
     public NodeRouting Routing { get; }
 
     public ISessionStore Sessions { get; }
+
+    public Engine.State.IStateStore State { get; }
 
     public AccessLog AccessLog { get; }
 
@@ -130,7 +134,11 @@ internal sealed class ProxyFixtureOptions
 
     public NodeHealthPolicy? Health { get; set; }
 
+    /// <summary>Sessions for the default memory state (ignored when <see cref="State"/> is given).</summary>
     public ISessionStore? Sessions { get; set; }
+
+    /// <summary>The shared state; default: a memory store over <see cref="Sessions"/>.</summary>
+    public Engine.State.IStateStore? State { get; set; }
 
     public int MaxAttempts { get; set; } = 3;
 

@@ -23,6 +23,9 @@ internal sealed class ProxyServices
 
     public required TargetPolicy Policy { get; init; }
 
+    /// <summary>Shared counters (rate, traffic, credits) and sessions: this process, or Redis across instances.</summary>
+    public required State.IStateStore State { get; init; }
+
     /// <summary>Node pool, connectors and sessions: where rules become a path to the target.</summary>
     public required NodeRouting Routing { get; init; }
 

@@ -4,6 +4,8 @@ using Engine.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
+using Engine.State;
+
 namespace Engine.Hosting;
 
 /// <summary>
@@ -17,6 +19,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
     private readonly TextWriter _console;
     private AccessLog? _accessLog;
     private ProxyServices? _services;
+    private IStateStore? _state;
     private ProxyServer? _server;
 
     private readonly Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier _systemd;
@@ -39,7 +42,8 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         }
 
         _accessLog = new AccessLog(Console.OpenStandardOutput());
-        _services = ProxyServicesFactory.Create(_options, _accessLog);
+        _state = StateStoreFactory.Create(_options.State, TimeProvider.System, _logger);
+        _services = ProxyServicesFactory.Create(_options, _accessLog, _state);
         _server = new ProxyServer(_services, _options.Limits.MaxConnections, _options.Listeners.Count > 0 ? _options.Listeners[0].Backlog : ListenerOptions.DefaultBacklog);
         _server.Start(ProxyServicesFactory.HttpEndPoints(_options));
         foreach (IPEndPoint endPoint in _server.EndPoints)
@@ -102,6 +106,10 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
 
         _services?.UpstreamPool?.Dispose();
         _services?.Routing.Dispose();
+        if (_state is not null)
+        {
+            await _state.DisposeAsync().ConfigureAwait(false);
+        }
         if (_accessLog is not null)
         {
             await _accessLog.DisposeAsync().ConfigureAwait(false);

@@ -6,6 +6,7 @@ using Engine.Errors;
 using Engine.Forwarding;
 using Engine.Http;
 using Engine.Rules;
+using Engine.State;
 using Engine.Targets;
 using Engine.Upstream;
 
@@ -19,7 +20,7 @@ internal static class ProxyServicesFactory
     private static readonly TimeSpan DnsPositiveTtl = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan DnsNegativeTtl = TimeSpan.FromSeconds(5);
 
-    public static ProxyServices Create(EngineOptions options, AccessLog? accessLog, TimeProvider? time = null)
+    public static ProxyServices Create(EngineOptions options, AccessLog? accessLog, IStateStore state, TimeProvider? time = null)
     {
         LimitsOptions limits = options.Limits;
         var policy = new TargetPolicy(options.Security.AllowPrivateTargets, options.Security.AllowedConnectPorts, options.Security.BlockedDomains);
@@ -44,7 +45,8 @@ internal static class ProxyServicesFactory
             EngineName = System.Text.Encoding.ASCII.GetBytes(options.Name),
             Packages = new PackageDirectory(options.Packages.Select(ToPackage)),
             Policy = policy,
-            Routing = CreateRouting(options, dns, policy, clock),
+            State = state,
+            Routing = CreateRouting(options, dns, policy, state.Sessions, clock),
             UpstreamPool = new UpstreamConnectionPool(time: time),
             AccessLog = accessLog,
             ExposeNode = options.Routing.ExposeNode,
@@ -52,14 +54,14 @@ internal static class ProxyServicesFactory
         };
     }
 
-    public static NodeRouting CreateRouting(EngineOptions options, DnsCache dns, TargetPolicy policy, TimeProvider time)
+    public static NodeRouting CreateRouting(EngineOptions options, DnsCache dns, TargetPolicy policy, ISessionStore sessions, TimeProvider time)
     {
         RoutingOptions routing = options.Routing;
         var health = new NodeHealthPolicy(time, routing.FailuresToEject, routing.EjectBase, routing.EjectMax, routing.DomainBanFailures, routing.DomainBanTtl);
         var pool = new NodePool(options.Nodes, health);
         var connector = new NodeConnector(pool, dns, policy, options.Limits.ConnectTimeout);
         NodeProber? prober = routing.ProbeUrl is null ? null : new NodeProber(pool, connector, routing.ProbeUrl, routing.ProbeInterval, time);
-        return new NodeRouting(pool, connector, new MemorySessionStore(time), routing.MaxAttempts, time, prober);
+        return new NodeRouting(pool, connector, sessions, routing.MaxAttempts, time, prober);
     }
 
     private static Package ToPackage(PackageOptions p) => new(
