@@ -43,6 +43,9 @@ internal sealed class ProxyFixture : IAsyncDisposable
             Packages = new PackageDirectory(options.Packages),
             Policy = policy,
             State = State,
+            Limiter = new Engine.Limits.RequestLimiter(State, options.CreditPoolBytes),
+            Breakers = new Engine.Limits.CircuitBreakers(options.Time),
+            Overload = options.Overload ?? Engine.Limits.OverloadMonitor.Off,
             Routing = Routing,
             AccessLog = AccessLog,
             UpstreamPool = options.PoolUpstream ? new Engine.Forwarding.UpstreamConnectionPool() : null,
@@ -107,6 +110,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
         await Server.DisposeAsync();
         Services.UpstreamPool?.Dispose();
         Routing.Dispose();
+        Services.Breakers.Dispose();
         await AccessLog.DisposeAsync();
     }
 }
@@ -136,6 +140,10 @@ internal sealed class ProxyFixtureOptions
 
     /// <summary>Sessions for the default memory state (ignored when <see cref="State"/> is given).</summary>
     public ISessionStore? Sessions { get; set; }
+
+    public long? CreditPoolBytes { get; set; }
+
+    public Engine.Limits.OverloadMonitor? Overload { get; set; }
 
     /// <summary>The shared state; default: a memory store over <see cref="Sessions"/>.</summary>
     public Engine.State.IStateStore? State { get; set; }

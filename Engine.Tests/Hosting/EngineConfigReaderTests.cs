@@ -26,7 +26,7 @@ public class EngineConfigReaderTests
         Assert.Null(package.AllowedRules);
         Assert.Null(package.TrafficLimitBytes);
         Assert.Empty(package.IpAllowlist);
-        Assert.Equal(0.3, package.CircuitBreaker.FailureRatio);
+        Assert.Equal(0.3, package.CircuitBreaker!.FailureRatio);
         Assert.Null(options.Credits.PoolBytes);
         Assert.Equal(64500, options.Nodes[0].Asn);
         Assert.Null(options.Nodes[1].Username);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Engine.Limits;
 using Engine.Rules;
 
 namespace Engine.Auth;
@@ -16,8 +17,10 @@ internal sealed class Package
         IReadOnlyList<IPNetwork>? ipAuth = null,
         string? defaultRules = null,
         RulePolicy? rules = null,
-        IReadOnlyList<string>? allowedNetworks = null)
+        IReadOnlyList<string>? allowedNetworks = null,
+        PackageLimits? limits = null)
     {
+        Limits = limits ?? PackageLimits.None;
         Id = id;
         KeyBytes = Encoding.UTF8.GetBytes(key);
         Status = status;
@@ -50,6 +53,9 @@ internal sealed class Package
 
     /// <summary>Which rules and networks this package may ask for (<c>AllowedRules</c>, <c>AllowedNetworks</c>).</summary>
     public RulePolicy Rules { get; }
+
+    /// <summary>RequestsPerSecond, MaxConcurrent, TrafficLimitBytes, CircuitBreaker.</summary>
+    public PackageLimits Limits { get; }
 
     /// <summary><c>AllowedNetworks</c> as bits (1 &lt;&lt; <see cref="RuleNetwork"/>) for node filters; 0 = every network.</summary>
     public byte AllowedNetworkMask { get; }

@@ -46,6 +46,11 @@ internal sealed partial class ProxyConnection
             return await RejectAsync(refusal, detail).ConfigureAwait(false);
         }
 
+        if (!PassCircuit(host, out int circuitRetryAfter))
+        {
+            return await RejectCircuitOpenAsync(circuitRetryAfter).ConfigureAwait(false);
+        }
+
         UpstreamConnectionPool? pool = _services.UpstreamPool;
         (Socket? upstream, _, bool reused, bool clientContinues) = await OpenPathAsync(host, port, ConnectPurpose.Http, pool).ConfigureAwait(false);
         if (upstream is null)
@@ -572,6 +577,12 @@ internal sealed partial class ProxyConnection
                 return ResponseOutcome.BrokenAfterHead;
             }
 
+            if (!done && !ReportTrafficBatch())
+            {
+                MarkTrafficCut();
+                return ResponseOutcome.BrokenAfterHead;
+            }
+
             if (done)
             {
                 _deadline.TryReset();
@@ -613,11 +624,16 @@ internal sealed partial class ProxyConnection
             return ResponseOutcome.BrokenAfterHead;
         }
 
-        using var relay = new TunnelRelay(_input, _output, upstream, _services.Limits.IdleTimeout, _aborted, _services.Time);
+        using var relay = new TunnelRelay(_input, _output, upstream, _services.Limits.IdleTimeout, _aborted, _services.Time, _traffic);
         TunnelResult result = await relay.RunAsync().ConfigureAwait(false);
         _bytesIn += result.BytesFromClient;
         _bytesOut += result.BytesFromTarget;
         _termination = result.Termination;
+        if (result.Termination.Cause == TerminationCause.Resource)
+        {
+            MarkTrafficCut();
+        }
+
         return ResponseOutcome.Upgraded;
     }
 

@@ -25,6 +25,11 @@ internal sealed partial class ProxyConnection
             return await RejectAsync(refusal, detail).ConfigureAwait(false);
         }
 
+        if (!PassCircuit(host, out int circuitRetryAfter))
+        {
+            return await RejectCircuitOpenAsync(circuitRetryAfter).ConfigureAwait(false);
+        }
+
         (Socket? opened, ReadOnlyMemory<byte> early, _, bool clientContinues) = await OpenPathAsync(host, port, ConnectPurpose.Tunnel, pool: null).ConfigureAwait(false);
         if (opened is null)
         {
@@ -47,11 +52,16 @@ internal sealed partial class ProxyConnection
         }
 
         _status = 200;
-        using var relay = new TunnelRelay(_input, _output, target, _services.Limits.IdleTimeout, _aborted, _services.Time);
+        using var relay = new TunnelRelay(_input, _output, target, _services.Limits.IdleTimeout, _aborted, _services.Time, _traffic);
         TunnelResult result = await relay.RunAsync().ConfigureAwait(false);
         _bytesIn += result.BytesFromClient;
         _bytesOut += result.BytesFromTarget;
         _termination = result.Termination;
+        if (result.Termination.Cause == TerminationCause.Resource)
+        {
+            MarkTrafficCut();
+        }
+
         return false;
     }
 

@@ -137,12 +137,26 @@ internal sealed partial class ProxyConnection : IDisposable
             return await RejectAsync(authError, default).ConfigureAwait(false);
         }
 
-        return _head.TargetForm switch
+        if (_head.TargetForm is not (TargetForm.Authority or TargetForm.Absolute))
         {
-            TargetForm.Authority => await TunnelAsync().ConfigureAwait(false),
-            TargetForm.Absolute => await ForwardAsync().ConfigureAwait(false),
-            _ => await RejectAsync(ErrorCode.WrongUrl, "origin-form request: a proxy needs an absolute URI (http://host/path) or CONNECT host:port"u8).ConfigureAwait(false),
-        };
+            return await RejectAsync(ErrorCode.WrongUrl, "origin-form request: a proxy needs an absolute URI (http://host/path) or CONNECT host:port"u8).ConfigureAwait(false);
+        }
+
+        if (await AdmitAsync().ConfigureAwait(false) is bool refused)
+        {
+            return refused;
+        }
+
+        try
+        {
+            return _head.TargetForm == TargetForm.Authority
+                ? await TunnelAsync().ConfigureAwait(false)
+                : await ForwardAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            EndAdmitted();
+        }
     }
 
     private bool Authenticate(ProxyProtocols protocol, out ErrorCode error)

@@ -26,6 +26,15 @@ internal sealed class ProxyServices
     /// <summary>Shared counters (rate, traffic, credits) and sessions: this process, or Redis across instances.</summary>
     public required State.IStateStore State { get; init; }
 
+    /// <summary>Per-package rate, concurrency, traffic cap and the credit pool.</summary>
+    public required Engine.Limits.RequestLimiter Limiter { get; init; }
+
+    /// <summary>Per-package, per-domain circuit breakers (opt-in per package).</summary>
+    public required Engine.Limits.CircuitBreakers Breakers { get; init; }
+
+    /// <summary>Load shedding on a growing thread-pool queue; off unless <c>Limits:MaxPendingWork</c> is set.</summary>
+    public Engine.Limits.OverloadMonitor Overload { get; init; } = Engine.Limits.OverloadMonitor.Off;
+
     /// <summary>Node pool, connectors and sessions: where rules become a path to the target.</summary>
     public required NodeRouting Routing { get; init; }
 

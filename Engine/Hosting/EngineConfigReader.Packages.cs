@@ -118,7 +118,7 @@ internal static partial class EngineConfigReader
             IpAllowlist = reader.Networks(item, "IpAllowlist"),
             IpAuth = ipAuth,
             DefaultRules = defaultRules,
-            CircuitBreaker = ReadCircuitBreaker(reader, item.GetSection("CircuitBreaker")),
+            CircuitBreaker = item.GetSection("CircuitBreaker").Exists() ? ReadCircuitBreaker(reader, item.GetSection("CircuitBreaker")) : null,
         };
     }
 

@@ -130,7 +130,7 @@ internal static partial class EngineConfigReader
     {
         var defaults = new LimitsOptions();
         reader.CheckKeys(section, "MaxConnections", "RequestHeadTimeout", "IdleTimeout", "ConnectTimeout", "ResponseHeadTimeout",
-            "MaxRequestHeadBytes", "MaxRequestLineBytes", "MaxHeaderCount", "ShutdownDrain");
+            "MaxRequestHeadBytes", "MaxRequestLineBytes", "MaxHeaderCount", "ShutdownDrain", "MaxPendingWork");
         var limits = new LimitsOptions
         {
             MaxConnections = reader.Int(section, "MaxConnections", defaults.MaxConnections, 1, 10_000_000),
@@ -143,6 +143,7 @@ internal static partial class EngineConfigReader
             MaxRequestLineBytes = reader.Int(section, "MaxRequestLineBytes", defaults.MaxRequestLineBytes, 256, 1024 * 1024),
             MaxHeaderCount = reader.Int(section, "MaxHeaderCount", defaults.MaxHeaderCount, 1, 10_000),
             ShutdownDrain = reader.Duration(section, "ShutdownDrain", defaults.ShutdownDrain, TimeSpan.Zero, TimeSpan.FromMinutes(10)),
+            MaxPendingWork = reader.Int(section, "MaxPendingWork", defaults.MaxPendingWork, 0, 10_000_000),
         };
 
         if (limits.MaxRequestLineBytes > limits.MaxRequestHeadBytes)

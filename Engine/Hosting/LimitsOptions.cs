@@ -51,4 +51,11 @@ internal sealed class LimitsOptions
     /// inside both with room for the final abort.
     /// </summary>
     public TimeSpan ShutdownDrain { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// Thread-pool work items waiting above which new requests get 503 OVERLOADED (0 = off).
+    /// ASP.NET's requestQueueLimit defaults to 5000: past that, queued work waits seconds on a
+    /// small box, and refusing early with Retry-After beats answering late.
+    /// </summary>
+    public int MaxPendingWork { get; init; } = 5000;
 }

@@ -37,5 +37,6 @@ internal sealed class PackageOptions
     /// <summary>Rules used when the username carries none (and for IP-auth requests).</summary>
     public string? DefaultRules { get; init; }
 
-    public CircuitBreakerOptions CircuitBreaker { get; init; } = new();
+    /// <summary>Per target domain; null (the key absent) = off. Opt-in: a breaker refuses requests.</summary>
+    public CircuitBreakerOptions? CircuitBreaker { get; init; }
 }

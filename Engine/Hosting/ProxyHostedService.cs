@@ -106,6 +106,8 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
 
         _services?.UpstreamPool?.Dispose();
         _services?.Routing.Dispose();
+        _services?.Breakers.Dispose();
+        _services?.Overload.Dispose();
         if (_state is not null)
         {
             await _state.DisposeAsync().ConfigureAwait(false);

@@ -5,6 +5,7 @@ using Engine.Diagnostics;
 using Engine.Errors;
 using Engine.Forwarding;
 using Engine.Http;
+using Engine.Limits;
 using Engine.Rules;
 using Engine.State;
 using Engine.Targets;
@@ -46,6 +47,9 @@ internal static class ProxyServicesFactory
             Packages = new PackageDirectory(options.Packages.Select(ToPackage)),
             Policy = policy,
             State = state,
+            Limiter = new RequestLimiter(state, options.Credits.PoolBytes),
+            Breakers = new CircuitBreakers(clock),
+            Overload = new OverloadMonitor(limits.MaxPendingWork, clock),
             Routing = CreateRouting(options, dns, policy, state.Sessions, clock),
             UpstreamPool = new UpstreamConnectionPool(time: time),
             AccessLog = accessLog,
@@ -73,7 +77,8 @@ internal static class ProxyServicesFactory
         p.IpAuth.ToArray(),
         p.DefaultRules,
         RulePolicy.Create(p.AllowedRules, p.AllowedNetworks),
-        p.AllowedNetworks);
+        p.AllowedNetworks,
+        new PackageLimits(p.RequestsPerSecond, p.MaxConcurrent, p.TrafficLimitBytes, p.CircuitBreaker));
 
     /// <summary>Listener endpoints this build serves (HTTP); other protocols are refused at start with a reason.</summary>
     public static IReadOnlyList<IPEndPoint> HttpEndPoints(EngineOptions options) =>

@@ -32,9 +32,13 @@ internal sealed class TunnelRelay : IDisposable
     private long _fromClient;
     private long _fromTarget;
     private int _firstCause;   // TerminationState packed: cause << 8 | phase; 0 = none yet
+    private readonly ITrafficSink? _traffic;
+    private long _reported;    // bytes already given to _traffic
 
-    public TunnelRelay(PipeReader clientInput, PipeWriter clientOutput, Socket target, TimeSpan idleTimeout, CancellationToken shutdown, TimeProvider? time = null)
+    public TunnelRelay(PipeReader clientInput, PipeWriter clientOutput, Socket target, TimeSpan idleTimeout, CancellationToken shutdown, TimeProvider? time = null,
+        ITrafficSink? traffic = null)
     {
+        _traffic = traffic;
         _clientInput = clientInput;
         _clientOutput = clientOutput;
         _target = target;
@@ -63,6 +67,7 @@ internal sealed class TunnelRelay : IDisposable
         Task downstream = TargetToClientAsync();
         await Task.WhenAll(upstream, downstream).ConfigureAwait(false);
         _idleTimer?.Dispose();
+        ReportTraffic(0);   // the remainder
 
         int packed = Volatile.Read(ref _firstCause);
         TerminationState state = packed == 0
@@ -108,6 +113,7 @@ internal sealed class TunnelRelay : IDisposable
                 {
                     Interlocked.Add(ref _fromClient, buffer.Length);
                     Touch();
+                    ReportTraffic(TrafficBatchBytes);
                 }
 
                 _clientInput.AdvanceTo(buffer.End);
@@ -159,6 +165,7 @@ internal sealed class TunnelRelay : IDisposable
                 _clientOutput.Advance(received);
                 Interlocked.Add(ref _fromTarget, received);
                 Touch();
+                ReportTraffic(TrafficBatchBytes);
 
                 flushing = true;
                 ValueTask<FlushResult> flush = _clientOutput.FlushAsync();
@@ -186,8 +193,35 @@ internal sealed class TunnelRelay : IDisposable
 
     private void Touch() => Volatile.Write(ref _lastActivity, _time.GetTimestamp());
 
+    // Bytes are reported to the package's account in batches, never per read: one shared-counter
+    // update per MiB. The sink says when the package has no traffic left; the tunnel is cut then.
+    private const long TrafficBatchBytes = 1024 * 1024;
+
+    private void ReportTraffic(long atLeast)
+    {
+        if (_traffic is null)
+        {
+            return;
+        }
+
+        long total = Volatile.Read(ref _fromClient) + Volatile.Read(ref _fromTarget);
+        long reported = Volatile.Read(ref _reported);
+        long pending = total - reported;
+        if (pending <= 0 || pending < atLeast || Interlocked.CompareExchange(ref _reported, total, reported) != reported)
+        {
+            return;
+        }
+
+        if (!_traffic.Report(pending) && atLeast > 0)
+        {
+            Fail(TerminationCause.Resource);
+        }
+    }
+
     private void CheckIdle()
     {
+        ReportTraffic(1);   // a slow tunnel still reports what it moved, a few times per idle period
+
         if (_time.GetElapsedTime(Volatile.Read(ref _lastActivity)) >= _idleTimeout)
         {
             Fail(TerminationCause.ClientTimeout);

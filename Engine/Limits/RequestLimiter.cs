@@ -1,0 +1,94 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Engine.Auth;
+using Engine.State;
+
+namespace Engine.Limits;
+
+/// <summary>
+/// Admits or refuses each request or tunnel of a package before a node is chosen: credit pool,
+/// traffic cap, concurrency, then the rate (a token is taken last, so a request refused for
+/// another reason does not spend one). Concurrency is counted per instance; the rest lives in
+/// the <see cref="IStateStore"/> and is shared when that store is.
+/// </summary>
+internal sealed class RequestLimiter
+{
+    private readonly IStateStore _state;
+    private readonly long? _creditPoolBytes;
+    private readonly ConcurrentDictionary<string, StrongBox<int>> _inFlight = new(StringComparer.Ordinal);
+
+    public RequestLimiter(IStateStore state, long? creditPoolBytes)
+    {
+        _state = state;
+        _creditPoolBytes = creditPoolBytes;
+    }
+
+    public IStateStore State => _state;
+
+    public long? CreditPoolBytes => _creditPoolBytes;
+
+    /// <summary>Requests and tunnels of the package in flight on this instance.</summary>
+    public int InFlight(string packageId) => _inFlight.TryGetValue(packageId, out StrongBox<int>? count) ? Volatile.Read(ref count.Value) : 0;
+
+    /// <summary>
+    /// Checks every limit. <paramref name="entered"/> is true when the request now counts toward
+    /// <c>MaxConcurrent</c>: the caller must <see cref="Leave"/> when it ends.
+    /// </summary>
+    public async ValueTask<(Admission Verdict, int RetryAfterSeconds, bool Entered)> AdmitAsync(Package package)
+    {
+        if (_creditPoolBytes is long pool && _state.CreditsUsed >= pool)
+        {
+            return (Admission.NoCredits, -1, false);
+        }
+
+        PackageLimits limits = package.Limits;
+        if (limits.TrafficLimitBytes is long cap && _state.TrafficUsed(package.Id) >= cap)
+        {
+            return (Admission.TrafficExceeded, -1, false);
+        }
+
+        bool entered = false;
+        if (limits.MaxConcurrent is int max)
+        {
+            StrongBox<int> count = _inFlight.GetOrAdd(package.Id, static _ => new StrongBox<int>());
+            if (Interlocked.Increment(ref count.Value) > max)
+            {
+                Interlocked.Decrement(ref count.Value);
+                // Nothing says when a slot frees up; a second is the smallest Retry-After there is.
+                return (Admission.TooManyConcurrent, 1, false);
+            }
+
+            entered = true;
+        }
+
+        if (limits.RequestsPerSecond is int rate)
+        {
+            ValueTask<RateDecision> take = _state.TakeTokenAsync(package.Id, rate);
+            RateDecision decision = take.IsCompletedSuccessfully ? take.Result : await take.ConfigureAwait(false);
+            if (!decision.Allowed)
+            {
+                if (entered)
+                {
+                    Leave(package);
+                }
+
+                return (Admission.TooManyPerSecond, decision.RetryAfterSeconds, false);
+            }
+        }
+
+        return (Admission.Admitted, -1, entered);
+    }
+
+    public void Leave(Package package)
+    {
+        if (_inFlight.TryGetValue(package.Id, out StrongBox<int>? count))
+        {
+            Interlocked.Decrement(ref count.Value);
+        }
+    }
+
+    /// <summary>True while the package may still move bytes: its cap and the credit pool are not used up.</summary>
+    public bool HasTrafficLeft(Package package) =>
+        (package.Limits.TrafficLimitBytes is not long cap || _state.TrafficUsed(package.Id) < cap)
+        && (_creditPoolBytes is not long pool || _state.CreditsUsed < pool);
+}
