@@ -46,6 +46,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
             Limiter = new Engine.Limits.RequestLimiter(State, options.CreditPoolBytes),
             Breakers = new Engine.Limits.CircuitBreakers(options.Time),
             Overload = options.Overload ?? Engine.Limits.OverloadMonitor.Off,
+            Metrics = options.Metrics,
             Routing = Routing,
             AccessLog = AccessLog,
             UpstreamPool = options.PoolUpstream ? new Engine.Forwarding.UpstreamConnectionPool() : null,
@@ -144,6 +145,8 @@ internal sealed class ProxyFixtureOptions
     public long? CreditPoolBytes { get; set; }
 
     public Engine.Limits.OverloadMonitor? Overload { get; set; }
+
+    public EngineMetrics? Metrics { get; set; }
 
     /// <summary>The shared state; default: a memory store over <see cref="Sessions"/>.</summary>
     public Engine.State.IStateStore? State { get; set; }

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Engine.Auth;
+using Engine.Diagnostics;
 using Engine.Hosting;
 using Engine.Limits;
 using Engine.Tests.Fixtures;
@@ -222,11 +223,34 @@ public sealed class LimitsEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Overload_LongWorkQueue_Sheds503WithRetryAfter_AndRecovers()
+    public async Task Overload_LongWorkQueue_Sheds503WithRetryAfter_AndRecovers_AndCountsInMetrics()
     {
         long pending = 0;
         using var monitor = new OverloadMonitor(100, new ManualTimeProvider(), () => Interlocked.Read(ref pending));
-        ProxyFixture proxy = Proxy(o => o.Overload = monitor, Limited("p", "p-key"));
+        using var metrics = new EngineMetrics(() => false, () => monitor.Shed);
+        var seen = new Dictionary<string, long>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == EngineMetrics.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            string key = instrument.Name + (tags.Length > 0 ? ":" + tags[0].Value : "");
+            lock (seen)
+            {
+                seen[key] = seen.GetValueOrDefault(key) + value;
+            }
+        });
+        listener.Start();
+        ProxyFixture proxy = Proxy(o =>
+        {
+            o.Overload = monitor;
+            o.Metrics = metrics;
+        }, Limited("p", "p-key"));
         Interlocked.Exchange(ref pending, 5000);
         monitor.Sample();
         ProxyReply shed = await Get(proxy, "p-key");
@@ -234,6 +258,13 @@ public sealed class LimitsEndToEndTests : IAsyncLifetime
         Assert.Equal("OVERLOADED", shed.Error);
         Assert.Equal("1", shed.Header("Retry-After"));
         Assert.Equal(1, monitor.Shed);
+
+        listener.RecordObservableInstruments();
+        lock (seen)
+        {
+            Assert.Equal(1, seen["engine.limits.rejected:overload"]);
+            Assert.Equal(1, seen["engine.overload.shed"]);
+        }
 
         Interlocked.Exchange(ref pending, 0);
         monitor.Sample();

@@ -130,6 +130,7 @@ internal sealed partial class ProxyConnection
 
     private ValueTask<bool> RejectLimitAsync(ErrorCode code, ReadOnlySpan<byte> detail, int retryAfterSeconds, LimitedBy limitedBy)
     {
+        _services.Metrics?.Limited(limitedBy);
         bool keepAlive = CanKeepAliveAfterError();
         _error = code;
         _status = ErrorCatalog.Get(code).Status;

@@ -35,6 +35,9 @@ internal sealed class ProxyServices
     /// <summary>Load shedding on a growing thread-pool queue; off unless <c>Limits:MaxPendingWork</c> is set.</summary>
     public Engine.Limits.OverloadMonitor Overload { get; init; } = Engine.Limits.OverloadMonitor.Off;
 
+    /// <summary>The engine's meter; null in tests that do not look at metrics.</summary>
+    public Diagnostics.EngineMetrics? Metrics { get; init; }
+
     /// <summary>Node pool, connectors and sessions: where rules become a path to the target.</summary>
     public required NodeRouting Routing { get; init; }
 

@@ -108,6 +108,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         _services?.Routing.Dispose();
         _services?.Breakers.Dispose();
         _services?.Overload.Dispose();
+        _services?.Metrics?.Dispose();
         if (_state is not null)
         {
             await _state.DisposeAsync().ConfigureAwait(false);

@@ -21,11 +21,12 @@ internal static class ProxyServicesFactory
     private static readonly TimeSpan DnsPositiveTtl = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan DnsNegativeTtl = TimeSpan.FromSeconds(5);
 
-    public static ProxyServices Create(EngineOptions options, AccessLog? accessLog, IStateStore state, TimeProvider? time = null)
+    public static ProxyServices Create(EngineOptions options, AccessLog? accessLog, IStateStore state, TimeProvider? time = null, EngineMetrics? metrics = null)
     {
         LimitsOptions limits = options.Limits;
         var policy = new TargetPolicy(options.Security.AllowPrivateTargets, options.Security.AllowedConnectPorts, options.Security.BlockedDomains);
         TimeProvider clock = time ?? TimeProvider.System;
+        var overload = new OverloadMonitor(limits.MaxPendingWork, clock);
         var dns = new DnsCache(DnsPositiveTtl, DnsNegativeTtl, time: time);
         return new ProxyServices
         {
@@ -49,7 +50,8 @@ internal static class ProxyServicesFactory
             State = state,
             Limiter = new RequestLimiter(state, options.Credits.PoolBytes),
             Breakers = new CircuitBreakers(clock),
-            Overload = new OverloadMonitor(limits.MaxPendingWork, clock),
+            Overload = overload,
+            Metrics = metrics ?? new EngineMetrics(() => state.IsDegraded, () => overload.Shed),
             Routing = CreateRouting(options, dns, policy, state.Sessions, clock),
             UpstreamPool = new UpstreamConnectionPool(time: time),
             AccessLog = accessLog,
