@@ -54,7 +54,9 @@ internal sealed class ProxyFixture : IAsyncDisposable
         };
 
         Server = new ProxyServer(Services, options.MaxConnections);
-        Server.Start([new IPEndPoint(IPAddress.Loopback, 0)]);
+        Server.Start(options.Socks
+            ? [(new IPEndPoint(IPAddress.Loopback, 0), ClientProtocol.Http), (new IPEndPoint(IPAddress.Loopback, 0), ClientProtocol.Socks5)]
+            : [(new IPEndPoint(IPAddress.Loopback, 0), ClientProtocol.Http)]);
         _drain = options.Drain;
     }
 
@@ -71,6 +73,9 @@ internal sealed class ProxyFixture : IAsyncDisposable
     public AccessLog AccessLog { get; }
 
     public IPEndPoint EndPoint => Server.EndPoints[0];
+
+    /// <summary>The SOCKS5 listener (with <see cref="ProxyFixtureOptions.Socks"/>).</summary>
+    public IPEndPoint SocksEndPoint => Server.EndPoints[1];
 
     public Uri Uri => new($"http://127.0.0.1:{EndPoint.Port}");
 
@@ -152,6 +157,9 @@ internal sealed class ProxyFixtureOptions
     public Engine.State.IStateStore? State { get; set; }
 
     public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>Also listen for SOCKS5 (<see cref="ProxyFixture.SocksEndPoint"/>).</summary>
+    public bool Socks { get; set; }
 
     public TimeProvider Time { get; set; } = TimeProvider.System;
 

@@ -24,7 +24,21 @@ internal sealed partial class ProxyConnection
     }
 
     private bool CanKeepAliveAfterError() =>
-        _head.KeepAlive && _head.Framing == BodyFraming.None && !_draining.IsCancellationRequested;
+        !_socks && _head.KeepAlive && _head.Framing == BodyFraming.None && !_draining.IsCancellationRequested;
+
+    /// <summary>
+    /// Every catalog answer goes out here: the problem+json response on HTTP listeners, the
+    /// nearest RFC 1928 reply on SOCKS5 ones (errors.md), whose connection then closes.
+    /// </summary>
+    private int WriteErrorResponse(in ErrorResponse response)
+    {
+        if (_socks)
+        {
+            return WriteSocksReply(ErrorCatalog.Get(response.Code).Socks5Reply);
+        }
+
+        return _services.Errors.Write(_output, response);
+    }
 
     private async ValueTask<bool> FlushThenAsync(bool keepAlive) => await FlushAsync().ConfigureAwait(false) && keepAlive;
 
@@ -32,7 +46,7 @@ internal sealed partial class ProxyConnection
     {
         _error = code;
         _status = ErrorCatalog.Get(code).Status;
-        _bytesOut += _services.Errors.Write(_output, new ErrorResponse(code)
+        _bytesOut += WriteErrorResponse(new ErrorResponse(code)
         {
             Detail = detail,
             Method = _head.MethodBytes,

@@ -134,7 +134,7 @@ internal sealed partial class ProxyConnection
         bool keepAlive = CanKeepAliveAfterError();
         _error = code;
         _status = ErrorCatalog.Get(code).Status;
-        _bytesOut += _services.Errors.Write(_output, new ErrorResponse(code)
+        _bytesOut += WriteErrorResponse(new ErrorResponse(code)
         {
             Detail = detail,
             Method = _head.MethodBytes,

@@ -360,7 +360,7 @@ internal sealed partial class ProxyConnection
         bool keepAlive = CanKeepAliveAfterError();
         _error = ErrorCode.NodeNotFound;
         _status = ErrorCatalog.Get(ErrorCode.NodeNotFound).Status;
-        _bytesOut += _services.Errors.Write(_output, new ErrorResponse(ErrorCode.NodeNotFound)
+        _bytesOut += WriteErrorResponse(new ErrorResponse(ErrorCode.NodeNotFound)
         {
             Detail = detail,
             Method = _head.MethodBytes,
@@ -378,7 +378,7 @@ internal sealed partial class ProxyConnection
         _error = ErrorCode.RetriesExhausted;
         _status = ErrorCatalog.Get(ErrorCode.RetriesExhausted).Status;
         _termination = new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Connect);
-        _bytesOut += _services.Errors.Write(_output, new ErrorResponse(ErrorCode.RetriesExhausted)
+        _bytesOut += WriteErrorResponse(new ErrorResponse(ErrorCode.RetriesExhausted)
         {
             Detail = "the session's node failed every onerror-retry attempt and its replacement failed too"u8,
             Method = _head.MethodBytes,
@@ -416,7 +416,7 @@ internal sealed partial class ProxyConnection
         ReadOnlySpan<byte> rules = RuleBytes.Span;
         Span<byte> detail = stackalloc byte[256];
         int length = error.FormatDetail(rules, detail);
-        _bytesOut += _services.Errors.Write(_output, new ErrorResponse(error.Code)
+        _bytesOut += WriteErrorResponse(new ErrorResponse(error.Code)
         {
             Detail = detail[..length],
             Method = _head.MethodBytes,

@@ -67,6 +67,12 @@ internal sealed partial class ProxyConnection
 
     private void WriteConnectionEstablished()
     {
+        if (_socks)
+        {
+            _bytesOut += WriteSocksReply(Errors.Socks5Reply.Succeeded);
+            return;
+        }
+
         Span<byte> span = _output.GetSpan(256);
         int n = 0;
         ConnectionEstablished.CopyTo(span);

@@ -26,6 +26,7 @@ internal sealed partial class ProxyConnection : IDisposable
     private readonly CancellationTokenSource _deadline = new();
     private readonly byte[] _credentials = new byte[BasicCredentials.MaxDecodedLength];
 
+    private readonly bool _socks;
     private bool _awaitingHead;
 
     // Per request: reset by BeginRequest.
@@ -43,8 +44,10 @@ internal sealed partial class ProxyConnection : IDisposable
 
     /// <param name="draining">Shutdown began: finish the request in flight, accept no further one.</param>
     /// <param name="aborted">The drain period is over: cut whatever is still running.</param>
-    public ProxyConnection(ProxyServices services, PipeReader input, PipeWriter output, IPEndPoint client, CancellationToken draining, CancellationToken aborted)
+    /// <param name="socks">A SOCKS5 listener's connection: one handshake, one tunnel.</param>
+    public ProxyConnection(ProxyServices services, PipeReader input, PipeWriter output, IPEndPoint client, CancellationToken draining, CancellationToken aborted, bool socks = false)
     {
+        _socks = socks;
         _services = services;
         _input = input;
         _output = output;
@@ -57,6 +60,12 @@ internal sealed partial class ProxyConnection : IDisposable
     /// <summary>Runs until the client leaves, an error closes the connection, or shutdown.</summary>
     public async Task RunAsync()
     {
+        if (_socks)
+        {
+            await RunSocksAsync().ConfigureAwait(false);
+            return;
+        }
+
         // An idle keep-alive connection waiting for its next request closes as soon as draining starts.
         CancellationTokenRegistration onDrain = _draining.UnsafeRegister(static s => ((ProxyConnection)s!).OnDraining(), this);
         try
@@ -129,8 +138,8 @@ internal sealed partial class ProxyConnection : IDisposable
 
     private async Task<bool> HandleRequestAsync()
     {
-        ProxyProtocols protocol = _head.TargetForm == TargetForm.Authority ? ProxyProtocols.Https : ProxyProtocols.Http;
-        if (!Authenticate(protocol, out ErrorCode authError))
+        ProxyProtocols protocol = _socks ? ProxyProtocols.Socks5 : _head.TargetForm == TargetForm.Authority ? ProxyProtocols.Https : ProxyProtocols.Http;
+        if (!Authenticate(_head.ProxyAuthorization, protocol, out ErrorCode authError))
         {
             // A 407 leaves the connection usable when the request carried no body, so a client
             // can retry with credentials (errors.md); anything else with a body must close.
@@ -159,10 +168,10 @@ internal sealed partial class ProxyConnection : IDisposable
         }
     }
 
-    private bool Authenticate(ProxyProtocols protocol, out ErrorCode error)
+    private bool Authenticate(ReadOnlySpan<byte> proxyAuthorization, ProxyProtocols protocol, out ErrorCode error)
     {
         AuthOutcome outcome = _services.Packages.Authenticate(
-            _head.ProxyAuthorization, _client.Address, protocol, _credentials, out _package, out _rulesLength);
+            proxyAuthorization, _client.Address, protocol, _credentials, out _package, out _rulesLength);
         error = outcome switch
         {
             AuthOutcome.Authenticated => ErrorCode.None,

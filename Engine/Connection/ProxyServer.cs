@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using Engine.Errors;
 using Engine.Transport;
@@ -30,13 +31,19 @@ internal sealed class ProxyServer : IAsyncDisposable
     public long OpenConnections => _counter.Current;
 
     /// <summary>Binds and starts every endpoint; on a bind failure nothing stays bound.</summary>
-    public void Start(IEnumerable<IPEndPoint> endPoints)
+    public void Start(IEnumerable<IPEndPoint> endPoints) => Start(endPoints.Select(e => (e, ClientProtocol.Http)));
+
+    /// <summary>Binds every listener first (so a taken port fails the start cleanly), then accepts on all.</summary>
+    public void Start(IEnumerable<(IPEndPoint EndPoint, ClientProtocol Protocol)> listeners)
     {
         try
         {
-            foreach (IPEndPoint endPoint in endPoints)
+            foreach ((IPEndPoint endPoint, ClientProtocol protocol) in listeners)
             {
-                _listeners.Add(new SocketListener(endPoint, _backlog, _counter, RunConnectionAsync, RejectOverloadedAsync));
+                bool socks = protocol == ClientProtocol.Socks5;
+                _listeners.Add(new SocketListener(endPoint, _backlog, _counter,
+                    transport => RunConnectionAsync(transport, socks),
+                    socks ? RejectOverloadedSocksAsync : RejectOverloadedAsync));
             }
         }
         catch
@@ -56,10 +63,18 @@ internal sealed class ProxyServer : IAsyncDisposable
         }
     }
 
-    private async Task RunConnectionAsync(SocketConnection transport)
+    private async Task RunConnectionAsync(SocketConnection transport, bool socks)
     {
-        using var connection = new ProxyConnection(_services, transport.Input, transport.Output, transport.RemoteEndPoint, _draining.Token, _aborted.Token);
+        using var connection = new ProxyConnection(_services, transport.Input, transport.Output, transport.RemoteEndPoint, _draining.Token, _aborted.Token, socks);
         await connection.RunAsync().ConfigureAwait(false);
+    }
+
+    // A SOCKS client cannot read an HTTP answer: refusing its greeting (no acceptable method) and
+    // closing is the nearest thing RFC 1928 has to "try later".
+    private static async Task RejectOverloadedSocksAsync(SocketConnection transport)
+    {
+        transport.Output.Write((ReadOnlySpan<byte>)[0x05, 0xFF]);
+        await transport.Output.FlushAsync().ConfigureAwait(false);
     }
 
     private async Task RejectOverloadedAsync(SocketConnection transport)

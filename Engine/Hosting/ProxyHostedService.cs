@@ -36,7 +36,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (ListenerOptions listener in _options.Listeners.Where(l => l.Protocol != ListenerProtocol.Http))
+        foreach (ListenerOptions listener in _options.Listeners.Where(l => l.Protocol == ListenerProtocol.Https))
         {
             EngineLog.ListenerNotServed(_logger, listener.ToString());
         }
@@ -45,7 +45,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         _state = StateStoreFactory.Create(_options.State, TimeProvider.System, _logger);
         _services = ProxyServicesFactory.Create(_options, _accessLog, _state);
         _server = new ProxyServer(_services, _options.Limits.MaxConnections, _options.Listeners.Count > 0 ? _options.Listeners[0].Backlog : ListenerOptions.DefaultBacklog);
-        _server.Start(ProxyServicesFactory.HttpEndPoints(_options));
+        _server.Start(ProxyServicesFactory.SocketListeners(_options));
         foreach (IPEndPoint endPoint in _server.EndPoints)
         {
             EngineLog.Listening(_logger, endPoint);

@@ -82,7 +82,8 @@ internal static class ProxyServicesFactory
         p.AllowedNetworks,
         new PackageLimits(p.RequestsPerSecond, p.MaxConcurrent, p.TrafficLimitBytes, p.CircuitBreaker));
 
-    /// <summary>Listener endpoints this build serves (HTTP); other protocols are refused at start with a reason.</summary>
-    public static IReadOnlyList<IPEndPoint> HttpEndPoints(EngineOptions options) =>
-        options.Listeners.Where(l => l.Protocol == ListenerProtocol.Http).Select(l => l.Endpoint).ToArray();
+    /// <summary>Listeners served over plain sockets (HTTP and SOCKS5); https listeners are bound separately.</summary>
+    public static IReadOnlyList<(IPEndPoint EndPoint, ClientProtocol Protocol)> SocketListeners(EngineOptions options) =>
+        options.Listeners.Where(l => l.Protocol is ListenerProtocol.Http or ListenerProtocol.Socks5)
+            .Select(l => (l.Endpoint, l.Protocol == ListenerProtocol.Socks5 ? ClientProtocol.Socks5 : ClientProtocol.Http)).ToArray();
 }
