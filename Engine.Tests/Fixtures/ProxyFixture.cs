@@ -54,9 +54,19 @@ internal sealed class ProxyFixture : IAsyncDisposable
         };
 
         Server = new ProxyServer(Services, options.MaxConnections);
-        Server.Start(options.Socks
-            ? [(new IPEndPoint(IPAddress.Loopback, 0), ClientProtocol.Http), (new IPEndPoint(IPAddress.Loopback, 0), ClientProtocol.Socks5)]
-            : [(new IPEndPoint(IPAddress.Loopback, 0), ClientProtocol.Http)]);
+        var listeners = new List<ListenerBinding> { new(new IPEndPoint(IPAddress.Loopback, 0), ClientProtocol.Http) };
+        if (options.Socks)
+        {
+            listeners.Add(new ListenerBinding(new IPEndPoint(IPAddress.Loopback, 0), ClientProtocol.Socks5));
+        }
+
+        if (options.Tls is not null)
+        {
+            listeners.Add(new ListenerBinding(new IPEndPoint(IPAddress.Loopback, 0), ClientProtocol.Http, options.Tls));
+        }
+
+        Server.Start(listeners);
+        _tlsIndex = options.Socks ? 2 : 1;
         _drain = options.Drain;
     }
 
@@ -76,6 +86,11 @@ internal sealed class ProxyFixture : IAsyncDisposable
 
     /// <summary>The SOCKS5 listener (with <see cref="ProxyFixtureOptions.Socks"/>).</summary>
     public IPEndPoint SocksEndPoint => Server.EndPoints[1];
+
+    /// <summary>The https listener (with <see cref="ProxyFixtureOptions.Tls"/>).</summary>
+    public IPEndPoint TlsEndPoint => Server.EndPoints[_tlsIndex];
+
+    private readonly int _tlsIndex;
 
     public Uri Uri => new($"http://127.0.0.1:{EndPoint.Port}");
 
@@ -160,6 +175,9 @@ internal sealed class ProxyFixtureOptions
 
     /// <summary>Also listen for SOCKS5 (<see cref="ProxyFixture.SocksEndPoint"/>).</summary>
     public bool Socks { get; set; }
+
+    /// <summary>Also listen for HTTP over TLS with this certificate (<see cref="ProxyFixture.TlsEndPoint"/>).</summary>
+    public Engine.Transport.TlsCertificateSource? Tls { get; set; }
 
     public TimeProvider Time { get; set; } = TimeProvider.System;
 

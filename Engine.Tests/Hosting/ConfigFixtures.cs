@@ -6,8 +6,22 @@ namespace Engine.Tests.Hosting;
 
 internal static class ConfigFixtures
 {
+    /// <summary>
+    /// The file shape from spec/config.md, verbatim except that the https listener's
+    /// <c>cert.pfx</c> is a real certificate file (the reader loads it to validate it).
+    /// </summary>
+    public static string SpecExample => s_specExample.Value;
+
+    private static readonly Lazy<string> s_specExample = new(() =>
+    {
+        string directory = Directory.CreateTempSubdirectory("engine-config-").FullName;
+        using var certificate = Engine.Tests.Fixtures.TestCertificates.Create();
+        string pfx = Engine.Tests.Fixtures.TestCertificates.WritePfx(certificate, directory, null);
+        return SpecExampleVerbatim.Replace("\"cert.pfx\"", System.Text.Json.JsonSerializer.Serialize(pfx), StringComparison.Ordinal);
+    });
+
     /// <summary>The file shape from spec/config.md, verbatim.</summary>
-    public const string SpecExample = """
+    public const string SpecExampleVerbatim = """
         {
           "Engine": {
             "Name": "engine",

@@ -1,6 +1,9 @@
 using System.Buffers;
 using System.Net;
 using Engine.Errors;
+using System.IO.Pipelines;
+using System.Net.Security;
+using System.Security.Authentication;
 using Engine.Transport;
 
 namespace Engine.Connection;
@@ -31,18 +34,19 @@ internal sealed class ProxyServer : IAsyncDisposable
     public long OpenConnections => _counter.Current;
 
     /// <summary>Binds and starts every endpoint; on a bind failure nothing stays bound.</summary>
-    public void Start(IEnumerable<IPEndPoint> endPoints) => Start(endPoints.Select(e => (e, ClientProtocol.Http)));
+    public void Start(IEnumerable<IPEndPoint> endPoints) => Start(endPoints.Select(e => new ListenerBinding(e, ClientProtocol.Http)));
 
     /// <summary>Binds every listener first (so a taken port fails the start cleanly), then accepts on all.</summary>
-    public void Start(IEnumerable<(IPEndPoint EndPoint, ClientProtocol Protocol)> listeners)
+    public void Start(IEnumerable<ListenerBinding> listeners)
     {
         try
         {
-            foreach ((IPEndPoint endPoint, ClientProtocol protocol) in listeners)
+            foreach (ListenerBinding binding in listeners)
             {
-                bool socks = protocol == ClientProtocol.Socks5;
-                _listeners.Add(new SocketListener(endPoint, _backlog, _counter,
-                    transport => RunConnectionAsync(transport, socks),
+                bool socks = binding.Protocol == ClientProtocol.Socks5;
+                TlsCertificateSource? tls = binding.Certificate;
+                _listeners.Add(new SocketListener(binding.EndPoint, _backlog, _counter,
+                    tls is null ? transport => RunConnectionAsync(transport, socks) : transport => RunTlsConnectionAsync(transport, tls),
                     socks ? RejectOverloadedSocksAsync : RejectOverloadedAsync));
             }
         }
@@ -67,6 +71,45 @@ internal sealed class ProxyServer : IAsyncDisposable
     {
         using var connection = new ProxyConnection(_services, transport.Input, transport.Output, transport.RemoteEndPoint, _draining.Token, _aborted.Token, socks);
         await connection.RunAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// https listener: TLS from the client (ALPN http/1.1) within the request-head deadline, then
+    /// exactly the HTTP listener's behaviour over the decrypted stream (CONNECT inside TLS included).
+    /// </summary>
+    private async Task RunTlsConnectionAsync(SocketConnection transport, TlsCertificateSource certificate)
+    {
+        await using var tls = new SslStream(new DuplexPipeStream(transport.Input, transport.Output), leaveInnerStreamOpen: false);
+        using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_aborted.Token))
+        {
+            handshake.CancelAfter(_services.Limits.RequestHeadTimeout);
+            try
+            {
+                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+                {
+                    ServerCertificate = certificate.Current,
+                    ApplicationProtocols = [SslApplicationProtocol.Http11],
+                    ClientCertificateRequired = false,
+                }, handshake.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or AuthenticationException or IOException)
+            {
+                return;   // slow, broken or not TLS at all: nothing can be answered in HTTP
+            }
+        }
+
+        PipeReader input = PipeReader.Create(tls, new StreamPipeReaderOptions(leaveOpen: true));
+        PipeWriter output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
+        try
+        {
+            using var connection = new ProxyConnection(_services, input, output, transport.RemoteEndPoint, _draining.Token, _aborted.Token);
+            await connection.RunAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            await output.CompleteAsync().ConfigureAwait(false);
+            await input.CompleteAsync().ConfigureAwait(false);
+        }
     }
 
     // A SOCKS client cannot read an HTTP answer: refusing its greeting (no acceptable method) and

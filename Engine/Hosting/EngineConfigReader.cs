@@ -87,17 +87,23 @@ internal static partial class EngineConfigReader
 
         foreach (IConfigurationSection item in items)
         {
-            reader.CheckKeys(item, "Endpoint", "Protocol", "Certificate", "Backlog");
+            reader.CheckKeys(item, "Endpoint", "Protocol", "Certificate", "CertificateKey", "CertificatePassword", "Backlog");
             IPEndPoint? endpoint = reader.EndPoint(item, "Endpoint", required: true, allowPortZero: true);
             ListenerProtocol protocol = reader.Enum(item, "Protocol", ListenerProtocol.Http, ListenerProtocols);
             string? certificate = reader.String(item, "Certificate");
+            string? certificateKey = reader.String(item, "CertificateKey");
+            string? certificatePassword = reader.String(item, "CertificatePassword");
             if (protocol == ListenerProtocol.Https && certificate is null)
             {
-                reader.Report(item.GetSection("Certificate"), "is required for an https listener");
+                reader.Report(item.GetSection("Certificate"), "is required for an https listener (a PFX file, or a PEM certificate with CertificateKey)");
             }
-            else if (protocol != ListenerProtocol.Https && certificate is not null)
+            else if (protocol != ListenerProtocol.Https && (certificate ?? certificateKey ?? certificatePassword) is not null)
             {
-                reader.Report(item.GetSection("Certificate"), "only applies to an https listener");
+                reader.Report(item.GetSection(certificate is not null ? "Certificate" : certificateKey is not null ? "CertificateKey" : "CertificatePassword"), "only applies to an https listener");
+            }
+            else if (certificate is not null && CertificateProblem(certificate, certificateKey, certificatePassword) is { } problem)
+            {
+                reader.Report(item.GetSection("Certificate"), problem);
             }
 
             listeners.Add(new ListenerOptions
@@ -105,11 +111,27 @@ internal static partial class EngineConfigReader
                 Endpoint = endpoint ?? new IPEndPoint(IPAddress.Loopback, 0),
                 Protocol = protocol,
                 Certificate = certificate,
+                CertificateKey = certificateKey,
+                CertificatePassword = certificatePassword,
                 Backlog = reader.Int(item, "Backlog", ListenerOptions.DefaultBacklog, 1, 65535),
             });
         }
 
         return listeners;
+    }
+
+    /// <summary>Loads the certificate once, so --check-config catches a wrong path, password or key pair.</summary>
+    private static string? CertificateProblem(string certificate, string? key, string? password)
+    {
+        try
+        {
+            using var source = new Engine.Transport.TlsCertificateSource(certificate, key, password);
+            return source.Current.HasPrivateKey ? null : $"'{certificate}' has no private key";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            return $"'{certificate}' cannot be loaded: {e.Message}";
+        }
     }
 
     private static AdminOptions? ReadAdmin(ConfigSectionReader reader, IConfigurationSection engine)

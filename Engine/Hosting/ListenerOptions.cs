@@ -13,8 +13,17 @@ internal sealed class ListenerOptions
 
     public ListenerProtocol Protocol { get; init; } = ListenerProtocol.Http;
 
-    /// <summary>PFX file for <see cref="ListenerProtocol.Https"/> listeners.</summary>
+    /// <summary>
+    /// <see cref="ListenerProtocol.Https"/> listeners: a PFX file, or a PEM certificate (chain)
+    /// with <see cref="CertificateKey"/>. Reloaded when the files change.
+    /// </summary>
     public string? Certificate { get; init; }
+
+    /// <summary>PEM private key that goes with a PEM <see cref="Certificate"/>.</summary>
+    public string? CertificateKey { get; init; }
+
+    /// <summary>Password of a PFX <see cref="Certificate"/>. Never logged.</summary>
+    public string? CertificatePassword { get; init; }
 
     public int Backlog { get; init; } = DefaultBacklog;
 

@@ -20,6 +20,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
     private AccessLog? _accessLog;
     private ProxyServices? _services;
     private IStateStore? _state;
+    private IReadOnlyList<ListenerBinding> _listeners = [];
     private ProxyServer? _server;
 
     private readonly Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier _systemd;
@@ -36,16 +37,12 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (ListenerOptions listener in _options.Listeners.Where(l => l.Protocol == ListenerProtocol.Https))
-        {
-            EngineLog.ListenerNotServed(_logger, listener.ToString());
-        }
-
         _accessLog = new AccessLog(Console.OpenStandardOutput());
         _state = StateStoreFactory.Create(_options.State, TimeProvider.System, _logger);
         _services = ProxyServicesFactory.Create(_options, _accessLog, _state);
         _server = new ProxyServer(_services, _options.Limits.MaxConnections, _options.Listeners.Count > 0 ? _options.Listeners[0].Backlog : ListenerOptions.DefaultBacklog);
-        _server.Start(ProxyServicesFactory.SocketListeners(_options));
+        _listeners = ProxyServicesFactory.Listeners(_options);
+        _server.Start(_listeners);
         foreach (IPEndPoint endPoint in _server.EndPoints)
         {
             EngineLog.Listening(_logger, endPoint);
@@ -106,6 +103,11 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
 
         _services?.UpstreamPool?.Dispose();
         _services?.Routing.Dispose();
+        foreach (ListenerBinding listener in _listeners)
+        {
+            listener.Certificate?.Dispose();
+        }
+
         _services?.Breakers.Dispose();
         _services?.Overload.Dispose();
         _services?.Metrics?.Dispose();

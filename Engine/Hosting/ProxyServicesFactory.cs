@@ -82,8 +82,12 @@ internal static class ProxyServicesFactory
         p.AllowedNetworks,
         new PackageLimits(p.RequestsPerSecond, p.MaxConcurrent, p.TrafficLimitBytes, p.CircuitBreaker));
 
-    /// <summary>Listeners served over plain sockets (HTTP and SOCKS5); https listeners are bound separately.</summary>
-    public static IReadOnlyList<(IPEndPoint EndPoint, ClientProtocol Protocol)> SocketListeners(EngineOptions options) =>
-        options.Listeners.Where(l => l.Protocol is ListenerProtocol.Http or ListenerProtocol.Socks5)
-            .Select(l => (l.Endpoint, l.Protocol == ListenerProtocol.Socks5 ? ClientProtocol.Socks5 : ClientProtocol.Http)).ToArray();
+    /// <summary>Every configured listener as the server binds it; https listeners get their certificate source.</summary>
+    public static IReadOnlyList<ListenerBinding> Listeners(EngineOptions options) =>
+        options.Listeners.Select(l => l.Protocol switch
+        {
+            ListenerProtocol.Socks5 => new ListenerBinding(l.Endpoint, ClientProtocol.Socks5),
+            ListenerProtocol.Https => new ListenerBinding(l.Endpoint, ClientProtocol.Http, new Transport.TlsCertificateSource(l.Certificate!, l.CertificateKey, l.CertificatePassword)),
+            _ => new ListenerBinding(l.Endpoint, ClientProtocol.Http),
+        }).ToArray();
 }

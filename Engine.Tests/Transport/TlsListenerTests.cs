@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Engine.Tests.Fixtures;
+using Engine.Tests.Forwarding;
+using Engine.Transport;
+
+namespace Engine.Tests.Transport;
+
+/// <summary>The https listener: TLS from the client to the engine, then the HTTP listener's behaviour.</summary>
+public sealed class TlsListenerTests : IAsyncLifetime
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("engine-tls-").FullName;
+    private readonly TestOrigin _origin = new();
+    private readonly TestOrigin _tlsOrigin = new(tls: true);
+    private readonly X509Certificate2 _certificate = TestCertificates.Create();
+    private ProxyFixture _proxy = null!;
+    private TlsCertificateSource _source = null!;
+    private string _certificatePem = null!;
+
+    public Task InitializeAsync()
+    {
+        (_certificatePem, string key) = TestCertificates.WritePem(_certificate, _directory);
+        _source = new TlsCertificateSource(_certificatePem, key);
+        _proxy = new ProxyFixture(o => o.Tls = _source);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _proxy.DisposeAsync();
+        _source.Dispose();
+        await _origin.DisposeAsync();
+        await _tlsOrigin.DisposeAsync();
+        _certificate.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    private static async Task<(int Exit, string Output, string Error)> CurlAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("curl") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using Process curl = Process.Start(start)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        Task<string> error = curl.StandardError.ReadToEndAsync(timeout.Token);
+        string output = await curl.StandardOutput.ReadToEndAsync(timeout.Token);
+        await curl.WaitForExitAsync(timeout.Token);
+        return (curl.ExitCode, output, await error);
+    }
+
+    [Fact]
+    public async Task Curl_HttpsProxy_PlainHttpTarget()
+    {
+        (int exit, string output, string error) = await CurlAsync("-s", "-S", "--max-time", "10",
+            "-x", $"https://127.0.0.1:{_proxy.TlsEndPoint.Port}", "--proxy-cacert", _certificatePem,
+            "-U", $"country-us:{ProxyFixture.Key}", $"http://127.0.0.1:{_origin.Port}/small");
+        Assert.True(exit == 0, error);
+        Assert.Equal("Hello, world!", output);
+    }
+
+    [Fact]
+    public async Task Curl_HttpsProxy_ConnectInsideTls_TlsInTls()
+    {
+        (int exit, string output, string error) = await CurlAsync("-s", "-S", "--max-time", "10",
+            "-x", $"https://127.0.0.1:{_proxy.TlsEndPoint.Port}", "--proxy-cacert", _certificatePem,
+            "-U", $"country-us:{ProxyFixture.Key}", "-k", $"https://127.0.0.1:{_tlsOrigin.Port}/small");
+        Assert.True(exit == 0, error);
+        Assert.Equal("Hello, world!", output);
+        string[] log = await _proxy.LogLinesAsync();
+        Assert.Contains("method=CONNECT", log[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Curl_HttpsProxy_WrongKey_Is407OverTls()
+    {
+        (int exit, _, string error) = await CurlAsync("-s", "-S", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+            "-x", $"https://127.0.0.1:{_proxy.TlsEndPoint.Port}", "--proxy-cacert", _certificatePem,
+            "-U", "country-us:wrong", $"http://127.0.0.1:{_origin.Port}/small");
+        Assert.True(exit == 0, error);
+        string[] log = await _proxy.LogLinesAsync();
+        Assert.Contains("code=AUTH_FAILED", log[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Handshake_OffersAlpnHttp11()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(_proxy.TlsEndPoint);
+        string expected = _certificate.Thumbprint;
+        await using var tls = new SslStream(new NetworkStream(socket), false, (_, certificate, _, _) => certificate is X509Certificate2 presented && presented.Thumbprint == expected);
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            ApplicationProtocols = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11],
+        });
+        Assert.Equal(SslApplicationProtocol.Http11, tls.NegotiatedApplicationProtocol);
+        Assert.Equal(_certificate.Thumbprint, new X509Certificate2(tls.RemoteCertificate!).Thumbprint);
+    }
+
+    [Fact]
+    public async Task Handshake_NeverStarted_IsClosedAtTheHeadDeadline()
+    {
+        await using var proxy = new ProxyFixture(o =>
+        {
+            o.Tls = _source;
+            o.Limits = new Engine.Connection.ConnectionLimits { RequestHeadTimeout = TimeSpan.FromMilliseconds(300) };
+        });
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(proxy.TlsEndPoint);
+        var clock = Stopwatch.StartNew();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, await socket.ReceiveAsync(new byte[16], SocketFlags.None, timeout.Token));
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public void Source_RenewedFiles_AreServedAfterTheRecheckInterval_BrokenFilesKeepTheOld()
+    {
+        string directory = Directory.CreateTempSubdirectory("engine-tls-reload-").FullName;
+        try
+        {
+            using X509Certificate2 first = TestCertificates.Create("first");
+            using X509Certificate2 second = TestCertificates.Create("second");
+            (string certificate, string key) = TestCertificates.WritePem(first, directory);
+            var clock = new ManualTimeProvider();
+            using var source = new TlsCertificateSource(certificate, key, time: clock);
+            Assert.Equal(first.Thumbprint, source.Current.Thumbprint);
+
+            TestCertificates.WritePem(second, directory);
+            File.SetLastWriteTimeUtc(certificate, DateTime.UtcNow.AddSeconds(5));
+            Assert.Equal(first.Thumbprint, source.Current.Thumbprint);   // not rechecked yet
+            clock.Advance(TlsCertificateSource.RecheckInterval);
+            Assert.Equal(second.Thumbprint, source.Current.Thumbprint);
+            Assert.Equal(1, source.Reloads);
+
+            File.WriteAllText(certificate, "-----BEGIN CERTIFICATE-----\nnot a certificate\n");
+            File.SetLastWriteTimeUtc(certificate, DateTime.UtcNow.AddSeconds(10));
+            clock.Advance(TlsCertificateSource.RecheckInterval);
+            Assert.Equal(second.Thumbprint, source.Current.Thumbprint);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Source_Pfx_WithPassword_Loads()
+    {
+        string directory = Directory.CreateTempSubdirectory("engine-tls-pfx-").FullName;
+        try
+        {
+            string pfx = TestCertificates.WritePfx(_certificate, directory, "secret");
+            using var source = new TlsCertificateSource(pfx, password: "secret");
+            Assert.True(source.Current.HasPrivateKey);
+            Assert.Equal(_certificate.Thumbprint, source.Current.Thumbprint);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+}
