@@ -54,7 +54,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
         };
 
         Server = new ProxyServer(Services, options.MaxConnections);
-        var listeners = new List<ListenerBinding> { new(new IPEndPoint(IPAddress.Loopback, 0), ClientProtocol.Http) };
+        var listeners = new List<ListenerBinding> { new(new IPEndPoint(IPAddress.Loopback, 0), options.AutoDetect ? ClientProtocol.Auto : ClientProtocol.Http) };
         if (options.Socks)
         {
             listeners.Add(new ListenerBinding(new IPEndPoint(IPAddress.Loopback, 0), ClientProtocol.Socks5));
@@ -175,6 +175,9 @@ internal sealed class ProxyFixtureOptions
 
     /// <summary>Also listen for SOCKS5 (<see cref="ProxyFixture.SocksEndPoint"/>).</summary>
     public bool Socks { get; set; }
+
+    /// <summary>The main listener tells HTTP from SOCKS5 by the first byte.</summary>
+    public bool AutoDetect { get; set; }
 
     /// <summary>Also listen for HTTP over TLS with this certificate (<see cref="ProxyFixture.TlsEndPoint"/>).</summary>
     public Engine.Transport.TlsCertificateSource? Tls { get; set; }

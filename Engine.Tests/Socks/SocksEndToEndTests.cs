@@ -70,6 +70,17 @@ public sealed class SocksEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AutoDetectListener_ServesHttpAndSocks5OnOnePort()
+    {
+        ProxyFixture proxy = Proxy(o => o.AutoDetect = true);
+        string url = $"http://127.0.0.1:{_origin.Port}/small";
+        (int socksExit, string socks) = await CurlAsync("-s", "--max-time", "10", "-x", $"socks5h://country-us:{ProxyFixture.Key}@127.0.0.1:{proxy.EndPoint.Port}", url);
+        (int httpExit, string http) = await CurlAsync("-s", "--max-time", "10", "-x", $"http://country-us:{ProxyFixture.Key}@127.0.0.1:{proxy.EndPoint.Port}", url);
+        Assert.Equal((0, "Hello, world!"), (socksExit, socks));
+        Assert.Equal((0, "Hello, world!"), (httpExit, http));
+    }
+
+    [Fact]
     public async Task HttpClient_WithSocks5WebProxy_Works()
     {
         ProxyFixture proxy = Proxy();

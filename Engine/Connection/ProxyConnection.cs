@@ -26,7 +26,8 @@ internal sealed partial class ProxyConnection : IDisposable
     private readonly CancellationTokenSource _deadline = new();
     private readonly byte[] _credentials = new byte[BasicCredentials.MaxDecodedLength];
 
-    private readonly bool _socks;
+    private readonly ClientProtocol _protocol;
+    private bool _socks;
     private bool _awaitingHead;
 
     // Per request: reset by BeginRequest.
@@ -44,10 +45,12 @@ internal sealed partial class ProxyConnection : IDisposable
 
     /// <param name="draining">Shutdown began: finish the request in flight, accept no further one.</param>
     /// <param name="aborted">The drain period is over: cut whatever is still running.</param>
-    /// <param name="socks">A SOCKS5 listener's connection: one handshake, one tunnel.</param>
-    public ProxyConnection(ProxyServices services, PipeReader input, PipeWriter output, IPEndPoint client, CancellationToken draining, CancellationToken aborted, bool socks = false)
+    /// <param name="protocol">What the listener's clients speak; SOCKS5 is one handshake, one tunnel.</param>
+    public ProxyConnection(ProxyServices services, PipeReader input, PipeWriter output, IPEndPoint client, CancellationToken draining, CancellationToken aborted,
+        ClientProtocol protocol = ClientProtocol.Http)
     {
-        _socks = socks;
+        _protocol = protocol;
+        _socks = protocol == ClientProtocol.Socks5;
         _services = services;
         _input = input;
         _output = output;
@@ -60,6 +63,11 @@ internal sealed partial class ProxyConnection : IDisposable
     /// <summary>Runs until the client leaves, an error closes the connection, or shutdown.</summary>
     public async Task RunAsync()
     {
+        if (_protocol == ClientProtocol.Auto)
+        {
+            _socks = await FirstByteIsSocksAsync().ConfigureAwait(false);
+        }
+
         if (_socks)
         {
             await RunSocksAsync().ConfigureAwait(false);
@@ -106,6 +114,27 @@ internal sealed partial class ProxyConnection : IDisposable
     }
 
     public void Dispose() => _deadline.Dispose();
+
+    /// <summary>Peeks at the first byte without consuming it (within the head deadline); a silent client is served as HTTP, whose reader then times it out.</summary>
+    private async ValueTask<bool> FirstByteIsSocksAsync()
+    {
+        _deadline.CancelAfter(_services.Limits.RequestHeadTimeout);
+        try
+        {
+            ReadResult read = await _input.ReadAsync(_deadline.Token).ConfigureAwait(false);
+            bool socks = !read.Buffer.IsEmpty && read.Buffer.FirstSpan[0] == 0x05;
+            _input.AdvanceTo(read.Buffer.Start);
+            return socks;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        finally
+        {
+            _deadline.TryReset();
+        }
+    }
 
     // Only a connection idle between requests is woken to close; a request or tunnel in flight
     // is left to finish within the drain period.

@@ -43,11 +43,11 @@ internal sealed class ProxyServer : IAsyncDisposable
         {
             foreach (ListenerBinding binding in listeners)
             {
-                bool socks = binding.Protocol == ClientProtocol.Socks5;
+                ClientProtocol protocol = binding.Protocol;
                 TlsCertificateSource? tls = binding.Certificate;
                 _listeners.Add(new SocketListener(binding.EndPoint, _backlog, _counter,
-                    tls is null ? transport => RunConnectionAsync(transport, socks) : transport => RunTlsConnectionAsync(transport, tls),
-                    socks ? RejectOverloadedSocksAsync : RejectOverloadedAsync));
+                    tls is null ? transport => RunConnectionAsync(transport, protocol) : transport => RunTlsConnectionAsync(transport, tls),
+                    protocol == ClientProtocol.Socks5 ? RejectOverloadedSocksAsync : RejectOverloadedAsync));
             }
         }
         catch
@@ -67,9 +67,9 @@ internal sealed class ProxyServer : IAsyncDisposable
         }
     }
 
-    private async Task RunConnectionAsync(SocketConnection transport, bool socks)
+    private async Task RunConnectionAsync(SocketConnection transport, ClientProtocol protocol)
     {
-        using var connection = new ProxyConnection(_services, transport.Input, transport.Output, transport.RemoteEndPoint, _draining.Token, _aborted.Token, socks);
+        using var connection = new ProxyConnection(_services, transport.Input, transport.Output, transport.RemoteEndPoint, _draining.Token, _aborted.Token, protocol);
         await connection.RunAsync().ConfigureAwait(false);
     }
 

@@ -14,6 +14,7 @@ internal static partial class EngineConfigReader
         ["http"] = ListenerProtocol.Http,
         ["socks5"] = ListenerProtocol.Socks5,
         ["https"] = ListenerProtocol.Https,
+        ["http+socks5"] = ListenerProtocol.HttpAndSocks5,
     };
 
     private static readonly Dictionary<string, StateStore> StateStores = new()

@@ -6,4 +6,6 @@ internal enum ListenerProtocol : byte
     Http,
     Socks5,
     Https,
+    /// <summary><c>http+socks5</c>: one port for both, told apart by the first byte.</summary>
+    HttpAndSocks5,
 }

@@ -87,6 +87,7 @@ internal static class ProxyServicesFactory
         options.Listeners.Select(l => l.Protocol switch
         {
             ListenerProtocol.Socks5 => new ListenerBinding(l.Endpoint, ClientProtocol.Socks5),
+            ListenerProtocol.HttpAndSocks5 => new ListenerBinding(l.Endpoint, ClientProtocol.Auto),
             ListenerProtocol.Https => new ListenerBinding(l.Endpoint, ClientProtocol.Http, new Transport.TlsCertificateSource(l.Certificate!, l.CertificateKey, l.CertificatePassword)),
             _ => new ListenerBinding(l.Endpoint, ClientProtocol.Http),
         }).ToArray();
