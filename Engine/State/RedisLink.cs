@@ -43,10 +43,13 @@ internal sealed class RedisLink : IAsyncDisposable
         ConfigurationOptions configuration = ConfigurationOptions.Parse(options.Configuration);
         int milliseconds = (int)options.Timeout.TotalMilliseconds;
         configuration.AbortOnConnectFail = false;
-        configuration.ConnectTimeout = milliseconds;
+        // Connecting (at start and on reconnects) holds up no request: commands fail fast meanwhile.
+        // A cold process needs more than the call timeout for its first handshake (measured ~0.8 s).
+        configuration.ConnectTimeout = Math.Max(2000, milliseconds);
         configuration.SyncTimeout = milliseconds;
         configuration.AsyncTimeout = milliseconds;
         configuration.ConnectRetry = 1;
+        configuration.ReconnectRetryPolicy = new LinearRetry(milliseconds);
         // Timeouts are checked on the heartbeat (1 s by default); our bound is half a second.
         configuration.HeartbeatInterval = TimeSpan.FromMilliseconds(Math.Max(100, milliseconds / 2));
         // The default backlog holds commands while disconnected until they time out; a request must
