@@ -25,6 +25,7 @@ internal sealed class RedisStateStore : IStateStore
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _flushing = new(1, 1);
     private readonly Task _loop;
+    private int _disposed;
 
     public RedisStateStore(RedisStateOptions options, TimeProvider time, ILogger logger)
     {
@@ -181,6 +182,11 @@ internal sealed class RedisStateStore : IStateStore
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync();
         await _loop;
         if (!_link.IsDegraded)
