@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using Engine.State;
 using StackExchange.Redis;
+using Xunit.Abstractions;
 
 namespace Engine.Tests.State;
 
 /// <summary>Request tokens, traffic and credits shared by two instances through one real redis-server.</summary>
-public sealed class RedisStateStoreTests(RedisFixture redis) : IClassFixture<RedisFixture>, IAsyncLifetime
+public sealed class RedisStateStoreTests(RedisFixture redis, ITestOutputHelper output) : IClassFixture<RedisFixture>, IAsyncLifetime
 {
     private readonly string _prefix = RedisFixture.NewPrefix();
     private readonly List<RedisStateStore> _stores = [];
@@ -114,6 +115,38 @@ public sealed class RedisStateStoreTests(RedisFixture redis) : IClassFixture<Red
 
         Assert.Equal(4096, b.TrafficUsed("bg"));
         Assert.Equal(4096, a.TrafficUsed("bg"));
+    }
+
+    /// <summary>The figures in docs/scale-out.md: one awaited call after another (latency, not throughput).</summary>
+    [SkippableFact]
+    public async Task TakeToken_10000Calls_MeasuredAgainstMemory()
+    {
+        RedisStateStore shared = NewInstance();
+        var memory = new MemoryStateStore(TimeProvider.System);
+        const int Calls = 10_000;
+        for (int i = 0; i < 200; i++)
+        {
+            await shared.TakeTokenAsync("warm", 1_000_000);
+            await memory.TakeTokenAsync("warm", 1_000_000);
+        }
+
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < Calls; i++)
+        {
+            await memory.TakeTokenAsync("m", 1_000_000);
+        }
+
+        double memoryMicros = clock.Elapsed.TotalMicroseconds / Calls;
+        clock.Restart();
+        for (int i = 0; i < Calls; i++)
+        {
+            await shared.TakeTokenAsync("r", 1_000_000);
+        }
+
+        double redisMicros = clock.Elapsed.TotalMicroseconds / Calls;
+        output.WriteLine($"TakeTokenAsync x{Calls}: memory {memoryMicros:0.000} us/call, redis {redisMicros:0.0} us/call");
+        Assert.Equal(0, shared.DegradedTransitions);
+        Assert.True(redisMicros < 5000, $"{redisMicros} us/call");
     }
 
     public Task InitializeAsync() => Task.CompletedTask;
