@@ -8,6 +8,7 @@ namespace Engine.Tests.State;
 /// mode. Each request is a new connection, so round robin alternates the instances; the session
 /// keeps its node whichever instance serves it, and both instances served (their Via names).
 /// </summary>
+[Collection(RedisCollection.Name)]
 public sealed class HaproxyScaleOutTests : IAsyncLifetime
 {
     private readonly TestOrigin _origin = new();

@@ -13,6 +13,7 @@ namespace Engine.Tests.State;
 /// state within its timeout, flags itself degraded, and once Redis is back flushes what it counted
 /// and shares sessions and tokens again. Nothing escapes, not even as an unobserved task exception.
 /// </summary>
+[Collection(RedisCollection.Name)]
 public sealed class RedisOutageTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan CallBound = TimeSpan.FromSeconds(1);
@@ -55,8 +56,8 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
         TaskScheduler.UnobservedTaskException += watch;
         await using RedisServer server = await RedisServer.StartAsync();
         string prefix = RedisFixture.NewPrefix();
-        await using RedisStateStore a = RedisFixture.Create(server, prefix);
-        await using RedisStateStore b = RedisFixture.Create(server, prefix);
+        await using RedisStateStore a = RedisFixture.Create(server, prefix, timeout: TimeSpan.FromMilliseconds(500));
+        await using RedisStateStore b = RedisFixture.Create(server, prefix, timeout: TimeSpan.FromMilliseconds(500));
         try
         {
             Assert.True((await a.TakeTokenAsync("p", 10)).Allowed);

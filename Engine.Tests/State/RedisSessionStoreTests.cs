@@ -8,6 +8,7 @@ namespace Engine.Tests.State;
 /// The session contract against a real redis-server (the manual clock is added to Redis's TIME),
 /// and what only a shared store can do: one session seen by two instances.
 /// </summary>
+[Collection(RedisCollection.Name)]
 public sealed class RedisSessionStoreTests(RedisFixture redis) : SessionStoreContract, IClassFixture<RedisFixture>
 {
     private readonly string _prefix = RedisFixture.NewPrefix();

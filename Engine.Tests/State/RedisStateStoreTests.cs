@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 namespace Engine.Tests.State;
 
 /// <summary>Request tokens, traffic and credits shared by two instances through one real redis-server.</summary>
+[Collection(RedisCollection.Name)]
 public sealed class RedisStateStoreTests(RedisFixture redis, ITestOutputHelper output) : IClassFixture<RedisFixture>, IAsyncLifetime
 {
     private readonly string _prefix = RedisFixture.NewPrefix();

@@ -6,6 +6,7 @@ using Engine.Tests.Upstream;
 namespace Engine.Tests.State;
 
 /// <summary>Two engine instances in process, each with its own RedisStateStore on one redis-server.</summary>
+[Collection(RedisCollection.Name)]
 public sealed class SharedStateEndToEndTests(RedisFixture redis) : IClassFixture<RedisFixture>, IAsyncLifetime
 {
     private readonly TestOrigin _origin = new();
