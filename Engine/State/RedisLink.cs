@@ -15,6 +15,7 @@ internal sealed class RedisLink : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeSpan _timeout;
     private int _degraded;
+    private int _closing;
     private long _transitions;
     private long _degradedSince;
 
@@ -72,7 +73,8 @@ internal sealed class RedisLink : IAsyncDisposable
 
     public void Fail(string reason)
     {
-        if (Interlocked.CompareExchange(ref _degraded, 1, 0) == 0)
+        // Closing drops the connection on purpose: that is no outage to report.
+        if (Volatile.Read(ref _closing) == 0 && Interlocked.CompareExchange(ref _degraded, 1, 0) == 0)
         {
             Volatile.Write(ref _degradedSince, Stopwatch.GetTimestamp());
             Interlocked.Increment(ref _transitions);
@@ -126,6 +128,7 @@ internal sealed class RedisLink : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Volatile.Write(ref _closing, 1);
         try
         {
             await _connection.CloseAsync(allowCommandsToComplete: false).WaitAsync(_timeout);
