@@ -40,7 +40,7 @@ public sealed class RedisFixture : IAsyncLifetime
     /// Tests that assert the store never fell back use a 2 s bound: on a loaded 2-CPU runner the
     /// production 500 ms can pass while the pool is starved, which is a degraded transition, not a bug.
     /// </summary>
-    internal static RedisStateStore Create(RedisServer server, string prefix, TimeProvider? sessionClock = null, TimeSpan? timeout = null) =>
+    internal static RedisStateStore Create(RedisServer server, string prefix, TimeProvider? sessionClock = null, TimeSpan? timeout = null, Microsoft.Extensions.Logging.ILogger? logger = null) =>
         new(new RedisStateOptions
         {
             Configuration = server.ConfigurationString,
@@ -49,7 +49,7 @@ public sealed class RedisFixture : IAsyncLifetime
             FlushInterval = TimeSpan.FromMilliseconds(50),
             ProbeInterval = TimeSpan.FromMilliseconds(100),
             SessionClockShift = sessionClock,
-        }, TimeProvider.System, NullLogger.Instance);
+        }, TimeProvider.System, logger ?? NullLogger.Instance);
 
     public async Task DisposeAsync()
     {

@@ -56,7 +56,8 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
         TaskScheduler.UnobservedTaskException += watch;
         await using RedisServer server = await RedisServer.StartAsync();
         string prefix = RedisFixture.NewPrefix();
-        await using RedisStateStore a = RedisFixture.Create(server, prefix, timeout: TimeSpan.FromMilliseconds(500));
+        var log = new ListLogger();
+        await using RedisStateStore a = RedisFixture.Create(server, prefix, timeout: TimeSpan.FromMilliseconds(500), logger: log);
         await using RedisStateStore b = RedisFixture.Create(server, prefix, timeout: TimeSpan.FromMilliseconds(500));
         try
         {
@@ -86,7 +87,11 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
             // Degraded: local buckets at the full rate, local sessions, traffic on top of the last shared total.
             Assert.Equal("n1", (await Timed(() => a.Sessions.OpenAsync("p", B("during"), B("country-us"), Terms), "OpenAsync")).NodeId);
             Assert.Equal(5100, a.TrafficUsed("p"));
+            // The flag flips first and the line is written right after it, on whichever thread failed.
+            await WaitUntil(() => log.Count(100) == 1, TimeSpan.FromSeconds(1));
             Assert.Equal(1, a.DegradedTransitions);
+            await Timed(() => a.TakeTokenAsync("p", 10), "TakeTokenAsync");
+            Assert.Equal(1, log.Count(100));
 
             await server.RestartAsync();
             var back = Stopwatch.StartNew();
@@ -102,11 +107,17 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
             Assert.Equal("n4", (await b.Sessions.OpenAsync("p", B("after"), B("country-us"), Terms)).NodeId);
             Assert.True((await b.TakeTokenAsync("shared", 1)).Allowed);
             Assert.False((await a.TakeTokenAsync("shared", 1)).Allowed);
+
+            // One line per transition: down once, back once, however many calls failed meanwhile.
+            Assert.Equal(1, a.DegradedTransitions);
+            Assert.Equal(1, log.Count(100));
+            await WaitUntil(() => log.Count(101) == 1, TimeSpan.FromSeconds(1));
         }
         finally
         {
             await a.DisposeAsync();
             await b.DisposeAsync();
+            Assert.Equal(1, log.Count(100));   // closing the store is not an outage
             GC.Collect();
             GC.WaitForPendingFinalizers();
             TaskScheduler.UnobservedTaskException -= watch;
