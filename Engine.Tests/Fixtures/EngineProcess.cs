@@ -1,0 +1,47 @@
+using System.Globalization;
+using Engine.Tests.Fixtures.Upstreams;
+
+namespace Engine.Tests.Fixtures;
+
+/// <summary>
+/// A real engine process (<c>dotnet Engine.dll --config FILE</c>, the Engine build copied beside
+/// the tests) on a free loopback port, killed by PID on dispose.
+/// </summary>
+internal sealed class EngineProcess : IAsyncDisposable
+{
+    private readonly UpstreamProcess _process;
+
+    private EngineProcess(UpstreamProcess process) => _process = process;
+
+    public System.Net.IPEndPoint EndPoint => _process.EndPoint;
+
+    public int Pid => _process.Pid;
+
+    public string Output => _process.OutputTail();
+
+    /// <summary>
+    /// Writes <paramref name="engineJson"/> (the <c>Engine</c> object, <c>{PORT}</c> replaced by the
+    /// listener's port) and starts the engine on it. Throws a skip naming the reason when it cannot run.
+    /// </summary>
+    public static async Task<EngineProcess> StartAsync(string engineJson)
+    {
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
+            ? host
+            : UpstreamProcess.FindOnPath("dotnet") ?? throw new SkipException("dotnet is not on PATH");
+        string engine = Path.Combine(AppContext.BaseDirectory, "Engine.dll");
+        if (!File.Exists(engine))
+        {
+            throw new SkipException($"{engine} is missing (build the Engine project)");
+        }
+
+        int port = UpstreamProcess.FreePort();
+        string directory = UpstreamProcess.CreateDirectory("engine-").FullName;
+        string config = Path.Combine(directory, "engine.json");
+        await File.WriteAllTextAsync(config, engineJson.Replace("{PORT}", port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        (UpstreamProcess? process, string? failure) = await UpstreamProcess.StartAsync(
+            dotnet, [engine, "--config", config], directory, port, logFile: null, hermeticDns: false);
+        return process is null ? throw new SkipException(failure) : new EngineProcess(process);
+    }
+
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
+}

@@ -1,0 +1,29 @@
+namespace Engine.State;
+
+/// <summary>How a <see cref="RedisStateStore"/> talks to Redis (built from <c>State:Redis</c>; tests shorten the intervals).</summary>
+internal sealed class RedisStateOptions
+{
+    /// <summary>StackExchange.Redis configuration string (<c>host:port[,options]</c>).</summary>
+    public required string Configuration { get; init; }
+
+    /// <summary>Prefix of every key (one Redis may serve several fleets, or tests, side by side).</summary>
+    public string KeyPrefix { get; init; } = "engine:";
+
+    /// <summary>
+    /// Connect, sync and async timeout, and the hard bound on any one Redis call: a request never
+    /// waits longer than this on Redis before it is served from local state.
+    /// </summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How often buffered traffic is flushed and the shared totals read back.</summary>
+    public TimeSpan FlushInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How often a degraded store PINGs Redis to find out it is back.</summary>
+    public TimeSpan ProbeInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Tests only: time advanced on this clock is added to Redis's <c>TIME</c> for session expiry
+    /// and rotation, so those rules can be tested without waiting. Null in production.
+    /// </summary>
+    public TimeProvider? SessionClockShift { get; init; }
+}
