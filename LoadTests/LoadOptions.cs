@@ -16,6 +16,9 @@ internal sealed class LoadOptions
     public long Bytes { get; private init; } = 256L * 1024 * 1024;
     public string Path { get; private init; } = "/small";
 
+    /// <summary><c>--socks 1</c>: tunnels open with a SOCKS5 handshake (RFC 1929 credentials from --auth) instead of CONNECT.</summary>
+    public bool Socks { get; private init; }
+
     public static LoadOptions Parse(string[] args)
     {
         var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
@@ -43,6 +46,7 @@ internal sealed class LoadOptions
             MaxRequests = Get("requests") is { } r ? long.Parse(r, CultureInfo.InvariantCulture) : defaults.MaxRequests,
             Bytes = Get("bytes") is { } b ? long.Parse(b, CultureInfo.InvariantCulture) : defaults.Bytes,
             Path = Get("path") ?? defaults.Path,
+            Socks = Get("socks") is "1" or "true",
         };
     }
 }
