@@ -94,6 +94,28 @@ public class NodePoolTests
     }
 
     [Fact]
+    public void AdminState_DrainingAndRemovedNodes_GetNoNewWork_EnableBringsBack()
+    {
+        NodePool pool = Pool(N("a", "us"), N("b", "us"));
+        Node a = pool.Find("a")!;
+        a.AdminState = NodeAdminState.Draining;
+        for (int i = 0; i < 30; i++)
+        {
+            Assert.True(pool.TrySelect(Filter(pool, "us"), [], null, Now, out Node? node));
+            Assert.Equal("b", node!.Id);
+        }
+
+        a.AdminState = NodeAdminState.Active;
+        Assert.True(pool.TrySelect(Filter(pool, "us"), [pool.Find("b")!.Index], null, Now, out Node? back));
+        Assert.Equal("a", back!.Id);
+
+        a.AdminState = NodeAdminState.Removed;
+        Assert.Null(pool.Find("a"));
+        Assert.Same(a, pool.FindAny("a"));
+        Assert.False(pool.TrySelect(Filter(pool, "us"), [pool.Find("b")!.Index], null, Now, out _));
+    }
+
+    [Fact]
     public void Explain_NoOnlineNode_IsNoProxy_ThenNoMatch_ThenUnavailable()
     {
         NodePool pool = Pool(N("a", "us"), N("b", "de"));

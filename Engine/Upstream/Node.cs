@@ -16,6 +16,7 @@ internal sealed class Node
     private int _consecutiveFailures;
     private int _ejections;
     private long _outUntil;
+    private int _adminState;   // NodeAdminState
 
     public Node(int index, NodeOptions options, TagIds tags)
     {
@@ -98,7 +99,17 @@ internal sealed class Node
     /// <summary>Timestamp (TimeProvider ticks) until which the node is out; 0 or past = available.</summary>
     public long OutUntil => Volatile.Read(ref _outUntil);
 
-    public bool IsAvailable(long now) => Weight > 0 && Volatile.Read(ref _outUntil) <= now;
+    public bool IsAvailable(long now) => Weight > 0 && Volatile.Read(ref _adminState) == (int)NodeAdminState.Active && Volatile.Read(ref _outUntil) <= now;
+
+    /// <summary>Set by an operator (admin API) or a reload: draining and removed nodes get no new work; what runs finishes.</summary>
+    public NodeAdminState AdminState
+    {
+        get => (NodeAdminState)Volatile.Read(ref _adminState);
+        set => Volatile.Write(ref _adminState, (int)value);
+    }
+
+    /// <summary>Consecutive ejections without a success (the back-off level).</summary>
+    public int Ejections => Volatile.Read(ref _ejections);
 
     public void Enter() => Interlocked.Increment(ref _inFlight);
 

@@ -65,7 +65,11 @@ internal sealed class NodePool
 
     public IReadOnlyList<Node> Nodes => _nodes;
 
-    public Node? Find(string id) => _byId.GetValueOrDefault(id);
+    /// <summary>The node with this id, unless it was removed.</summary>
+    public Node? Find(string id) => _byId.GetValueOrDefault(id) is { AdminState: not NodeAdminState.Removed } node ? node : null;
+
+    /// <summary>The node with this id whatever its admin state (admin API, reload).</summary>
+    public Node? FindAny(string id) => _byId.GetValueOrDefault(id);
 
     /// <summary>Resolves rule values (bytes of the username) to a filter; values no node carries match nothing.</summary>
     public NodeFilter CreateFilter(ushort country, ReadOnlySpan<byte> region, ReadOnlySpan<byte> city, ReadOnlySpan<byte> isp, uint asn, RuleNetwork network, byte allowedNetworks) => new()
