@@ -11,7 +11,14 @@ internal sealed class EngineProcess : IAsyncDisposable
 {
     private readonly UpstreamProcess _process;
 
-    private EngineProcess(UpstreamProcess process) => _process = process;
+    private EngineProcess(UpstreamProcess process, string configPath)
+    {
+        _process = process;
+        ConfigPath = configPath;
+    }
+
+    /// <summary>The config file the process runs on (rewrite it to test reloads).</summary>
+    public string ConfigPath { get; }
 
     public System.Net.IPEndPoint EndPoint => _process.EndPoint;
 
@@ -40,7 +47,7 @@ internal sealed class EngineProcess : IAsyncDisposable
         await File.WriteAllTextAsync(config, engineJson.Replace("{PORT}", port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
         (UpstreamProcess? process, string? failure) = await UpstreamProcess.StartAsync(
             dotnet, [engine, "--config", config], directory, port, logFile: null, hermeticDns: false);
-        return process is null ? throw new SkipException(failure) : new EngineProcess(process);
+        return process is null ? throw new SkipException(failure) : new EngineProcess(process, config);
     }
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();

@@ -116,6 +116,32 @@ public class NodePoolTests
     }
 
     [Fact]
+    public void CarryOver_UnchangedExitsKeepHealthBansAndDrain_ChangedStartFresh_GoneAreRemoved()
+    {
+        NodePool old = Pool(N("a", "us"), N("b", "us"), new NodeOptions { Id = "up", Type = NodeType.Http, Address = "127.0.0.1:3128" });
+        Node oldA = old.Find("a")!;
+        oldA.RecordFailure(old.Health, Now);
+        old.Bans.RecordFailure(oldA.Index, "shop.example", Now);
+        old.Find("up")!.AdminState = NodeAdminState.Draining;
+        for (int i = 0; i < 3; i++)
+        {
+            old.Bans.RecordFailure(oldA.Index, "banned.example", Now);
+        }
+
+        // a moves to another position; up changes address; b is gone; c is new.
+        NodePool reloaded = Pool(N("c", "us"), new NodeOptions { Id = "up", Type = NodeType.Http, Address = "127.0.0.1:3129" }, N("a", "de"));
+        reloaded.CarryOver(old);
+
+        Node a = reloaded.Find("a")!;
+        Assert.Equal(1, a.ConsecutiveFailures);
+        Assert.True(reloaded.Bans.IsBanned(a.Index, "banned.example", Now));
+        Assert.False(reloaded.Bans.IsBanned(reloaded.Find("c")!.Index, "banned.example", Now));
+        Assert.Equal(NodeAdminState.Active, reloaded.Find("up")!.AdminState);   // a new exit: fresh
+        Assert.Equal(NodeAdminState.Removed, old.FindAny("b")!.AdminState);
+        Assert.Null(reloaded.Find("b"));
+    }
+
+    [Fact]
     public void Explain_NoOnlineNode_IsNoProxy_ThenNoMatch_ThenUnavailable()
     {
         NodePool pool = Pool(N("a", "us"), N("b", "de"));

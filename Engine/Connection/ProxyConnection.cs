@@ -15,7 +15,8 @@ namespace Engine.Connection;
 /// </summary>
 internal sealed partial class ProxyConnection : IDisposable
 {
-    private readonly ProxyServices _services;
+    private readonly ServicesHandle? _handle;
+    private ProxyServices _services;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly IPEndPoint _client;
@@ -48,7 +49,16 @@ internal sealed partial class ProxyConnection : IDisposable
     /// <param name="protocol">What the listener's clients speak; SOCKS5 is one handshake, one tunnel.</param>
     public ProxyConnection(ProxyServices services, PipeReader input, PipeWriter output, IPEndPoint client, CancellationToken draining, CancellationToken aborted,
         ClientProtocol protocol = ClientProtocol.Http)
+        : this(new ServicesHandle(services), input, output, client, draining, aborted, protocol)
     {
+    }
+
+    /// <param name="handle">The configuration in force; re-read at every request so a reload reaches keep-alive connections.</param>
+    public ProxyConnection(ServicesHandle handle, PipeReader input, PipeWriter output, IPEndPoint client, CancellationToken draining, CancellationToken aborted,
+        ClientProtocol protocol = ClientProtocol.Http)
+    {
+        _handle = handle;
+        ProxyServices services = handle.Current;
         _protocol = protocol;
         _socks = protocol == ClientProtocol.Socks5;
         _services = services;
@@ -148,6 +158,7 @@ internal sealed partial class ProxyConnection : IDisposable
 
     private void BeginRequest()
     {
+        _services = _handle?.Current ?? _services;
         _correlationId = CorrelationId.Next();
         _requestStarted = _services.Time.GetTimestamp();
         _package = null;

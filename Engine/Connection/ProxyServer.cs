@@ -15,7 +15,7 @@ namespace Engine.Connection;
 /// </summary>
 internal sealed class ProxyServer : IAsyncDisposable
 {
-    private readonly ProxyServices _services;
+    private readonly ServicesHandle _handle;
     private readonly List<SocketListener> _listeners = [];
     private readonly CancellationTokenSource _draining = new();
     private readonly CancellationTokenSource _aborted = new();
@@ -24,10 +24,19 @@ internal sealed class ProxyServer : IAsyncDisposable
 
     public ProxyServer(ProxyServices services, long maxConnections, int backlog = 4096)
     {
-        _services = services;
+        _handle = new ServicesHandle(services);
         _counter = new ConnectionCounter(maxConnections);
         _backlog = backlog;
     }
+
+    /// <summary>The configuration in force.</summary>
+    public ProxyServices Services => _handle.Current;
+
+    /// <summary>
+    /// Installs a reloaded configuration: new connections and the next request of every open
+    /// connection use it; requests and tunnels in flight finish on the one they started with.
+    /// </summary>
+    public ProxyServices Swap(ProxyServices next) => _handle.Swap(next);
 
     public IReadOnlyList<IPEndPoint> EndPoints => _listeners.Select(l => l.EndPoint).ToArray();
 
@@ -69,7 +78,7 @@ internal sealed class ProxyServer : IAsyncDisposable
 
     private async Task RunConnectionAsync(SocketConnection transport, ClientProtocol protocol)
     {
-        using var connection = new ProxyConnection(_services, transport.Input, transport.Output, transport.RemoteEndPoint, _draining.Token, _aborted.Token, protocol);
+        using var connection = new ProxyConnection(_handle, transport.Input, transport.Output, transport.RemoteEndPoint, _draining.Token, _aborted.Token, protocol);
         await connection.RunAsync().ConfigureAwait(false);
     }
 
@@ -82,7 +91,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         await using var tls = new SslStream(new DuplexPipeStream(transport.Input, transport.Output), leaveInnerStreamOpen: false);
         using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_aborted.Token))
         {
-            handshake.CancelAfter(_services.Limits.RequestHeadTimeout);
+            handshake.CancelAfter(_handle.Current.Limits.RequestHeadTimeout);
             try
             {
                 await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
@@ -102,7 +111,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         PipeWriter output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
         try
         {
-            using var connection = new ProxyConnection(_services, input, output, transport.RemoteEndPoint, _draining.Token, _aborted.Token);
+            using var connection = new ProxyConnection(_handle, input, output, transport.RemoteEndPoint, _draining.Token, _aborted.Token);
             await connection.RunAsync().ConfigureAwait(false);
         }
         finally
@@ -123,7 +132,7 @@ internal sealed class ProxyServer : IAsyncDisposable
     private async Task RejectOverloadedAsync(SocketConnection transport)
     {
         // Over the connection ceiling: answer without reading the request, then close.
-        _services.Errors.Write(transport.Output, new ErrorResponse(ErrorCode.Overloaded)
+        _handle.Current.Errors.Write(transport.Output, new ErrorResponse(ErrorCode.Overloaded)
         {
             Detail = "connection ceiling reached (Limits:MaxConnections)"u8,
             CorrelationId = CorrelationId.Next(),

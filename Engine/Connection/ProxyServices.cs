@@ -35,6 +35,9 @@ internal sealed class ProxyServices
     /// <summary>Load shedding on a growing thread-pool queue; off unless <c>Limits:MaxPendingWork</c> is set.</summary>
     public Engine.Limits.OverloadMonitor Overload { get; init; } = Engine.Limits.OverloadMonitor.Off;
 
+    /// <summary>Resolver cache shared by the connectors; kept across reloads.</summary>
+    public Targets.DnsCache? Dns { get; init; }
+
     /// <summary>The engine's meter; null in tests that do not look at metrics.</summary>
     public Diagnostics.EngineMetrics? Metrics { get; init; }
 

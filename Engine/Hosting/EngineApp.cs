@@ -40,9 +40,10 @@ internal static class EngineApp
         }
 
         IConfigurationRoot configuration;
+        List<KeyValuePair<string, string?>> overrides = Overrides(args, checkFile is not null);
         try
         {
-            configuration = BuildConfiguration(configFile, Overrides(args, checkFile is not null));
+            configuration = BuildConfiguration(configFile, overrides);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or FormatException or IOException)
         {
@@ -78,6 +79,11 @@ internal static class EngineApp
         builder.Services.AddSystemd();
         builder.Services.AddSingleton(new EngineConsole(stdout));
         builder.Services.AddProxyEngine(result.Options);
+        if (configFile is not null)
+        {
+            // The file is watched (and SIGHUP re-reads it): config.md "the file is watched".
+            builder.Services.AddSingleton(new ConfigSource(configFile, overrides));
+        }
         using IHost host = builder.Build();
         try
         {

@@ -23,4 +23,16 @@ internal static partial class EngineLog
 
     [LoggerMessage(5, LogLevel.Warning, "Listener {Listener} uses a protocol this build does not serve yet; it is not started")]
     public static partial void ListenerNotServed(ILogger logger, string listener);
+
+    [LoggerMessage(20, LogLevel.Information, "Configuration reloaded from {File} ({Reason}): packages, nodes, limits and security in force for new requests")]
+    public static partial void Reloaded(ILogger logger, string file, string reason);
+
+    [LoggerMessage(21, LogLevel.Error, "Configuration reload refused: {File} has {Count} problem(s); the running configuration stays")]
+    public static partial void ReloadRefused(ILogger logger, string file, int count);
+
+    [LoggerMessage(22, LogLevel.Error, "  {Problem}")]
+    public static partial void ReloadProblem(ILogger logger, string problem);
+
+    [LoggerMessage(23, LogLevel.Warning, "Configuration reload: {What} changed, which takes a restart; the running {What} stay")]
+    public static partial void ReloadNeedsRestart(ILogger logger, string what);
 }

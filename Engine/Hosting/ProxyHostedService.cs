@@ -14,19 +14,59 @@ namespace Engine.Hosting;
 /// </summary>
 internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
 {
-    private readonly EngineOptions _options;
+    private EngineOptions _options;
     private readonly ILogger<ProxyHostedService> _logger;
     private readonly TextWriter _console;
     private AccessLog? _accessLog;
     private ProxyServices? _services;
     private IStateStore? _state;
     private IReadOnlyList<ListenerBinding> _listeners = [];
+    private readonly ConfigSource? _source;
+    private ConfigReloader? _reloader;
+
+    /// <summary>File watch and SIGHUP reloads; null when the engine runs without a file.</summary>
+    internal ConfigReloader? Reloader => _reloader;
+
+    /// <summary>
+    /// Installs a reloaded configuration (packages, nodes, limits, security, routing) over the
+    /// running state. Listeners, the state store and the admin endpoint take a restart.
+    /// </summary>
+    internal bool Apply(EngineOptions next)
+    {
+        if (_server is null)
+        {
+            return false;
+        }
+
+        if (!next.Listeners.Select(l => (l.Endpoint, l.Protocol, l.Certificate)).SequenceEqual(_options.Listeners.Select(l => (l.Endpoint, l.Protocol, l.Certificate))))
+        {
+            EngineLog.ReloadNeedsRestart(_logger, "listeners");
+        }
+
+        if (next.State.Store != _options.State.Store || next.State.Redis != _options.State.Redis)
+        {
+            EngineLog.ReloadNeedsRestart(_logger, "state store settings");
+        }
+
+        ProxyServices previous = _server.Services;
+        ProxyServices reloaded = ProxyServicesFactory.Reload(next, previous);
+        _server.Swap(reloaded);
+        _services = reloaded;
+        _options = next;
+        // The old configuration's timers (session sweep, probe) stop; its idle upstream connections
+        // close. Requests still running on it finish with the objects they hold.
+        previous.Routing.Dispose();
+        previous.UpstreamPool?.Dispose();
+        return true;
+    }
     private ProxyServer? _server;
 
     private readonly Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier _systemd;
 
-    public ProxyHostedService(EngineOptions options, ILogger<ProxyHostedService> logger, EngineConsole console, Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier systemd)
+    public ProxyHostedService(EngineOptions options, ILogger<ProxyHostedService> logger, EngineConsole console, Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier systemd,
+        ConfigSource? source = null)
     {
+        _source = source;
         _options = options;
         _logger = logger;
         _console = console.Out;
@@ -54,6 +94,11 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
             EngineLog.Ready(_logger, curl);
             _console.WriteLine($"engine ready. try:\n  {curl}");
             _console.Flush();
+        }
+
+        if (_source is not null)
+        {
+            _reloader = new ConfigReloader(_source, Apply, _logger);
         }
 
         // READY only once the listeners are bound (SystemdLifetime sends it too when systemd is our
@@ -101,6 +146,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
             await _server.DisposeAsync().ConfigureAwait(false);
         }
 
+        _reloader?.Dispose();
         _services?.UpstreamPool?.Dispose();
         _services?.Routing.Dispose();
         foreach (ListenerBinding listener in _listeners)

@@ -23,11 +23,37 @@ internal static class ProxyServicesFactory
 
     public static ProxyServices Create(EngineOptions options, AccessLog? accessLog, IStateStore state, TimeProvider? time = null, EngineMetrics? metrics = null)
     {
+        TimeProvider clock = time ?? TimeProvider.System;
+        var overload = new OverloadMonitor(options.Limits.MaxPendingWork, clock);
+        return Build(options, accessLog, state, clock,
+            new DnsCache(DnsPositiveTtl, DnsNegativeTtl, time: time),
+            new RequestLimiter(state, options.Credits.PoolBytes),
+            new CircuitBreakers(clock),
+            overload,
+            metrics ?? new EngineMetrics(() => state.IsDegraded, () => overload.Shed));
+    }
+
+    /// <summary>
+    /// A reloaded configuration over the running engine's state: the state store, the limiter's
+    /// in-flight counts, the circuit breakers, the overload monitor, the metrics and the DNS cache
+    /// carry on; nodes whose exit did not change keep their health, bans and operator state; nodes
+    /// gone from the file are marked removed in the old pool (what runs on them finishes).
+    /// </summary>
+    public static ProxyServices Reload(EngineOptions options, ProxyServices previous)
+    {
+        previous.Limiter.CreditPoolBytes = options.Credits.PoolBytes;
+        ProxyServices next = Build(options, previous.AccessLog, previous.State, previous.Time, previous.Dns ?? new DnsCache(DnsPositiveTtl, DnsNegativeTtl),
+            previous.Limiter, previous.Breakers, previous.Overload, previous.Metrics);
+        next.Routing.Pool.CarryOver(previous.Routing.Pool);
+        return next;
+    }
+
+    private static ProxyServices Build(EngineOptions options, AccessLog? accessLog, IStateStore state, TimeProvider clock, DnsCache dns,
+        RequestLimiter limiter, CircuitBreakers breakers, OverloadMonitor overload, EngineMetrics? metrics)
+    {
         LimitsOptions limits = options.Limits;
         var policy = new TargetPolicy(options.Security.AllowPrivateTargets, options.Security.AllowedConnectPorts, options.Security.BlockedDomains);
-        TimeProvider clock = time ?? TimeProvider.System;
-        var overload = new OverloadMonitor(limits.MaxPendingWork, clock);
-        var dns = new DnsCache(DnsPositiveTtl, DnsNegativeTtl, time: time);
+        TimeProvider? time = clock == TimeProvider.System ? null : clock;
         return new ProxyServices
         {
             Limits = new ConnectionLimits
@@ -48,10 +74,11 @@ internal static class ProxyServicesFactory
             Packages = new PackageDirectory(options.Packages.Select(ToPackage)),
             Policy = policy,
             State = state,
-            Limiter = new RequestLimiter(state, options.Credits.PoolBytes),
-            Breakers = new CircuitBreakers(clock),
+            Limiter = limiter,
+            Breakers = breakers,
             Overload = overload,
-            Metrics = metrics ?? new EngineMetrics(() => state.IsDegraded, () => overload.Shed),
+            Metrics = metrics,
+            Dns = dns,
             Routing = CreateRouting(options, dns, policy, state.Sessions, clock),
             UpstreamPool = new UpstreamConnectionPool(time: time),
             AccessLog = accessLog,

@@ -14,18 +14,22 @@ namespace Engine.Limits;
 internal sealed class RequestLimiter
 {
     private readonly IStateStore _state;
-    private readonly long? _creditPoolBytes;
+    private long _creditPoolBytes;   // -1 = unlimited; a reload may change it
     private readonly ConcurrentDictionary<string, StrongBox<int>> _inFlight = new(StringComparer.Ordinal);
 
     public RequestLimiter(IStateStore state, long? creditPoolBytes)
     {
         _state = state;
-        _creditPoolBytes = creditPoolBytes;
+        _creditPoolBytes = creditPoolBytes ?? -1;
     }
 
     public IStateStore State => _state;
 
-    public long? CreditPoolBytes => _creditPoolBytes;
+    public long? CreditPoolBytes
+    {
+        get => Volatile.Read(ref _creditPoolBytes) is long pool and >= 0 ? pool : null;
+        set => Volatile.Write(ref _creditPoolBytes, value ?? -1);
+    }
 
     /// <summary>Requests and tunnels of the package in flight on this instance.</summary>
     public int InFlight(string packageId) => _inFlight.TryGetValue(packageId, out StrongBox<int>? count) ? Volatile.Read(ref count.Value) : 0;
@@ -36,7 +40,7 @@ internal sealed class RequestLimiter
     /// </summary>
     public async ValueTask<(Admission Verdict, int RetryAfterSeconds, bool Entered)> AdmitAsync(Package package)
     {
-        if (_creditPoolBytes is long pool && _state.CreditsUsed >= pool)
+        if (CreditPoolBytes is long pool && _state.CreditsUsed >= pool)
         {
             return (Admission.NoCredits, -1, false);
         }
@@ -90,5 +94,5 @@ internal sealed class RequestLimiter
     /// <summary>True while the package may still move bytes: its cap and the credit pool are not used up.</summary>
     public bool HasTrafficLeft(Package package) =>
         (package.Limits.TrafficLimitBytes is not long cap || _state.TrafficUsed(package.Id) < cap)
-        && (_creditPoolBytes is not long pool || _state.CreditsUsed < pool);
+        && (CreditPoolBytes is not long pool || _state.CreditsUsed < pool);
 }

@@ -65,6 +65,18 @@ internal sealed class DomainBans
         }
     }
 
+    /// <summary>Takes over another pool's bans for the nodes in <paramref name="indexMap"/> (old index → new index).</summary>
+    public void CopyFrom(DomainBans previous, IReadOnlyDictionary<int, int> indexMap)
+    {
+        foreach (KeyValuePair<(int Node, string Domain), Entry> pair in previous._entries)
+        {
+            if (indexMap.TryGetValue(pair.Key.Node, out int node) && _entries.TryAdd((node, pair.Key.Domain), pair.Value.Clone()))
+            {
+                Interlocked.Increment(ref _count);
+            }
+        }
+    }
+
     /// <summary>Drops pairs whose ban and failure window are over (called by the periodic sweep).</summary>
     public void Sweep(long now)
     {
@@ -81,6 +93,14 @@ internal sealed class DomainBans
 
     private sealed class Entry
     {
+        public Entry Clone()
+        {
+            lock (this)
+            {
+                return new Entry { IsNew = false, Failures = Failures, WindowStart = WindowStart, BannedUntil = BannedUntil };
+            }
+        }
+
         public bool IsNew = true;
         public int Failures;
         public long WindowStart;

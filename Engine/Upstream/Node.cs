@@ -146,5 +146,22 @@ internal sealed class Node
         return true;
     }
 
+    /// <summary>Same way out as <paramref name="other"/> (type, address, credentials, source address): a reload may carry its health over.</summary>
+    public bool SameExitAs(Node other) =>
+        Type == other.Type && Host == other.Host && Port == other.Port && Username == other.Username && Password == other.Password
+        && Equals(LocalAddress, other.LocalAddress);
+
+    /// <summary>A reload: the new definition of an unchanged exit keeps its failures, back-off and operator state.</summary>
+    public void CarryOver(Node previous)
+    {
+        Volatile.Write(ref _consecutiveFailures, previous.ConsecutiveFailures);
+        Volatile.Write(ref _ejections, previous.Ejections);
+        Volatile.Write(ref _outUntil, previous.OutUntil);
+        if (previous.AdminState == NodeAdminState.Draining)
+        {
+            AdminState = NodeAdminState.Draining;
+        }
+    }
+
     public override string ToString() => Id;
 }

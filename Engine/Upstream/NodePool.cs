@@ -68,6 +68,31 @@ internal sealed class NodePool
     /// <summary>The node with this id, unless it was removed.</summary>
     public Node? Find(string id) => _byId.GetValueOrDefault(id) is { AdminState: not NodeAdminState.Removed } node ? node : null;
 
+    /// <summary>
+    /// After a reload: nodes whose exit did not change keep their health and operator state, and
+    /// their per-domain bans move to their new positions. Nodes gone from the configuration are
+    /// marked removed in <paramref name="previous"/>, so the requests still holding them finish and
+    /// nothing new is sent there.
+    /// </summary>
+    public void CarryOver(NodePool previous)
+    {
+        var map = new Dictionary<int, int>();
+        foreach (Node old in previous.Nodes)
+        {
+            if (_byId.TryGetValue(old.Id, out Node? fresh) && fresh.SameExitAs(old))
+            {
+                fresh.CarryOver(old);
+                map[old.Index] = fresh.Index;
+            }
+            else if (!_byId.ContainsKey(old.Id))
+            {
+                old.AdminState = NodeAdminState.Removed;
+            }
+        }
+
+        Bans.CopyFrom(previous.Bans, map);
+    }
+
     /// <summary>The node with this id whatever its admin state (admin API, reload).</summary>
     public Node? FindAny(string id) => _byId.GetValueOrDefault(id);
 
