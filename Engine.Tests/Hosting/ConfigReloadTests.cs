@@ -41,7 +41,7 @@ public sealed class ConfigReloadTests : IAsyncLifetime
 
     private const string PackageA = """{ "Id": "a", "Key": "a-key", "DefaultRules": "country-any" }""";
     private const string PackageB = """{ "Id": "b", "Key": "b-key", "DefaultRules": "country-any" }""";
-    private const string NodeOne = """{ "Id": "one", "Type": "direct", "Country": "us" }""";
+    private const string NodeOne = """{ "Id": "one", "Type": "direct", "Country": "us", "City": "boston" }""";
     private const string NodeTwo = """{ "Id": "two", "Type": "direct", "Country": "us" }""";
 
     private static async Task Eventually(Func<Task<bool>> condition, TimeSpan limit)
@@ -85,7 +85,7 @@ public sealed class ConfigReloadTests : IAsyncLifetime
             Assert.Equal("AUTH_FAILED", (await ProxyReply.GetAsync(endPoint, _origin.Port, "country-us", "b-key")).Error);
 
             // A tunnel through node one, held open across the reload that removes node one.
-            using Socket tunnel = await OpenTunnelAsync(endPoint, "country-us-session-t1:a-key");
+            using Socket tunnel = await OpenTunnelAsync(endPoint, "country-us-city-boston:a-key");
 
             await File.WriteAllTextAsync(path, Config(port, $"{PackageA}, {PackageB}", NodeTwo, """, "BlockedDomains": [ "blocked.example" ]"""));
             await Eventually(async () => (await ProxyReply.GetAsync(endPoint, _origin.Port, "country-us", "b-key")).Status == 200, TimeSpan.FromSeconds(10));
