@@ -127,6 +127,9 @@ internal sealed partial class ProxyConnection
         }
     }
 
+    // Set by the upload when the client's chunked framing is invalid (the response wait is cancelled).
+    private bool _clientFramingFailed;
+
     // Set when an http node, rather than the target behind it, failed the exchange.
     private ConnectStatus _nodeFailure;
 
@@ -150,6 +153,7 @@ internal sealed partial class ProxyConnection
     private async Task<ExchangeResult> ExchangeAsync(Socket upstream, PipeReader upstreamReader, bool pooled, bool canRetry)
     {
         _nodeFailure = ConnectStatus.Connected;
+        _clientFramingFailed = false;
         WriteUpstreamHead(pooled);
         try
         {
@@ -176,7 +180,7 @@ internal sealed partial class ProxyConnection
         _bytesIn += _upstreamHead.WrittenCount;
         // Bodyless requests (most scraping GETs) need no upload task and no cancellation source.
         using CancellationTokenSource? uploadCancel = _head.Framing == BodyFraming.None ? null : CancellationTokenSource.CreateLinkedTokenSource(_aborted);
-        Task<UploadResult> upload = uploadCancel is null ? NoBodyUploaded : UploadBodyAsync(upstream, uploadCancel.Token);
+        Task<UploadResult> upload = uploadCancel is null ? NoBodyUploaded : UploadBodyAsync(upstream, upstreamReader, uploadCancel.Token);
 
         ResponseOutcome outcome = await RelayResponseAsync(upstream, upstreamReader, upload).ConfigureAwait(false);
         if (!upload.IsCompleted && uploadCancel is not null)
@@ -256,12 +260,22 @@ internal sealed partial class ProxyConnection
         for (int i = 0; i < _head.HeaderCount; i++)
         {
             Engine.Http.HeaderField field = _head.GetHeader(i);
-            if (field.Known == KnownHeader.Host || HopByHopHeaders.IsHopByHop(field.Name, connectionTokens, upgrading))
+            if (field.Known is KnownHeader.Host or KnownHeader.ContentLength || HopByHopHeaders.IsHopByHop(field.Name, connectionTokens, upgrading))
             {
                 continue;
             }
 
             HeadWriter.WriteField(_upstreamHead, field.Name, field.Value);
+        }
+
+        // One framing, in one normalised form (RFC 9110 §8.6): "5, 5" or two equal Content-Length
+        // lines the parser accepted reach the target as a single "Content-Length: 5", so no hop
+        // behind us can read the body differently. Chunked bodies keep their Transfer-Encoding.
+        if (_head.Framing == BodyFraming.ContentLength)
+        {
+            Span<byte> length = stackalloc byte[20];
+            Utf8Formatter.TryFormat(_head.ContentLength, length, out int written);
+            HeadWriter.WriteField(_upstreamHead, "Content-Length"u8, length[..written]);
         }
 
         if (upgrading)
@@ -319,7 +333,7 @@ internal sealed partial class ProxyConnection
     }
 
     /// <summary>Streams the request body to the target as it arrives, framing bytes included.</summary>
-    private async Task<UploadResult> UploadBodyAsync(Socket upstream, CancellationToken cancellationToken)
+    private async Task<UploadResult> UploadBodyAsync(Socket upstream, PipeReader upstreamReader, CancellationToken cancellationToken)
     {
         long remaining = _head.Framing == BodyFraming.ContentLength ? _head.ContentLength : long.MaxValue;
         bool chunked = _head.Framing == BodyFraming.Chunked;
@@ -336,6 +350,10 @@ internal sealed partial class ProxyConnection
                 if (slice == BodySlice.Invalid)
                 {
                     _input.AdvanceTo(buffer.Start);
+                    // The client's framing broke: the target holds a partial request and will not
+                    // answer it, so stop waiting for a response and answer 400 now.
+                    _clientFramingFailed = true;
+                    upstreamReader.CancelPendingRead();
                     return UploadResult.ClientFraming;
                 }
 
@@ -348,11 +366,15 @@ internal sealed partial class ProxyConnection
                 }
 
                 _bytesIn += body.Length;
-                _input.AdvanceTo(body.End, buffer.End);
                 if (done)
                 {
+                    // Only the body is consumed and examined: bytes behind it are the next
+                    // (pipelined) request, and the head reader must see them without new data.
+                    _input.AdvanceTo(body.End);
                     return UploadResult.Complete;
                 }
+
+                _input.AdvanceTo(body.End, buffer.End);
 
                 if (read.IsCompleted)
                 {
@@ -432,6 +454,13 @@ internal sealed partial class ProxyConnection
                 while (true)
                 {
                     ReadResult read = await upstreamReader.ReadAsync(_deadline.Token).ConfigureAwait(false);
+                    if (read.IsCanceled && _clientFramingFailed)
+                    {
+                        upstreamReader.AdvanceTo(read.Buffer.Start);
+                        _responseFailure = ErrorCode.BadRequest;
+                        return anySent ? ResponseOutcome.BrokenAfterHead : ResponseOutcome.NotStarted;
+                    }
+
                     _receivedResponseBytes |= !read.Buffer.IsEmpty;
                     status = ParseResponse(parser, read.Buffer, method, out SequencePosition consumed);
                     if (status != ResponseParseStatus.Incomplete)
@@ -570,7 +599,9 @@ internal sealed partial class ProxyConnection
             }
 
             _bytesOut += body.Length;
-            upstreamReader.AdvanceTo(body.End, buffer.End);
+            // A finished body examines only itself: anything behind it (an unsolicited response on a
+            // keep-alive connection) must stay visible to the pool's check before reuse.
+            upstreamReader.AdvanceTo(body.End, done ? body.End : buffer.End);
             if (!await FlushAsync().ConfigureAwait(false))
             {
                 _termination = new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Data);
