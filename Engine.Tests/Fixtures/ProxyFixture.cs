@@ -47,6 +47,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
             Breakers = new Engine.Limits.CircuitBreakers(options.Time),
             Overload = options.Overload ?? Engine.Limits.OverloadMonitor.Off,
             Metrics = options.Metrics,
+            AuthThrottle = options.AuthThrottle ?? Engine.Auth.AuthFailureThrottle.Off,
             Routing = Routing,
             AccessLog = AccessLog,
             UpstreamPool = options.PoolUpstream ? new Engine.Forwarding.UpstreamConnectionPool() : null,
@@ -167,6 +168,8 @@ internal sealed class ProxyFixtureOptions
     public Engine.Limits.OverloadMonitor? Overload { get; set; }
 
     public EngineMetrics? Metrics { get; set; }
+
+    public Engine.Auth.AuthFailureThrottle? AuthThrottle { get; set; }
 
     /// <summary>The shared state; default: a memory store over <see cref="Sessions"/>.</summary>
     public Engine.State.IStateStore? State { get; set; }

@@ -75,6 +75,11 @@ internal sealed partial class ProxyConnection
             if (refusal != ErrorCode.None && ErrorCatalog.Get(refusal).Socks5AuthFailure)
             {
                 // RFC 1929: a non-zero status, then the server closes.
+                if (refusal == ErrorCode.AuthFailed && _services.AuthThrottle.RecordFailure(_client.Address))
+                {
+                    await Task.Delay(AuthFailureThrottle.Delay, _services.Time, _aborted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
+
                 _error = refusal;
                 _termination = new TerminationState(TerminationCause.Proxy, TerminationPhase.Request);
                 await SendSocksAsync([Socks5Parser.AuthVersion, 0x01]).ConfigureAwait(false);

@@ -181,6 +181,13 @@ internal sealed partial class ProxyConnection : IDisposable
         ProxyProtocols protocol = _socks ? ProxyProtocols.Socks5 : _head.TargetForm == TargetForm.Authority ? ProxyProtocols.Https : ProxyProtocols.Http;
         if (!Authenticate(_head.ProxyAuthorization, protocol, out ErrorCode authError))
         {
+            if (authError == ErrorCode.AuthFailed && _services.AuthThrottle.RecordFailure(_client.Address))
+            {
+                // Over this address's failure budget: one guess per second per connection.
+                await Task.Delay(AuthFailureThrottle.Delay, _services.Time, _aborted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                _head.KeepAlive = false;
+            }
+
             // A 407 leaves the connection usable when the request carried no body, so a client
             // can retry with credentials (errors.md); anything else with a body must close.
             return await RejectAsync(authError, default).ConfigureAwait(false);

@@ -35,8 +35,14 @@ internal sealed class ProxyServices
     /// <summary>Load shedding on a growing thread-pool queue; off unless <c>Limits:MaxPendingWork</c> is set.</summary>
     public Engine.Limits.OverloadMonitor Overload { get; init; } = Engine.Limits.OverloadMonitor.Off;
 
+    /// <summary>The validated options these services were built from (null when built by hand in tests).</summary>
+    public Hosting.EngineOptions? Options { get; init; }
+
     /// <summary>Resolver cache shared by the connectors; kept across reloads.</summary>
     public Targets.DnsCache? Dns { get; init; }
+
+    /// <summary>Slows repeated credential failures from one address (<c>Security:AuthFailuresPerMinute</c>); kept across reloads.</summary>
+    public Auth.AuthFailureThrottle AuthThrottle { get; init; } = Auth.AuthFailureThrottle.Off;
 
     /// <summary>The engine's meter; null in tests that do not look at metrics.</summary>
     public Diagnostics.EngineMetrics? Metrics { get; init; }

@@ -222,7 +222,7 @@ internal static partial class EngineConfigReader
     private static SecurityOptions ReadSecurity(ConfigSectionReader reader, IConfigurationSection section)
     {
         var defaults = new SecurityOptions();
-        reader.CheckKeys(section, "AllowPrivateTargets", "AllowedConnectPorts", "BlockedDomains");
+        reader.CheckKeys(section, "AllowPrivateTargets", "AllowedConnectPorts", "BlockedDomains", "AuthFailuresPerMinute");
 
         IReadOnlyList<IConfigurationSection> portItems = reader.Array(section, "AllowedConnectPorts", out bool portsPresent);
         var ports = new List<int>(portItems.Count);
@@ -252,6 +252,7 @@ internal static partial class EngineConfigReader
             AllowPrivateTargets = reader.Bool(section, "AllowPrivateTargets", defaults.AllowPrivateTargets),
             AllowedConnectPorts = portsPresent ? ports : defaults.AllowedConnectPorts,
             BlockedDomains = domains ?? defaults.BlockedDomains,
+            AuthFailuresPerMinute = reader.Int(section, "AuthFailuresPerMinute", defaults.AuthFailuresPerMinute, 0, 1_000_000),
         };
     }
 

@@ -25,7 +25,7 @@ internal static class ProxyServicesFactory
     {
         TimeProvider clock = time ?? TimeProvider.System;
         var overload = new OverloadMonitor(options.Limits.MaxPendingWork, clock);
-        return Build(options, accessLog, state, clock,
+        return Build(options, accessLog, state, clock, new AuthFailureThrottle(options.Security.AuthFailuresPerMinute, clock),
             new DnsCache(DnsPositiveTtl, DnsNegativeTtl, time: time),
             new RequestLimiter(state, options.Credits.PoolBytes),
             new CircuitBreakers(clock),
@@ -42,13 +42,16 @@ internal static class ProxyServicesFactory
     public static ProxyServices Reload(EngineOptions options, ProxyServices previous)
     {
         previous.Limiter.CreditPoolBytes = options.Credits.PoolBytes;
-        ProxyServices next = Build(options, previous.AccessLog, previous.State, previous.Time, previous.Dns ?? new DnsCache(DnsPositiveTtl, DnsNegativeTtl),
+        AuthFailureThrottle throttle = options.Security.AuthFailuresPerMinute == previous.Options?.Security.AuthFailuresPerMinute
+            ? previous.AuthThrottle
+            : new AuthFailureThrottle(options.Security.AuthFailuresPerMinute, previous.Time);
+        ProxyServices next = Build(options, previous.AccessLog, previous.State, previous.Time, throttle, previous.Dns ?? new DnsCache(DnsPositiveTtl, DnsNegativeTtl),
             previous.Limiter, previous.Breakers, previous.Overload, previous.Metrics);
         next.Routing.Pool.CarryOver(previous.Routing.Pool);
         return next;
     }
 
-    private static ProxyServices Build(EngineOptions options, AccessLog? accessLog, IStateStore state, TimeProvider clock, DnsCache dns,
+    private static ProxyServices Build(EngineOptions options, AccessLog? accessLog, IStateStore state, TimeProvider clock, AuthFailureThrottle throttle, DnsCache dns,
         RequestLimiter limiter, CircuitBreakers breakers, OverloadMonitor overload, EngineMetrics? metrics)
     {
         LimitsOptions limits = options.Limits;
@@ -79,6 +82,8 @@ internal static class ProxyServicesFactory
             Overload = overload,
             Metrics = metrics,
             Dns = dns,
+            AuthThrottle = throttle,
+            Options = options,
             Routing = CreateRouting(options, dns, policy, state.Sessions, clock),
             UpstreamPool = new UpstreamConnectionPool(time: time),
             AccessLog = accessLog,
