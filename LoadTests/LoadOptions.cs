@@ -19,6 +19,12 @@ internal sealed class LoadOptions
     /// <summary><c>--socks 1</c>: tunnels open with a SOCKS5 handshake (RFC 1929 credentials from --auth) instead of CONNECT.</summary>
     public bool Socks { get; private init; }
 
+    /// <summary><c>--tunnels 1</c> (idle): hold CONNECT tunnels rather than bare connections.</summary>
+    public bool Tunnels { get; private init; }
+
+    /// <summary><c>--pid N</c> (idle): the proxy process whose RSS is read.</summary>
+    public int Pid { get; private init; }
+
     public static LoadOptions Parse(string[] args)
     {
         var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
@@ -47,6 +53,8 @@ internal sealed class LoadOptions
             Bytes = Get("bytes") is { } b ? long.Parse(b, CultureInfo.InvariantCulture) : defaults.Bytes,
             Path = Get("path") ?? defaults.Path,
             Socks = Get("socks") is "1" or "true",
+            Tunnels = Get("tunnels") is "1" or "true",
+            Pid = Get("pid") is { } pid ? int.Parse(pid, CultureInfo.InvariantCulture) : 0,
         };
     }
 }

@@ -21,6 +21,8 @@ internal static class LoadProgram
           tunnel      CONNECT (or a direct connection) then download --bytes; reports MB/s
           connect     --requests tunnels: CONNECT + GET /small + close; reports tunnels/s
           (tunnel and connect take --socks 1: the tunnel opens with a SOCKS5 handshake instead)
+          idle        hold --connections idle connections (--tunnels 1: CONNECT tunnels) to --proxy for
+                      --duration; reports the proxy's RSS per connection (--pid)
           soak        the engine in this process under a mixed load for --duration, then checks
                       sockets, heap, RSS, unobserved exceptions and request accounting (exit 1 on a problem)
           origin      run the built-in origin on --origin for --duration seconds (for wrk)
@@ -65,6 +67,8 @@ internal static class LoadProgram
                 return Report(await Scenarios.ConnectRateAsync(options, origin));
             case "soak":
                 return await Soak.RunAsync(options, origin);
+            case "idle":
+                return await IdleHold.RunAsync(options, origin);
             default:
                 Console.Error.WriteLine($"unknown scenario '{options.Scenario}'");
                 Console.Error.WriteLine(Usage);
