@@ -91,9 +91,5 @@ internal static class IdleHold
         }
     }
 
-    private static long Rss(int pid)
-    {
-        string? line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-    }
+    private static long Rss(int pid) => ProcStat.RssBytes(pid);
 }

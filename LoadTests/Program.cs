@@ -17,7 +17,9 @@ internal static class LoadProgram
     private const string Usage = """
         usage: LoadTests <scenario> [--proxy IP:PORT] [--auth user:pass] [--origin IP:PORT]
                          [--connections N] [--duration S] [--requests N] [--bytes N] [--path /small]
+                         [--pid N: report that proxy process's CPU per operation and RSS]
           get         keep-alive GETs (absolute-URI through --proxy, origin-form without it)
+          storm       keep-alive requests with a wrong key (--auth user:wrong): the 407 path's rate
           tunnel      CONNECT (or a direct connection) then download --bytes; reports MB/s
           connect     --requests tunnels: CONNECT + GET /small + close; reports tunnels/s
           (tunnel and connect take --socks 1: the tunnel opens with a SOCKS5 handshake instead)
@@ -60,11 +62,13 @@ internal static class LoadProgram
                 await Task.Delay(options.Duration);
                 return 0;
             case "get":
-                return Report(await Scenarios.KeepAliveGetAsync(options, origin));
+                return Report(await Measured(options, () => Scenarios.KeepAliveGetAsync(options, origin)));
+            case "storm":
+                return Report(await Measured(options, () => Scenarios.KeepAliveGetAsync(options, origin, expectedStatus: 407)));
             case "tunnel":
-                return Report(await Scenarios.TunnelThroughputAsync(options, origin));
+                return Report(await Measured(options, () => Scenarios.TunnelThroughputAsync(options, origin)));
             case "connect":
-                return Report(await Scenarios.ConnectRateAsync(options, origin));
+                return Report(await Measured(options, () => Scenarios.ConnectRateAsync(options, origin)));
             case "soak":
                 return await Soak.RunAsync(options, origin);
             case "idle":
@@ -74,6 +78,19 @@ internal static class LoadProgram
                 Console.Error.WriteLine(Usage);
                 return 2;
         }
+    }
+
+    /// <summary>With --pid, the proxy process's CPU time and RSS around the run (from /proc).</summary>
+    private static async Task<RunResult> Measured(LoadOptions o, Func<Task<RunResult>> run)
+    {
+        if (o.Pid <= 0)
+        {
+            return await run();
+        }
+
+        double cpuBefore = ProcStat.CpuSeconds(o.Pid);
+        RunResult result = await run();
+        return result with { ProxyCpuSeconds = ProcStat.CpuSeconds(o.Pid) - cpuBefore, ProxyRssBytes = ProcStat.RssBytes(o.Pid) };
     }
 
     private static int Report(RunResult result)
@@ -90,7 +107,19 @@ internal static class LoadProgram
         if (h.TotalCount > 0)
         {
             line.Append(CultureInfo.InvariantCulture,
-                $" p50_us={h.GetValueAtPercentile(50) / 1000.0:0} p90_us={h.GetValueAtPercentile(90) / 1000.0:0} p99_us={h.GetValueAtPercentile(99) / 1000.0:0} max_us={h.GetMaxValue() / 1000.0:0}");
+                $" p50_us={h.GetValueAtPercentile(50) / 1000.0:0} p90_us={h.GetValueAtPercentile(90) / 1000.0:0} p99_us={h.GetValueAtPercentile(99) / 1000.0:0} p999_us={h.GetValueAtPercentile(99.9) / 1000.0:0} max_us={h.GetMaxValue() / 1000.0:0}");
+        }
+
+        if (result.ProxyCpuSeconds is double cpu)
+        {
+            // CPU per operation is the figure that compares across machines and peers (issue 8).
+            line.Append(CultureInfo.InvariantCulture, $" proxy_cpu_s={cpu:0.00} proxy_cpu_us_per_op={(result.Ok > 0 ? cpu * 1e6 / result.Ok : 0):0.0}");
+            if (result.Bytes > 0)
+            {
+                line.Append(CultureInfo.InvariantCulture, $" proxy_cpu_s_per_gib={cpu / (result.Bytes / (double)(1L << 30)):0.00}");
+            }
+
+            line.Append(CultureInfo.InvariantCulture, $" proxy_rss_mb={result.ProxyRssBytes >> 20}");
         }
 
         Console.WriteLine(line.ToString());
@@ -98,7 +127,12 @@ internal static class LoadProgram
     }
 }
 
-internal sealed record RunResult(string Scenario, string Mode, long Ok, long Errors, long Bytes, TimeSpan Elapsed, HistogramBase Latency);
+internal sealed record RunResult(string Scenario, string Mode, long Ok, long Errors, long Bytes, TimeSpan Elapsed, HistogramBase Latency)
+{
+    public double? ProxyCpuSeconds { get; init; }
+
+    public long ProxyRssBytes { get; init; }
+}
 
 internal static class Scenarios
 {
@@ -111,7 +145,8 @@ internal static class Scenarios
         ? string.Empty
         : "Proxy-Authorization: Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(o.ProxyAuth)) + "\r\n";
 
-    public static async Task<RunResult> KeepAliveGetAsync(LoadOptions o, IPEndPoint origin)
+    /// <param name="expectedStatus">200 for the get scenario; 407 for the error storm (wrong keys).</param>
+    public static async Task<RunResult> KeepAliveGetAsync(LoadOptions o, IPEndPoint origin, int expectedStatus = 200)
     {
         string target = o.Proxy is null ? o.Path : $"http://{origin}{o.Path}";
         byte[] request = Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: {origin}\r\nUser-Agent: LoadTests\r\n{AuthHeader(o)}\r\n");
@@ -133,7 +168,7 @@ internal static class Scenarios
                     long t0 = Stopwatch.GetTimestamp();
                     await client.SendAsync(request, stop.Token);
                     (int status, _) = await client.ReadResponseAsync(stop.Token);
-                    if (status == 200)
+                    if (status == expectedStatus)
                     {
                         local.RecordValue(ElapsedNanos(t0));
                         Interlocked.Increment(ref ok);
@@ -164,7 +199,7 @@ internal static class Scenarios
         }
 
         await Task.WhenAll(Enumerable.Range(0, o.Connections).Select(_ => Task.Run(Worker)));
-        return new RunResult("get", o.Proxy is null ? "direct" : "proxy", ok, errors, 0, Stopwatch.GetElapsedTime(started), histogram);
+        return new RunResult(expectedStatus == 200 ? "get" : "storm", o.Proxy is null ? "direct" : "proxy", ok, errors, 0, Stopwatch.GetElapsedTime(started), histogram);
     }
 
     public static async Task<RunResult> TunnelThroughputAsync(LoadOptions o, IPEndPoint origin)
