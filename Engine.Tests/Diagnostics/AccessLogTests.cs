@@ -27,7 +27,7 @@ public class AccessLogTests
     public void Format_Tunnel_WritesOneLogfmtLine()
     {
         byte[] buffer = new byte[4096];
-        int n = AccessLog.Format(Entry("example.com:443"), buffer);
+        int n = AccessLogLogfmt.Format(Entry("example.com:443"), buffer);
         Assert.Equal(
             "2026-11-23T01:02:03.456Z cid=00ab12cd34ef5678 client=127.0.0.1:5555 pkg=demo method=CONNECT target=example.com:443 node=local status=200 code=- in=1234 out=98765 ms=1500 ts=CD\n",
             Encoding.ASCII.GetString(buffer, 0, n));
@@ -37,7 +37,7 @@ public class AccessLogTests
     public void Format_HostileTarget_StaysOneLineWithoutSpacesOrQuotes()
     {
         byte[] buffer = new byte[4096];
-        int n = AccessLog.Format(Entry("http://x/\"a b\r\nc=d\u00ff" + new string('z', 2000)), buffer);
+        int n = AccessLogLogfmt.Format(Entry("http://x/\"a b\r\nc=d\u00ff" + new string('z', 2000)), buffer);
         string line = Encoding.ASCII.GetString(buffer, 0, n);
         Assert.Single(line.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         string target = line.Split(' ').Single(f => f.StartsWith("target=", StringComparison.Ordinal));
