@@ -18,6 +18,7 @@ public class AllocationBudgetTests
     /// </summary>
     internal static readonly IReadOnlyDictionary<string, Func<long>> Measurers = new Dictionary<string, Func<long>>(StringComparer.Ordinal)
     {
+        ["AccessLog.Write"] = AccessLogAllocation.MeasureBytesPerWrite,
         ["ErrorWriter.Write"] = ErrorWriterAllocation.MeasureBytesPerWrite,
         ["HttpRequestParser.ParseHead"] = Engine.Tests.Http.HttpRequestParserAllocationTests.MeasureBytesPerParse,
         ["MemorySessionStore.Resume"] = Engine.Tests.Upstream.NodeSelectionAllocation.MeasureBytesPerResume,

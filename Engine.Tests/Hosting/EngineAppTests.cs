@@ -137,9 +137,7 @@ public class EngineAppTests
     [Fact]
     public async Task Run_UnderSystemd_NotifiesReadyAfterBind_AndStoppingOnShutdown()
     {
-        string socketPath = Path.Combine(Path.GetTempPath(), $"notify-{Guid.NewGuid():N}.sock");
-        using var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        notify.Bind(new UnixDomainSocketEndPoint(socketPath));
+        using var notify = new Engine.Tests.Fixtures.NotifySocket();
         string path = WriteConfig("""
             { "Engine": {
                 "Listeners": [ { "Endpoint": "127.0.0.1:0", "Protocol": "http" } ],
@@ -147,27 +145,19 @@ public class EngineAppTests
                 "Packages": [ { "Id": "demo", "Key": "demo-key" } ],
                 "Nodes": [ { "Id": "local", "Type": "direct" } ] } }
             """);
-        Environment.SetEnvironmentVariable("NOTIFY_SOCKET", socketPath);
+        Environment.SetEnvironmentVariable("NOTIFY_SOCKET", notify.Path);
         try
         {
             using var stop = new CancellationTokenSource();
             Task<int> running = EngineApp.RunAsync(["--config", path], new StringWriter(), new StringWriter(), stop.Token);
-            Assert.Equal("READY=1", await ReceiveAsync(notify));
+            Assert.Equal("READY=1", await notify.ReceiveAsync(TimeSpan.FromSeconds(30)));
             await stop.CancelAsync();
-            Assert.Equal("STOPPING=1", await ReceiveAsync(notify));
+            Assert.Equal("STOPPING=1", await notify.ReceiveAsync(TimeSpan.FromSeconds(30)));
             Assert.Equal(EngineApp.ExitOk, await running.WaitAsync(TimeSpan.FromSeconds(30)));
         }
         finally
         {
             Environment.SetEnvironmentVariable("NOTIFY_SOCKET", null);
-            File.Delete(socketPath);
         }
-    }
-
-    private static async Task<string> ReceiveAsync(Socket socket)
-    {
-        byte[] buffer = new byte[256];
-        int n = await socket.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(30));
-        return System.Text.Encoding.ASCII.GetString(buffer, 0, n).Trim();
     }
 }

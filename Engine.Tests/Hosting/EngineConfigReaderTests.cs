@@ -124,6 +124,16 @@ public class EngineConfigReaderTests
     [InlineData("Engine:State:Store", "postgres", "Engine.State.Store")]
     [InlineData("Engine:State:Redis", "redis://x", "Engine.State.Redis")]
     [InlineData("Engine:Listners:0:Endpoint", "127.0.0.1:1", "Engine.Listners")]
+    [InlineData("Engine:AccessLog:Enabled", "yes", "Engine.AccessLog.Enabled")]
+    [InlineData("Engine:AccessLog:Level", "debug", "Engine.AccessLog.Level")]
+    [InlineData("Engine:AccessLog:Format", "JSON", "Engine.AccessLog.Format")]
+    [InlineData("Engine:AccessLog:SuccessSampleRate", "1.5", "Engine.AccessLog.SuccessSampleRate")]
+    [InlineData("Engine:AccessLog:SuccessSampleRate", "half", "Engine.AccessLog.SuccessSampleRate")]
+    [InlineData("Engine:AccessLog:MaxBytes", "1000000", "Engine.AccessLog.MaxBytes")]
+    [InlineData("Engine:AccessLog:MaxFiles", "5", "Engine.AccessLog.MaxFiles")]
+    [InlineData("Engine:AccessLog:Path", "/nonexistent-dir/access.log", "Engine.AccessLog.Path")]
+    [InlineData("Engine:AccessLog:Path", "/tmp", "Engine.AccessLog.Path")]
+    [InlineData("Engine:AccessLog:Rotate", "daily", "Engine.AccessLog.Rotate")]
     public void Read_OneBadValue_ReportsExactlyItsPath(string key, string value, string expectedPath)
     {
         EngineConfigResult result = ConfigFixtures.Read(ConfigFixtures.SpecExample, (key, value));
@@ -244,6 +254,43 @@ public class EngineConfigReaderTests
         Assert.Equal(IPAddress.IPv6Loopback, result.Options.Listeners[0].Endpoint.Address);
         Assert.True(result.Options.Packages[0].IpAllowlist[1].Contains(IPAddress.Parse("192.0.2.7")));
         Assert.False(result.Options.Packages[0].IpAllowlist[1].Contains(IPAddress.Parse("192.0.2.8")));
+    }
+
+    [Fact]
+    public void Read_NoAccessLogSection_JsonToStdoutKeepingEverything()
+    {
+        AccessLogOptions log = ConfigFixtures.Read(ConfigFixtures.SpecExample).Options.AccessLog;
+
+        Assert.True(log.Enabled);
+        Assert.False(log.ErrorsOnly);
+        Assert.Equal(Engine.Diagnostics.AccessLogFormat.Json, log.Format);
+        Assert.Null(log.Path);
+        Assert.Equal(1.0, log.SuccessSampleRate);
+    }
+
+    [Fact]
+    public void Read_AccessLogFileWithRotationAndSampling_IsValid()
+    {
+        string file = Path.Combine(Path.GetTempPath(), "engine-access.log");
+        EngineConfigResult result = ConfigFixtures.Read(ConfigFixtures.SpecExample,
+            ("Engine:AccessLog:Format", "logfmt"), ("Engine:AccessLog:Level", "errors"), ("Engine:AccessLog:Path", file),
+            ("Engine:AccessLog:MaxBytes", "1048576"), ("Engine:AccessLog:MaxFiles", "3"), ("Engine:AccessLog:SuccessSampleRate", "0.05"));
+
+        Assert.Empty(result.Problems);
+        AccessLogOptions log = result.Options.AccessLog;
+        Assert.Equal((Engine.Diagnostics.AccessLogFormat.Logfmt, true, file, 1048576L, 3, 0.05), (log.Format, log.ErrorsOnly, log.Path, log.MaxBytes, log.MaxFiles, log.SuccessSampleRate));
+    }
+
+    [Theory]
+    [InlineData("1000", "Engine.AccessLog.MaxBytes")]
+    [InlineData("0", "Engine.AccessLog.MaxFiles")]
+    public void Read_AccessLogRotationOutOfRange_ReportsItsPath(string value, string expectedPath)
+    {
+        string key = expectedPath.Replace('.', ':');
+        EngineConfigResult result = ConfigFixtures.Read(ConfigFixtures.SpecExample,
+            ("Engine:AccessLog:Path", Path.Combine(Path.GetTempPath(), "engine-access.log")), (key, value));
+
+        Assert.Equal([expectedPath], Paths(result));
     }
 
     [Fact]

@@ -42,6 +42,9 @@ internal sealed class ProxyServer : IAsyncDisposable
 
     public long OpenConnections => _counter.Current;
 
+    /// <summary>Every listener's accept loop is running (what the systemd watchdog vouches for).</summary>
+    public bool IsAccepting => _listeners.Count > 0 && _listeners.TrueForAll(l => l.IsAccepting);
+
     /// <summary>Binds and starts every endpoint; on a bind failure nothing stays bound.</summary>
     public void Start(IEnumerable<IPEndPoint> endPoints) => Start(endPoints.Select(e => new ListenerBinding(e, ClientProtocol.Http)));
 
@@ -54,9 +57,11 @@ internal sealed class ProxyServer : IAsyncDisposable
             {
                 ClientProtocol protocol = binding.Protocol;
                 TlsCertificateSource? tls = binding.Certificate;
-                _listeners.Add(new SocketListener(binding.EndPoint, _backlog, _counter,
-                    tls is null ? transport => RunConnectionAsync(transport, protocol) : transport => RunTlsConnectionAsync(transport, tls),
-                    protocol == ClientProtocol.Socks5 ? RejectOverloadedSocksAsync : RejectOverloadedAsync));
+                Func<SocketConnection, Task> serve = tls is null ? transport => RunConnectionAsync(transport, protocol) : transport => RunTlsConnectionAsync(transport, tls);
+                Func<SocketConnection, Task> reject = protocol == ClientProtocol.Socks5 ? RejectOverloadedSocksAsync : RejectOverloadedAsync;
+                _listeners.Add(binding.Inherited is { } inherited
+                    ? new SocketListener(inherited, _counter, serve, reject)
+                    : new SocketListener(binding.EndPoint, _backlog, _counter, serve, reject));
             }
         }
         catch

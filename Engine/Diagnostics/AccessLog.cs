@@ -1,55 +1,79 @@
-using System.Buffers;
-using System.Buffers.Text;
 using System.IO.Pipelines;
-using System.Text;
 
 namespace Engine.Diagnostics;
 
 /// <summary>
-/// The access log: one logfmt line per request or tunnel (time, correlation id, client, package,
-/// method, target, node, status and CODE, bytes both ways, duration, HAProxy termination state).
-/// Lines are formatted straight into a pipe under a short lock and written out by one background
-/// task; when the sink falls behind by more than <see cref="MaxBacklogBytes"/> lines are dropped and
-/// counted instead of stalling the data path. Never contains credentials: only the package id.
+/// The access log: one line per request or tunnel (time, correlation id, client, package, method,
+/// target, node, status and CODE, bytes both ways, duration, HAProxy termination state, attempts),
+/// as JSON or logfmt. A line is formatted on the stack, copied into a pipe under a short lock and
+/// written out by one background task, so a request never waits for the disk; when the sink falls
+/// behind by more than <see cref="MaxBacklogBytes"/> lines are dropped and counted instead of
+/// stalling the data path. Successes can be sampled (<see cref="AccessLogSampling"/>); errors are
+/// always kept. Never contains credentials: only the package id.
 /// </summary>
 internal sealed class AccessLog : IAsyncDisposable
 {
-    /// <summary>Lines waiting for the sink beyond this are dropped (4 MiB ≈ 20,000 lines).</summary>
+    /// <summary>Lines waiting for the sink beyond this are dropped (4 MiB ≈ 15,000 JSON lines).</summary>
     public const long MaxBacklogBytes = 4 * 1024 * 1024;
 
-    private const int MaxFieldBytes = 512;
-
-    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+    // 16 KiB segments: about 60 lines per write(2) when the sink is a file.
+    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false, minimumSegmentSize: 16 * 1024));
     private readonly Lock _lock = new();
     private readonly Stream _sink;
+    private readonly bool _ownsSink;
+    private readonly AccessLogFormat _format;
+    private readonly ulong _sampleThreshold;
     private readonly Task _writer;
     private long _backlog;
     private long _dropped;
+    private long _sampledOut;
     private long _written;
 
-    public AccessLog(Stream sink)
+    /// <summary>
+    /// Lines to <paramref name="sink"/> in <paramref name="format"/> (logfmt unless told: what tests
+    /// and embedders read; the daemon's configured default is JSON), keeping every error and
+    /// <paramref name="successSampleRate"/> (0..1) of the successes. With <paramref name="ownsSink"/>
+    /// the sink is disposed after the last line.
+    /// </summary>
+    public AccessLog(Stream sink, AccessLogFormat format = AccessLogFormat.Logfmt, double successSampleRate = 1.0, bool ownsSink = false)
     {
         _sink = sink;
+        _ownsSink = ownsSink;
+        _format = format;
+        _sampleThreshold = AccessLogSampling.Threshold(successSampleRate);
         _writer = Task.Run(DrainAsync);
     }
 
+    /// <summary>Lines lost because the sink fell behind.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Success lines left out by sampling.</summary>
+    public long SampledOut => Interlocked.Read(ref _sampledOut);
 
     public long Written => Interlocked.Read(ref _written);
 
+    // The 4 KiB line buffer is written before it is read: zeroing it per line is waste.
+    [System.Runtime.CompilerServices.SkipLocalsInit]
     public void Write(in AccessLogEntry entry)
     {
+        if (!AccessLogSampling.Keep(entry, _sampleThreshold))
+        {
+            Interlocked.Increment(ref _sampledOut);
+            return;
+        }
+
         if (Interlocked.Read(ref _backlog) > MaxBacklogBytes)
         {
             Interlocked.Increment(ref _dropped);
             return;
         }
 
+        // Formatted outside the lock; only the copy is serialised.
+        Span<byte> line = stackalloc byte[AccessLogLineWriter.MaxLineBytes];
+        int length = Format(_format, entry, line);
         lock (_lock)
         {
-            // Worst case: every field at its cap, plus keys and numbers.
-            Span<byte> line = _pipe.Writer.GetSpan(8 * MaxFieldBytes);
-            int length = Format(entry, line);
+            line[..length].CopyTo(_pipe.Writer.GetSpan(length));
             _pipe.Writer.Advance(length);
             Interlocked.Add(ref _backlog, length);
             // Completes synchronously: pauseWriterThreshold 0 means the writer never waits.
@@ -61,53 +85,8 @@ internal sealed class AccessLog : IAsyncDisposable
         Interlocked.Increment(ref _written);
     }
 
-    internal static int Format(in AccessLogEntry entry, Span<byte> line)
-    {
-        var w = new SpanWriter(line);
-        w.Append(entry.Time.UtcDateTime);
-        w.Raw(" cid="u8);
-        w.Field(entry.CorrelationId);
-        w.Raw(" client="u8);
-        if (entry.Client is null)
-        {
-            w.Raw("-"u8);
-        }
-        else
-        {
-            w.Append(entry.Client);
-        }
-
-        w.Raw(" pkg="u8);
-        w.Field(entry.PackageId);
-        w.Raw(" method="u8);
-        w.Field(entry.Method);
-        w.Raw(" target="u8);
-        w.Field(entry.Target);
-        w.Raw(" node="u8);
-        w.Field(entry.NodeId);
-        w.Raw(" status="u8);
-        w.Append(entry.Status);
-        w.Raw(" code="u8);
-        w.Field(entry.Code);
-        w.Raw(" in="u8);
-        w.Append(entry.BytesIn);
-        w.Raw(" out="u8);
-        w.Append(entry.BytesOut);
-        w.Raw(" ms="u8);
-        w.Append((long)entry.Duration.TotalMilliseconds);
-        w.Raw(" ts="u8);
-        Span<byte> ts = stackalloc byte[2];
-        entry.Termination.TryFormat(ts);
-        w.Raw(ts);
-        if (entry.Attempts > 1)
-        {
-            w.Raw(" attempts="u8);
-            w.Append(entry.Attempts);
-        }
-
-        w.Raw("\n"u8);
-        return w.Length;
-    }
+    internal static int Format(AccessLogFormat format, in AccessLogEntry entry, Span<byte> line) =>
+        format == AccessLogFormat.Json ? AccessLogJson.Format(entry, line) : AccessLogLogfmt.Format(entry, line);
 
     private async Task DrainAsync()
     {
@@ -121,9 +100,9 @@ internal sealed class AccessLog : IAsyncDisposable
                 {
                     await _sink.WriteAsync(segment).ConfigureAwait(false);
                 }
-                catch (IOException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    // A broken sink (closed stdout) must not take the engine down: lines are lost.
+                    // A broken sink (closed stdout, full disk) must not take the engine down: lines are lost.
                 }
             }
 
@@ -133,7 +112,7 @@ internal sealed class AccessLog : IAsyncDisposable
             {
                 await _sink.FlushAsync().ConfigureAwait(false);
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
             }
 
@@ -154,85 +133,9 @@ internal sealed class AccessLog : IAsyncDisposable
         }
 
         await _writer.ConfigureAwait(false);
-    }
-
-    /// <summary>Appends to a fixed span; fields are capped and made safe for one logfmt line.</summary>
-    private ref struct SpanWriter(Span<byte> buffer)
-    {
-        private readonly Span<byte> _buffer = buffer;
-
-        public int Length { get; private set; }
-
-        public void Raw(scoped ReadOnlySpan<byte> bytes)
+        if (_ownsSink)
         {
-            bytes.CopyTo(_buffer[Length..]);
-            Length += bytes.Length;
-        }
-
-        // Values never contain spaces, quotes, '=' or control bytes in output, so the line stays
-        // parseable whatever a client put in its request target.
-        public void Field(ReadOnlySpan<byte> value)
-        {
-            if (value.IsEmpty)
-            {
-                Raw("-"u8);
-                return;
-            }
-
-            foreach (byte b in value[..Math.Min(value.Length, MaxFieldBytes)])
-            {
-                _buffer[Length++] = b is > 0x20 and < 0x7F and not (byte)'"' and not (byte)'=' ? b : (byte)'?';
-            }
-        }
-
-        public void Field(ReadOnlySpan<char> value)
-        {
-            if (value.IsEmpty)
-            {
-                Raw("-"u8);
-                return;
-            }
-
-            foreach (char c in value[..Math.Min(value.Length, MaxFieldBytes)])
-            {
-                _buffer[Length++] = c is > ' ' and < (char)0x7F and not '"' and not '=' ? (byte)c : (byte)'?';
-            }
-        }
-
-        public void Append(long value)
-        {
-            Utf8Formatter.TryFormat(value, _buffer[Length..], out int written);
-            Length += written;
-        }
-
-        public void Append(DateTime utc)
-        {
-            // RFC 3339 with milliseconds: sortable and unambiguous.
-            utc.TryFormat(_buffer[Length..], out int written, "yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
-            Length += written;
-        }
-
-        public void Append(System.Net.IPEndPoint endPoint)
-        {
-            System.Net.IPAddress address = endPoint.Address.IsIPv4MappedToIPv6 ? endPoint.Address.MapToIPv4() : endPoint.Address;
-            if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
-            {
-                Raw("["u8);
-            }
-
-            Span<char> chars = stackalloc char[64];
-            if (address.TryFormat(chars, out int n))
-            {
-                Length += Encoding.ASCII.GetBytes(chars[..n], _buffer[Length..]);
-            }
-
-            if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
-            {
-                Raw("]"u8);
-            }
-
-            Raw(":"u8);
-            Append(endPoint.Port);
+            await _sink.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

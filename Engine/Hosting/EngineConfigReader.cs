@@ -37,7 +37,7 @@ internal static partial class EngineConfigReader
             return new EngineConfigResult(new EngineOptions(), problems);
         }
 
-        reader.CheckKeys(engine, "Name", "Listeners", "Admin", "Limits", "Security", "Packages", "Credits", "Nodes", "State", "Routing");
+        reader.CheckKeys(engine, "Name", "Listeners", "Admin", "Limits", "Security", "Packages", "Credits", "Nodes", "State", "Routing", "AccessLog");
 
         LimitsOptions limits = ReadLimits(reader, engine.GetSection("Limits"));
         var options = new EngineOptions
@@ -52,6 +52,7 @@ internal static partial class EngineConfigReader
             Nodes = ReadNodes(reader, engine),
             State = ReadState(reader, engine.GetSection("State")),
             Routing = ReadRouting(reader, engine.GetSection("Routing")),
+            AccessLog = ReadAccessLog(reader, engine.GetSection("AccessLog")),
         };
 
         CheckEndpointsDistinct(reader, engine, options);

@@ -25,4 +25,6 @@ internal sealed class EngineOptions
     public StateOptions State { get; init; } = new();
 
     public RoutingOptions Routing { get; init; } = new();
+
+    public AccessLogOptions AccessLog { get; init; } = new();
 }

@@ -75,13 +75,15 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
 
     public IReadOnlyList<IPEndPoint> EndPoints => _server?.EndPoints ?? [];
 
+    public bool IsAccepting => _server?.IsAccepting ?? false;
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _accessLog = new AccessLog(Console.OpenStandardOutput());
+        _accessLog = AccessLogFactory.Create(_options.AccessLog, Console.OpenStandardOutput);
         _state = StateStoreFactory.Create(_options.State, TimeProvider.System, _logger);
         _services = ProxyServicesFactory.Create(_options, _accessLog, _state);
         _server = new ProxyServer(_services, _options.Limits.MaxConnections, _options.Listeners.Count > 0 ? _options.Listeners[0].Backlog : ListenerOptions.DefaultBacklog);
-        _listeners = ProxyServicesFactory.Listeners(_options);
+        _listeners = SystemdSocketActivation.Adopt(ProxyServicesFactory.Listeners(_options), _logger);
         _server.Start(_listeners);
         foreach (IPEndPoint endPoint in _server.EndPoints)
         {

@@ -7,16 +7,26 @@ namespace Engine.Hosting;
 
 /// <summary>
 /// Sends WATCHDOG=1 when the unit sets WatchdogSec= (systemd passes WATCHDOG_USEC), at half the
-/// interval as sd_watchdog_enabled(3) recommends. READY and STOPPING come from SystemdLifetime.
+/// interval as sd_watchdog_enabled(3) recommends, and only while every listener's accept loop runs:
+/// a daemon whose process is alive but takes no connections is exactly what the watchdog exists
+/// to restart. READY and STOPPING come from <see cref="ProxyHostedService"/>.
 /// </summary>
 internal sealed class SystemdWatchdog : BackgroundService
 {
     private readonly ISystemdNotifier _notifier;
+    private readonly Func<bool> _isAccepting;
     private readonly ILogger _logger;
+    private bool _withheld;
 
-    public SystemdWatchdog(ISystemdNotifier notifier, ILogger<SystemdWatchdog> logger)
+    public SystemdWatchdog(ISystemdNotifier notifier, ProxyHostedService proxy, ILogger<SystemdWatchdog> logger)
+        : this(notifier, () => proxy.IsAccepting, logger)
+    {
+    }
+
+    internal SystemdWatchdog(ISystemdNotifier notifier, Func<bool> isAccepting, ILogger logger)
     {
         _notifier = notifier;
+        _isAccepting = isAccepting;
         _logger = logger;
     }
 
@@ -37,6 +47,25 @@ internal sealed class SystemdWatchdog : BackgroundService
         return TimeSpan.FromMicroseconds(microseconds / 2.0);
     }
 
+    /// <summary>One tick: WATCHDOG=1 when the listeners accept; true when it was sent.</summary>
+    internal bool Beat()
+    {
+        if (!_isAccepting())
+        {
+            if (!_withheld)
+            {
+                _withheld = true;
+                SystemdLog.WatchdogWithheld(_logger);
+            }
+
+            return false;
+        }
+
+        _withheld = false;
+        _notifier.Notify(new ServiceState("WATCHDOG=1"));
+        return true;
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!_notifier.IsEnabled || Interval() is not { } interval)
@@ -50,9 +79,9 @@ internal sealed class SystemdWatchdog : BackgroundService
         {
             do
             {
-                _notifier.Notify(new ServiceState("WATCHDOG=1"));
+                Beat();
             }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
         catch (OperationCanceledException)
         {

@@ -24,6 +24,7 @@ internal sealed class SocketListener : IDisposable
     private readonly Func<SocketConnection, Task> _onOverloaded;
     private readonly ConcurrentDictionary<SocketConnection, Task> _active = new();
     private Task? _accepting;
+    private long _lastAccept;
 
     public SocketListener(IPEndPoint endPoint, int backlog, ConnectionCounter counter, Func<SocketConnection, Task> onConnection, Func<SocketConnection, Task> onOverloaded)
     {
@@ -43,12 +44,40 @@ internal sealed class SocketListener : IDisposable
         EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
     }
 
+    /// <summary>
+    /// Accepts on a socket that is already bound and listening (one systemd passed by socket
+    /// activation); the listener owns it from here on and accepts exactly as on one it bound.
+    /// </summary>
+    public SocketListener(Socket listening, ConnectionCounter counter, Func<SocketConnection, Task> onConnection, Func<SocketConnection, Task> onOverloaded)
+    {
+        ArgumentNullException.ThrowIfNull(listening);
+        _counter = counter;
+        _onConnection = onConnection;
+        _onOverloaded = onOverloaded;
+        _socket = listening;
+        EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+    }
+
     /// <summary>The bound endpoint (the real port when 0 was configured).</summary>
     public IPEndPoint EndPoint { get; }
 
     public int ActiveConnections => _active.Count;
 
-    public void Start() => _accepting = AcceptLoopAsync();
+    /// <summary>
+    /// True while the accept loop runs. It ends only when the socket is closed or accept fails
+    /// with an error it cannot ride out; the systemd watchdog stops petting then, so a daemon that
+    /// can no longer take connections gets restarted instead of looking healthy.
+    /// </summary>
+    public bool IsAccepting => _accepting is { IsCompleted: false };
+
+    /// <summary>Heartbeat: <see cref="Environment.TickCount64"/> when the loop last started or returned from accept.</summary>
+    public long LastAcceptTicks => Interlocked.Read(ref _lastAccept);
+
+    public void Start()
+    {
+        Interlocked.Exchange(ref _lastAccept, Environment.TickCount64);
+        _accepting = AcceptLoopAsync();
+    }
 
     private async Task AcceptLoopAsync()
     {
@@ -68,6 +97,7 @@ internal sealed class SocketListener : IDisposable
                 return;     // the listener was closed: stop accepting
             }
 
+            Interlocked.Exchange(ref _lastAccept, Environment.TickCount64);
             client.NoDelay = true;
             var connection = new SocketConnection(client, InputOptions, OutputOptions);
             bool admitted = _counter.TryAcquire();

@@ -1,0 +1,58 @@
+namespace Engine.Diagnostics;
+
+/// <summary>
+/// <c>Format: json</c> (the default): one object per line with the logfmt fields under the same
+/// names, <c>termination</c> for the two-letter state, <c>null</c> for an empty field, and every
+/// key always present so a schema-on-read pipeline sees one shape:
+/// <c>{"time":"…","cid":"…","client":"1.2.3.4:5","pkg":"demo","method":"CONNECT","target":"…",
+/// "node":"local","status":200,"code":null,"in":1,"out":2,"ms":3,"termination":"--","attempts":1}</c>.
+/// </summary>
+internal static class AccessLogJson
+{
+    public static int Format(in AccessLogEntry entry, Span<byte> line)
+    {
+        var w = new AccessLogLineWriter(line);
+        w.Raw("{\"time\":\""u8);
+        w.Append(entry.Time.UtcDateTime);
+        w.Raw("\",\"cid\":"u8);
+        w.JsonString(entry.CorrelationId);
+        w.Raw(",\"client\":"u8);
+        if (entry.Client is null)
+        {
+            w.Raw("null"u8);
+        }
+        else
+        {
+            w.Raw("\""u8);
+            w.Append(entry.Client);
+            w.Raw("\""u8);
+        }
+
+        w.Raw(",\"pkg\":"u8);
+        w.JsonString(entry.PackageId);
+        w.Raw(",\"method\":"u8);
+        w.JsonString(entry.Method);
+        w.Raw(",\"target\":"u8);
+        w.JsonString(entry.Target);
+        w.Raw(",\"node\":"u8);
+        w.JsonString(entry.NodeId);
+        w.Raw(",\"status\":"u8);
+        w.Append(entry.Status);
+        w.Raw(",\"code\":"u8);
+        w.JsonString(entry.Code);
+        w.Raw(",\"in\":"u8);
+        w.Append(entry.BytesIn);
+        w.Raw(",\"out\":"u8);
+        w.Append(entry.BytesOut);
+        w.Raw(",\"ms\":"u8);
+        w.Append((long)entry.Duration.TotalMilliseconds);
+        w.Raw(",\"termination\":\""u8);
+        Span<byte> ts = stackalloc byte[2];
+        entry.Termination.TryFormat(ts);
+        w.Raw(ts);
+        w.Raw("\",\"attempts\":"u8);
+        w.Append(entry.Attempts);
+        w.Raw("}\n"u8);
+        return w.Length;
+    }
+}
