@@ -22,6 +22,8 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
     private IStateStore? _state;
     private IReadOnlyList<ListenerBinding> _listeners = [];
     private ProxyServer? _server;
+    private Admin.AdminServer? _admin;
+    private volatile bool _accepting;
 
     private readonly Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier _systemd;
 
@@ -56,6 +58,18 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
             _console.Flush();
         }
 
+        // Admin listener (docs/admin.md): after the proxy listeners, so /readyz never sees them unbound.
+        ProxyServer server = _server;
+        _services.Metrics?.Observe(() => server.OpenConnections, () => _services?.Routing.Pool);
+        if (_options.Admin is { } admin)
+        {
+            _admin = new Admin.AdminServer(() => _services!, admin.Token, () => _accepting);
+            _admin.Start(admin.Endpoint);
+            EngineLog.Listening(_logger, _admin.EndPoint);
+        }
+
+        _accepting = true;
+
         // READY only once the listeners are bound (SystemdLifetime sends it too when systemd is our
         // parent; a repeat is harmless). A disabled notifier (no NOTIFY_SOCKET) ignores this.
         _systemd.Notify(new Microsoft.Extensions.Hosting.Systemd.ServiceState("READY=1"));
@@ -81,6 +95,12 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         }
 
         _systemd.Notify(new Microsoft.Extensions.Hosting.Systemd.ServiceState("STOPPING=1"));
+        _accepting = false;
+        if (_admin is not null)
+        {
+            await _admin.DisposeAsync().ConfigureAwait(false);   // before the proxy listeners
+        }
+
         EngineLog.Draining(_logger, _options.Limits.ShutdownDrain);
         await _server.StopAsync(_options.Limits.ShutdownDrain).ConfigureAwait(false);
         EngineLog.Stopped(_logger, _server.OpenConnections);
@@ -94,6 +114,11 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
+        }
+
+        if (_admin is not null)
+        {
+            await _admin.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_server is not null)
