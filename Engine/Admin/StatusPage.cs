@@ -51,6 +51,8 @@ internal static class StatusPage
           .draining { background:#4a3b12; color:var(--warn); } .removed { background:#2d3640; color:var(--dim); }
           .bar { height:8px; background:var(--accent); border-radius:4px; }
           form { display:flex; gap:8px; }
+          form[hidden] { display:none; }
+          #codes td:last-child { width:40%; }
           input { background:var(--bg); color:var(--fg); border:1px solid #2d3640; border-radius:4px; padding:4px 8px; }
           button { background:var(--accent); color:#000; border:0; border-radius:4px; padding:4px 12px; cursor:pointer; }
           #error { color:var(--bad); }
@@ -63,6 +65,7 @@ internal static class StatusPage
           <span id="state">connecting…</span>
           <span id="error" role="alert"></span>
           <form id="login" hidden>
+            <input type="text" name="username" value="admin" autocomplete="username" hidden>
             <input id="token" type="password" placeholder="admin token" autocomplete="current-password">
             <button type="submit">Open</button>
           </form>
