@@ -46,7 +46,7 @@ internal sealed partial class AdminServer
             if (segments.Length == 0 || (segments.Length == 1 && segments[0] == "healthz"))
             {
                 // The page (it asks for the token itself) and liveness are open: no data in either.
-                return method is "GET" or "HEAD"
+                return method == "GET"
                     ? segments.Length == 0 ? StatusPage.Response() : Ok(new HealthView("live", _accepting(), false), AdminJsonContext.Default.HealthView)
                     : NotAllowed(instance, "GET");
             }
