@@ -114,4 +114,12 @@ public class PackageDirectoryTests
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    [Fact]
+    public void FindById_KnownAndUnknown_ReturnsPackageOrNull()
+    {
+        Assert.Equal("paused", Directory.FindById("paused")?.Id);
+        Assert.Null(Directory.FindById("nope"));
+        Assert.Null(Directory.FindById("DEMO"));   // ids are case-sensitive
+    }
 }

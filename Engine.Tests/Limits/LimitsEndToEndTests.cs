@@ -232,7 +232,8 @@ public sealed class LimitsEndToEndTests : IAsyncLifetime
         using var listener = new System.Diagnostics.Metrics.MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == EngineMetrics.MeterName)
+            // This test's meter only: other tests' EngineMetrics run in the same process.
+            if (ReferenceEquals(instrument.Meter, metrics.Meter))
             {
                 l.EnableMeasurementEvents(instrument);
             }

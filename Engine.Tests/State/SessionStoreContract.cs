@@ -144,6 +144,67 @@ public abstract class SessionStoreContract : IAsyncLifetime
         Assert.Equal("n2", (await Open("long", terms: Terms(length: 1000))).NodeId);
     }
 
+    [SkippableFact]
+    public async Task Get_LiveSession_ReturnsNodeRequestsAndTerms()
+    {
+        await Open(terms: Terms(length: 600, idle: 120, rotateRequests: 5));
+        await Commit(null, "n1");
+        await Commit("n1", "n1");
+        Time.Advance(TimeSpan.FromSeconds(30));
+
+        SessionInfo? info = await Store.GetAsync("p", B("s1"));
+
+        Assert.NotNull(info);
+        Assert.Equal("n1", info.NodeId);
+        Assert.Equal(2, info.RequestsOnNode);
+        Assert.Equal(Terms(length: 600, idle: 120, rotateRequests: 5), info.Terms);
+        Assert.InRange(info.Age.TotalSeconds, 29, 31);
+        Assert.InRange(info.ExpiresIn.TotalSeconds, 89, 91);   // idle (120 − 30) ends before length (600 − 30)
+    }
+
+    [SkippableFact]
+    public async Task Get_UnknownExpiredOrOtherPackage_ReturnsNull()
+    {
+        Assert.Null(await Store.GetAsync("p", B("nope")));
+        await Open(terms: Terms(length: 10));
+        Assert.Null(await Store.GetAsync("other", B("s1")));
+        Assert.NotNull(await Store.GetAsync("p", B("s1")));
+        Time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Null(await Store.GetAsync("p", B("s1")));
+    }
+
+    [SkippableFact]
+    public async Task Get_DoesNotCountAsUse_IdleTimeKeepsRunning()
+    {
+        await Open(terms: Terms(idle: 30));
+        Time.Advance(TimeSpan.FromSeconds(20));
+        Assert.NotNull(await Store.GetAsync("p", B("s1")));
+        Time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Null(await Store.GetAsync("p", B("s1")));
+    }
+
+    [SkippableFact]
+    public async Task Delete_LiveSession_NextOpenStartsFresh()
+    {
+        await Open();
+        await Commit(null, "n1");
+
+        Assert.True(await Store.DeleteAsync("p", B("s1")));
+
+        Assert.Null(await Store.GetAsync("p", B("s1")));
+        Assert.Equal(new SessionOpened(SessionOpenStatus.Created), await Open(rules: "country-de"));
+    }
+
+    [SkippableFact]
+    public async Task Delete_UnknownExpiredOrOtherPackage_ReturnsFalse()
+    {
+        Assert.False(await Store.DeleteAsync("p", B("nope")));
+        await Open(terms: Terms(length: 10));
+        Assert.False(await Store.DeleteAsync("other", B("s1")));
+        Time.Advance(TimeSpan.FromSeconds(10));
+        Assert.False(await Store.DeleteAsync("p", B("s1")));
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync() => await DisposeStoreAsync();

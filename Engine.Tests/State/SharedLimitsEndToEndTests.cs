@@ -157,7 +157,8 @@ public sealed class SharedLimitsEndToEndTests : IAsyncLifetime
         using var listener = new System.Diagnostics.Metrics.MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Name == "engine.state.degraded")
+            // This instance's gauge only: other tests' EngineMetrics run in the same process.
+            if (instrument.Name == "engine.state.degraded" && ReferenceEquals(instrument.Meter, metrics.Meter))
             {
                 l.EnableMeasurementEvents(instrument);
             }

@@ -13,6 +13,7 @@ internal sealed class PackageDirectory
 {
     private readonly Dictionary<UInt128, Package> _byKeyHash;
     private readonly Package[] _ipAuthPackages;
+    private readonly Dictionary<string, Package> _byId;
 
     public PackageDirectory(IEnumerable<Package> packages)
     {
@@ -27,10 +28,19 @@ internal sealed class PackageDirectory
             }
         }
 
+        _byId = new Dictionary<string, Package>(all.Length, StringComparer.Ordinal);
+        foreach (Package package in all)
+        {
+            _byId.TryAdd(package.Id, package);
+        }
+
         _ipAuthPackages = all.Where(p => p.IpAuth.Length > 0).ToArray();
     }
 
     public IReadOnlyList<Package> Packages { get; }
+
+    /// <summary>The package with this id (admin API); never used to authenticate a client.</summary>
+    public Package? FindById(string id) => _byId.GetValueOrDefault(id);
 
     public bool TryFindByKey(ReadOnlySpan<byte> key, out Package package)
     {

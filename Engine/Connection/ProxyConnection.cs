@@ -237,6 +237,7 @@ internal sealed partial class ProxyConnection : IDisposable
 
     private void WriteAccessLog()
     {
+        _services.Metrics?.RequestEnded(_socks || _head.TargetForm == TargetForm.Authority, _status, _error, _package?.Id, _bytesIn, _bytesOut, _services.Time.GetElapsedTime(_requestStarted));
         AccessLog? log = _services.AccessLog;
         if (log is null)
         {

@@ -21,12 +21,15 @@ internal sealed class ConfigReloader : IDisposable
     private readonly PosixSignalRegistration? _sighup;
     private readonly ITimer _debounce;
     private readonly Lock _lock = new();
+    private readonly Action<bool>? _outcome;
     private int _applied;
     private int _refused;
 
     /// <param name="apply">Installs a valid configuration; false when it could not be applied.</param>
-    public ConfigReloader(ConfigSource source, Func<EngineOptions, bool> apply, ILogger logger, TimeProvider? time = null)
+    /// <param name="outcome">Told every reload's result (true applied, false refused): the reload metric.</param>
+    public ConfigReloader(ConfigSource source, Func<EngineOptions, bool> apply, ILogger logger, TimeProvider? time = null, Action<bool>? outcome = null)
     {
+        _outcome = outcome;
         _source = source;
         _apply = apply;
         _logger = logger;
@@ -72,6 +75,7 @@ internal sealed class ConfigReloader : IDisposable
             if (!result.IsValid)
             {
                 Interlocked.Increment(ref _refused);
+                _outcome?.Invoke(false);
                 EngineLog.ReloadRefused(_logger, _source.File, result.Problems.Count);
                 foreach (ConfigProblem problem in result.Problems)
                 {
@@ -84,10 +88,12 @@ internal sealed class ConfigReloader : IDisposable
             if (!_apply(result.Options))
             {
                 Interlocked.Increment(ref _refused);
+                _outcome?.Invoke(false);
                 return false;
             }
 
             Interlocked.Increment(ref _applied);
+            _outcome?.Invoke(true);
             EngineLog.Reloaded(_logger, _source.File, reason);
             return true;
         }

@@ -60,6 +60,8 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         return true;
     }
     private ProxyServer? _server;
+    private Admin.AdminServer? _admin;
+    private volatile bool _accepting;
 
     private readonly Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier _systemd;
 
@@ -100,8 +102,20 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
 
         if (_source is not null)
         {
-            _reloader = new ConfigReloader(_source, Apply, _logger);
+            _reloader = new ConfigReloader(_source, Apply, _logger, outcome: ok => _services?.Metrics?.Reloaded(ok));
         }
+
+        // Admin listener (docs/admin.md): after the proxy listeners, so /readyz never sees them unbound.
+        ProxyServer server = _server;
+        _services.Metrics?.Observe(() => server.OpenConnections, () => _services?.Routing.Pool);
+        if (_options.Admin is { } admin)
+        {
+            _admin = new Admin.AdminServer(() => _services!, admin.Token, () => _accepting);
+            _admin.Start(admin.Endpoint);
+            EngineLog.Listening(_logger, _admin.EndPoint);
+        }
+
+        _accepting = true;
 
         // READY only once the listeners are bound (SystemdLifetime sends it too when systemd is our
         // parent; a repeat is harmless). A disabled notifier (no NOTIFY_SOCKET) ignores this.
@@ -128,6 +142,12 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         }
 
         _systemd.Notify(new Microsoft.Extensions.Hosting.Systemd.ServiceState("STOPPING=1"));
+        _accepting = false;
+        if (_admin is not null)
+        {
+            await _admin.DisposeAsync().ConfigureAwait(false);   // before the proxy listeners
+        }
+
         EngineLog.Draining(_logger, _options.Limits.ShutdownDrain);
         await _server.StopAsync(_options.Limits.ShutdownDrain).ConfigureAwait(false);
         EngineLog.Stopped(_logger, _server.OpenConnections);
@@ -141,6 +161,11 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
+        }
+
+        if (_admin is not null)
+        {
+            await _admin.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_server is not null)

@@ -129,4 +129,37 @@ internal static class RedisScripts
         if node == ARGV[2] then redis.call('HINCRBY', KEYS[1], 'reqs', 1) end
         return 1
         """;
+
+    /// <summary>
+    /// KEYS[1] session; ARGV clock shift ms. Returns {} when there is no live session, else
+    /// {node ('' = none yet), requests on node, age ms, ms left, len s, idle s, rotate s, rotate requests}.
+    /// Read-only: looking at a session does not count as using it (its idle time keeps running).
+    /// </summary>
+    public const string GetSession = """
+        local s = redis.call('HMGET', KEYS[1], 'node', 'reqs', 'created', 'used', 'len', 'idle', 'rs', 'rr')
+        if not s[3] then return {} end
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+        local created = tonumber(s[3])
+        local used = tonumber(s[4])
+        local len = tonumber(s[5])
+        local idle = tonumber(s[6])
+        local left = created + len * 1000 - now
+        if idle > 0 and used + idle * 1000 - now < left then left = used + idle * 1000 - now end
+        if left <= 0 then return {} end
+        return {s[1] or '', tonumber(s[2]), now - created, left, len, idle, tonumber(s[7]), tonumber(s[8])}
+        """;
+
+    /// <summary>KEYS[1] session; ARGV clock shift ms. Deletes the session; 1 when it was live, 0 when absent or already over.</summary>
+    public const string DeleteSession = """
+        local s = redis.call('HMGET', KEYS[1], 'created', 'used', 'len', 'idle')
+        if not s[1] then return 0 end
+        redis.call('DEL', KEYS[1])
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+        local idle = tonumber(s[4])
+        if now - tonumber(s[1]) >= tonumber(s[3]) * 1000 then return 0 end
+        if idle > 0 and now - tonumber(s[2]) >= idle * 1000 then return 0 end
+        return 1
+        """;
 }

@@ -88,6 +88,58 @@ internal sealed class RedisSessionStore(RedisLink link, RedisKeys keys, ISession
         }
     }
 
+    public ValueTask<SessionInfo?> GetAsync(string packageId, ReadOnlyMemory<byte> sessionId) =>
+        link.IsDegraded ? local.GetAsync(packageId, sessionId) : GetSharedAsync(packageId, sessionId);
+
+    private async ValueTask<SessionInfo?> GetSharedAsync(string packageId, ReadOnlyMemory<byte> sessionId)
+    {
+        RedisResult result;
+        try
+        {
+            result = await link.Bounded(link.Database.ScriptEvaluateAsync(
+                RedisScripts.GetSession, [keys.Session(packageId, sessionId.Span)], [ShiftMilliseconds()]));
+        }
+        catch (Exception e) when (RedisLink.IsOutage(e))
+        {
+            link.Fail(e);
+            return await local.GetAsync(packageId, sessionId);
+        }
+
+        var answer = (RedisResult[])result!;
+        if (answer.Length < 8)
+        {
+            return null;
+        }
+
+        string? node = (string?)answer[0];
+        return new SessionInfo(
+            string.IsNullOrEmpty(node) ? null : node,
+            (int)answer[1],
+            TimeSpan.FromMilliseconds((long)answer[2]),
+            TimeSpan.FromMilliseconds((long)answer[3]),
+            new SessionTerms((int)answer[4], (int)answer[5], (int)answer[6], (int)answer[7]));
+    }
+
+    public ValueTask<bool> DeleteAsync(string packageId, ReadOnlyMemory<byte> sessionId) =>
+        link.IsDegraded ? local.DeleteAsync(packageId, sessionId) : DeleteSharedAsync(packageId, sessionId);
+
+    private async ValueTask<bool> DeleteSharedAsync(string packageId, ReadOnlyMemory<byte> sessionId)
+    {
+        // A session this instance made during an outage goes too, so it cannot come back.
+        bool deletedLocally = await local.DeleteAsync(packageId, sessionId);
+        try
+        {
+            RedisResult result = await link.Bounded(link.Database.ScriptEvaluateAsync(
+                RedisScripts.DeleteSession, [keys.Session(packageId, sessionId.Span)], [ShiftMilliseconds()]));
+            return (int)result == 1 || deletedLocally;
+        }
+        catch (Exception e) when (RedisLink.IsOutage(e))
+        {
+            link.Fail(e);
+            return deletedLocally;
+        }
+    }
+
     /// <summary>Redis drops expired sessions by TTL; sessions made locally during an outage are swept here.</summary>
     public void Sweep() => local.Sweep();
 

@@ -77,6 +77,18 @@ internal sealed class DomainBans
         }
     }
 
+    /// <summary>Adds one to <paramref name="perNode"/>[node] for every pair banned now (admin API; walks every pair).</summary>
+    public void CountBanned(Span<int> perNode, long now)
+    {
+        foreach (KeyValuePair<(int Node, string Domain), Entry> pair in _entries)
+        {
+            if (Volatile.Read(ref pair.Value.BannedUntil) > now && (uint)pair.Key.Node < (uint)perNode.Length)
+            {
+                perNode[pair.Key.Node]++;
+            }
+        }
+    }
+
     /// <summary>Drops pairs whose ban and failure window are over (called by the periodic sweep).</summary>
     public void Sweep(long now)
     {

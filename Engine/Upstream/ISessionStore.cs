@@ -21,6 +21,12 @@ internal interface ISessionStore
     /// </summary>
     ValueTask CommitAsync(string packageId, ReadOnlyMemory<byte> sessionId, string? expectedNodeId, string nodeId);
 
+    /// <summary>The live session, or null when there is none (never started, expired, deleted).</summary>
+    ValueTask<SessionInfo?> GetAsync(string packageId, ReadOnlyMemory<byte> sessionId);
+
+    /// <summary>Ends a live session at once; its next request starts a fresh one. False when there was none.</summary>
+    ValueTask<bool> DeleteAsync(string packageId, ReadOnlyMemory<byte> sessionId);
+
     /// <summary>Drops sessions whose length or idle time is over (one periodic sweep, no timer per session).</summary>
     void Sweep();
 }

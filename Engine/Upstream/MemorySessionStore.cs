@@ -89,6 +89,49 @@ internal sealed class MemorySessionStore : ISessionStore
         return ValueTask.CompletedTask;
     }
 
+    public ValueTask<SessionInfo?> GetAsync(string packageId, ReadOnlyMemory<byte> sessionId)
+    {
+        Span<char> key = stackalloc char[MaxKeyLength];
+        int length = WriteKey(packageId, sessionId.Span, key);
+        if (!_lookup.TryGetValue(key[..length], out Session? session))
+        {
+            return ValueTask.FromResult<SessionInfo?>(null);
+        }
+
+        long now = _time.GetTimestamp();
+        long frequency = _time.TimestampFrequency;
+        lock (session)
+        {
+            if (session.IsExpired(now, frequency))
+            {
+                return ValueTask.FromResult<SessionInfo?>(null);
+            }
+
+            return ValueTask.FromResult<SessionInfo?>(new SessionInfo(
+                session.NodeId,
+                session.RequestsOnNode,
+                TimeSpan.FromSeconds((double)(now - session.Created) / frequency),
+                TimeSpan.FromSeconds((double)session.Remaining(now, frequency) / frequency),
+                session.Terms));
+        }
+    }
+
+    public ValueTask<bool> DeleteAsync(string packageId, ReadOnlyMemory<byte> sessionId)
+    {
+        Span<char> key = stackalloc char[MaxKeyLength];
+        int length = WriteKey(packageId, sessionId.Span, key);
+        if (!_lookup.TryRemove(key[..length], out Session? session))
+        {
+            return ValueTask.FromResult(false);
+        }
+
+        // An expired session was already over: removing it is housekeeping, not a deletion.
+        lock (session)
+        {
+            return ValueTask.FromResult(!session.IsExpired(_time.GetTimestamp(), _time.TimestampFrequency));
+        }
+    }
+
     public void Sweep()
     {
         long now = _time.GetTimestamp();
@@ -140,6 +183,18 @@ internal sealed class MemorySessionStore : ISessionStore
         public bool IsExpired(long now, long frequency) =>
             now - Created >= Terms.LengthSeconds * frequency
             || (Terms.IdleTtlSeconds > 0 && now - LastUsed >= Terms.IdleTtlSeconds * frequency);
+
+        /// <summary>Ticks until the length or the idle time is over, whichever comes first.</summary>
+        public long Remaining(long now, long frequency)
+        {
+            long left = Created + (Terms.LengthSeconds * frequency) - now;
+            if (Terms.IdleTtlSeconds > 0)
+            {
+                left = Math.Min(left, LastUsed + (Terms.IdleTtlSeconds * frequency) - now);
+            }
+
+            return Math.Max(0, left);
+        }
 
         public bool RotationDue(long now, long frequency) =>
             NodeId is not null
