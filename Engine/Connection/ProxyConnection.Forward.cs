@@ -442,6 +442,7 @@ internal sealed partial class ProxyConnection
         RequestMethodKind method = _head.Method == KnownMethod.Head ? RequestMethodKind.Head : RequestMethodKind.Other;
         ResponseHeadParser parser = ResponseHeadParser.Default;
         _deadline.CancelAfter(_services.Limits.ResponseHeadTimeout);
+        long waitingSince = _services.Time.GetTimestamp();
         bool anySent = false;
         int interim = 0;
         _receivedResponseBytes = false;
@@ -459,6 +460,12 @@ internal sealed partial class ProxyConnection
                         upstreamReader.AdvanceTo(read.Buffer.Start);
                         _responseFailure = ErrorCode.BadRequest;
                         return anySent ? ResponseOutcome.BrokenAfterHead : ResponseOutcome.NotStarted;
+                    }
+
+                    if (!_receivedResponseBytes && !read.Buffer.IsEmpty)
+                    {
+                        // Time to first byte: from the request head sent to the target's first answer byte.
+                        _services.Metrics?.FirstByte(_services.Time.GetElapsedTime(waitingSince));
                     }
 
                     _receivedResponseBytes |= !read.Buffer.IsEmpty;

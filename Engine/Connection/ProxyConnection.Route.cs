@@ -158,7 +158,12 @@ internal sealed partial class ProxyConnection
             else
             {
                 _attempts++;
+                long connectStarted = _services.Time.GetTimestamp();
                 connect = await routing.Connector.ConnectAsync(node, host, port, purpose, _aborted).ConfigureAwait(false);
+                if (connect.Status == ConnectStatus.Connected)
+                {
+                    _services.Metrics?.UpstreamConnected(_services.Time.GetElapsedTime(connectStarted));
+                }
             }
 
             now = _services.Time.GetTimestamp();

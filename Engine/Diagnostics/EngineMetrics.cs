@@ -128,7 +128,7 @@ internal sealed class EngineMetrics : IDisposable
     /// <summary>The path to the target is open (for the connection layer once it times connects).</summary>
     public void UpstreamConnected(TimeSpan elapsed) => _connect.Record(elapsed.TotalSeconds);
 
-    /// <summary>The target's first response byte arrived (for the connection layer once it times it).</summary>
+    /// <summary>The target's first response byte arrived, this long after the forwarded request head went out.</summary>
     public void FirstByte(TimeSpan elapsed) => _firstByte.Record(elapsed.TotalSeconds);
 
     /// <summary>A configuration reload finished: <paramref name="ok"/> false when the new files were rejected.</summary>
