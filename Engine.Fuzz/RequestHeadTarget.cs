@@ -47,12 +47,13 @@ internal static class RequestHeadTarget
         var body = new BodyReader(limits);
         var head = new RequestHead();
         var log = new StringBuilder();
+        using var bodyBytes = new MemoryStream();
         bool inBody = false;
         long consumed = 0;
         foreach (int available in availability)
         {
             var reader = new SequenceReader<byte>(all.Slice(consumed, available - consumed));
-            bool stopped = Step(ref reader, parser, body, head, log, ref inBody);
+            bool stopped = Step(ref reader, parser, body, head, log, bodyBytes, ref inBody);
             consumed += reader.Consumed;
             if (stopped)
             {
@@ -60,10 +61,15 @@ internal static class RequestHeadTarget
             }
         }
 
+        if (inBody)
+        {
+            log.Append(" body=").Append(Convert.ToHexString(bodyBytes.GetBuffer(), 0, (int)bodyBytes.Length));
+        }
+
         return log.Append(inBody ? " in-body" : parser.InProgress ? " in-head" : " idle").Append(" @").Append(consumed).ToString();
     }
 
-    private static bool Step(ref SequenceReader<byte> reader, HttpRequestParser parser, BodyReader body, RequestHead head, StringBuilder log, ref bool inBody)
+    private static bool Step(ref SequenceReader<byte> reader, HttpRequestParser parser, BodyReader body, RequestHead head, StringBuilder log, MemoryStream bodyBytes, ref bool inBody)
     {
         // Every pass consumes at least one byte or returns; the bound turns a livelock into a crash, not a hang.
         long maxPasses = (2 * reader.Remaining) + 2;
@@ -102,18 +108,24 @@ internal static class RequestHeadTarget
             {
                 case BodyStatus.Data:
                     InvariantViolationException.ThrowIf(content.IsEmpty, "BodyReader produced an empty Data slice");
-                    log.Append(" data ").Append(Convert.ToHexString(content.ToArray()));
+                    // Slices end where the input's segments do: the content, not its slicing, is the outcome.
+                    foreach (ReadOnlyMemory<byte> piece in content)
+                    {
+                        bodyBytes.Write(piece.Span);
+                    }
+
                     continue;
                 case BodyStatus.Incomplete:
                     return false;
                 case BodyStatus.Rejected:
                     InvariantViolationException.ThrowIf(body.RejectReason == RejectReason.None, "body rejected without a reason");
-                    log.Append(" body-rejected ").Append(body.RejectReason);
+                    log.Append(" body=").Append(Convert.ToHexString(bodyBytes.GetBuffer(), 0, (int)bodyBytes.Length)).Append(" body-rejected ").Append(body.RejectReason);
                     return true;
             }
 
             inBody = false;
-            log.Append(" end");
+            log.Append(" body=").Append(Convert.ToHexString(bodyBytes.GetBuffer(), 0, (int)bodyBytes.Length)).Append(" end");
+            bodyBytes.SetLength(0);
             for (int i = 0; i < head.TrailerCount; i++)
             {
                 HeaderField trailer = head.GetTrailer(i);
