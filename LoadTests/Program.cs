@@ -23,6 +23,7 @@ internal static class LoadProgram
           tunnel      CONNECT (or a direct connection) then download --bytes; reports MB/s
           connect     --requests tunnels: CONNECT + GET /small + close; reports tunnels/s
           (tunnel and connect take --socks 1: the tunnel opens with a SOCKS5 handshake instead)
+          ci          every scenario for seconds against an engine in this process; one markdown table
           idle        hold --connections idle connections (--tunnels 1: CONNECT tunnels) to --proxy for
                       --duration; reports the proxy's RSS per connection (--pid)
           soak        the engine in this process under a mixed load for --duration, then checks
@@ -73,6 +74,8 @@ internal static class LoadProgram
                 return await Soak.RunAsync(options, origin);
             case "idle":
                 return await IdleHold.RunAsync(options, origin);
+            case "ci":
+                return await CiSmoke.RunAsync(origin);
             default:
                 Console.Error.WriteLine($"unknown scenario '{options.Scenario}'");
                 Console.Error.WriteLine(Usage);

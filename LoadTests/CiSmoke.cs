@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Engine.Connection;
+using Engine.Hosting;
+using Engine.State;
+using HdrHistogram;
+using Microsoft.Extensions.Configuration;
+
+namespace LoadTests;
+
+/// <summary>
+/// <c>LoadTests ci</c>: every scenario for a few seconds against an engine started in this process
+/// (HTTP and SOCKS5 listeners, one direct node), printed as one markdown table. A smoke test for CI,
+/// not a measurement: load generator and engine share this process and its cores. Fails when a
+/// scenario has no success or more than 1% errors.
+/// </summary>
+internal static class CiSmoke
+{
+    public static async Task<int> RunAsync(IPEndPoint origin)
+    {
+        string json = $$"""
+            { "Engine": {
+                "Listeners": [ { "Endpoint": "127.0.0.1:0", "Protocol": "http" }, { "Endpoint": "127.0.0.1:0", "Protocol": "socks5" } ],
+                "Security": { "AllowPrivateTargets": true, "AllowedConnectPorts": [ {{origin.Port}} ], "AuthFailuresPerMinute": 0 },
+                "Packages": [ { "Id": "ci", "Key": "ci-key", "DefaultRules": "country-any" } ],
+                "Nodes": [ { "Id": "local", "Type": "direct", "Country": "us" } ] } }
+            """;
+        EngineConfigResult config = EngineConfigReader.Read(new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build());
+        if (!config.IsValid)
+        {
+            Console.Error.WriteLine(string.Join(Environment.NewLine, config.Problems));
+            return 2;
+        }
+
+        await using var state = new MemoryStateStore(TimeProvider.System);
+        await using var server = new ProxyServer(ProxyServicesFactory.Create(config.Options, accessLog: null, state), 100_000);
+        server.Start(ProxyServicesFactory.Listeners(config.Options));
+        string http = server.EndPoints[0].ToString();
+        string socks = server.EndPoints[1].ToString();
+        string o = origin.ToString();
+
+        LoadOptions Options(params string[] args) => LoadOptions.Parse(args);
+        (string Name, Func<Task<RunResult>> Run)[] runs =
+        [
+            ("keep-alive GET", () => Scenarios.KeepAliveGetAsync(Options("get", "--proxy", http, "--origin", o, "--auth", "country-us:ci-key", "--connections", "32", "--duration", "3"), origin)),
+            ("407 storm", () => Scenarios.KeepAliveGetAsync(Options("storm", "--proxy", http, "--origin", o, "--auth", "country-us:wrong", "--connections", "32", "--duration", "2"), origin, expectedStatus: 407)),
+            ("CONNECT + GET + close", () => Scenarios.ConnectRateAsync(Options("connect", "--proxy", http, "--origin", o, "--auth", "country-us:ci-key", "--connections", "32", "--requests", "2000", "--duration", "20"), origin)),
+            ("SOCKS5 + GET + close", () => Scenarios.ConnectRateAsync(Options("connect", "--proxy", socks, "--socks", "1", "--origin", o, "--auth", "country-us:ci-key", "--connections", "32", "--requests", "2000", "--duration", "20"), origin)),
+            ("CONNECT 256 MB", () => Scenarios.TunnelThroughputAsync(Options("tunnel", "--proxy", http, "--origin", o, "--auth", "country-us:ci-key", "--bytes", (256L << 20).ToString(CultureInfo.InvariantCulture), "--duration", "30"), origin)),
+        ];
+
+        var table = new StringBuilder("| scenario | ok | errors | rate | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
+        bool healthy = true;
+        foreach ((string name, Func<Task<RunResult>> run) in runs)
+        {
+            RunResult result = await run();
+            HistogramBase h = result.Latency;
+            string rate = result.Bytes > 0
+                ? string.Create(CultureInfo.InvariantCulture, $"{result.Bytes / result.Elapsed.TotalSeconds / 1e6:0} MB/s")
+                : string.Create(CultureInfo.InvariantCulture, $"{result.Ok / result.Elapsed.TotalSeconds:0}/s");
+            table.Append(CultureInfo.InvariantCulture,
+                $"| {name} | {result.Ok} | {result.Errors} | {rate} | {(h.TotalCount > 0 ? h.GetValueAtPercentile(50) / 1e6 : 0):0.0} | {(h.TotalCount > 0 ? h.GetValueAtPercentile(99) / 1e6 : 0):0.0} |\n");
+            healthy &= result.Ok > 0 && result.Errors <= result.Ok / 100;
+        }
+
+        Console.Write(table.ToString());
+        Console.WriteLine(healthy ? "ci smoke: ok" : "ci smoke: a scenario had no success or more than 1% errors");
+        return healthy ? 0 : 1;
+    }
+}
