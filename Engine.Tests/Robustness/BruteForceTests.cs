@@ -48,6 +48,32 @@ public sealed class BruteForceTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Throttled_IsExportedAsAMetric()
+    {
+        var throttle = new AuthFailureThrottle(1, TimeProvider.System);
+        using var metrics = new Engine.Diagnostics.EngineMetrics(() => false, () => 0);
+        metrics.ObserveSecurity(() => throttle.Throttled, () => 7);
+        var client = System.Net.IPAddress.Parse("192.0.2.9");
+        throttle.RecordFailure(client);
+        throttle.RecordFailure(client);
+        throttle.RecordFailure(client);
+        var seen = new Dictionary<string, long>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == metrics.Meter)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => seen[instrument.Name] = value);
+        listener.Start();
+        listener.RecordObservableInstruments();
+        Assert.Equal(2, seen["engine.auth.throttled"]);
+        Assert.Equal(7, seen["engine.access_log.dropped"]);
+    }
+
+    [Fact]
     public void RecordFailure_WindowResetsAfterAMinute()
     {
         var time = new Engine.Tests.Forwarding.ManualTimeProvider();

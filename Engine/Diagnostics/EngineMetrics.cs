@@ -39,6 +39,8 @@ internal sealed class EngineMetrics : IDisposable
     private Func<long>? _openConnections;
     private Func<NodePool?>? _nodes;
     private TimeProvider _time = TimeProvider.System;
+    private Func<long>? _authThrottled;
+    private Func<long>? _accessLogDropped;
 
     public EngineMetrics(Func<bool> stateDegraded, Func<long> shed, IMeterFactory? factory = null)
     {
@@ -73,6 +75,17 @@ internal sealed class EngineMetrics : IDisposable
             "(node, domain) pairs tracked by the per-site ban list (banned or counting failures).");
         _reloads = _meter.CreateCounter<long>("engine.reloads", "{reload}",
             "Configuration reloads, by result (ok, failed: the old configuration stays).");
+        _meter.CreateObservableCounter("engine.auth.throttled", () => _authThrottled?.Invoke() ?? 0, "{request}",
+            "Failed credential attempts answered late because their address went over Security:AuthFailuresPerMinute.");
+        _meter.CreateObservableCounter("engine.access_log.dropped", () => _accessLogDropped?.Invoke() ?? 0, "{line}",
+            "Access-log lines dropped because the writer's queue was full (the disk or stdout could not keep up).");
+    }
+
+    /// <summary>Where the brute-force throttle and access-log counters are read (current services, after reloads too).</summary>
+    public void ObserveSecurity(Func<long> authThrottled, Func<long> accessLogDropped)
+    {
+        _authThrottled = authThrottled;
+        _accessLogDropped = accessLogDropped;
     }
 
     /// <summary>The meter itself, so an exporter can listen to this instance alone.</summary>

@@ -108,6 +108,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         // Admin listener (docs/admin.md): after the proxy listeners, so /readyz never sees them unbound.
         ProxyServer server = _server;
         _services.Metrics?.Observe(() => server.OpenConnections, () => _services?.Routing.Pool);
+        _services.Metrics?.ObserveSecurity(() => _services?.AuthThrottle.Throttled ?? 0, () => _accessLog?.Dropped ?? 0);
         if (_options.Admin is { } admin)
         {
             _admin = new Admin.AdminServer(() => _services!, admin.Token, () => _accepting);
