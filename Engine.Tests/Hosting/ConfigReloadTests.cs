@@ -23,13 +23,6 @@ public sealed class ConfigReloadTests : IAsyncLifetime
         Directory.Delete(_directory, recursive: true);
     }
 
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
-
     private static string Config(int port, string packages, string nodes, string extra = "") => $$"""
         { "Engine": {
             "Listeners": [ { "Endpoint": "127.0.0.1:{{port}}", "Protocol": "http" } ],
@@ -63,7 +56,7 @@ public sealed class ConfigReloadTests : IAsyncLifetime
     [Fact]
     public async Task FileChange_AddsPackages_RemovesNodes_KeepsOpenTunnels_RefusesInvalidFiles()
     {
-        int port = FreePort();
+        int port = Engine.Tests.Fixtures.Upstreams.UpstreamProcess.FreePort();
         var endPoint = new IPEndPoint(IPAddress.Loopback, port);
         string path = Path.Combine(_directory, "engine.json");
         await File.WriteAllTextAsync(path, Config(port, PackageA, $"{NodeOne}, {NodeTwo}"));

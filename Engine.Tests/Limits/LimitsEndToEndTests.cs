@@ -202,7 +202,7 @@ public sealed class LimitsEndToEndTests : IAsyncLifetime
         var clock = new ManualTimeProvider();
         var breaker = new CircuitBreakerOptions { FailureRatio = 0.3, Window = TimeSpan.FromMinutes(5), MinRequests = 4, Cooldown = TimeSpan.FromSeconds(30) };
         ProxyFixture proxy = Proxy(o => o.Time = clock, Limited("p", "p-key", breaker: breaker), Limited("q", "q-key"));
-        int closed = ClosedPort();
+        int closed = TestPorts.Closed();
         for (int i = 0; i < 4; i++)
         {
             ProxyReply failed = await ProxyReply.ConnectAsync(proxy.EndPoint, closed, "country-us", "p-key", host: "localhost");
@@ -298,12 +298,5 @@ public sealed class LimitsEndToEndTests : IAsyncLifetime
         int n = await socket.ReceiveAsync(buffer, SocketFlags.None);
         Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(buffer, 0, n), StringComparison.Ordinal);
         return socket;
-    }
-
-    private static int ClosedPort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 }

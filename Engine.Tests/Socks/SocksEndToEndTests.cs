@@ -193,7 +193,7 @@ public sealed class SocksEndToEndTests : IAsyncLifetime
     [Fact]
     public async Task CatalogErrors_AtTheRequest_AreTheirRfc1928ReplyCodes()
     {
-        int closed = ClosedPort();
+        int closed = TestPorts.Closed();
         ProxyFixture proxy = Proxy(o =>
         {
             o.BlockedDomains = ["blocked.example"];
@@ -292,12 +292,5 @@ public sealed class SocksEndToEndTests : IAsyncLifetime
         {
             Assert.Contains("code=" + codes[i], log[i], StringComparison.Ordinal);
         }
-    }
-
-    private static int ClosedPort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 }

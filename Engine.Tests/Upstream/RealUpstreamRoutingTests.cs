@@ -152,7 +152,7 @@ public sealed class RealUpstreamRoutingTests : IClassFixture<RealUpstreamsFixtur
             _ => MicrosocksNode("us"),
         };
         ProxyFixture proxy = Proxy(node);
-        ProxyReply reply = await Tunnel(proxy, "country-us", ClosedPort());
+        ProxyReply reply = await Tunnel(proxy, "country-us", TestPorts.Closed());
         Assert.Equal(502, reply.Status);
         Assert.Equal("TARGET_CONNECT_FAILED", reply.Error);
         Assert.Equal(0, proxy.Routing.Pool.Find(name)!.ConsecutiveFailures);
@@ -202,12 +202,5 @@ public sealed class RealUpstreamRoutingTests : IClassFixture<RealUpstreamsFixtur
                 await doomed.DisposeAsync();
             }
         }
-    }
-
-    private static int ClosedPort()
-    {
-        using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 }

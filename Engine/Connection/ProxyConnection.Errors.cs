@@ -11,7 +11,15 @@ internal sealed partial class ProxyConnection
     /// Answers the current request with a catalog error. The connection stays usable only when the
     /// request was read completely (no body left unread) and the client wants keep-alive.
     /// </summary>
-    private ValueTask<bool> RejectAsync(ErrorCode code, ReadOnlySpan<byte> detail, int retryAfterSeconds = -1)
+    private ValueTask<bool> RejectAsync(ErrorCode code, ReadOnlySpan<byte> detail, int retryAfterSeconds = -1) =>
+        RejectAsync(new ErrorResponse(code) { Detail = detail, RetryAfterSeconds = retryAfterSeconds >= 0 ? retryAfterSeconds : null });
+
+    /// <summary>
+    /// The one way a refusal goes out: <paramref name="response"/> carries what is particular to the
+    /// error (detail, Retry-After, limitedBy, filters, param, attempts); the request's method,
+    /// target, correlation id, node and the keep-alive decision are filled in here.
+    /// </summary>
+    private ValueTask<bool> RejectAsync(in ErrorResponse response)
     {
         bool keepAlive = CanKeepAliveAfterError();
         if (_termination == TerminationState.Normal)
@@ -19,7 +27,7 @@ internal sealed partial class ProxyConnection
             _termination = new TerminationState(TerminationCause.Proxy, TerminationPhase.Request);
         }
 
-        WriteError(code, detail, keepAlive, retryAfterSeconds);
+        WriteError(response, keepAlive);
         return FlushThenAsync(keepAlive);
     }
 
@@ -42,19 +50,20 @@ internal sealed partial class ProxyConnection
 
     private async ValueTask<bool> FlushThenAsync(bool keepAlive) => await FlushAsync().ConfigureAwait(false) && keepAlive;
 
-    private void WriteError(ErrorCode code, ReadOnlySpan<byte> detail, bool keepAlive, int retryAfterSeconds = -1)
+    private void WriteError(ErrorCode code, ReadOnlySpan<byte> detail, bool keepAlive) =>
+        WriteError(new ErrorResponse(code) { Detail = detail }, keepAlive);
+
+    private void WriteError(in ErrorResponse response, bool keepAlive)
     {
-        _error = code;
-        _status = ErrorCatalog.Get(code).Status;
-        _bytesOut += WriteErrorResponse(new ErrorResponse(code)
+        _error = response.Code;
+        _status = ErrorCatalog.Get(response.Code).Status;
+        _bytesOut += WriteErrorResponse(response with
         {
-            Detail = detail,
             Method = _head.MethodBytes,
             Target = _head.Target,
             CorrelationId = _correlationId,
-            RetryAfterSeconds = retryAfterSeconds >= 0 ? retryAfterSeconds : null,
             KeepAlive = keepAlive,
-            NodeId = _nodeIdBytes,
+            NodeId = response.NodeId.IsEmpty ? _nodeIdBytes : response.NodeId,
         });
     }
 

@@ -131,19 +131,11 @@ internal sealed partial class ProxyConnection
     private ValueTask<bool> RejectLimitAsync(ErrorCode code, ReadOnlySpan<byte> detail, int retryAfterSeconds, LimitedBy limitedBy)
     {
         _services.Metrics?.Limited(limitedBy);
-        bool keepAlive = CanKeepAliveAfterError();
-        _error = code;
-        _status = ErrorCatalog.Get(code).Status;
-        _bytesOut += WriteErrorResponse(new ErrorResponse(code)
+        return RejectAsync(new ErrorResponse(code)
         {
             Detail = detail,
-            Method = _head.MethodBytes,
-            Target = _head.Target,
-            CorrelationId = _correlationId,
             RetryAfterSeconds = retryAfterSeconds >= 0 ? retryAfterSeconds : null,
             LimitedBy = limitedBy,
-            KeepAlive = keepAlive,
         });
-        return FlushThenAsync(keepAlive);
     }
 }

@@ -360,40 +360,17 @@ internal sealed partial class ProxyConnection
         return w.Length;
     }
 
-    private ValueTask<bool> RejectWithFiltersAsync(ReadOnlySpan<byte> detail, ReadOnlySpan<byte> filters)
-    {
-        bool keepAlive = CanKeepAliveAfterError();
-        _error = ErrorCode.NodeNotFound;
-        _status = ErrorCatalog.Get(ErrorCode.NodeNotFound).Status;
-        _bytesOut += WriteErrorResponse(new ErrorResponse(ErrorCode.NodeNotFound)
-        {
-            Detail = detail,
-            Method = _head.MethodBytes,
-            Target = _head.Target,
-            CorrelationId = _correlationId,
-            KeepAlive = keepAlive,
-            Filters = filters,
-        });
-        return FlushThenAsync(keepAlive);
-    }
+    private ValueTask<bool> RejectWithFiltersAsync(ReadOnlySpan<byte> detail, ReadOnlySpan<byte> filters) =>
+        RejectAsync(new ErrorResponse(ErrorCode.NodeNotFound) { Detail = detail, Filters = filters });
 
     private ValueTask<bool> RejectRetriesExhaustedAsync()
     {
-        bool keepAlive = CanKeepAliveAfterError();
-        _error = ErrorCode.RetriesExhausted;
-        _status = ErrorCatalog.Get(ErrorCode.RetriesExhausted).Status;
         _termination = new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Connect);
-        _bytesOut += WriteErrorResponse(new ErrorResponse(ErrorCode.RetriesExhausted)
+        return RejectAsync(new ErrorResponse(ErrorCode.RetriesExhausted)
         {
             Detail = "the session's node failed every onerror-retry attempt and its replacement failed too"u8,
-            Method = _head.MethodBytes,
-            Target = _head.Target,
-            CorrelationId = _correlationId,
-            KeepAlive = keepAlive,
-            NodeId = _nodeIdBytes,
             Attempts = _attempts,
         });
-        return FlushThenAsync(keepAlive);
     }
 
     private ValueTask<bool> RejectNodeFailureAsync(in ConnectResult connect, bool retriesExhausted)
@@ -414,23 +391,15 @@ internal sealed partial class ProxyConnection
 
     private ValueTask<bool> RejectRuleAsync(in RuleError error)
     {
-        bool keepAlive = CanKeepAliveAfterError();
-        _error = error.Code;
-        _status = ErrorCatalog.Get(error.Code).Status;
         _termination = new TerminationState(TerminationCause.Proxy, TerminationPhase.Request);
         ReadOnlySpan<byte> rules = RuleBytes.Span;
         Span<byte> detail = stackalloc byte[256];
         int length = error.FormatDetail(rules, detail);
-        _bytesOut += WriteErrorResponse(new ErrorResponse(error.Code)
+        return RejectAsync(new ErrorResponse(error.Code)
         {
             Detail = detail[..length],
-            Method = _head.MethodBytes,
-            Target = _head.Target,
-            CorrelationId = _correlationId,
-            KeepAlive = keepAlive,
             Param = error.Param.IsEmpty ? default : error.Param.Of(rules),
         });
-        return FlushThenAsync(keepAlive);
     }
 
     /// <summary>A small appender for comma-separated detail lists, bounded by its buffer.</summary>
