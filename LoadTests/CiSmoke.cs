@@ -26,16 +26,13 @@ internal static class CiSmoke
                 "Packages": [ { "Id": "ci", "Key": "ci-key", "DefaultRules": "country-any" } ],
                 "Nodes": [ { "Id": "local", "Type": "direct", "Country": "us" } ] } }
             """;
-        EngineConfigResult config = EngineConfigReader.Read(new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build());
-        if (!config.IsValid)
+        await using InProcessEngine? engine = InProcessEngine.Start(json);
+        if (engine is null)
         {
-            Console.Error.WriteLine(string.Join(Environment.NewLine, config.Problems));
             return 2;
         }
 
-        await using var state = new MemoryStateStore(TimeProvider.System);
-        await using var server = new ProxyServer(ProxyServicesFactory.Create(config.Options, accessLog: null, state), 100_000);
-        server.Start(ProxyServicesFactory.Listeners(config.Options));
+        ProxyServer server = engine.Server;
         string http = server.EndPoints[0].ToString();
         string socks = server.EndPoints[1].ToString();
         string o = origin.ToString();

@@ -39,18 +39,13 @@ internal static class Soak
                   { "Id": "dead", "Type": "http", "Address": "127.0.0.1:{{closedPort}}", "Country": "us" } ],
                 "Routing": { "FailuresToEject": 1000 } } }
             """;
-        IConfigurationRoot configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build();
-        EngineConfigResult config = EngineConfigReader.Read(configuration);
-        if (!config.IsValid)
+        await using InProcessEngine? engine = InProcessEngine.Start(json);
+        if (engine is null)
         {
-            Console.Error.WriteLine(string.Join(Environment.NewLine, config.Problems));
             return 2;
         }
 
-        await using var state = new MemoryStateStore(TimeProvider.System);
-        ProxyServices services = ProxyServicesFactory.Create(config.Options, accessLog: null, state);
-        await using var server = new ProxyServer(services, 100_000);
-        server.Start([new IPEndPoint(IPAddress.Loopback, 0)]);
+        ProxyServer server = engine.Server;
         IPEndPoint proxy = server.EndPoints[0];
 
         long sent = 0, completed = 0, rejected = 0, failed = 0;
