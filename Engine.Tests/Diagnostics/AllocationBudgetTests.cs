@@ -25,6 +25,7 @@ public class AllocationBudgetTests
         ["NodePool.TrySelect"] = Engine.Tests.Upstream.NodeSelectionAllocation.MeasureBytesPerSelect,
         ["RuleParser.TryParse"] = Engine.Tests.Rules.RuleParserAllocationTests.MeasureBytesPerParse,
         ["Tunnel.SteadyState"] = Engine.Tests.Tunnel.TunnelAllocation.MeasureBytesPerMebibyte,
+        ["Forward.SteadyState"] = Engine.Tests.Connection.ForwardAllocation.MeasureBytesPerRequest,
     };
 
     public static TheoryData<string> Measurable => new(AllocationBudget.Entries.Keys.Where(Measurers.ContainsKey).Order(StringComparer.Ordinal));

@@ -27,7 +27,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
         var options = new ProxyFixtureOptions();
         configure?.Invoke(options);
         // Synchronized: the log's writer task and the test read the same stream.
-        _logSink = Stream.Synchronized(_log);
+        _logSink = options.AccessLogSink ?? Stream.Synchronized(_log);
         AccessLog = new AccessLog(_logSink);
         var policy = new TargetPolicy(options.AllowPrivateTargets, options.AllowedConnectPorts, options.BlockedDomains);
         var dns = new DnsCache(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2), resolve: options.Resolve);
@@ -152,6 +152,9 @@ internal sealed class ProxyFixtureOptions
     public long MaxConnections { get; set; } = 10_000;
 
     public bool PoolUpstream { get; set; } = true;
+
+    /// <summary>Where access-log lines go instead of the captured buffer (e.g. <see cref="Stream.Null"/> when measuring allocations).</summary>
+    public Stream? AccessLogSink { get; set; }
 
     public TimeSpan Drain { get; set; } = TimeSpan.FromSeconds(5);
 

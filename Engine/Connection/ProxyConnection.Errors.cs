@@ -1,7 +1,9 @@
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using Engine.Diagnostics;
 using Engine.Errors;
 using Engine.Http;
+using Engine.Transport;
 
 namespace Engine.Connection;
 
@@ -68,6 +70,7 @@ internal sealed partial class ProxyConnection
     }
 
     /// <summary>Flushes the output; false when the client is gone.</summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<bool> FlushAsync()
     {
         try

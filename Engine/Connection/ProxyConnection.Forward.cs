@@ -2,12 +2,14 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Engine.Diagnostics;
 using Engine.Errors;
 using Engine.Forwarding;
 using Engine.Hosting;
 using Engine.Http;
+using Engine.Transport;
 using Engine.Tunnel;
 using Engine.Upstream;
 
@@ -16,6 +18,7 @@ namespace Engine.Connection;
 internal sealed partial class ProxyConnection
 {
     private readonly ArrayBufferWriter<byte> _upstreamHead = new(4096);
+    private readonly SocketReader _upstreamReader = new();
     private readonly ResponseHead _response = new();
     private readonly ChunkedFramingScanner _requestChunks = new();
     private readonly ChunkedFramingScanner _responseChunks = new();
@@ -32,14 +35,15 @@ internal sealed partial class ProxyConnection
     /// stream the body with its framing while the response is read (so <c>Expect: 100-continue</c>
     /// and early answers work), then relay the response head and body as they arrive.
     /// </summary>
-    private async Task<bool> ForwardAsync()
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<bool> ForwardAsync()
     {
         if (_head.Scheme != SchemeKind.Http)
         {
             return await RejectAsync(ErrorCode.WrongUrl, "only http:// URIs are forwarded in absolute form; use CONNECT for https"u8).ConfigureAwait(false);
         }
 
-        string host = Encoding.ASCII.GetString(_head.TargetHost);
+        string host = TargetHostString();
         int port = _head.TargetPort;
         if (!CheckTargetPolicy(host, port, isConnect: false, out ErrorCode refusal, out byte[] detail))
         {
@@ -79,8 +83,8 @@ internal sealed partial class ProxyConnection
             }
 
             ExchangeResult result;
-            var upstreamStream = new NetworkStream(upstream, ownsSocket: false);
-            PipeReader upstreamReader = PipeReader.Create(upstreamStream, new StreamPipeReaderOptions(leaveOpen: true));
+            SocketReader upstreamReader = _upstreamReader;
+            upstreamReader.Attach(upstream);
             try
             {
                 result = await ExchangeAsync(upstream, upstreamReader, pooled: pool is not null, canRetry: reused && retryable).ConfigureAwait(false);
@@ -92,8 +96,7 @@ internal sealed partial class ProxyConnection
             }
             finally
             {
-                await upstreamReader.CompleteAsync().ConfigureAwait(false);
-                await upstreamStream.DisposeAsync().ConfigureAwait(false);
+                upstreamReader.Complete();
                 upstream?.Dispose();
                 upstream = null;
             }
@@ -127,6 +130,23 @@ internal sealed partial class ProxyConnection
         }
     }
 
+    private string _lastHost = string.Empty;
+
+    /// <summary>
+    /// The target host as a string (the connector, the policy checks and the breakers key on it),
+    /// made once per connection and host: a keep-alive client usually asks the same host again.
+    /// </summary>
+    private string TargetHostString()
+    {
+        ReadOnlySpan<byte> host = _head.TargetHost;
+        if (!Ascii.Equals(host, _lastHost))
+        {
+            _lastHost = Encoding.ASCII.GetString(host);
+        }
+
+        return _lastHost;
+    }
+
     // Set by the upload when the client's chunked framing is invalid (the response wait is cancelled).
     private bool _clientFramingFailed;
 
@@ -150,7 +170,8 @@ internal sealed partial class ProxyConnection
         NodeFailed,
     }
 
-    private async Task<ExchangeResult> ExchangeAsync(Socket upstream, PipeReader upstreamReader, bool pooled, bool canRetry)
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<ExchangeResult> ExchangeAsync(Socket upstream, SocketReader upstreamReader, bool pooled, bool canRetry)
     {
         _nodeFailure = ConnectStatus.Connected;
         _clientFramingFailed = false;
@@ -333,7 +354,7 @@ internal sealed partial class ProxyConnection
     }
 
     /// <summary>Streams the request body to the target as it arrives, framing bytes included.</summary>
-    private async Task<UploadResult> UploadBodyAsync(Socket upstream, PipeReader upstreamReader, CancellationToken cancellationToken)
+    private async Task<UploadResult> UploadBodyAsync(Socket upstream, SocketReader upstreamReader, CancellationToken cancellationToken)
     {
         long remaining = _head.Framing == BodyFraming.ContentLength ? _head.ContentLength : long.MaxValue;
         bool chunked = _head.Framing == BodyFraming.Chunked;
@@ -437,7 +458,8 @@ internal sealed partial class ProxyConnection
 
     private ErrorCode _responseFailure;
 
-    private async Task<ResponseOutcome> RelayResponseAsync(Socket upstream, PipeReader upstreamReader, Task<UploadResult> upload)
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<ResponseOutcome> RelayResponseAsync(Socket upstream, SocketReader upstreamReader, Task<UploadResult> upload)
     {
         RequestMethodKind method = _head.Method == KnownMethod.Head ? RequestMethodKind.Head : RequestMethodKind.Other;
         ResponseHeadParser parser = ResponseHeadParser.Default;
@@ -576,7 +598,8 @@ internal sealed partial class ProxyConnection
         return status;
     }
 
-    private async Task<ResponseOutcome> RelayBodyAsync(PipeReader upstreamReader)
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<ResponseOutcome> RelayBodyAsync(SocketReader upstreamReader)
     {
         ResponseBodyFraming framing = _response.Framing;
         if (framing == ResponseBodyFraming.None || (framing == ResponseBodyFraming.ContentLength && _response.ContentLength == 0))
@@ -644,7 +667,7 @@ internal sealed partial class ProxyConnection
     }
 
     /// <summary>101 Switching Protocols (WebSocket through an absolute URI): relay bytes from here on.</summary>
-    private async Task<ResponseOutcome> RelayUpgradeAsync(Socket upstream, PipeReader upstreamReader)
+    private async Task<ResponseOutcome> RelayUpgradeAsync(Socket upstream, SocketReader upstreamReader)
     {
         ForwardedResponseWriter.WriteHead(_output, _response, _services.EngineName, _head.TargetHost, default);
         if (upstreamReader.TryRead(out ReadResult early))

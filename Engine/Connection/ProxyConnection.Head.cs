@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using Engine.Diagnostics;
 using Engine.Errors;
 using Engine.Http;
+using Engine.Transport;
 
 namespace Engine.Connection;
 
@@ -13,6 +15,7 @@ internal sealed partial class ProxyConnection
     /// on one RequestHeadTimeout covers the whole head and is not extended by further reads, so
     /// a client trickling a byte at a time (slowloris) is cut off on time.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<HeadOutcome> ReadHeadAsync()
     {
         _deadline.CancelAfter(_services.Limits.IdleTimeout);

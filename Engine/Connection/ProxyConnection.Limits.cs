@@ -1,6 +1,8 @@
+using System.Runtime.CompilerServices;
 using Engine.Diagnostics;
 using Engine.Errors;
 using Engine.Limits;
+using Engine.Transport;
 
 namespace Engine.Connection;
 
@@ -16,6 +18,7 @@ internal sealed partial class ProxyConnection
     private bool _circuitTrial;
 
     /// <summary>Null when admitted; otherwise the request has been answered and the value says whether the connection lives on.</summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<bool?> AdmitAsync()
     {
         if (_services.Overload.IsShedding)

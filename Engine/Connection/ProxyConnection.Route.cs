@@ -1,10 +1,12 @@
 using System.Buffers.Text;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Engine.Auth;
 using Engine.Diagnostics;
 using Engine.Errors;
 using Engine.Forwarding;
 using Engine.Rules;
+using Engine.Transport;
 using Engine.Upstream;
 
 namespace Engine.Connection;
@@ -46,6 +48,7 @@ internal sealed partial class ProxyConnection
     /// the result and <see cref="_node"/> is set; otherwise the catalog error has been answered and
     /// <paramref name="clientContinues"/> says whether the client connection lives on.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<(Socket? Socket, ReadOnlyMemory<byte> Early, bool Reused, bool ClientContinues)> OpenPathAsync(
         string host, int port, ConnectPurpose purpose, UpstreamConnectionPool? pool, Node? failed = null, ConnectStatus failure = ConnectStatus.Connected)
     {

@@ -1,9 +1,11 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Engine.Diagnostics;
 using Engine.Errors;
 using Engine.Targets;
+using Engine.Transport;
 using Engine.Tunnel;
 using Engine.Upstream;
 
@@ -16,9 +18,10 @@ internal sealed partial class ProxyConnection
     private static ReadOnlySpan<byte> ProxyNodeHeader => "X-Proxy-Node: "u8;
 
     /// <summary>CONNECT: open the target, answer 200, relay both ways until both sides are done.</summary>
-    private async Task<bool> TunnelAsync()
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<bool> TunnelAsync()
     {
-        string host = System.Text.Encoding.ASCII.GetString(_head.TargetHost);
+        string host = TargetHostString();
         int port = _head.TargetPort;
         if (!CheckTargetPolicy(host, port, isConnect: true, out ErrorCode refusal, out byte[] detail))
         {

@@ -1,10 +1,12 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using System.Runtime.CompilerServices;
 using Engine.Auth;
 using Engine.Diagnostics;
 using Engine.Errors;
 using Engine.Http;
+using Engine.Transport;
 
 namespace Engine.Connection;
 
@@ -176,7 +178,8 @@ internal sealed partial class ProxyConnection : IDisposable
         _replaced = false;
     }
 
-    private async Task<bool> HandleRequestAsync()
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<bool> HandleRequestAsync()
     {
         ProxyProtocols protocol = _socks ? ProxyProtocols.Socks5 : _head.TargetForm == TargetForm.Authority ? ProxyProtocols.Https : ProxyProtocols.Http;
         if (!Authenticate(_head.ProxyAuthorization, protocol, out ErrorCode authError))
