@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -21,66 +22,75 @@ internal static class IdleHold
             return 2;
         }
 
-        long before = Rss(o.Pid);
+        IdleResult r = await HoldAsync(o, origin, () => ProcStat.RssBytes(o.Pid), TimeSpan.FromSeconds(Math.Min(5, o.Duration.TotalSeconds)), o.Duration, CancellationToken.None);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        long after = ProcStat.RssBytes(o.Pid);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"scenario=idle kind={(o.Raw ? "raw" : o.Tunnels ? "tunnels" : "connections")} held={r.Held} failed={r.Failed} rss_mb_before={r.RssBefore >> 20} rss_mb_holding={r.RssHolding >> 20} rss_mb_after={after >> 20} bytes_per_connection={r.BytesPerConnection:0}"));
+        return r.Failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Opens the connections (64 at a time: the point is holding them, not the opening rate), waits
+    /// <paramref name="settle"/>, reads <paramref name="rss"/>, holds <paramref name="hold"/> more and
+    /// reads it again (the larger counts), then closes them all. With --tunnels each opens with
+    /// CONNECT; with --raw or --probe each carries one keep-alive GET first, so a relay or tunnel
+    /// has its upstream leg up (as the peer scripts' idle-tunnels.js does).
+    /// </summary>
+    public static async Task<IdleResult> HoldAsync(LoadOptions o, IPEndPoint origin, Func<long> rss, TimeSpan settle, TimeSpan hold, CancellationToken cancellationToken)
+    {
+        IPEndPoint proxy = o.Proxy ?? throw new ArgumentException("idle needs --proxy");
+        long before = rss();
         var sockets = new List<Socket>(o.Connections);
         int failed = 0;
         string auth = o.ProxyAuth is null ? "" : "Proxy-Authorization: Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(o.ProxyAuth)) + "\r\n";
         byte[] connect = Encoding.ASCII.GetBytes($"CONNECT {origin} HTTP/1.1\r\nHost: {origin}\r\n{auth}\r\n");
-        using var stop = new CancellationTokenSource(o.Duration + TimeSpan.FromMinutes(2));
+        byte[] probe = Encoding.ASCII.GetBytes($"GET /small HTTP/1.1\r\nHost: {origin}\r\n\r\n");
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stop.CancelAfter(TimeSpan.FromMinutes(1) + settle + hold);
         try
         {
-            // 64 at a time: the point is holding them, not the opening rate.
             using var gate = new SemaphoreSlim(64);
             await Task.WhenAll(Enumerable.Range(0, o.Connections).Select(async _ =>
             {
-                await gate.WaitAsync(stop.Token);
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                bool good = false, admitted = false;
                 try
                 {
-                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                    await socket.ConnectAsync(o.Proxy, stop.Token);
-                    if (o.Tunnels)
-                    {
-                        await socket.SendAsync(connect, SocketFlags.None, stop.Token);
-                        byte[] head = new byte[512];
-                        int n = await socket.ReceiveAsync(head, SocketFlags.None, stop.Token);
-                        if (n < 12 || !Encoding.ASCII.GetString(head, 0, 12).StartsWith("HTTP/1.1 200", StringComparison.Ordinal))
-                        {
-                            socket.Dispose();
-                            Interlocked.Increment(ref failed);
-                            return;
-                        }
-                    }
-
-                    lock (sockets)
-                    {
-                        sockets.Add(socket);
-                    }
+                    await gate.WaitAsync(stop.Token);
+                    admitted = true;
+                    await socket.ConnectAsync(proxy, stop.Token);
+                    good = (!o.Tunnels || o.Raw || await ExchangeAsync(socket, connect, expectBody: false, stop.Token))
+                        && (!(o.Raw || o.Probe) || await ExchangeAsync(socket, probe, expectBody: true, stop.Token));
                 }
                 catch (Exception e) when (e is SocketException or OperationCanceledException)
                 {
-                    Interlocked.Increment(ref failed);
                 }
                 finally
                 {
-                    gate.Release();
+                    if (admitted)
+                    {
+                        gate.Release();
+                    }
+                }
+
+                if (!good)
+                {
+                    socket.Dispose();
+                    Interlocked.Increment(ref failed);
+                    return;
+                }
+
+                lock (sockets)
+                {
+                    sockets.Add(socket);
                 }
             }));
 
-            await Task.Delay(TimeSpan.FromSeconds(Math.Min(5, o.Duration.TotalSeconds)));
-            long holding = Rss(o.Pid);
-            await Task.Delay(o.Duration);
-            long held = Math.Max(holding, Rss(o.Pid));
-            foreach (Socket socket in sockets)
-            {
-                socket.Dispose();
-            }
-
-            await Task.Delay(TimeSpan.FromSeconds(3));
-            long after = Rss(o.Pid);
-            double perConnection = sockets.Count == 0 ? 0 : (held - before) / (double)sockets.Count;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"scenario=idle kind={(o.Tunnels ? "tunnels" : "connections")} held={sockets.Count} failed={failed} rss_mb_before={before >> 20} rss_mb_holding={held >> 20} rss_mb_after={after >> 20} bytes_per_connection={perConnection:0}"));
-            return failed == 0 ? 0 : 1;
+            await Task.Delay(settle, stop.Token);
+            long holding = rss();
+            await Task.Delay(hold, stop.Token);
+            return new IdleResult(sockets.Count, failed, before, Math.Max(holding, rss()));
         }
         finally
         {
@@ -91,5 +101,58 @@ internal static class IdleHold
         }
     }
 
-    private static long Rss(int pid) => ProcStat.RssBytes(pid);
+    /// <summary>Sends a request and reads one 200 response head (and, for a GET, its Content-Length body).</summary>
+    private static async Task<bool> ExchangeAsync(Socket socket, byte[] request, bool expectBody, CancellationToken cancellationToken)
+    {
+        await socket.SendAsync(request, SocketFlags.None, cancellationToken);
+        byte[] buffer = new byte[1024];
+        int filled = 0, headEnd;
+        while ((headEnd = buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8)) < 0)
+        {
+            int n = filled < buffer.Length ? await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, cancellationToken) : 0;
+            if (n == 0)
+            {
+                return false;
+            }
+
+            filled += n;
+        }
+
+        if (!buffer.AsSpan().StartsWith("HTTP/1.1 200"u8) && !buffer.AsSpan().StartsWith("HTTP/1.0 200"u8))
+        {
+            return false;
+        }
+
+        long body = 0;
+        if (expectBody)
+        {
+            ReadOnlySpan<byte> head = buffer.AsSpan(0, headEnd);
+            int at = head.IndexOf("Content-Length:"u8);
+            at = at >= 0 ? at : head.IndexOf("content-length:"u8);
+            if (at >= 0 && !Utf8Parser.TryParse(head[(at + 15)..].TrimStart((byte)' '), out body, out _))
+            {
+                body = 0;
+            }
+        }
+
+        // The probe's body is 13 bytes; anything that follows the head belongs to it.
+        for (long left = body - (filled - headEnd - 4); left > 0;)
+        {
+            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+            if (n == 0)
+            {
+                return false;
+            }
+
+            left -= n;
+        }
+
+        return true;
+    }
+}
+
+/// <summary>What <see cref="IdleHold.HoldAsync"/> held and the proxy's RSS before and while holding.</summary>
+internal readonly record struct IdleResult(int Held, int Failed, long RssBefore, long RssHolding)
+{
+    public double BytesPerConnection => Held == 0 ? 0 : (RssHolding - RssBefore) / (double)Held;
 }

@@ -25,12 +25,28 @@ internal sealed class LoadOptions
     /// <summary><c>--pid N</c> (idle): the proxy process whose RSS is read.</summary>
     public int Pid { get; private init; }
 
-    public static LoadOptions Parse(string[] args)
+    /// <summary>
+    /// <c>--raw 1</c>: the "proxy" is a TCP relay to the origin (HAProxy in tcp mode): origin-form
+    /// requests on plain connections, no CONNECT.
+    /// </summary>
+    public bool Raw { get; private init; }
+
+    /// <summary><c>--probe 1</c> (idle): one keep-alive GET through each connection before it idles, so the proxy has its upstream leg up.</summary>
+    public bool Probe { get; private init; }
+
+    /// <summary><c>--metrics URL</c>: the engine's admin <c>/metrics</c>, scraped before and after a scenario for its GC figures.</summary>
+    public Uri? Metrics { get; private init; }
+
+    /// <summary><c>--admin-token T</c>: the bearer token for <see cref="Metrics"/>.</summary>
+    public string? AdminToken { get; private init; }
+
+    /// <summary>The <c>--name value</c> pairs after the scenario name (<c>--peers</c> alone is the scenario, not a pair).</summary>
+    public static Dictionary<string, string> Pairs(string[] args)
     {
         var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        for (int i = 1; i + 1 < args.Length; i += 2)
+        for (int i = 1; i < args.Length; i += 2)
         {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 == args.Length)
             {
                 throw new ArgumentException($"expected --name value, got '{args[i]}'");
             }
@@ -38,12 +54,19 @@ internal sealed class LoadOptions
             values[args[i][2..]] = args[i + 1];
         }
 
+        return values;
+    }
+
+    public static LoadOptions Parse(string[] args)
+    {
+        Dictionary<string, string> values = Pairs(args);
         string? Get(string name) => values.TryGetValue(name, out string? v) ? v : null;
 
         var defaults = new LoadOptions();
         return new LoadOptions
         {
-            Scenario = args.Length > 0 ? args[0] : "help",
+            // The issue spells the peer comparison as a flag: `LoadTests --peers`.
+            Scenario = args.Length == 0 ? "help" : args[0] == "--peers" ? "peers" : args[0],
             Proxy = Get("proxy") is { } p ? IPEndPoint.Parse(p) : null,
             ProxyAuth = Get("auth"),
             Origin = Get("origin") is { } o ? IPEndPoint.Parse(o) : null,
@@ -55,6 +78,10 @@ internal sealed class LoadOptions
             Socks = Get("socks") is "1" or "true",
             Tunnels = Get("tunnels") is "1" or "true",
             Pid = Get("pid") is { } pid ? int.Parse(pid, CultureInfo.InvariantCulture) : 0,
+            Raw = Get("raw") is "1" or "true",
+            Probe = Get("probe") is "1" or "true",
+            Metrics = Get("metrics") is { } m ? new Uri(m, UriKind.Absolute) : null,
+            AdminToken = Get("admin-token"),
         };
     }
 }

@@ -18,6 +18,9 @@ internal static class LoadProgram
         usage: LoadTests <scenario> [--proxy IP:PORT] [--auth user:pass] [--origin IP:PORT]
                          [--connections N] [--duration S] [--requests N] [--bytes N] [--path /small]
                          [--pid N: report that proxy process's CPU per operation and RSS]
+                         [--metrics http://127.0.0.1:PORT/metrics --admin-token T: the engine's GC
+                          collections and allocated bytes per operation during the run, from its admin listener]
+                         [--raw 1: --proxy is a TCP relay (origin-form requests, no CONNECT)]
           get         keep-alive GETs (absolute-URI through --proxy, origin-form without it)
           storm       keep-alive requests with a wrong key (--auth user:wrong): the 407 path's rate
           tunnel      CONNECT (or a direct connection) then download --bytes; reports MB/s
@@ -29,6 +32,8 @@ internal static class LoadProgram
           soak        the engine in this process under a mixed load for --duration, then checks
                       sockets, heap, RSS, unobserved exceptions and request accounting (exit 1 on a problem)
           origin      run the built-in origin on --origin for --duration seconds (for wrk)
+          peers       (or --peers) the engine side by side with squid, haproxy, trafficserver, tinyproxy
+                      and proxy-chain, all pinned; one markdown table with ratios (LoadTests peers --help)
         """;
 
     public static async Task<int> Main(string[] args)
@@ -49,6 +54,11 @@ internal static class LoadProgram
         {
             Console.WriteLine(Usage);
             return 0;
+        }
+
+        if (options.Scenario == "peers")
+        {
+            return await PeerBench.RunAsync(args);
         }
 
         await using Origin? ownOrigin = options.Origin is null || options.Scenario == "origin"
@@ -83,17 +93,27 @@ internal static class LoadProgram
         }
     }
 
-    /// <summary>With --pid, the proxy process's CPU time and RSS around the run (from /proc).</summary>
+    /// <summary>
+    /// With --pid, the proxy process's CPU time and RSS around the run (from /proc); with --metrics,
+    /// the engine's GC figures around it (two scrapes of its admin listener).
+    /// </summary>
     private static async Task<RunResult> Measured(LoadOptions o, Func<Task<RunResult>> run)
     {
-        if (o.Pid <= 0)
+        using EngineMetricsClient? metrics = o.Metrics is null ? null : new EngineMetricsClient(o.Metrics, o.AdminToken);
+        RuntimeCounters? gcBefore = metrics is null ? null : await metrics.ReadAsync(CancellationToken.None);
+        double cpuBefore = o.Pid > 0 ? ProcStat.CpuSeconds(o.Pid) : 0;
+        RunResult result = await run();
+        if (o.Pid > 0)
         {
-            return await run();
+            result = result with { ProxyCpuSeconds = ProcStat.CpuSeconds(o.Pid) - cpuBefore, ProxyRssBytes = ProcStat.RssBytes(o.Pid) };
         }
 
-        double cpuBefore = ProcStat.CpuSeconds(o.Pid);
-        RunResult result = await run();
-        return result with { ProxyCpuSeconds = ProcStat.CpuSeconds(o.Pid) - cpuBefore, ProxyRssBytes = ProcStat.RssBytes(o.Pid) };
+        if (metrics is not null && gcBefore is { } before && await metrics.ReadAsync(CancellationToken.None) is { } after)
+        {
+            result = result with { EngineGc = after - before };
+        }
+
+        return result;
     }
 
     private static int Report(RunResult result)
@@ -125,6 +145,16 @@ internal static class LoadProgram
             line.Append(CultureInfo.InvariantCulture, $" proxy_rss_mb={result.ProxyRssBytes >> 20}");
         }
 
+        if (result.EngineGc is { } gc)
+        {
+            line.Append(CultureInfo.InvariantCulture,
+                $" gc0={gc.Gen0} gc1={gc.Gen1} gc2={gc.Gen2} gc_pause_ms={gc.PauseSeconds * 1e3:0.0} alloc_b_per_op={(result.Ok > 0 ? gc.AllocatedBytes / (double)result.Ok : 0):0}");
+            if (result.Bytes > 0)
+            {
+                line.Append(CultureInfo.InvariantCulture, $" alloc_b_per_mib={gc.AllocatedBytes / (result.Bytes / (double)(1 << 20)):0}");
+            }
+        }
+
         Console.WriteLine(line.ToString());
         return result.Errors > 0 && result.Ok == 0 ? 1 : 0;
     }
@@ -135,6 +165,9 @@ internal sealed record RunResult(string Scenario, string Mode, long Ok, long Err
     public double? ProxyCpuSeconds { get; init; }
 
     public long ProxyRssBytes { get; init; }
+
+    /// <summary>What the engine's runtime did during the run (collections, bytes allocated), from its /metrics.</summary>
+    public RuntimeCounters? EngineGc { get; init; }
 }
 
 internal static class Scenarios
@@ -149,14 +182,15 @@ internal static class Scenarios
         : "Proxy-Authorization: Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(o.ProxyAuth)) + "\r\n";
 
     /// <param name="expectedStatus">200 for the get scenario; 407 for the error storm (wrong keys).</param>
-    public static async Task<RunResult> KeepAliveGetAsync(LoadOptions o, IPEndPoint origin, int expectedStatus = 200)
+    public static async Task<RunResult> KeepAliveGetAsync(LoadOptions o, IPEndPoint origin, int expectedStatus = 200, CancellationToken cancellationToken = default)
     {
-        string target = o.Proxy is null ? o.Path : $"http://{origin}{o.Path}";
+        string target = o.Proxy is null || o.Raw ? o.Path : $"http://{origin}{o.Path}";
         byte[] request = Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: {origin}\r\nUser-Agent: LoadTests\r\n{AuthHeader(o)}\r\n");
         IPEndPoint connectTo = o.Proxy ?? origin;
         LongHistogram histogram = NewHistogram();
         long ok = 0, errors = 0, budget = o.MaxRequests;
-        using var stop = new CancellationTokenSource(o.Duration);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stop.CancelAfter(o.Duration);
         long started = Stopwatch.GetTimestamp();
 
         async Task Worker()
@@ -167,28 +201,38 @@ internal static class Scenarios
             {
                 while (!stop.IsCancellationRequested && Interlocked.Decrement(ref budget) >= 0)
                 {
-                    client ??= await HttpLoadClient.ConnectAsync(connectTo, stop.Token);
-                    long t0 = Stopwatch.GetTimestamp();
-                    await client.SendAsync(request, stop.Token);
-                    (int status, _) = await client.ReadResponseAsync(stop.Token);
-                    if (status == expectedStatus)
+                    try
                     {
-                        local.RecordValue(ElapsedNanos(t0));
-                        Interlocked.Increment(ref ok);
+                        client ??= await HttpLoadClient.ConnectAsync(connectTo, stop.Token);
+                        long t0 = Stopwatch.GetTimestamp();
+                        await client.SendAsync(request, stop.Token);
+                        (int status, _) = await client.ReadResponseAsync(stop.Token);
+                        if (status == expectedStatus)
+                        {
+                            local.RecordValue(ElapsedNanos(t0));
+                            Interlocked.Increment(ref ok);
+                            continue;
+                        }
                     }
-                    else
+                    catch (Exception e) when (e is OperationCanceledException or System.Net.Sockets.SocketException)
                     {
-                        Interlocked.Increment(ref errors);
-                        client.Dispose();
-                        client = null;
+                        if (stop.IsCancellationRequested)
+                        {
+                            break;
+                        }
                     }
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or System.Net.Sockets.SocketException)
-            {
-                if (!stop.IsCancellationRequested)
-                {
+
+                    // A wrong status, a close or a reset (tinyproxy closes after every response): counted,
+                    // and the worker goes on with a new connection, as wrk does. A refused connect waits
+                    // 10 ms first, so a proxy that is down costs errors, not a spinning core.
                     Interlocked.Increment(ref errors);
+                    if (client is null)
+                    {
+                        await Task.Delay(10, CancellationToken.None);
+                    }
+
+                    client?.Dispose();
+                    client = null;
                 }
             }
             finally
@@ -202,22 +246,24 @@ internal static class Scenarios
         }
 
         await Task.WhenAll(Enumerable.Range(0, o.Connections).Select(_ => Task.Run(Worker)));
-        return new RunResult(expectedStatus == 200 ? "get" : "storm", o.Proxy is null ? "direct" : "proxy", ok, errors, 0, Stopwatch.GetElapsedTime(started), histogram);
+        return new RunResult(expectedStatus == 200 ? "get" : "storm", o.Proxy is null ? "direct" : Mode(o), ok, errors, 0, Stopwatch.GetElapsedTime(started), histogram);
     }
 
-    public static async Task<RunResult> TunnelThroughputAsync(LoadOptions o, IPEndPoint origin)
+    /// <param name="path">What to download: by default the built-in origin's <c>/bytes/{--bytes}</c>; the peers' nginx serves <c>/big</c>.</param>
+    public static async Task<RunResult> TunnelThroughputAsync(LoadOptions o, IPEndPoint origin, string? path = null, CancellationToken cancellationToken = default)
     {
         LongHistogram histogram = NewHistogram();
-        using var stop = new CancellationTokenSource(o.Duration);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stop.CancelAfter(o.Duration);
         long started = Stopwatch.GetTimestamp();
         using HttpLoadClient client = await HttpLoadClient.ConnectAsync(o.Proxy ?? origin, stop.Token);
-        if (o.Proxy is not null && !await OpenTunnelAsync(client, o, origin, stop.Token))
+        if (o.Proxy is not null && !o.Raw && !await OpenTunnelAsync(client, o, origin, stop.Token))
         {
             return new RunResult("tunnel", Mode(o), 0, 1, 0, Stopwatch.GetElapsedTime(started), histogram);
         }
 
         long t0 = Stopwatch.GetTimestamp();
-        await client.SendAsync(Encoding.ASCII.GetBytes($"GET /bytes/{o.Bytes} HTTP/1.1\r\nHost: {origin}\r\n\r\n"), stop.Token);
+        await client.SendAsync(Encoding.ASCII.GetBytes($"GET {path ?? $"/bytes/{o.Bytes}"} HTTP/1.1\r\nHost: {origin}\r\n\r\n"), stop.Token);
         (int code, long body) = await client.ReadResponseAsync(stop.Token);
         TimeSpan elapsed = Stopwatch.GetElapsedTime(t0);
         histogram.RecordValue(ElapsedNanos(t0));
@@ -225,7 +271,7 @@ internal static class Scenarios
         return new RunResult("tunnel", o.Proxy is null ? "direct" : Mode(o), complete ? 1 : 0, complete ? 0 : 1, body, elapsed, histogram);
     }
 
-    private static string Mode(LoadOptions o) => o.Socks ? "socks5" : "proxy";
+    private static string Mode(LoadOptions o) => o.Raw ? "raw" : o.Socks ? "socks5" : "proxy";
 
     /// <summary>CONNECT (200 expected) or, with --socks, a SOCKS5 handshake: username/password from --auth, IPv4 CONNECT.</summary>
     private static async Task<bool> OpenTunnelAsync(HttpLoadClient client, LoadOptions o, IPEndPoint origin, CancellationToken cancellationToken)
@@ -259,7 +305,8 @@ internal static class Scenarios
         return replies[1] == 2 && replies[3] == 0 && replies[5] == 0;
     }
 
-    public static async Task<RunResult> ConnectRateAsync(LoadOptions o, IPEndPoint origin)
+    /// <summary>New connection per request: CONNECT (or SOCKS5) + GET /small + close; with --raw a plain connection + GET + close.</summary>
+    public static async Task<RunResult> ConnectRateAsync(LoadOptions o, IPEndPoint origin, CancellationToken cancellationToken = default)
     {
         if (o.Proxy is null)
         {
@@ -270,7 +317,8 @@ internal static class Scenarios
         LongHistogram histogram = NewHistogram();
         long ok = 0, errors = 0;
         long budget = o.MaxRequests == long.MaxValue ? 2000 : o.MaxRequests;
-        using var stop = new CancellationTokenSource(o.Duration);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stop.CancelAfter(o.Duration);
         long started = Stopwatch.GetTimestamp();
 
         async Task Worker()
@@ -282,7 +330,7 @@ internal static class Scenarios
                 try
                 {
                     using HttpLoadClient client = await HttpLoadClient.ConnectAsync(o.Proxy, stop.Token);
-                    bool good = await OpenTunnelAsync(client, o, origin, stop.Token);
+                    bool good = o.Raw || await OpenTunnelAsync(client, o, origin, stop.Token);
                     if (good)
                     {
                         await client.SendAsync(get, stop.Token);

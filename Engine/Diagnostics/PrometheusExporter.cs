@@ -20,13 +20,22 @@ internal sealed class PrometheusExporter : IDisposable
     private readonly ConcurrentDictionary<MetricFamily, byte> _families = new();
     private readonly Lock _scrape = new();
 
-    /// <param name="include">Which meters to export; by default every meter named <see cref="EngineMetrics.MeterName"/>.</param>
+    /// <summary>The runtime's built-in meter (.NET 9+): GC, JIT, thread pool and process instruments.</summary>
+    public const string RuntimeMeterName = "System.Runtime";
+
+    /// <summary>What the admin listener exports: every meter named <see cref="EngineMetrics.MeterName"/> and the runtime's.</summary>
+    public static bool DefaultMeters(Meter meter) => meter.Name is EngineMetrics.MeterName or RuntimeMeterName;
+
+    /// <param name="include">
+    /// Which meters to export; by default <see cref="DefaultMeters"/>. Of the runtime's meter only
+    /// the GC and process instruments are ever exported.
+    /// </param>
     public PrometheusExporter(Func<Meter, bool>? include = null)
     {
-        include ??= static meter => meter.Name == EngineMetrics.MeterName;
+        include ??= DefaultMeters;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (include(instrument.Meter))
+            if (include(instrument.Meter) && IsExported(instrument))
             {
                 var family = new MetricFamily(instrument);
                 _families[family] = 0;
@@ -45,6 +54,20 @@ internal sealed class PrometheusExporter : IDisposable
         _listener.SetMeasurementEventCallback<double>(static (_, value, tags, state) => ((MetricFamily)state!).Record(value, tags));
         _listener.Start();
     }
+
+    /// <summary>
+    /// Of the runtime's meter, the GC instruments (collections by generation, allocated bytes,
+    /// pause time, heap sizes) and the process's CPU time and working set: what a load test and an
+    /// operator read next to the request rate. All are observable, so they cost nothing until a
+    /// scrape asks. Left out: <c>dotnet.exceptions</c> (recorded on every throw, through this
+    /// listener), levels the runtime publishes as counters (<c>dotnet.thread_pool.queue.length</c>),
+    /// and gauges whose names end in <c>_count</c>, which Prometheus reserves for histograms
+    /// (promtool rejects <c>dotnet_timer_count</c>).
+    /// </summary>
+    private static bool IsExported(Instrument instrument) =>
+        instrument.Meter.Name != RuntimeMeterName
+        || instrument.Name.StartsWith("dotnet.gc.", StringComparison.Ordinal)
+        || instrument.Name is "dotnet.process.cpu.time" or "dotnet.process.memory.working_set";
 
     /// <summary>
     /// Current values of every counter and gauge series by Prometheus name (histograms excluded),

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using Engine.Admin;
+using Engine.Diagnostics;
+using Engine.Tests.Admin;
+using Xunit.Abstractions;
+
+namespace Engine.Tests.Diagnostics;
+
+/// <summary>
+/// The runtime's GC figures ("System.Runtime" meter) on <c>/metrics</c>: the exporter's default
+/// selection, and a real scrape of an admin listener. The exporters here listen to the runtime's
+/// meter and their own engine meter only: one listening to every "Engine" meter would also record
+/// other tests' meters (and allocate their first series while an allocation test measures).
+/// </summary>
+public sealed class RuntimeMetricsTests(ITestOutputHelper output)
+{
+    // The runtime instruments the exporter keeps (PrometheusExporter.IsExported), by Prometheus name.
+    private static readonly string[] RuntimeFamilies =
+    [
+        "dotnet_gc_collections_total",
+        "dotnet_gc_heap_total_allocated_bytes_total",
+        "dotnet_gc_last_collection_heap_fragmentation_size_bytes",
+        "dotnet_gc_last_collection_heap_size_bytes",
+        "dotnet_gc_last_collection_memory_committed_size_bytes",
+        "dotnet_gc_pause_time_seconds_total",
+        "dotnet_process_cpu_time_seconds_total",
+        "dotnet_process_memory_working_set_bytes",
+    ];
+
+    private static string[] Families(string scrape) =>
+        [.. scrape.Split('\n').Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal)).Select(l => l.Split(' ')[2])];
+
+    private static double Value(string scrape, string series) =>
+        double.Parse(scrape.Split('\n').Single(l => l.StartsWith(series + " ", StringComparison.Ordinal))[(series.Length + 1)..], CultureInfo.InvariantCulture);
+
+    private static bool IsRuntime(Meter meter) => meter.Name == PrometheusExporter.RuntimeMeterName;
+
+    [Fact]
+    public void DefaultMeters_AreTheEnginesAndTheRuntimes()
+    {
+        using var engine = new Meter(EngineMetrics.MeterName);
+        using var runtime = new Meter(PrometheusExporter.RuntimeMeterName);
+        using var other = new Meter("System.Net.Http");
+
+        Assert.True(PrometheusExporter.DefaultMeters(engine));
+        Assert.True(PrometheusExporter.DefaultMeters(runtime));
+        Assert.False(PrometheusExporter.DefaultMeters(other));
+    }
+
+    [Fact]
+    public void Scrape_RuntimeMeter_ExportsExactlyItsGcAndProcessFamilies()
+    {
+        using var exporter = new PrometheusExporter(IsRuntime);
+
+        string text = exporter.Scrape();
+
+        Assert.Equal(RuntimeFamilies, Families(text).Order(StringComparer.Ordinal));
+        Assert.Contains("# TYPE dotnet_gc_collections_total counter", text.Split('\n'));
+        Assert.Contains("# TYPE dotnet_gc_last_collection_heap_size_bytes gauge", text.Split('\n'));
+        foreach (string generation in (string[])["gen0", "gen1", "gen2"])
+        {
+            Assert.Contains(text.Split('\n'), l => l.StartsWith($"dotnet_gc_collections_total{{gc_heap_generation=\"{generation}\"}} ", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void Scrape_AfterAllocatingAndCollecting_AllocatedBytesAndCollectionsGrow()
+    {
+        using var exporter = new PrometheusExporter(IsRuntime);
+        string before = exporter.Scrape();
+
+        byte[][] garbage = [.. Enumerable.Range(0, 64).Select(_ => new byte[64 * 1024])];
+        GC.KeepAlive(garbage);
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+        string after = exporter.Scrape();
+
+        const string Allocated = "dotnet_gc_heap_total_allocated_bytes_total";
+        const string Gen2 = "dotnet_gc_collections_total{gc_heap_generation=\"gen2\"}";
+        Assert.True(Value(after, Allocated) - Value(before, Allocated) >= 64 * 64 * 1024, $"allocated {Value(before, Allocated)} -> {Value(after, Allocated)}");
+        Assert.True(Value(after, Gen2) > Value(before, Gen2));
+    }
+
+    [SkippableFact]
+    public async Task AdminMetrics_RuntimeMeter_CarriesGcFiguresAndPassesPromtool()
+    {
+        await using var harness = new AdminHarness();
+        // Beside the harness's listener (which exports its own meter only): one that adds the runtime's.
+        await using var admin = new AdminServer(() => harness.Proxy.Services, AdminHarness.Token,
+            meters: m => ReferenceEquals(m, harness.Metrics.Meter) || IsRuntime(m));
+        admin.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{admin.EndPoint.Port}/"), Timeout = TimeSpan.FromSeconds(15) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminHarness.Token);
+        using (HttpClient proxy = harness.ProxyClient())
+        using (HttpResponseMessage ok = await proxy.GetAsync(harness.OriginUrl("/small")))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+
+        string text = await client.GetStringAsync("metrics");
+
+        string[] families = Families(text);
+        Assert.All(RuntimeFamilies, f => Assert.Contains(f, families));
+        Assert.Contains("engine_requests_total", families);
+        Assert.True(Value(text, "dotnet_gc_heap_total_allocated_bytes_total") > 0);
+
+        string? promtool = AdminMetricsTests.Which("promtool");
+        Skip.If(promtool is null, "promtool not installed (apt-get install prometheus); the exposition is not checked");
+        var start = new ProcessStartInfo(promtool, "check metrics") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        using Process process = Process.Start(start)!;
+        await process.StandardInput.WriteAsync(text);
+        process.StandardInput.Close();
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(timeout.Token);
+        output.WriteLine($"promtool check metrics: exit {process.ExitCode}\n{await stdout}{await stderr}");
+        Assert.Equal(0, process.ExitCode);
+        Assert.Equal(string.Empty, (await stdout + await stderr).Trim());
+    }
+}
