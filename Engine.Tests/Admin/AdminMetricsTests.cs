@@ -36,7 +36,9 @@ public sealed class AdminMetricsTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         await TunnelAsync();
-        await _h.Proxy.LogLinesAsync(3);   // each line is written right after its metrics are recorded
+        // Five lines: the 200 and the wrong key each follow HttpClient's credential-less 407, then
+        // the tunnel. Each line is written right after its metrics are recorded.
+        await _h.Proxy.LogLinesAsync(5);
         using HttpResponseMessage response = await _h.Client.GetAsync("metrics");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType?.ToString());

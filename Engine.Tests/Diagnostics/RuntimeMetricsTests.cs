@@ -15,7 +15,10 @@ namespace Engine.Tests.Diagnostics;
 /// selection, and a real scrape of an admin listener. The exporters here listen to the runtime's
 /// meter and their own engine meter only: one listening to every "Engine" meter would also record
 /// other tests' meters (and allocate their first series while an allocation test measures).
+/// Serial: the runtime's counters are process-wide, so a parallel test's collections and
+/// allocations would land in them too (one failure seen in a full run).
 /// </summary>
+[Collection(Engine.Tests.Connection.SerialCollection.Name)]
 public sealed class RuntimeMetricsTests(ITestOutputHelper output)
 {
     // The runtime instruments the exporter keeps (PrometheusExporter.IsExported), by Prometheus name.
@@ -81,7 +84,7 @@ public sealed class RuntimeMetricsTests(ITestOutputHelper output)
         const string Allocated = "dotnet_gc_heap_total_allocated_bytes_total";
         const string Gen2 = "dotnet_gc_collections_total{gc_heap_generation=\"gen2\"}";
         Assert.True(Value(after, Allocated) - Value(before, Allocated) >= 64 * 64 * 1024, $"allocated {Value(before, Allocated)} -> {Value(after, Allocated)}");
-        Assert.True(Value(after, Gen2) > Value(before, Gen2));
+        Assert.True(Value(after, Gen2) > Value(before, Gen2), $"gen2 collections {Value(before, Gen2)} -> {Value(after, Gen2)}");
     }
 
     [SkippableFact]

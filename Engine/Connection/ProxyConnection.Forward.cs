@@ -17,11 +17,23 @@ namespace Engine.Connection;
 
 internal sealed partial class ProxyConnection
 {
-    private readonly ArrayBufferWriter<byte> _upstreamHead = new(4096);
     private readonly SocketReader _upstreamReader = new();
-    private readonly ResponseHead _response = new();
-    private readonly ChunkedFramingScanner _requestChunks = new();
-    private readonly ChunkedFramingScanner _responseChunks = new();
+
+    // Made on first use, not with the connection: a tunnel or a refused request never needs them,
+    // and 10,000 idle tunnels should not each carry ~5 KB of forwarding state (measured per tunnel
+    // with LoadTests idle; see docs/performance.md).
+    private ArrayBufferWriter<byte>? _upstreamHead;
+    private ResponseHead? _response;
+    private ChunkedFramingScanner? _requestChunks;
+    private ChunkedFramingScanner? _responseChunks;
+
+    private ArrayBufferWriter<byte> UpstreamHead => _upstreamHead ??= new ArrayBufferWriter<byte>(4096);
+
+    private ResponseHead UpstreamResponse => _response ??= new ResponseHead();
+
+    private ChunkedFramingScanner RequestChunks => _requestChunks ??= new ChunkedFramingScanner();
+
+    private ChunkedFramingScanner ResponseChunks => _responseChunks ??= new ChunkedFramingScanner();
 
     // Interim heads per exchange: 100 and 103 in practice; more is a broken or hostile target.
     private const int MaxInterimResponses = 8;
@@ -178,7 +190,7 @@ internal sealed partial class ProxyConnection
         WriteUpstreamHead(pooled);
         try
         {
-            await upstream.SendAsync(_upstreamHead.WrittenMemory, SocketFlags.None, _aborted).ConfigureAwait(false);
+            await upstream.SendAsync(UpstreamHead.WrittenMemory, SocketFlags.None, _aborted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
         {
@@ -198,7 +210,7 @@ internal sealed partial class ProxyConnection
             return ExchangeResult.Close;
         }
 
-        _bytesIn += _upstreamHead.WrittenCount;
+        _bytesIn += UpstreamHead.WrittenCount;
         // Bodyless requests (most scraping GETs) need no upload task and no cancellation source.
         using CancellationTokenSource? uploadCancel = _head.Framing == BodyFraming.None ? null : CancellationTokenSource.CreateLinkedTokenSource(_aborted);
         Task<UploadResult> upload = uploadCancel is null ? NoBodyUploaded : UploadBodyAsync(upstream, upstreamReader, uploadCancel.Token);
@@ -235,7 +247,7 @@ internal sealed partial class ProxyConnection
         {
             case ResponseOutcome.Relayed:
                 _clientContinues = complete && _responseKeepsClient;
-                return complete && pooled && _response.KeepAlive ? ExchangeResult.Reusable : ExchangeResult.Close;
+                return complete && pooled && UpstreamResponse.KeepAlive ? ExchangeResult.Reusable : ExchangeResult.Close;
             case ResponseOutcome.NotStarted:
                 _clientContinues = await RejectResponseFailureAsync(uploaded).ConfigureAwait(false);
                 return ExchangeResult.Close;
@@ -251,7 +263,7 @@ internal sealed partial class ProxyConnection
 
     private void WriteUpstreamHead(bool pooled)
     {
-        _upstreamHead.ResetWrittenCount();
+        UpstreamHead.ResetWrittenCount();
         ReadOnlySpan<byte> pathAndQuery = _head.TargetPathAndQuery;
         int fragment = pathAndQuery.IndexOf((byte)'#');
         if (fragment >= 0)
@@ -267,13 +279,13 @@ internal sealed partial class ProxyConnection
         }
         else
         {
-            ForwardedRequestWriter.WriteRequestLine(_upstreamHead, _head.MethodBytes, pathAndQuery);
+            ForwardedRequestWriter.WriteRequestLine(UpstreamHead, _head.MethodBytes, pathAndQuery);
         }
 
-        ForwardedRequestWriter.WriteHost(_upstreamHead, _head.TargetHost, _head.TargetPort, ForwardedRequestWriter.HttpDefaultPort);
+        ForwardedRequestWriter.WriteHost(UpstreamHead, _head.TargetHost, _head.TargetPort, ForwardedRequestWriter.HttpDefaultPort);
         if (node.ProxyAuthorizationBytes is { } credentials)
         {
-            HeadWriter.WriteField(_upstreamHead, "Proxy-Authorization"u8, credentials);
+            HeadWriter.WriteField(UpstreamHead, "Proxy-Authorization"u8, credentials);
         }
 
         ReadOnlySpan<byte> connectionTokens = _head.GetValue(KnownHeader.Connection);
@@ -286,7 +298,7 @@ internal sealed partial class ProxyConnection
                 continue;
             }
 
-            HeadWriter.WriteField(_upstreamHead, field.Name, field.Value);
+            HeadWriter.WriteField(UpstreamHead, field.Name, field.Value);
         }
 
         // One framing, in one normalised form (RFC 9110 §8.6): "5, 5" or two equal Content-Length
@@ -296,50 +308,50 @@ internal sealed partial class ProxyConnection
         {
             Span<byte> length = stackalloc byte[20];
             Utf8Formatter.TryFormat(_head.ContentLength, length, out int written);
-            HeadWriter.WriteField(_upstreamHead, "Content-Length"u8, length[..written]);
+            HeadWriter.WriteField(UpstreamHead, "Content-Length"u8, length[..written]);
         }
 
         if (upgrading)
         {
-            HeadWriter.Write(_upstreamHead, "Connection: upgrade\r\n"u8);
+            HeadWriter.Write(UpstreamHead, "Connection: upgrade\r\n"u8);
         }
         else if (!pooled)
         {
             // Without an upstream pool the connection serves one exchange: say so, so the target
             // closes promptly and neither side holds an idle socket.
-            ForwardedRequestWriter.WriteConnectionClose(_upstreamHead);
+            ForwardedRequestWriter.WriteConnectionClose(UpstreamHead);
         }
 
-        HeadWriter.WriteEndOfHead(_upstreamHead);
+        HeadWriter.WriteEndOfHead(UpstreamHead);
     }
 
     private void WriteAbsoluteRequestLine(ReadOnlySpan<byte> pathAndQuery)
     {
-        HeadWriter.Write(_upstreamHead, _head.MethodBytes);
-        HeadWriter.Write(_upstreamHead, " http://"u8);
+        HeadWriter.Write(UpstreamHead, _head.MethodBytes);
+        HeadWriter.Write(UpstreamHead, " http://"u8);
         ReadOnlySpan<byte> host = _head.TargetHost;
         bool ipv6 = host.Contains((byte)':');
         if (ipv6)
         {
-            HeadWriter.Write(_upstreamHead, "["u8);
+            HeadWriter.Write(UpstreamHead, "["u8);
         }
 
-        HeadWriter.Write(_upstreamHead, host);
+        HeadWriter.Write(UpstreamHead, host);
         if (ipv6)
         {
-            HeadWriter.Write(_upstreamHead, "]"u8);
+            HeadWriter.Write(UpstreamHead, "]"u8);
         }
 
         if (_head.TargetPort != ForwardedRequestWriter.HttpDefaultPort)
         {
-            Span<byte> port = _upstreamHead.GetSpan(6);
+            Span<byte> port = UpstreamHead.GetSpan(6);
             port[0] = (byte)':';
             Utf8Formatter.TryFormat(_head.TargetPort, port[1..], out int written);
-            _upstreamHead.Advance(written + 1);
+            UpstreamHead.Advance(written + 1);
         }
 
-        HeadWriter.Write(_upstreamHead, pathAndQuery.IsEmpty ? "/"u8 : pathAndQuery);
-        HeadWriter.Write(_upstreamHead, " HTTP/1.1\r\n"u8);
+        HeadWriter.Write(UpstreamHead, pathAndQuery.IsEmpty ? "/"u8 : pathAndQuery);
+        HeadWriter.Write(UpstreamHead, " HTTP/1.1\r\n"u8);
     }
 
     private static readonly Task<UploadResult> NoBodyUploaded = Task.FromResult(UploadResult.Complete);
@@ -358,7 +370,7 @@ internal sealed partial class ProxyConnection
     {
         long remaining = _head.Framing == BodyFraming.ContentLength ? _head.ContentLength : long.MaxValue;
         bool chunked = _head.Framing == BodyFraming.Chunked;
-        _requestChunks.Reset();
+        RequestChunks.Reset();
         bool sending = false;
         try
         {
@@ -367,7 +379,7 @@ internal sealed partial class ProxyConnection
                 sending = false;
                 ReadResult read = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = read.Buffer;
-                BodySlice slice = TakeBody(buffer, chunked ? _requestChunks : null, ref remaining, out ReadOnlySequence<byte> body);
+                BodySlice slice = TakeBody(buffer, chunked ? RequestChunks : null, ref remaining, out ReadOnlySequence<byte> body);
                 if (slice == BodySlice.Invalid)
                 {
                     _input.AdvanceTo(buffer.Start);
@@ -472,7 +484,7 @@ internal sealed partial class ProxyConnection
         {
             while (true)
             {
-                _response.Reset();
+                UpstreamResponse.Reset();
                 ResponseParseStatus status;
                 while (true)
                 {
@@ -514,7 +526,7 @@ internal sealed partial class ProxyConnection
                     return anySent ? ResponseOutcome.BrokenAfterHead : ResponseOutcome.NotStarted;
                 }
 
-                if (_response.IsInterim)
+                if (UpstreamResponse.IsInterim)
                 {
                     // A target that sends endless 1xx heads must not keep the exchange alive.
                     if (++interim > MaxInterimResponses)
@@ -528,7 +540,7 @@ internal sealed partial class ProxyConnection
                     // never to an HTTP/1.0 client, which cannot understand them.
                     if (_head.Version != RequestVersion.Http10)
                     {
-                        ForwardedResponseWriter.WriteHead(_output, _response, _services.EngineName, _head.TargetHost, default);
+                        ForwardedResponseWriter.WriteHead(_output, UpstreamResponse, _services.EngineName, _head.TargetHost, default);
                         anySent = true;
                         if (!await FlushAsync().ConfigureAwait(false))
                         {
@@ -544,7 +556,7 @@ internal sealed partial class ProxyConnection
             }
 
             _deadline.TryReset();
-            if (_response.StatusCode == 407 && _node!.Type == NodeType.Http)
+            if (UpstreamResponse.StatusCode == 407 && _node!.Type == NodeType.Http)
             {
                 // The upstream proxy refused the engine's credentials: never relay that as if the
                 // client's own were wrong.
@@ -552,15 +564,15 @@ internal sealed partial class ProxyConnection
                 return anySent ? ResponseOutcome.BrokenAfterHead : ResponseOutcome.NotStarted;
             }
 
-            _status = _response.StatusCode;
-            if (_response.SwitchesProtocols)
+            _status = UpstreamResponse.StatusCode;
+            if (UpstreamResponse.SwitchesProtocols)
             {
                 return await RelayUpgradeAsync(upstream, upstreamReader).ConfigureAwait(false);
             }
 
             // The client connection survives only if the response has a delimited body and the
             // client wants keep-alive; a close-delimited body ends with the target's FIN.
-            _responseKeepsClient = _head.KeepAlive && _response.Framing != ResponseBodyFraming.CloseDelimited && !_draining.IsCancellationRequested;
+            _responseKeepsClient = _head.KeepAlive && UpstreamResponse.Framing != ResponseBodyFraming.CloseDelimited && !_draining.IsCancellationRequested;
             ReadOnlySpan<byte> clientConnection = !_responseKeepsClient ? CloseToken
                 : _head.Version == RequestVersion.Http10 ? KeepAliveToken : default;
             long before = _output.UnflushedBytes;
@@ -587,13 +599,13 @@ internal sealed partial class ProxyConnection
     {
         Span<byte> nodeFields = stackalloc byte[200];
         int n = WriteNodeHeaders(nodeFields);
-        ForwardedResponseWriter.WriteHead(_output, _response, _services.EngineName, _head.TargetHost, clientConnection, nodeFields[..n]);
+        ForwardedResponseWriter.WriteHead(_output, UpstreamResponse, _services.EngineName, _head.TargetHost, clientConnection, nodeFields[..n]);
     }
 
     private ResponseParseStatus ParseResponse(ResponseHeadParser parser, in ReadOnlySequence<byte> buffer, RequestMethodKind method, out SequencePosition consumed)
     {
         var reader = new SequenceReader<byte>(buffer);
-        ResponseParseStatus status = parser.Parse(ref reader, _response, method);
+        ResponseParseStatus status = parser.Parse(ref reader, UpstreamResponse, method);
         consumed = reader.Position;
         return status;
     }
@@ -601,20 +613,20 @@ internal sealed partial class ProxyConnection
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<ResponseOutcome> RelayBodyAsync(SocketReader upstreamReader)
     {
-        ResponseBodyFraming framing = _response.Framing;
-        if (framing == ResponseBodyFraming.None || (framing == ResponseBodyFraming.ContentLength && _response.ContentLength == 0))
+        ResponseBodyFraming framing = UpstreamResponse.Framing;
+        if (framing == ResponseBodyFraming.None || (framing == ResponseBodyFraming.ContentLength && UpstreamResponse.ContentLength == 0))
         {
             return await FlushAsync().ConfigureAwait(false) ? ResponseOutcome.Relayed : ResponseOutcome.BrokenAfterHead;
         }
 
-        long remaining = framing == ResponseBodyFraming.ContentLength ? _response.ContentLength : long.MaxValue;
-        _responseChunks.Reset();
+        long remaining = framing == ResponseBodyFraming.ContentLength ? UpstreamResponse.ContentLength : long.MaxValue;
+        ResponseChunks.Reset();
         while (true)
         {
             _deadline.CancelAfter(_services.Limits.IdleTimeout);
             ReadResult read = await upstreamReader.ReadAsync(_deadline.Token).ConfigureAwait(false);
             ReadOnlySequence<byte> buffer = read.Buffer;
-            BodySlice slice = TakeBody(buffer, framing == ResponseBodyFraming.Chunked ? _responseChunks : null, ref remaining, out ReadOnlySequence<byte> body);
+            BodySlice slice = TakeBody(buffer, framing == ResponseBodyFraming.Chunked ? ResponseChunks : null, ref remaining, out ReadOnlySequence<byte> body);
             if (slice == BodySlice.Invalid)
             {
                 _termination = new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Data);
@@ -669,7 +681,7 @@ internal sealed partial class ProxyConnection
     /// <summary>101 Switching Protocols (WebSocket through an absolute URI): relay bytes from here on.</summary>
     private async Task<ResponseOutcome> RelayUpgradeAsync(Socket upstream, SocketReader upstreamReader)
     {
-        ForwardedResponseWriter.WriteHead(_output, _response, _services.EngineName, _head.TargetHost, default);
+        ForwardedResponseWriter.WriteHead(_output, UpstreamResponse, _services.EngineName, _head.TargetHost, default);
         if (upstreamReader.TryRead(out ReadResult early))
         {
             foreach (ReadOnlyMemory<byte> segment in early.Buffer)

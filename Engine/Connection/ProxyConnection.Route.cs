@@ -21,7 +21,7 @@ internal sealed partial class ProxyConnection
 {
     // Canonical rules without the session id (the session's lock); the formatter's bound is the
     // longest valid canonical form.
-    private readonly byte[] _fingerprint = new byte[RuleFormatter.MaxLength];
+    private byte[]? _fingerprint;   // only sessions need it: made on first use
     private readonly int[] _tried = new int[16];
     private RuleSet _rules;
     private Node? _node;
@@ -71,6 +71,7 @@ internal sealed partial class ProxyConnection
         Node? previous = null;
         if (hasSession)
         {
+            _fingerprint ??= new byte[RuleFormatter.MaxLength];
             int length = RuleFormatter.Format(_rules, rules, _fingerprint, includeSession: false);
             sessionId = RuleBytes.Slice(_rules.Session.Start, _rules.Session.Length);
             session = await routing.Sessions.OpenAsync(_package.Id, sessionId, _fingerprint.AsMemory(0, Math.Max(length, 0)),

@@ -20,9 +20,15 @@ namespace Engine.Connection;
 /// </summary>
 internal sealed partial class ProxyConnection
 {
-    private readonly byte[] _socksUser = new byte[255];
-    private readonly byte[] _socksPassword = new byte[255];
-    private readonly byte[] _socksHost = new byte[Socks5Parser.MaxHostLength];
+    // RFC 1929 username and password (255 bytes each) and the request's host, in one array made
+    // when a SOCKS5 handshake starts: HTTP connections never pay for it.
+    private byte[]? _socksFields;
+
+    private Span<byte> SocksUser => _socksFields.AsSpan(0, 255);
+
+    private Span<byte> SocksPassword => _socksFields.AsSpan(255, 255);
+
+    private Span<byte> SocksHost => _socksFields.AsSpan(510, Socks5Parser.MaxHostLength);
 
     private async Task RunSocksAsync()
     {
@@ -47,6 +53,7 @@ internal sealed partial class ProxyConnection
 
     private async Task ServeSocksAsync()
     {
+        _socksFields ??= new byte[510 + Socks5Parser.MaxHostLength];
         // Greeting → method.
         bool offersNoAuth = false;
         bool offersUserPass = false;
@@ -61,12 +68,12 @@ internal sealed partial class ProxyConnection
             await SendSocksAsync([Socks5Parser.Version, Socks5Parser.MethodUserPass]).ConfigureAwait(false);
             int userLength = 0;
             int passwordLength = 0;
-            if (!await ReadSocksAsync((ref SequenceReader<byte> r) => Socks5Parser.ReadUserPass(ref r, _socksUser, _socksPassword, out userLength, out passwordLength)).ConfigureAwait(false))
+            if (!await ReadSocksAsync((ref SequenceReader<byte> r) => Socks5Parser.ReadUserPass(ref r, SocksUser, SocksPassword, out userLength, out passwordLength)).ConfigureAwait(false))
             {
                 return;
             }
 
-            header = BasicHeader(_socksUser.AsSpan(0, userLength), _socksPassword.AsSpan(0, passwordLength));
+            header = BasicHeader(SocksUser.Slice(0, userLength), SocksPassword.Slice(0, passwordLength));
             ErrorCode refusal = CheckSocksCredentials(header);
 
             // The catalog says which refusals are RFC 1929 auth failures (credentials, account,
@@ -103,7 +110,7 @@ internal sealed partial class ProxyConnection
         // Request.
         Socks5Request request = default;
         bool unsupportedAddress = false;
-        if (!await ReadSocksAsync((ref SequenceReader<byte> r) => Socks5Parser.ReadRequest(ref r, _socksHost, out request, out unsupportedAddress)).ConfigureAwait(false))
+        if (!await ReadSocksAsync((ref SequenceReader<byte> r) => Socks5Parser.ReadRequest(ref r, SocksHost, out request, out unsupportedAddress)).ConfigureAwait(false))
         {
             if (unsupportedAddress)
             {
@@ -123,7 +130,7 @@ internal sealed partial class ProxyConnection
         }
 
         _deadline.TryReset();
-        if (!ParseSyntheticConnect(_socksHost.AsSpan(0, request.HostLength), request.Port, request.AddressType == Socks5Parser.AddressIPv6, header))
+        if (!ParseSyntheticConnect(SocksHost.Slice(0, request.HostLength), request.Port, request.AddressType == Socks5Parser.AddressIPv6, header))
         {
             _error = ErrorCode.BadRequest;
             _termination = new TerminationState(TerminationCause.Proxy, TerminationPhase.Request);

@@ -27,7 +27,9 @@ internal sealed partial class ProxyConnection : IDisposable
     private readonly HttpRequestParser _parser;
     private readonly RequestHead _head = new();
     private readonly CancellationTokenSource _deadline = new();
-    private readonly byte[] _credentials = new byte[BasicCredentials.MaxDecodedLength];
+    // Decoded Basic credentials (rules:key); sized to the longest header this connection sent, not
+    // to the 1 KiB limit, because every held tunnel keeps it.
+    private byte[] _credentials = [];
 
     private readonly ClientProtocol _protocol;
     private bool _socks;
@@ -220,6 +222,13 @@ internal sealed partial class ProxyConnection : IDisposable
 
     private bool Authenticate(ReadOnlySpan<byte> proxyAuthorization, ProxyProtocols protocol, out ErrorCode error)
     {
+        // Base64 decodes to 3/4 of its length, so this is room for whatever the header can hold.
+        int room = Math.Min(BasicCredentials.MaxDecodedLength, (proxyAuthorization.Length * 3 / 4) + 3);
+        if (_credentials.Length < room)
+        {
+            _credentials = new byte[Math.Max(room, 128)];
+        }
+
         AuthOutcome outcome = _services.Packages.Authenticate(
             proxyAuthorization, _client.Address, protocol, _credentials, out _package, out _rulesLength);
         error = outcome switch

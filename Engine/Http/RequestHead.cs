@@ -10,8 +10,9 @@ namespace Engine.Http;
 /// </summary>
 internal sealed class RequestHead
 {
-    // 1 KiB covers a typical browser or scraper head; the buffer doubles on demand up to the limits.
-    private const int InitialBufferBytes = 1024;
+    // 512 bytes covers a CONNECT and a lean scraper GET; the buffer doubles on demand up to the
+    // limits, once per connection. It is kept for the connection's life, tunnels included.
+    private const int InitialBufferBytes = 512;
     private const int InitialHeaderSlots = 16;
     private const int InitialTrailerSlots = 4;
 
