@@ -173,6 +173,33 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
     }
 
     [Fact]
+    public async Task Rent_RetryableRequestAndJustReturned_SkipsTheCheck_OthersStillCheck()
+    {
+        using UpstreamConnectionPool pool = Pool();
+        SocketPair first = await PairAsync(), second = await PairAsync();
+        pool.Return(1, "h"u8, 80, first.A);
+        first.B.Dispose();
+        Assert.True(await WaitReadableAsync(first.A));
+
+        // Back for less than FreshWithoutCheck and the request can go again on a fresh connection:
+        // handed out unchecked (no poll); the exchange's one retry covers the dead socket.
+        Assert.Same(first.A, pool.Rent(1, "h"u8, 80, canRetry: true));
+
+        // The same dead socket for a request that cannot be retried: checked, discarded.
+        pool.Return(1, "h"u8, 80, first.A);
+        Assert.Null(pool.Rent(1, "h"u8, 80, canRetry: false));
+        Assert.True(IsDisposed(first.A));
+
+        // A retryable request, but the connection idled past FreshWithoutCheck: checked again.
+        pool.Return(1, "h"u8, 80, second.A);
+        second.B.Dispose();
+        Assert.True(await WaitReadableAsync(second.A));
+        _time.Advance(UpstreamConnectionPool.FreshWithoutCheck);
+        Assert.Null(pool.Rent(1, "h"u8, 80, canRetry: true));
+        Assert.True(IsDisposed(second.A));
+    }
+
+    [Fact]
     public async Task Rent_PeerSentUnsolicitedBytes_IsStale()
     {
         using UpstreamConnectionPool pool = Pool();

@@ -22,11 +22,12 @@ internal sealed class IdleConnectionList
 
     public void Push(Socket socket, long timestamp) => _entries[_count++] = new Entry(socket, timestamp);
 
-    public Socket PopNewest()
+    public Socket PopNewest(out long returnedAt)
     {
-        Socket socket = _entries[--_count].Socket;
+        Entry entry = _entries[--_count];
         _entries[_count] = default;
-        return socket;
+        returnedAt = entry.ReturnedAt;
+        return entry.Socket;
     }
 
     /// <summary>Disposes the sockets returned at or before <paramref name="cutoff"/>; returns how many.</summary>
