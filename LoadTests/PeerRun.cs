@@ -109,7 +109,7 @@ internal sealed class PeerRun : IAsyncDisposable
 
         Log($"warm-up: keep-alive GETs against the engine for {_o.Warmup.TotalSeconds:0} s, then tunnels");
         RunResult get = await Scenarios.KeepAliveGetAsync(Options(engine, "get", "--duration", Seconds(_o.Warmup)), _o.Origin, cancellationToken: cancellationToken);
-        RunResult connect = await Scenarios.ConnectRateAsync(Options(engine, "connect", "--duration", "3", "--requests", "1000000000"), _o.Origin, cancellationToken);
+        RunResult connect = await Scenarios.ConnectRateAsync(Options(engine, "connect", "--duration", "10", "--requests", "1000000000"), _o.Origin, cancellationToken);
         RunResult tunnel = await Scenarios.TunnelThroughputAsync(Options(engine, "tunnel", "--duration", "30", "--bytes", Invariant(PeerOptions.BigBytes)), _o.Origin, "/big", cancellationToken);
         Log($"warm-up: {Rate(get):N0} req/s, {Rate(connect):N0} tunnels/s, {tunnel.Bytes / Math.Max(tunnel.Elapsed.TotalSeconds, 1e-9) / 1e6:N0} MB/s; errors {get.Errors + connect.Errors + tunnel.Errors}");
     }

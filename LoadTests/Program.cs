@@ -38,6 +38,11 @@ internal static class LoadProgram
 
     public static async Task<int> Main(string[] args)
     {
+        if (args.Length > 0 && args[0] is "peers" or "--peers")
+        {
+            return await PeerBench.RunAsync(args);   // its own options (and --help)
+        }
+
         LoadOptions options;
         try
         {
@@ -56,11 +61,6 @@ internal static class LoadProgram
             return 0;
         }
 
-        if (options.Scenario == "peers")
-        {
-            return await PeerBench.RunAsync(args);
-        }
-
         await using Origin? ownOrigin = options.Origin is null || options.Scenario == "origin"
             ? new Origin(options.Origin ?? new IPEndPoint(IPAddress.Loopback, 0))
             : null;
@@ -77,7 +77,8 @@ internal static class LoadProgram
             case "storm":
                 return Report(await Measured(options, () => Scenarios.KeepAliveGetAsync(options, origin, expectedStatus: 407)));
             case "tunnel":
-                return Report(await Measured(options, () => Scenarios.TunnelThroughputAsync(options, origin)));
+                // --path names a file to download (the peers' nginx serves /big); without it, the built-in origin's /bytes/{--bytes}.
+                return Report(await Measured(options, () => Scenarios.TunnelThroughputAsync(options, origin, options.Path == "/small" ? null : options.Path)));
             case "connect":
                 return Report(await Measured(options, () => Scenarios.ConnectRateAsync(options, origin)));
             case "soak":
