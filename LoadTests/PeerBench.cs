@@ -48,6 +48,7 @@ internal static class PeerBench
         try
         {
             await run.StartAsync(cancel.Token);
+            await run.MeasureIdleFreshAsync(cancel.Token);
             await run.WarmUpAsync(cancel.Token);
             await run.MeasureAsync(cancel.Token);
             Console.Write(run.Report());

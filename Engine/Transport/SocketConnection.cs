@@ -18,6 +18,9 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
     // blocks mean most reads fill one block.
     private const int MinimumReceiveSize = 2048;
 
+    // While data streams in (see the receive loop): the pool's large block.
+    private const int StreamingReceiveSize = BlockMemoryPool.LargeBlock;
+
     private readonly Socket _socket;
     private readonly Pipe _input;
     private readonly Pipe _output;
@@ -55,17 +58,21 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
     {
         PipeWriter writer = _input.Writer;
         Exception? error = null;
+        bool streaming = false;
         try
         {
             while (true)
             {
-                ValueTask<int> wait = _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
-                if (!wait.IsCompletedSuccessfully)
+                if (!streaming)
                 {
-                    await wait.ConfigureAwait(false);
+                    ValueTask<int> wait = _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+                    if (!wait.IsCompletedSuccessfully)
+                    {
+                        await wait.ConfigureAwait(false);
+                    }
                 }
 
-                Memory<byte> memory = writer.GetMemory(MinimumReceiveSize);
+                Memory<byte> memory = writer.GetMemory(streaming ? StreamingReceiveSize : MinimumReceiveSize);
                 ValueTask<int> receive = _socket.ReceiveAsync(memory, SocketFlags.None);
                 int received = receive.IsCompletedSuccessfully ? receive.Result : await receive.ConfigureAwait(false);
                 if (received == 0)
@@ -73,6 +80,10 @@ internal sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
                     break;   // FIN: the client will send no more
                 }
 
+                // A read that filled a whole buffer left more in the socket (an upload, a tunnel's
+                // client side): read again at once into a large block, without the zero-byte wait,
+                // until a read comes back short.
+                streaming = received == memory.Length && memory.Length >= MinimumReceiveSize;
                 writer.Advance(received);
                 ValueTask<FlushResult> flush = writer.FlushAsync();
                 FlushResult result = flush.IsCompletedSuccessfully ? flush.Result : await flush.ConfigureAwait(false);

@@ -139,22 +139,29 @@ internal sealed class TunnelRelay : IDisposable
     {
         CancellationToken token = _abort.Token;
         bool flushing = false;
+        bool streaming = false;
         try
         {
             while (true)
             {
                 flushing = false;
 
-                // Zero-byte read first: an idle tunnel waits here without holding a buffer.
-                ValueTask<int> wait = _target.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
-                if (!wait.IsCompletedSuccessfully)
+                // Zero-byte read first: an idle tunnel waits here without holding a buffer. Not
+                // while a download streams: a read that filled the whole buffer left more in the
+                // socket, and the wait would only add a syscall per 32 KiB.
+                if (!streaming)
                 {
-                    await wait.ConfigureAwait(false);
+                    ValueTask<int> wait = _target.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+                    if (!wait.IsCompletedSuccessfully)
+                    {
+                        await wait.ConfigureAwait(false);
+                    }
                 }
 
                 Memory<byte> memory = _clientOutput.GetMemory(MinimumReceiveSize);
                 ValueTask<int> receive = _target.ReceiveAsync(memory, SocketFlags.None);
                 int received = receive.IsCompletedSuccessfully ? receive.Result : await receive.ConfigureAwait(false);
+                streaming = received == memory.Length && memory.Length >= MinimumReceiveSize;
                 if (received == 0)
                 {
                     // Target FIN: completing the output lets the transport shut down the client's send side.
