@@ -13,7 +13,9 @@ internal sealed class RequestHead
     // 512 bytes covers a CONNECT and a lean scraper GET; the buffer doubles on demand up to the
     // limits, once per connection. It is kept for the connection's life, tunnels included.
     private const int InitialBufferBytes = 512;
-    private const int InitialHeaderSlots = 16;
+    // A CONNECT carries 2-5 fields and every held tunnel keeps its head: 8 slots, doubled on demand
+    // (once per connection for a browser-like GET). Trailers are rare: no slots until the first.
+    private const int InitialHeaderSlots = 8;
     private const int InitialTrailerSlots = 4;
 
     private byte[] _bytes = new byte[InitialBufferBytes];
@@ -21,7 +23,7 @@ internal sealed class RequestHead
 
     private HeaderEntry[] _headers = new HeaderEntry[InitialHeaderSlots];
     private int _headerCount;
-    private HeaderEntry[] _trailers = new HeaderEntry[InitialTrailerSlots];
+    private HeaderEntry[] _trailers = [];
     private int _trailerCount;
 
     // First index of each known header plus one; zero means absent.
@@ -228,7 +230,7 @@ internal sealed class RequestHead
     {
         if (_trailerCount == _trailers.Length)
         {
-            Array.Resize(ref _trailers, _trailers.Length * 2);
+            Array.Resize(ref _trailers, Math.Max(InitialTrailerSlots, _trailers.Length * 2));
         }
 
         _trailers[_trailerCount++] = entry;
