@@ -83,7 +83,9 @@ public sealed class RuntimeMetricsTests(ITestOutputHelper output)
 
         const string Allocated = "dotnet_gc_heap_total_allocated_bytes_total";
         const string Gen2 = "dotnet_gc_collections_total{gc_heap_generation=\"gen2\"}";
-        Assert.True(Value(after, Allocated) - Value(before, Allocated) >= 64 * 64 * 1024, $"allocated {Value(before, Allocated)} -> {Value(after, Allocated)}");
+        // The runtime reads GetTotalAllocatedBytes(precise: false): bytes still in threads'
+        // allocation contexts (up to 8 KiB each) are not counted yet, so allow a little under.
+        Assert.True(Value(after, Allocated) - Value(before, Allocated) >= 0.9 * 64 * 64 * 1024, $"allocated {Value(before, Allocated)} -> {Value(after, Allocated)}");
         Assert.True(Value(after, Gen2) > Value(before, Gen2), $"gen2 collections {Value(before, Gen2)} -> {Value(after, Gen2)}");
     }
 

@@ -30,7 +30,8 @@ internal sealed class EngineProcess : IAsyncDisposable
     /// Writes <paramref name="engineJson"/> (the <c>Engine</c> object, <c>{PORT}</c> replaced by the
     /// listener's port) and starts the engine on it. Throws a skip naming the reason when it cannot run.
     /// </summary>
-    public static async Task<EngineProcess> StartAsync(string engineJson)
+    /// <param name="fileLimit">Run it under <c>prlimit --nofile=N</c> (descriptor exhaustion tests).</param>
+    public static async Task<EngineProcess> StartAsync(string engineJson, int? fileLimit = null)
     {
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
             ? host
@@ -45,8 +46,17 @@ internal sealed class EngineProcess : IAsyncDisposable
         string directory = UpstreamProcess.CreateDirectory("engine-").FullName;
         string config = Path.Combine(directory, "engine.json");
         await File.WriteAllTextAsync(config, engineJson.Replace("{PORT}", port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        string executable = dotnet;
+        List<string> arguments = [engine, "--config", config];
+        if (fileLimit is int limit)
+        {
+            // prlimit sets the limit and execs the command: the PID stays the engine's.
+            executable = UpstreamProcess.FindOnPath("prlimit") ?? throw new SkipException("prlimit (util-linux) is not on PATH");
+            arguments.InsertRange(0, [$"--nofile={limit}:{limit}", dotnet]);
+        }
+
         (UpstreamProcess? process, string? failure) = await UpstreamProcess.StartAsync(
-            dotnet, [engine, "--config", config], directory, port, logFile: null, hermeticDns: false);
+            executable, arguments, directory, port, logFile: null, hermeticDns: false);
         return process is null ? throw new SkipException(failure) : new EngineProcess(process, config);
     }
 

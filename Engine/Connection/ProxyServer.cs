@@ -42,6 +42,9 @@ internal sealed class ProxyServer : IAsyncDisposable
 
     public long OpenConnections => _counter.Current;
 
+    /// <summary>Accepts retried after a pause because the process was out of descriptors or memory (every listener).</summary>
+    public long AcceptPauses => _listeners.Sum(static l => l.AcceptPauses);
+
     /// <summary>Every listener's accept loop is running (what the systemd watchdog vouches for).</summary>
     public bool IsAccepting => _listeners.Count > 0 && _listeners.TrueForAll(l => l.IsAccepting);
 

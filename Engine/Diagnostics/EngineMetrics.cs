@@ -41,6 +41,7 @@ internal sealed class EngineMetrics : IDisposable
     private TimeProvider _time = TimeProvider.System;
     private Func<long>? _authThrottled;
     private Func<long>? _accessLogDropped;
+    private Func<long>? _acceptPauses;
 
     public EngineMetrics(Func<bool> stateDegraded, Func<long> shed, IMeterFactory? factory = null)
     {
@@ -79,7 +80,12 @@ internal sealed class EngineMetrics : IDisposable
             "Failed credential attempts answered late because their address went over Security:AuthFailuresPerMinute.");
         _meter.CreateObservableCounter("engine.access_log.dropped", () => _accessLogDropped?.Invoke() ?? 0, "{line}",
             "Access-log lines dropped because the writer's queue was full (the disk or stdout could not keep up).");
+        _meter.CreateObservableCounter("engine.accept.paused", () => _acceptPauses?.Invoke() ?? 0, "{pause}",
+            "Accepts that failed because the process was out of file descriptors or kernel memory (EMFILE, ENFILE, ENOBUFS) and were retried after a pause.");
     }
+
+    /// <summary>Where the accept loops' pauses are read (the proxy server's listeners).</summary>
+    public void ObserveAcceptPauses(Func<long> acceptPauses) => _acceptPauses = acceptPauses;
 
     /// <summary>Where the brute-force throttle and access-log counters are read (current services, after reloads too).</summary>
     public void ObserveSecurity(Func<long> authThrottled, Func<long> accessLogDropped)

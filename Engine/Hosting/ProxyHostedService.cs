@@ -109,6 +109,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         ProxyServer server = _server;
         _services.Metrics?.Observe(() => server.OpenConnections, () => _services?.Routing.Pool);
         _services.Metrics?.ObserveSecurity(() => _services?.AuthThrottle.Throttled ?? 0, () => _accessLog?.Dropped ?? 0);
+        _services.Metrics?.ObserveAcceptPauses(() => server.AcceptPauses);
         if (_options.Admin is { } admin)
         {
             _admin = new Admin.AdminServer(() => _services!, admin.Token, () => _accepting);

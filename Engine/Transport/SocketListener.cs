@@ -30,9 +30,17 @@ internal sealed class SocketListener : IDisposable
     private readonly ConcurrentDictionary<SocketConnection, Task> _active = new();
     private Task? _accepting;
     private long _lastAccept;
+    private long _acceptPauses;
+    private readonly Action<SocketError>? _onAcceptPaused;
 
-    public SocketListener(IPEndPoint endPoint, int backlog, ConnectionCounter counter, Func<SocketConnection, Task> onConnection, Func<SocketConnection, Task> onOverloaded)
+    // Pause after an accept that failed for lack of descriptors or memory: doubling from 10 ms to 1 s.
+    private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
+
+    public SocketListener(IPEndPoint endPoint, int backlog, ConnectionCounter counter, Func<SocketConnection, Task> onConnection, Func<SocketConnection, Task> onOverloaded,
+        Action<SocketError>? onAcceptPaused = null)
     {
+        _onAcceptPaused = onAcceptPaused;
         _counter = counter;
         _onConnection = onConnection;
         _onOverloaded = onOverloaded;
@@ -53,9 +61,11 @@ internal sealed class SocketListener : IDisposable
     /// Accepts on a socket that is already bound and listening (one systemd passed by socket
     /// activation); the listener owns it from here on and accepts exactly as on one it bound.
     /// </summary>
-    public SocketListener(Socket listening, ConnectionCounter counter, Func<SocketConnection, Task> onConnection, Func<SocketConnection, Task> onOverloaded)
+    public SocketListener(Socket listening, ConnectionCounter counter, Func<SocketConnection, Task> onConnection, Func<SocketConnection, Task> onOverloaded,
+        Action<SocketError>? onAcceptPaused = null)
     {
         ArgumentNullException.ThrowIfNull(listening);
+        _onAcceptPaused = onAcceptPaused;
         _counter = counter;
         _onConnection = onConnection;
         _onOverloaded = onOverloaded;
@@ -68,10 +78,14 @@ internal sealed class SocketListener : IDisposable
 
     public int ActiveConnections => _active.Count;
 
+    /// <summary>Accepts that failed for lack of descriptors or memory and were retried after a pause.</summary>
+    public long AcceptPauses => Interlocked.Read(ref _acceptPauses);
+
     /// <summary>
     /// True while the accept loop runs. It ends only when the socket is closed or accept fails
-    /// with an error it cannot ride out; the systemd watchdog stops petting then, so a daemon that
-    /// can no longer take connections gets restarted instead of looking healthy.
+    /// with an error it cannot ride out (running out of descriptors is not one: it pauses and
+    /// retries); the systemd watchdog stops petting then, so a daemon that can no longer take
+    /// connections gets restarted instead of looking healthy.
     /// </summary>
     public bool IsAccepting => _accepting is { IsCompleted: false };
 
@@ -86,6 +100,7 @@ internal sealed class SocketListener : IDisposable
 
     private async Task AcceptLoopAsync()
     {
+        TimeSpan backoff = FirstBackoff;
         while (true)
         {
             Socket client;
@@ -97,11 +112,25 @@ internal sealed class SocketListener : IDisposable
             {
                 continue;   // the client gave up while queued in the backlog
             }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+            {
+                // Out of descriptors (EMFILE, ENFILE) or kernel memory (ENOBUFS, ENOMEM). The
+                // listening socket is fine and new clients wait in its backlog; connections that
+                // close free descriptors. Pause and try again, as nginx and Kestrel do: ending the
+                // loop here would take the listener down for good at the first burst over the limit.
+                Interlocked.Increment(ref _acceptPauses);
+                _onAcceptPaused?.Invoke(e.SocketErrorCode);
+                await Task.Delay(backoff).ConfigureAwait(false);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                Interlocked.Exchange(ref _lastAccept, Environment.TickCount64);
+                continue;
+            }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
                 return;     // the listener was closed: stop accepting
             }
 
+            backoff = FirstBackoff;
             Interlocked.Exchange(ref _lastAccept, Environment.TickCount64);
             client.NoDelay = true;
             var connection = new SocketConnection(client, InputOptions, OutputOptions);
@@ -110,9 +139,11 @@ internal sealed class SocketListener : IDisposable
         }
     }
 
+    // Runs synchronously until the connection's first wait (its first read: microseconds), then the
+    // accept loop goes on. No Task.Yield: with inline socket completions that hop to the thread
+    // pool was a context switch per connection on a loaded core.
     private async Task RunAsync(SocketConnection connection, bool admitted)
     {
-        await Task.Yield();   // leave the accept loop at once
         try
         {
             connection.Start();
