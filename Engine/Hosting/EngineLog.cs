@@ -35,4 +35,7 @@ internal static partial class EngineLog
 
     [LoggerMessage(23, LogLevel.Warning, "Configuration reload: {What} changed, which takes a restart; the running {What} stay")]
     public static partial void ReloadNeedsRestart(ILogger logger, string what);
+
+    [LoggerMessage(24, LogLevel.Warning, "Limits:MaxConnections is {Configured} but the descriptor limit ({Limit}, ulimit -n / LimitNOFILE) carries {Effective} connections at two descriptors each: beyond that, 503 OVERLOADED. Raise LimitNOFILE to serve more")]
+    public static partial void ConnectionsCappedByDescriptors(ILogger logger, long configured, ulong limit, long effective);
 }

@@ -84,7 +84,13 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         _accessLog = AccessLogFactory.Create(_options.AccessLog, Console.OpenStandardOutput);
         _state = StateStoreFactory.Create(_options.State, TimeProvider.System, _logger);
         _services = ProxyServicesFactory.Create(_options, _accessLog, _state);
-        _server = new ProxyServer(_services, _options.Limits.MaxConnections, _options.Listeners.Count > 0 ? _options.Listeners[0].Backlog : ListenerOptions.DefaultBacklog);
+        long maxConnections = DescriptorBudget.Cap(_options.Limits.MaxConnections, out ulong descriptorLimit);
+        if (maxConnections < _options.Limits.MaxConnections)
+        {
+            EngineLog.ConnectionsCappedByDescriptors(_logger, _options.Limits.MaxConnections, descriptorLimit, maxConnections);
+        }
+
+        _server = new ProxyServer(_services, maxConnections, _options.Listeners.Count > 0 ? _options.Listeners[0].Backlog : ListenerOptions.DefaultBacklog);
         _listeners = SystemdSocketActivation.Adopt(ProxyServicesFactory.Listeners(_options), _logger);
         _server.Start(_listeners);
         foreach (IPEndPoint endPoint in _server.EndPoints)
