@@ -55,7 +55,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
         };
 
         Server = new ProxyServer(Services, options.MaxConnections);
-        var listeners = new List<ListenerBinding> { new(new IPEndPoint(IPAddress.Loopback, 0), options.AutoDetect ? ClientProtocol.Auto : ClientProtocol.Http) };
+        var listeners = new List<ListenerBinding> { new(new IPEndPoint(IPAddress.Loopback, 0), options.AutoDetect ? ClientProtocol.Auto : ClientProtocol.Http, ProxyProtocol: options.ProxyProtocol) };
         if (options.Socks)
         {
             listeners.Add(new ListenerBinding(new IPEndPoint(IPAddress.Loopback, 0), ClientProtocol.Socks5));
@@ -152,6 +152,9 @@ internal sealed class ProxyFixtureOptions
     public long MaxConnections { get; set; } = 10_000;
 
     public bool PoolUpstream { get; set; } = true;
+
+    /// <summary>The main listener expects a PROXY protocol header on every connection.</summary>
+    public bool ProxyProtocol { get; set; }
 
     /// <summary>Where access-log lines go instead of the captured buffer (e.g. <see cref="Stream.Null"/> when measuring allocations).</summary>
     public Stream? AccessLogSink { get; set; }

@@ -24,7 +24,8 @@ internal sealed class Haproxy : IAsyncDisposable
     private static string? Executable() =>
         UpstreamProcess.FindOnPath("haproxy") ?? (File.Exists("/usr/sbin/haproxy") ? "/usr/sbin/haproxy" : null);
 
-    public static async Task<Haproxy> StartAsync(IReadOnlyList<System.Net.IPEndPoint> backends)
+    /// <param name="sendProxy">Prefix every connection to the backends with a PROXY protocol v2 header (<c>send-proxy-v2</c>).</param>
+    public static async Task<Haproxy> StartAsync(IReadOnlyList<System.Net.IPEndPoint> backends, bool sendProxy = false)
     {
         string executable = Executable() ?? throw new SkipException(UnavailableReason!);
         int port = UpstreamProcess.FreePort();
@@ -45,7 +46,7 @@ internal sealed class Haproxy : IAsyncDisposable
 
             backend engines
                 balance roundrobin
-            {string.Join("\n", backends.Select((b, i) => $"    server engine{i + 1} {b} check inter 2s"))}
+            {string.Join("\n", backends.Select((b, i) => $"    server engine{i + 1} {b} check inter 2s{(sendProxy ? " send-proxy-v2 check-send-proxy" : "")}"))}
 
             """;
         string path = Path.Combine(directory, "haproxy.cfg");

@@ -60,7 +60,10 @@ internal sealed class ProxyServer : IAsyncDisposable
             {
                 ClientProtocol protocol = binding.Protocol;
                 TlsCertificateSource? tls = binding.Certificate;
-                Func<SocketConnection, Task> serve = tls is null ? transport => RunConnectionAsync(transport, protocol) : transport => RunTlsConnectionAsync(transport, tls);
+                bool proxyHeader = binding.ProxyProtocol;
+                Func<SocketConnection, Task> serve = tls is null
+                    ? transport => RunConnectionAsync(transport, protocol, proxyHeader)
+                    : transport => RunTlsConnectionAsync(transport, tls, proxyHeader);
                 Func<SocketConnection, Task> reject = protocol == ClientProtocol.Socks5 ? RejectOverloadedSocksAsync : RejectOverloadedAsync;
                 _listeners.Add(binding.Inherited is { } inherited
                     ? new SocketListener(inherited, _counter, serve, reject)
@@ -84,18 +87,67 @@ internal sealed class ProxyServer : IAsyncDisposable
         }
     }
 
-    private async Task RunConnectionAsync(SocketConnection transport, ClientProtocol protocol)
+    private async Task RunConnectionAsync(SocketConnection transport, ClientProtocol protocol, bool proxyHeader)
     {
-        using var connection = new ProxyConnection(_handle, transport.Input, transport.Output, transport.RemoteEndPoint, _draining.Token, _aborted.Token, protocol);
+        IPEndPoint? client = proxyHeader ? await ReadProxyHeaderAsync(transport).ConfigureAwait(false) : transport.RemoteEndPoint;
+        if (client is null)
+        {
+            return;
+        }
+
+        using var connection = new ProxyConnection(_handle, transport.Input, transport.Output, client, _draining.Token, _aborted.Token, protocol);
         await connection.RunAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The client's address from the load balancer's PROXY header (the socket's peer when the header
+    /// names none), read within RequestHeadTimeout; null when there is no valid header in time, and
+    /// the connection is then closed unanswered: a balancer that sends none is misconfigured, and
+    /// anyone else reaching this port directly must not be believed about their address.
+    /// </summary>
+    private async Task<IPEndPoint?> ReadProxyHeaderAsync(SocketConnection transport)
+    {
+        PipeReader input = transport.Input;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_aborted.Token);
+        deadline.CancelAfter(_handle.Current.Limits.RequestHeadTimeout);
+        try
+        {
+            while (true)
+            {
+                ReadResult read = await input.ReadAsync(deadline.Token).ConfigureAwait(false);
+                ProxyHeaderStatus status = ProxyProtocolHeader.TryParse(read.Buffer, out int consumed, out IPEndPoint? source);
+                if (status == ProxyHeaderStatus.Complete)
+                {
+                    input.AdvanceTo(read.Buffer.GetPosition(consumed));
+                    return source ?? transport.RemoteEndPoint;
+                }
+
+                input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+                if (status == ProxyHeaderStatus.Invalid || read.IsCompleted)
+                {
+                    return null;
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ConnectionResetException)
+        {
+            return null;
+        }
     }
 
     /// <summary>
     /// https listener: TLS from the client (ALPN http/1.1) within the request-head deadline, then
     /// exactly the HTTP listener's behaviour over the decrypted stream (CONNECT inside TLS included).
     /// </summary>
-    private async Task RunTlsConnectionAsync(SocketConnection transport, TlsCertificateSource certificate)
+    private async Task RunTlsConnectionAsync(SocketConnection transport, TlsCertificateSource certificate, bool proxyHeader)
     {
+        // The balancer's header comes before the TLS handshake.
+        IPEndPoint? client = proxyHeader ? await ReadProxyHeaderAsync(transport).ConfigureAwait(false) : transport.RemoteEndPoint;
+        if (client is null)
+        {
+            return;
+        }
+
         await using var tls = new SslStream(new DuplexPipeStream(transport.Input, transport.Output), leaveInnerStreamOpen: false);
         using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_aborted.Token))
         {
@@ -119,7 +171,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         PipeWriter output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
         try
         {
-            using var connection = new ProxyConnection(_handle, input, output, transport.RemoteEndPoint, _draining.Token, _aborted.Token);
+            using var connection = new ProxyConnection(_handle, input, output, client, _draining.Token, _aborted.Token);
             await connection.RunAsync().ConfigureAwait(false);
         }
         finally

@@ -89,7 +89,7 @@ internal static partial class EngineConfigReader
 
         foreach (IConfigurationSection item in items)
         {
-            reader.CheckKeys(item, "Endpoint", "Protocol", "Certificate", "CertificateKey", "CertificatePassword", "Backlog");
+            reader.CheckKeys(item, "Endpoint", "Protocol", "Certificate", "CertificateKey", "CertificatePassword", "Backlog", "ProxyProtocol");
             IPEndPoint? endpoint = reader.EndPoint(item, "Endpoint", required: true, allowPortZero: true);
             ListenerProtocol protocol = reader.Enum(item, "Protocol", ListenerProtocol.Http, ListenerProtocols);
             string? certificate = reader.String(item, "Certificate");
@@ -116,6 +116,7 @@ internal static partial class EngineConfigReader
                 CertificateKey = certificateKey,
                 CertificatePassword = certificatePassword,
                 Backlog = reader.Int(item, "Backlog", ListenerOptions.DefaultBacklog, 1, 65535),
+                ProxyProtocol = reader.Bool(item, "ProxyProtocol", false),
             });
         }
 

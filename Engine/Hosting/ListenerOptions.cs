@@ -27,5 +27,12 @@ internal sealed class ListenerOptions
 
     public int Backlog { get; init; } = DefaultBacklog;
 
+    /// <summary>
+    /// Every connection starts with a PROXY protocol header (v1 or v2) from an L4 load balancer
+    /// (HAProxy <c>send-proxy-v2</c>, AWS NLB, ...), whose client address then counts for IP auth,
+    /// allowlists, the brute-force throttle and the access log. Connections without one are closed.
+    /// </summary>
+    public bool ProxyProtocol { get; init; }
+
     public override string ToString() => $"{Protocol.ToString().ToLowerInvariant()}://{Endpoint}";
 }

@@ -38,7 +38,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
             return false;
         }
 
-        if (!next.Listeners.Select(l => (l.Endpoint, l.Protocol, l.Certificate)).SequenceEqual(_options.Listeners.Select(l => (l.Endpoint, l.Protocol, l.Certificate))))
+        if (!next.Listeners.Select(l => (l.Endpoint, l.Protocol, l.Certificate, l.ProxyProtocol)).SequenceEqual(_options.Listeners.Select(l => (l.Endpoint, l.Protocol, l.Certificate, l.ProxyProtocol))))
         {
             EngineLog.ReloadNeedsRestart(_logger, "listeners");
         }

@@ -118,9 +118,9 @@ internal static class ProxyServicesFactory
     public static IReadOnlyList<ListenerBinding> Listeners(EngineOptions options) =>
         options.Listeners.Select(l => l.Protocol switch
         {
-            ListenerProtocol.Socks5 => new ListenerBinding(l.Endpoint, ClientProtocol.Socks5),
-            ListenerProtocol.HttpAndSocks5 => new ListenerBinding(l.Endpoint, ClientProtocol.Auto),
-            ListenerProtocol.Https => new ListenerBinding(l.Endpoint, ClientProtocol.Http, new Transport.TlsCertificateSource(l.Certificate!, l.CertificateKey, l.CertificatePassword)),
-            _ => new ListenerBinding(l.Endpoint, ClientProtocol.Http),
+            ListenerProtocol.Socks5 => new ListenerBinding(l.Endpoint, ClientProtocol.Socks5, ProxyProtocol: l.ProxyProtocol),
+            ListenerProtocol.HttpAndSocks5 => new ListenerBinding(l.Endpoint, ClientProtocol.Auto, ProxyProtocol: l.ProxyProtocol),
+            ListenerProtocol.Https => new ListenerBinding(l.Endpoint, ClientProtocol.Http, new Transport.TlsCertificateSource(l.Certificate!, l.CertificateKey, l.CertificatePassword), ProxyProtocol: l.ProxyProtocol),
+            _ => new ListenerBinding(l.Endpoint, ClientProtocol.Http, ProxyProtocol: l.ProxyProtocol),
         }).ToArray();
 }
