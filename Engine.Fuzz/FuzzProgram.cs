@@ -17,6 +17,7 @@ internal static class FuzzProgram
         [ResponseHeadTarget.Name] = ResponseHeadTarget.Run,
         [RuleTarget.Name] = RuleTarget.Run,
         [Socks5Target.Name] = Socks5Target.Run,
+        [ProxyHeaderTarget.Name] = ProxyHeaderTarget.Run,
     };
 
     public static int Main(string[] args)

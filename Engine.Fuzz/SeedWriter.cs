@@ -105,6 +105,23 @@ internal static class SeedWriter
         {
             Save(directory, Socks5Target.Name, n++, FuzzInput.Encode(0, handshake.Length / 2, handshake));
         }
+
+        n = 0;
+        foreach (byte[] header in ProxyHeaders())
+        {
+            Save(directory, ProxyHeaderTarget.Name, n++, FuzzInput.Encode(0, header.Length / 2, header));
+        }
+    }
+
+    private static IEnumerable<byte[]> ProxyHeaders()
+    {
+        byte[] signature = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A];
+        yield return [.. "PROXY TCP4 203.0.113.7 192.0.2.1 56324 8080\r\nGET / HTTP/1.1\r\n\r\n"u8];
+        yield return [.. "PROXY TCP6 2001:db8::7 2001:db8::1 443 8080\r\n"u8];
+        yield return [.. "PROXY UNKNOWN\r\n"u8];
+        yield return [.. signature, 0x21, 0x11, 0x00, 0x0C, 203, 0, 113, 7, 192, 0, 2, 1, 0xDC, 0x04, 0x1F, 0x90];
+        yield return [.. signature, 0x21, 0x21, 0x00, 0x27, .. new byte[32], 0x01, 0xBB, 0x1F, 0x90, 0x04, 0x00, 0x00];
+        yield return [.. signature, 0x20, 0x00, 0x00, 0x00];
     }
 
     private static IEnumerable<byte[]> Socks5Handshakes()

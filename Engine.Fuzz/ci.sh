@@ -6,7 +6,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 seconds="${1:-40}"
 "$here/run.sh" prepare || exit 1
 status=0
-for target in request chunked response rules socks5; do
+for target in request chunked response rules socks5 proxyheader; do
   FUZZ_SKIP_PREPARE=1 "$here/run.sh" "$target" "$seconds" || status=1
 done
 exit $status

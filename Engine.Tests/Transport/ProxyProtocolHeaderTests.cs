@@ -44,7 +44,9 @@ public class ProxyProtocolHeaderTests
     [InlineData("proxy TCP4 203.0.113.7 192.0.2.1 1 2\r\n")]       // case matters
     public void V1_Invalid(string text)
     {
-        Assert.Equal(ProxyHeaderStatus.Invalid, ProxyProtocolHeader.TryParse(new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(text)), out _, out _));
+        Assert.Equal(ProxyHeaderStatus.Invalid, ProxyProtocolHeader.TryParse(new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(text)), out int consumed, out IPEndPoint? source));
+        Assert.Equal(0, consumed);   // the fuzz target's first find: an invalid line reported its length
+        Assert.Null(source);
     }
 
     [Fact]

@@ -54,9 +54,18 @@ internal static class ProxyProtocolHeader
             return ProxyHeaderStatus.Incomplete;
         }
 
-        return head[0] == (byte)'P' ? ParseV1(head, out consumed, out source)
+        ProxyHeaderStatus status = head[0] == (byte)'P' ? ParseV1(head, out consumed, out source)
             : head[0] == V2Signature[0] ? ParseV2(head, out consumed, out source)
             : ProxyHeaderStatus.Invalid;
+        if (status != ProxyHeaderStatus.Complete)
+        {
+            // Only a complete header consumes anything (the fuzz target's first find: an invalid
+            // line reported its own length).
+            consumed = 0;
+            source = null;
+        }
+
+        return status;
     }
 
     private static ProxyHeaderStatus ParseV1(ReadOnlySpan<byte> head, out int consumed, out IPEndPoint? source)
