@@ -35,4 +35,30 @@ public class SocketListenerTests
         Assert.False(listener.IsAccepting);
         Assert.Throws<ObjectDisposedException>(() => listening.Accept());
     }
+
+    [Fact]
+    public async Task ConnectionsThatEndAtOnce_AreNotKeptActive()
+    {
+        // A handler that is done before its first await: the whole connection runs and ends inside
+        // the accept loop's call. The listener used to register it after that, and kept it forever.
+        var counter = new ConnectionCounter(1000);
+        using var listener = new SocketListener(new IPEndPoint(IPAddress.Loopback, 0), 64, counter, _ => Task.CompletedTask, _ => Task.CompletedTask);
+        listener.Start();
+        for (int i = 0; i < 50; i++)
+        {
+            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await client.ConnectAsync(listener.EndPoint).WaitAsync(TimeSpan.FromSeconds(10));
+            client.Shutdown(SocketShutdown.Both);
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while ((listener.ActiveConnections > 0 || counter.Current > 0) && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(0, counter.Current);
+        Assert.Equal(0, listener.ActiveConnections);
+        await listener.StopAcceptingAsync();
+    }
 }

@@ -135,7 +135,18 @@ internal sealed class SocketListener : IDisposable
             client.NoDelay = true;
             var connection = new SocketConnection(client, InputOptions, OutputOptions);
             bool admitted = _counter.TryAcquire();
-            _active[connection] = RunAsync(connection, admitted);
+
+            // Registered before it runs: RunAsync goes synchronously as far as it can, and a client
+            // that is already gone finishes (and removes itself) before RunAsync returns. Adding the
+            // task afterwards re-added finished connections for good: the 10-minute soak found
+            // ~7,000 of them held (heap 9 -> 54 MB). TryUpdate only replaces the placeholder while
+            // the connection is still registered.
+            _active[connection] = Task.CompletedTask;
+            Task running = RunAsync(connection, admitted);
+            if (!running.IsCompleted)
+            {
+                _active.TryUpdate(connection, running, Task.CompletedTask);
+            }
         }
     }
 
