@@ -94,23 +94,9 @@ public sealed class AdminMetricsTests(ITestOutputHelper output) : IAsyncLifetime
         Skip.If(promtool is null, "promtool not installed (apt-get install prometheus); the exposition is not checked");
         string text = await TrafficThenScrapeAsync();
 
-        var start = new ProcessStartInfo(promtool, "check metrics")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using Process process = Process.Start(start)!;
-        await process.StandardInput.WriteAsync(text);
-        process.StandardInput.Close();
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await process.WaitForExitAsync(timeout.Token);
-
-        output.WriteLine($"promtool check metrics: exit {process.ExitCode}\n{await stdout}{await stderr}");
-        Assert.Equal(0, process.ExitCode);
-        Assert.Equal(string.Empty, (await stdout + await stderr).Trim());   // lint findings are printed even on exit 0
+        (int exitCode, string printed) = await Promtool.CheckMetricsAsync(promtool, text, output);
+        Assert.Equal(0, exitCode);
+        Assert.Equal(string.Empty, printed.Trim());   // lint findings are printed even on exit 0
     }
 
     internal static string? Which(string tool) =>

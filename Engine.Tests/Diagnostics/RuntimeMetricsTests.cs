@@ -114,16 +114,8 @@ public sealed class RuntimeMetricsTests(ITestOutputHelper output)
 
         string? promtool = AdminMetricsTests.Which("promtool");
         Skip.If(promtool is null, "promtool not installed (apt-get install prometheus); the exposition is not checked");
-        var start = new ProcessStartInfo(promtool, "check metrics") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        using Process process = Process.Start(start)!;
-        await process.StandardInput.WriteAsync(text);
-        process.StandardInput.Close();
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await process.WaitForExitAsync(timeout.Token);
-        output.WriteLine($"promtool check metrics: exit {process.ExitCode}\n{await stdout}{await stderr}");
-        Assert.Equal(0, process.ExitCode);
-        Assert.Equal(string.Empty, (await stdout + await stderr).Trim());
+        (int exitCode, string printed) = await Engine.Tests.Fixtures.Promtool.CheckMetricsAsync(promtool, text, output);
+        Assert.Equal(0, exitCode);
+        Assert.Equal(string.Empty, printed.Trim());
     }
 }

@@ -33,14 +33,7 @@ internal sealed class EngineProcess : IAsyncDisposable
     /// <param name="fileLimit">Run it under <c>prlimit --nofile=N</c> (descriptor exhaustion tests).</param>
     public static async Task<EngineProcess> StartAsync(string engineJson, int? fileLimit = null)
     {
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
-            ? host
-            : UpstreamProcess.FindOnPath("dotnet") ?? throw new SkipException("dotnet is not on PATH");
-        string engine = Path.Combine(AppContext.BaseDirectory, "Engine.dll");
-        if (!File.Exists(engine))
-        {
-            throw new SkipException($"{engine} is missing (build the Engine project)");
-        }
+        (string dotnet, string engine) = Command();
 
         int port = UpstreamProcess.FreePort();
         string directory = UpstreamProcess.CreateDirectory("engine-").FullName;
@@ -58,6 +51,16 @@ internal sealed class EngineProcess : IAsyncDisposable
         (UpstreamProcess? process, string? failure) = await UpstreamProcess.StartAsync(
             executable, arguments, directory, port, logFile: null, hermeticDns: false);
         return process is null ? throw new SkipException(failure) : new EngineProcess(process, config);
+    }
+
+    /// <summary>The host and the Engine build copied beside the tests; throws a skip naming what is missing.</summary>
+    internal static (string Dotnet, string Engine) Command()
+    {
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
+            ? host
+            : UpstreamProcess.FindOnPath("dotnet") ?? throw new SkipException("dotnet is not on PATH");
+        string engine = Path.Combine(AppContext.BaseDirectory, "Engine.dll");
+        return File.Exists(engine) ? (dotnet, engine) : throw new SkipException($"{engine} is missing (build the Engine project)");
     }
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();

@@ -64,14 +64,7 @@ internal sealed partial class SystemdChild : IAsyncDisposable
     /// <summary>Starts <c>dotnet Engine.dll --config <paramref name="configFile"/></c> with <paramref name="environment"/> and optionally <paramref name="listening"/> as fd 3.</summary>
     public static SystemdChild Start(string configFile, IReadOnlyDictionary<string, string> environment, Socket? listening = null)
     {
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
-            ? host
-            : UpstreamProcess.FindOnPath("dotnet") ?? throw new SkipException("dotnet is not on PATH");
-        string engine = Path.Combine(AppContext.BaseDirectory, "Engine.dll");
-        if (!File.Exists(engine))
-        {
-            throw new SkipException($"{engine} is missing (build the Engine project)");
-        }
+        (string dotnet, string engine) = EngineProcess.Command();
 
         int fd = listening is null ? -1 : (int)listening.SafeHandle.DangerousGetHandle();
         var info = new ProcessStartInfo
