@@ -79,7 +79,7 @@ internal sealed partial class ProxyConnection
         // A pooled connection the target closed a moment ago fails before any response byte; for
         // a request that can be sent again whole (idempotent, no body) that earns one retry on a
         // fresh connection through the same node (RFC 9112 §9.3.1). Everything else is answered as it failed.
-        bool retryable = _head.Framing == BodyFraming.None && IsIdempotent(_head.Method);
+        bool retryable = CanResendWhole;
         for (int attempt = 0; ; attempt++)
         {
             if (upstream is null)
@@ -164,6 +164,9 @@ internal sealed partial class ProxyConnection
 
     // Set when an http node, rather than the target behind it, failed the exchange.
     private ConnectStatus _nodeFailure;
+
+    /// <summary>The request may go again, whole, on a fresh connection: idempotent and without a body (RFC 9112 §9.3.1).</summary>
+    private bool CanResendWhole => _head.Framing == BodyFraming.None && IsIdempotent(_head.Method);
 
     private static bool IsIdempotent(KnownMethod method) =>
         method is KnownMethod.Get or KnownMethod.Head or KnownMethod.Options or KnownMethod.Trace or KnownMethod.Put or KnownMethod.Delete;

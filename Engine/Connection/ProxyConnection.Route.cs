@@ -149,7 +149,7 @@ internal sealed partial class ProxyConnection
             _nodeId = node.Id;
             _nodeIdBytes = node.IdBytes;
             Socket? reused = purpose == ConnectPurpose.Http
-                ? pool?.Rent(node.Index, _head.TargetHost, port, canRetry: _head.Framing == Engine.Http.BodyFraming.None && IsIdempotent(_head.Method))
+                ? pool?.Rent(node.Index, _head.TargetHost, port, canRetry: CanResendWhole)
                 : null;
             ConnectResult connect;
             if (failed is not null)
