@@ -50,7 +50,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
             AuthThrottle = options.AuthThrottle ?? Engine.Auth.AuthFailureThrottle.Off,
             Routing = Routing,
             AccessLog = AccessLog,
-            UpstreamPool = options.PoolUpstream ? new Engine.Forwarding.UpstreamConnectionPool() : null,
+            UpstreamPool = options.PoolUpstream ? new Engine.Upstream.UpstreamConnectionPool() : null,
             Time = options.Time,
         };
 

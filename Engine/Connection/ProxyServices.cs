@@ -51,7 +51,7 @@ internal sealed class ProxyServices
     public required NodeRouting Routing { get; init; }
 
     /// <summary>Idle keep-alive connections to targets of absolute-URI requests; null: one connection per request.</summary>
-    public Forwarding.UpstreamConnectionPool? UpstreamPool { get; init; }
+    public Upstream.UpstreamConnectionPool? UpstreamPool { get; init; }
 
     public AccessLog? AccessLog { get; init; }
 
@@ -62,4 +62,17 @@ internal sealed class ProxyServices
 
     /// <summary><c>Engine:ExposeNode</c>: name the node in an X-Proxy-Node header (default on).</summary>
     public bool ExposeNode { get; init; } = true;
+
+    private Forwarding.ExchangeSettings? _exchange;
+
+    /// <summary>What every absolute-URI exchange runs under, from the values above.</summary>
+    public Forwarding.ExchangeSettings Exchange => _exchange ??= new Forwarding.ExchangeSettings
+    {
+        ResponseHeadTimeout = Limits.ResponseHeadTimeout,
+        IdleTimeout = Limits.IdleTimeout,
+        EngineName = EngineName,
+        ExposeNode = ExposeNode,
+        Time = Time,
+        Metrics = Metrics,
+    };
 }

@@ -1,4 +1,4 @@
-namespace Engine.Forwarding;
+namespace Engine.Upstream;
 
 /// <summary>(egress, host, port) over borrowed bytes: looks up an <see cref="UpstreamKey"/> without allocating.</summary>
 internal readonly ref struct UpstreamLookup

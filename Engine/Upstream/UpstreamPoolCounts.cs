@@ -1,4 +1,4 @@
-namespace Engine.Forwarding;
+namespace Engine.Upstream;
 
 /// <summary>A snapshot of <see cref="UpstreamConnectionPool"/> for metrics.</summary>
 /// <param name="Idle">Idle sockets held now.</param>

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Engine.Tests.Errors;
+namespace Engine.Tests.Fixtures;
 
 /// <summary>Serves fixed response bytes to one HttpClient request over 127.0.0.1, so a real client parses them.</summary>
 internal static class LoopbackServer

@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
-using Engine.Forwarding;
+using Engine.Upstream;
 using Engine.Tests.Tunnel;
 
-namespace Engine.Tests.Forwarding;
+namespace Engine.Tests.Upstream;
 
 public sealed class UpstreamConnectionPoolTests : IDisposable
 {

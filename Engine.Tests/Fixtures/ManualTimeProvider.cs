@@ -1,4 +1,4 @@
-namespace Engine.Tests.Forwarding;
+namespace Engine.Tests.Fixtures;
 
 /// <summary>A clock that moves only when told, firing the timers that came due.</summary>
 internal sealed class ManualTimeProvider : TimeProvider

@@ -2,7 +2,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Engine.Tests.Tunnel;
+namespace Engine.Tests.Fixtures;
 
 /// <summary>A connected pair of loopback TCP sockets.</summary>
 internal sealed class SocketPair : IDisposable

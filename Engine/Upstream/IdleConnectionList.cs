@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace Engine.Forwarding;
+namespace Engine.Upstream;
 
 /// <summary>
 /// One key's idle sockets, oldest first. Rent takes the newest (the least likely to have been

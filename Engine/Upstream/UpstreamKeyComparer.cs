@@ -1,4 +1,4 @@
-namespace Engine.Forwarding;
+namespace Engine.Upstream;
 
 /// <summary>
 /// Equality for pool keys, and the alternate comparer that lets the pool's dictionary be searched

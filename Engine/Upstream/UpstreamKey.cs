@@ -1,4 +1,4 @@
-namespace Engine.Forwarding;
+namespace Engine.Upstream;
 
 /// <summary>
 /// A pool key as stored: egress, lower-cased host bytes, port and the hash computed once. Made only

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace Engine.Forwarding;
+namespace Engine.Upstream;
 
 /// <summary>
 /// Idle upstream connections kept for reuse, keyed by (egress, target host, port), bounded per key

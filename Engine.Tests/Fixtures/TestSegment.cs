@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Engine.Tests.Forwarding;
+namespace Engine.Tests.Fixtures;
 
 /// <summary>Builds multi-segment <see cref="ReadOnlySequence{T}"/>s so parsers meet every split a socket can produce.</summary>
 internal sealed class TestSegment : ReadOnlySequenceSegment<byte>
@@ -34,5 +34,32 @@ internal sealed class TestSegment : ReadOnlySequenceSegment<byte>
         {
             yield return ($"split@{split}", [Sequence(input.AsMemory(0, split), input.AsMemory(split))]);
         }
+    }
+
+    /// <summary>One sequence whose segments end at the given offsets (each piece copied to its own array).</summary>
+    public static ReadOnlySequence<byte> Chain(byte[] bytes, IReadOnlyList<int> cuts)
+    {
+        TestSegment? first = null;
+        TestSegment? last = null;
+        int start = 0;
+        foreach (int end in cuts.Append(bytes.Length))
+        {
+            if (end < start)
+            {
+                continue;
+            }
+
+            var next = new TestSegment(bytes.AsSpan(start, end - start).ToArray(), last is null ? 0 : last.RunningIndex + last.Memory.Length);
+            if (last is not null)
+            {
+                last.Next = next;
+            }
+
+            last = next;
+            first ??= last;
+            start = end;
+        }
+
+        return first is null ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(first, 0, last!, last!.Memory.Length);
     }
 }
