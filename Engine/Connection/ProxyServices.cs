@@ -35,9 +35,6 @@ internal sealed class ProxyServices
     /// <summary>Load shedding on a growing thread-pool queue; off unless <c>Limits:MaxPendingWork</c> is set.</summary>
     public Engine.Limits.OverloadMonitor Overload { get; init; } = Engine.Limits.OverloadMonitor.Off;
 
-    /// <summary>The validated options these services were built from (null when built by hand in tests).</summary>
-    public Hosting.EngineOptions? Options { get; init; }
-
     /// <summary>Resolver cache shared by the connectors; kept across reloads.</summary>
     public Targets.DnsCache? Dns { get; init; }
 

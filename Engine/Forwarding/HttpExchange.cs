@@ -4,7 +4,6 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Engine.Diagnostics;
-using Engine.Hosting;
 using Engine.Http;
 using Engine.Limits;
 using Engine.Transport;

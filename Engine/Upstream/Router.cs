@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using Engine.Diagnostics;
 using Engine.Rules;
 using Engine.Transport;
+using Engine.Sessions;
 
 namespace Engine.Upstream;
 

@@ -1,4 +1,4 @@
-namespace Engine.Hosting;
+namespace Engine.Upstream;
 
 /// <summary>How a node reaches the target: from this host, or through an upstream HTTP / SOCKS5 proxy.</summary>
 internal enum NodeType : byte

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 
-namespace Engine.Hosting;
+namespace Engine.Hosting.Systemd;
 
 /// <summary>
 /// Sends WATCHDOG=1 when the unit sets WatchdogSec= (systemd passes WATCHDOG_USEC), at half the

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using Engine.Connection;
 using Microsoft.Extensions.Logging;
 
-namespace Engine.Hosting;
+namespace Engine.Hosting.Systemd;
 
 /// <summary>
 /// Socket activation (sd_listen_fds(3)): when systemd started this process with listening sockets

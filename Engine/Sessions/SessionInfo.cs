@@ -1,4 +1,4 @@
-namespace Engine.Upstream;
+namespace Engine.Sessions;
 
 /// <summary>A live session as the admin API shows it: its node, how far it is into its terms.</summary>
 /// <param name="NodeId">The node the session is bound to; null before its first request went through.</param>

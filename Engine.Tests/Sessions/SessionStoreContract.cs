@@ -1,8 +1,9 @@
 using System.Text;
 using Engine.Tests.Forwarding;
 using Engine.Upstream;
+using Engine.Sessions;
 
-namespace Engine.Tests.State;
+namespace Engine.Tests.Sessions;
 
 /// <summary>
 /// What every <see cref="ISessionStore"/> must do (rules.md "Sessions"), run against each store:

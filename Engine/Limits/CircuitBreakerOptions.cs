@@ -1,4 +1,4 @@
-namespace Engine.Hosting;
+namespace Engine.Limits;
 
 /// <summary>
 /// <c>Engine.Packages[i].CircuitBreaker</c>: per target domain. Polly v8's defaults (0.1 ratio over

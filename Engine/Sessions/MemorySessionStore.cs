@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Engine.Upstream;
+namespace Engine.Sessions;
 
 /// <summary>
 /// Sessions of one engine instance. Lookups build the key on the stack and search with an

@@ -1,4 +1,4 @@
-namespace Engine.Upstream;
+namespace Engine.Sessions;
 
 internal enum SessionOpenStatus : byte
 {

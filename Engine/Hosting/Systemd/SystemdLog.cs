@@ -1,7 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 
-namespace Engine.Hosting;
+namespace Engine.Hosting.Systemd;
 
 /// <summary>The daemon's systemd integration lines: socket activation and the watchdog (event ids 70-79).</summary>
 internal static partial class SystemdLog

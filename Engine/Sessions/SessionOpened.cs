@@ -1,4 +1,4 @@
-namespace Engine.Upstream;
+namespace Engine.Sessions;
 
 /// <summary>
 /// What a session says about the request's node: <see cref="NodeId"/> to reuse, or null to

@@ -1,8 +1,10 @@
 using Engine.State;
 using Engine.Tests.Forwarding;
 using Engine.Upstream;
+using Engine.Sessions;
+using Engine.Tests.State;
 
-namespace Engine.Tests.State;
+namespace Engine.Tests.Sessions;
 
 /// <summary>
 /// The session contract against a real redis-server (the manual clock is added to Redis's TIME),

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Engine.Hosting;
+namespace Engine.Upstream;
 
 /// <summary><c>Engine.Nodes[i]</c>: one way out, with the tags that targeting rules filter on.</summary>
 internal sealed class NodeOptions

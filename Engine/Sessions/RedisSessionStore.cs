@@ -1,7 +1,8 @@
 using Engine.Upstream;
 using StackExchange.Redis;
+using Engine.State;
 
-namespace Engine.State;
+namespace Engine.Sessions;
 
 /// <summary>
 /// Sessions in Redis (one hash per session, <see cref="RedisKeys.Session"/>), so an id lands on the

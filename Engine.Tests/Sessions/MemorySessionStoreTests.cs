@@ -1,8 +1,9 @@
 using System.Text;
 using Engine.Tests.Forwarding;
 using Engine.Upstream;
+using Engine.Sessions;
 
-namespace Engine.Tests.Upstream;
+namespace Engine.Tests.Sessions;
 
 public class MemorySessionStoreTests
 {

@@ -1,4 +1,4 @@
-namespace Engine.Upstream;
+namespace Engine.Sessions;
 
 /// <summary>
 /// Sticky sessions keyed by (package, session id). The memory store serves one instance; a

@@ -1,4 +1,4 @@
-namespace Engine.Hosting;
+namespace Engine.State;
 
 /// <summary><c>Engine.State</c>.</summary>
 internal sealed class StateOptions
