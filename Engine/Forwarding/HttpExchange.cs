@@ -203,7 +203,7 @@ internal sealed partial class HttpExchange : IDisposable
         if (_deadline is null || _deadline.IsCancellationRequested)
         {
             _deadline?.Dispose();
-            _deadline = new CancellationTokenSource();
+            _deadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, Settings.Time);
         }
 
         _deadline.CancelAfter(timeout);
