@@ -16,12 +16,12 @@ internal sealed partial class ProxyConnection : ISocks5Authenticator
     private async Task RunSocksAsync()
     {
         BeginRequest();
-        _deadline.CancelAfter(_services.Limits.RequestHeadTimeout);
+        CancellationToken deadline = _reader.StartDeadline(_services.Limits.RequestHeadTimeout);
         try
         {
             _handshake ??= new Socks5Handshake(_input, _output);
-            Socks5HandshakeResult handshake = await _handshake.RunAsync(this, _head, _deadline.Token).ConfigureAwait(false);
-            _deadline.TryReset();
+            Socks5HandshakeResult handshake = await _handshake.RunAsync(this, _head, deadline).ConfigureAwait(false);
+            _reader.ClearDeadline();
             _request.BytesOut += handshake.BytesOut;
             switch (handshake.Status)
             {
