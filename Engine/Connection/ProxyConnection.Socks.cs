@@ -49,7 +49,7 @@ internal sealed partial class ProxyConnection : ISocks5Authenticator
         catch (OperationCanceledException)
         {
             _request.Termination = new TerminationState(_aborted.IsCancellationRequested ? TerminationCause.Killed : TerminationCause.ClientTimeout, TerminationPhase.Request);
-            _request.Error = ErrorCode.RequestTimeout;
+            _request.Error = ProxyFailures.HandshakeTimeout;
         }
         catch (Exception e) when (e is IOException or SocketException or InvalidOperationException)
         {
