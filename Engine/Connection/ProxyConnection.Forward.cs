@@ -51,6 +51,7 @@ internal sealed partial class ProxyConnection
         }
 
         _exchange ??= new HttpExchange(_input, _output, _aborted, _draining);
+        _request.ExchangeStarted = true;
         Socket? upstream = route.Socket;
         bool reused = route.Reused;
         while (true)
