@@ -217,6 +217,21 @@ internal static class ProxyFailures
         _ => "the target resolves to a reserved address (Security:AllowPrivateTargets is off)"u8,
     };
 
+    // ---- After the answer started ----
+
+    /// <summary>
+    /// A response or tunnel cut after its head or 200 went out cannot be answered in-band; its line
+    /// carries this code (errors.md: sampling never drops it). None: the end was normal, or an
+    /// idle timeout or shutdown, whose termination state says enough.
+    /// </summary>
+    public static ErrorCode AfterAnswerStarted(TerminationState termination, ExchangeFailure failure) => termination.Cause switch
+    {
+        TerminationCause.TargetAbort => failure == ExchangeFailure.ResponseMalformed ? ErrorCode.ResponseError : ErrorCode.TargetReset,
+        TerminationCause.TargetTimeout => ErrorCode.GatewayTimeout,
+        TerminationCause.ClientAbort => ErrorCode.WriteError,
+        _ => ErrorCode.None,
+    };
+
     // ---- The exchange ----
 
     /// <summary>An exchange that failed before the client saw a response byte (<see cref="ExchangeOutcome.Failed"/>).</summary>
