@@ -100,7 +100,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
 
         if (_server.EndPoints.Count > 0)
         {
-            string curl = CurlLine(_server.EndPoints[0]);
+            string curl = CurlLine(_server.EndPoints[0], _options.Packages);
             EngineLog.Ready(_logger, curl);
             _console.WriteLine($"engine ready. try:\n  {curl}");
             _console.Flush();
@@ -131,14 +131,22 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    /// <summary>A line a user can paste: the first active package, its default rules, the first listener.</summary>
-    private string CurlLine(IPEndPoint endPoint)
+    /// <summary>
+    /// A line a user can paste: the first active package, its default rules, the first listener.
+    /// The ready line goes to the logger (journald, log shippers) and the console, so it carries a
+    /// real key only when that key is the embedded demo's, which is public anyway; any other key
+    /// is written as a placeholder naming the package (configuration.md: keys are never logged).
+    /// </summary>
+    internal static string CurlLine(IPEndPoint endPoint, IReadOnlyList<PackageOptions> packages)
     {
-        PackageOptions? package = _options.Packages.FirstOrDefault(p => p.Status == Auth.PackageStatus.Active);
+        PackageOptions? package = packages.FirstOrDefault(p => p.Status == Auth.PackageStatus.Active);
         string host = endPoint.Address.Equals(IPAddress.Any) || endPoint.Address.Equals(IPAddress.IPv6Any) ? "127.0.0.1"
             : endPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
+        string key = package is null ? string.Empty
+            : package.Key == EmbeddedDefault.DemoKey ? package.Key
+            : $"KEY-OF-{package.Id}";
         string credentials = package is null ? string.Empty
-            : $"{Uri.EscapeDataString(package.DefaultRules ?? "country-any")}:{Uri.EscapeDataString(package.Key)}@";
+            : $"{Uri.EscapeDataString(package.DefaultRules ?? "country-any")}:{Uri.EscapeDataString(key)}@";
         return $"curl -x http://{credentials}{host}:{endPoint.Port} http://example.com/";
     }
 
