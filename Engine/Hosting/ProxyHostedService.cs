@@ -115,11 +115,14 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         ProxyServer server = _server;
         _services.Metrics?.Observe(() => server.OpenConnections, () => _services?.Routing.Pool);
         _services.Metrics?.ObserveSecurity(() => _services?.AuthThrottle.Throttled ?? 0, () => _accessLog?.Dropped ?? 0);
+        ObserveTables(_services.Metrics);
         _services.Metrics?.ObserveAcceptPauses(() => server.AcceptPauses);
         if (_options.Admin is { } admin)
         {
             _admin = new Admin.AdminServer(() => _services!, admin.Token, () => _accepting);
             _admin.Start(admin.Endpoint);
+            Admin.AdminServer adminServer = _admin;
+            _services.Metrics?.ObserveTable("auth_admin", () => adminServer.Throttle.Tracked, () => adminServer.Throttle.Overflowed);
             EngineLog.Listening(_logger, _admin.EndPoint);
         }
 
@@ -129,6 +132,19 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         // parent; a repeat is harmless). A disabled notifier (no NOTIFY_SOCKET) ignores this.
         _systemd.Notify(new Microsoft.Extensions.Hosting.Systemd.ServiceState("READY=1"));
         return Task.CompletedTask;
+    }
+
+    /// <summary>The tables client input can grow, read through the current services (a reload swaps some).</summary>
+    private void ObserveTables(Diagnostics.EngineMetrics? metrics)
+    {
+        if (metrics is null)
+        {
+            return;
+        }
+
+        metrics.ObserveTable("auth_proxy", () => _services?.AuthThrottle.Tracked ?? 0, () => _services?.AuthThrottle.Overflowed ?? 0);
+        metrics.ObserveTable("dns", () => _services?.Dns?.Count ?? 0, () => _services?.Dns?.Evicted ?? 0);
+        metrics.ObserveTable("domain_bans", () => _services?.Routing.Pool.Bans.Count ?? 0, () => _services?.Routing.Pool.Bans.Evicted ?? 0);
     }
 
     /// <summary>
