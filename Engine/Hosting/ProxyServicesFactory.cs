@@ -55,7 +55,7 @@ internal static class ProxyServicesFactory
         RequestLimiter limiter, CircuitBreakers breakers, OverloadMonitor overload, EngineMetrics? metrics)
     {
         LimitsOptions limits = options.Limits;
-        var policy = new TargetPolicy(options.Security.AllowPrivateTargets, options.Security.AllowedConnectPorts, options.Security.BlockedDomains);
+        var policy = new TargetPolicy(options.Security.AllowPrivateTargets, options.Security.AllowedConnectPorts, options.Security.BlockedDomains, options.Security.AllowedHttpPorts);
         TimeProvider? time = clock == TimeProvider.System ? null : clock;
         return new ProxyServices
         {

@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Collections.Frozen;
 using System.Net;
 
@@ -6,16 +7,25 @@ namespace Engine.Targets;
 /// <summary>
 /// Which destinations the engine will connect to (config <c>Security</c>). Names are checked
 /// against the blocklist before resolution; addresses are checked after it, on the exact
-/// address the socket will connect to, so DNS rebinding cannot reach a private network.
+/// address the socket will connect to, so DNS rebinding cannot reach a private network, and
+/// neither can a name that resolves to one of this host's own addresses.
 /// </summary>
 internal sealed class TargetPolicy
 {
     private readonly FrozenSet<int> _connectPorts;
+    private readonly BitArray? _httpPorts;
+    private readonly LocalAddresses? _local;
 
-    public TargetPolicy(bool allowPrivateTargets, IEnumerable<int>? allowedConnectPorts, IEnumerable<string>? blockedDomains)
+    /// <param name="allowedHttpPorts">Ports a plain-HTTP request may reach; null or empty = every port.</param>
+    /// <param name="local">This host's addresses, refused like private ones; default the machine's interfaces.</param>
+    public TargetPolicy(bool allowPrivateTargets, IEnumerable<int>? allowedConnectPorts, IEnumerable<string>? blockedDomains,
+        IEnumerable<PortRange>? allowedHttpPorts = null, LocalAddresses? local = null)
     {
         AllowPrivateTargets = allowPrivateTargets;
         _connectPorts = (allowedConnectPorts ?? []).ToFrozenSet();
+        PortRange[] http = [.. allowedHttpPorts ?? []];
+        _httpPorts = http.Length == 0 ? null : HttpPorts.ToMap(http);
+        _local = allowPrivateTargets ? null : local ?? LocalAddresses.Machine;
         Blocklist = new DomainBlocklist(blockedDomains ?? []);
     }
 
@@ -34,12 +44,49 @@ internal sealed class TargetPolicy
             return PolicyVerdict.PortNotAllowed;
         }
 
+        if (!isConnect && _httpPorts is not null && !((uint)port < 65536u && _httpPorts[port]))
+        {
+            return PolicyVerdict.HttpPortNotAllowed;
+        }
+
         return Blocklist.IsBlocked(host, out _) ? PolicyVerdict.BlockedDomain : PolicyVerdict.Allowed;
     }
 
     public PolicyVerdict CheckAddress(IPAddress address, out AddressClass addressClass)
     {
+        if (AllowPrivateTargets)
+        {
+            addressClass = AddressClassifier.Classify(address);
+            return PolicyVerdict.Allowed;
+        }
+
         addressClass = AddressClassifier.Classify(address);
-        return addressClass == AddressClass.Public || AllowPrivateTargets ? PolicyVerdict.Allowed : PolicyVerdict.ForbiddenAddress;
+        if (addressClass == AddressClass.Public && _local is not null && _local.Contains(address))
+        {
+            addressClass = AddressClass.Local;
+        }
+
+        return addressClass == AddressClass.Public ? PolicyVerdict.Allowed : PolicyVerdict.ForbiddenAddress;
     }
+
+    /// <summary>The X-Proxy-Detail line for a refused port (the connection's error mapping should use this).</summary>
+    public static string PortDetail(PolicyVerdict verdict, int port) => verdict == PolicyVerdict.HttpPortNotAllowed
+        ? $"HTTP to port {port} is not allowed (Security:AllowedHttpPorts)"
+        : $"CONNECT to port {port} is not allowed (Security:AllowedConnectPorts)";
+
+    /// <summary>
+    /// The X-Proxy-Detail line for a refused address (the connection's error mapping should use
+    /// this table rather than its own).
+    /// </summary>
+    public static ReadOnlySpan<byte> ForbiddenDetail(AddressClass addressClass) => addressClass switch
+    {
+        AddressClass.Loopback => "the target resolves to a loopback address (Security:AllowPrivateTargets is off)"u8,
+        AddressClass.Private => "the target resolves to a private address (Security:AllowPrivateTargets is off)"u8,
+        AddressClass.LinkLocal => "the target resolves to a link-local address (Security:AllowPrivateTargets is off)"u8,
+        AddressClass.Metadata => "the target resolves to a cloud metadata address (Security:AllowPrivateTargets is off)"u8,
+        AddressClass.Local => "the target resolves to an address of the proxy host itself (Security:AllowPrivateTargets is off)"u8,
+        AddressClass.Multicast => "the target resolves to a multicast address"u8,
+        AddressClass.Unspecified => "the target resolves to an unspecified address"u8,
+        _ => "the target resolves to a reserved address (Security:AllowPrivateTargets is off)"u8,
+    };
 }
