@@ -275,6 +275,8 @@ internal sealed partial class AdminServer
             services.Limiter.InFlight(package.Id),
             limits.MaxConcurrent,
             limits.RequestsPerSecond,
+            services.Routing.Sessions.LiveSessions(package.Id),
+            services.Options?.Packages.FirstOrDefault(p => p.Id == package.Id)?.MaxSessions ?? Upstream.MemorySessionStore.DefaultMaxSessions,
             services.State.IsDegraded), AdminJsonContext.Default.PackageUsage);
     }
 

@@ -142,6 +142,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
             return;
         }
 
+        metrics.ObserveTable("sessions", () => _state?.Sessions.Count ?? 0, () => _state?.Sessions.Evicted ?? 0);
         metrics.ObserveTable("auth_proxy", () => _services?.AuthThrottle.Tracked ?? 0, () => _services?.AuthThrottle.Overflowed ?? 0);
         metrics.ObserveTable("dns", () => _services?.Dns?.Count ?? 0, () => _services?.Dns?.Evicted ?? 0);
         metrics.ObserveTable("domain_bans", () => _services?.Routing.Pool.Bans.Count ?? 0, () => _services?.Routing.Pool.Bans.Evicted ?? 0);

@@ -55,6 +55,8 @@ internal static class ProxyServicesFactory
         RequestLimiter limiter, CircuitBreakers breakers, OverloadMonitor overload, EngineMetrics? metrics)
     {
         LimitsOptions limits = options.Limits;
+        Dictionary<string, int> maxSessions = options.Packages.ToDictionary(p => p.Id, p => p.MaxSessions, StringComparer.Ordinal);
+        state.Sessions.SetMaxSessions(id => maxSessions.TryGetValue(id, out int max) ? max : Upstream.MemorySessionStore.DefaultMaxSessions);
         var policy = new TargetPolicy(options.Security.AllowPrivateTargets, options.Security.AllowedConnectPorts, options.Security.BlockedDomains, options.Security.AllowedHttpPorts);
         TimeProvider? time = clock == TimeProvider.System ? null : clock;
         return new ProxyServices
