@@ -100,7 +100,9 @@ internal static class ProxyServicesFactory
         var health = new NodeHealthPolicy(time, routing.FailuresToEject, routing.EjectBase, routing.EjectMax, routing.DomainBanFailures, routing.DomainBanTtl);
         var pool = new NodePool(options.Nodes, health);
         var connector = new NodeConnector(pool, dns, policy, options.Limits.ConnectTimeout);
-        NodeProber? prober = routing.ProbeUrl is null ? null : new NodeProber(pool, connector, routing.ProbeUrl, routing.ProbeInterval, time);
+        NodeProber? prober = routing.ProbeUrl is not null || pool.Nodes.Any(n => n.Type != NodeType.Direct)
+            ? new NodeProber(pool, connector, routing.ProbeUrl, routing.ProbeInterval, time)
+            : null;
         return new NodeRouting(pool, connector, sessions, routing.MaxAttempts, time, prober);
     }
 
