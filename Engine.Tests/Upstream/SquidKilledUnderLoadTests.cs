@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Engine.Hosting;
+using Engine.Upstream;
 using Engine.Tests.Fixtures;
 using Engine.Tests.Fixtures.Upstreams;
 using Xunit.Abstractions;

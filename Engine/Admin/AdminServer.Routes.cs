@@ -9,6 +9,7 @@ using Engine.Connection;
 using Engine.Diagnostics;
 using Engine.Http;
 using Engine.Upstream;
+using Engine.Sessions;
 
 namespace Engine.Admin;
 
@@ -128,7 +129,7 @@ internal sealed partial class AdminServer
             await Task.Delay(AuthFailureThrottle.Delay, _time, _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             int wait = Math.Max(1, (int)Math.Ceiling(windowLeft.TotalSeconds));
             AdminResponse throttled = Problem(429, "AUTH_THROTTLED", "Too many failed authentications",
-                $"More than {_throttle.Limit} wrong or missing tokens from this address within a minute; wrong tokens are answered slowly until it is over. The right token is always served.",
+                $"More than {_throttle.FailuresPerMinute} wrong or missing tokens from this address within a minute; wrong tokens are answered slowly until it is over. The right token is always served.",
                 instance, wait);
             throttled.Close = true;
             return throttled;
@@ -276,7 +277,7 @@ internal sealed partial class AdminServer
             limits.MaxConcurrent,
             limits.RequestsPerSecond,
             services.Routing.Sessions.LiveSessions(package.Id),
-            services.Options?.Packages.FirstOrDefault(p => p.Id == package.Id)?.MaxSessions ?? Upstream.MemorySessionStore.DefaultMaxSessions,
+            services.Routing.Sessions.MaxSessionsOf(package.Id),
             services.State.IsDegraded), AdminJsonContext.Default.PackageUsage);
     }
 

@@ -56,7 +56,8 @@ internal sealed class AuthFailureThrottle
 
     public static AuthFailureThrottle Off { get; } = new(0, TimeProvider.System);
 
-    public int Limit => _limit;
+    /// <summary>The budget this throttle was made with (<c>Security:AuthFailuresPerMinute</c>, 10 for the admin API); 0: off.</summary>
+    public int FailuresPerMinute => _limit;
 
     public int MaxTracked { get; }
 

@@ -1,5 +1,6 @@
 using Engine.Auth;
 using Microsoft.Extensions.Configuration;
+using Engine.Limits;
 
 namespace Engine.Hosting;
 
@@ -114,7 +115,7 @@ internal static partial class EngineConfigReader
             AllowedRules = rules,
             RequestsPerSecond = reader.NullableInt(item, "RequestsPerSecond", 1, 10_000_000),
             MaxConcurrent = reader.NullableInt(item, "MaxConcurrent", 1, 10_000_000),
-            MaxSessions = reader.Int(item, "MaxSessions", Upstream.MemorySessionStore.DefaultMaxSessions, 1, 100_000_000),
+            MaxSessions = reader.Int(item, "MaxSessions", Sessions.MemorySessionStore.DefaultMaxSessions, 1, 100_000_000),
             TrafficLimitBytes = reader.NullableLong(item, "TrafficLimitBytes", 0, long.MaxValue),
             IpAllowlist = reader.Networks(item, "IpAllowlist"),
             IpAuth = ipAuth,

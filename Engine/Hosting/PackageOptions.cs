@@ -1,5 +1,6 @@
 using System.Net;
 using Engine.Auth;
+using Engine.Limits;
 
 namespace Engine.Hosting;
 
@@ -31,7 +32,7 @@ internal sealed class PackageOptions
     /// Live sticky sessions this package may hold in this instance; past it the least recently used
     /// one is evicted (its next request starts fresh, as after its idle time).
     /// </summary>
-    public int MaxSessions { get; init; } = Upstream.MemorySessionStore.DefaultMaxSessions;
+    public int MaxSessions { get; init; } = Sessions.MemorySessionStore.DefaultMaxSessions;
 
     /// <summary>Bytes both ways; null = unlimited.</summary>
     public long? TrafficLimitBytes { get; init; }

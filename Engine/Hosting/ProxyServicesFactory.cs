@@ -10,6 +10,7 @@ using Engine.Rules;
 using Engine.State;
 using Engine.Targets;
 using Engine.Upstream;
+using Engine.Sessions;
 
 namespace Engine.Hosting;
 
@@ -42,7 +43,7 @@ internal static class ProxyServicesFactory
     public static ProxyServices Reload(EngineOptions options, ProxyServices previous)
     {
         previous.Limiter.CreditPoolBytes = options.Credits.PoolBytes;
-        AuthFailureThrottle throttle = options.Security.AuthFailuresPerMinute == previous.Options?.Security.AuthFailuresPerMinute
+        AuthFailureThrottle throttle = options.Security.AuthFailuresPerMinute == previous.AuthThrottle.FailuresPerMinute
             ? previous.AuthThrottle
             : new AuthFailureThrottle(options.Security.AuthFailuresPerMinute, previous.Time);
         ProxyServices next = Build(options, previous.AccessLog, previous.State, previous.Time, throttle, previous.Dns ?? new DnsCache(DnsPositiveTtl, DnsNegativeTtl),
@@ -56,7 +57,7 @@ internal static class ProxyServicesFactory
     {
         LimitsOptions limits = options.Limits;
         Dictionary<string, int> maxSessions = options.Packages.ToDictionary(p => p.Id, p => p.MaxSessions, StringComparer.Ordinal);
-        state.Sessions.SetMaxSessions(id => maxSessions.TryGetValue(id, out int max) ? max : Upstream.MemorySessionStore.DefaultMaxSessions);
+        state.Sessions.SetMaxSessions(id => maxSessions.TryGetValue(id, out int max) ? max : Sessions.MemorySessionStore.DefaultMaxSessions);
         var policy = new TargetPolicy(options.Security.AllowPrivateTargets, options.Security.AllowedConnectPorts, options.Security.BlockedDomains, options.Security.AllowedHttpPorts);
         TimeProvider? time = clock == TimeProvider.System ? null : clock;
         return new ProxyServices
@@ -85,7 +86,6 @@ internal static class ProxyServicesFactory
             Metrics = metrics,
             Dns = dns,
             AuthThrottle = throttle,
-            Options = options,
             Routing = CreateRouting(options, dns, policy, state.Sessions, clock),
             UpstreamPool = new UpstreamConnectionPool(time: time),
             AccessLog = accessLog,

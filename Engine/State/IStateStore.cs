@@ -1,4 +1,5 @@
 using Engine.Upstream;
+using Engine.Sessions;
 
 namespace Engine.State;
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Engine.Upstream;
+using Engine.Sessions;
 
 namespace Engine.State;
 

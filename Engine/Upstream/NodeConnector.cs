@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using Engine.Hosting;
 using Engine.Targets;
 
 namespace Engine.Upstream;

@@ -1,3 +1,5 @@
+using Engine.Sessions;
+
 namespace Engine.Upstream;
 
 /// <summary>Everything a connection needs to turn rules into a working path: the pool, the connectors, the sessions.</summary>
