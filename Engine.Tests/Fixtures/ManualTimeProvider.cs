@@ -12,7 +12,7 @@ internal sealed class ManualTimeProvider : TimeProvider
 
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
-        var timer = new ManualTimer(callback, state, GetTimestamp() + dueTime.Ticks, period.Ticks);
+        var timer = new ManualTimer(this, callback, state, Due(dueTime), period.Ticks);
         lock (_timers)
         {
             _timers.Add(timer);
@@ -20,6 +20,8 @@ internal sealed class ManualTimeProvider : TimeProvider
 
         return timer;
     }
+
+    private long Due(TimeSpan dueTime) => dueTime == Timeout.InfiniteTimeSpan ? long.MaxValue : GetTimestamp() + dueTime.Ticks;
 
     public void Advance(TimeSpan by)
     {
@@ -36,9 +38,10 @@ internal sealed class ManualTimeProvider : TimeProvider
         }
     }
 
-    private sealed class ManualTimer(TimerCallback callback, object? state, long due, long period) : ITimer
+    private sealed class ManualTimer(ManualTimeProvider owner, TimerCallback callback, object? state, long due, long period) : ITimer
     {
         private long _due = due;
+        private long _period = period;
         private bool _disposed;
 
         public void FireIfDue(long now)
@@ -46,12 +49,18 @@ internal sealed class ManualTimeProvider : TimeProvider
             // Bounded: at most one firing per period elapsed, and a zero period fires once.
             for (int i = 0; i < 1000 && !_disposed && now >= _due; i++)
             {
-                _due = period > 0 ? _due + period : long.MaxValue;
+                _due = _period > 0 ? _due + _period : long.MaxValue;
                 callback(state);
             }
         }
 
-        public bool Change(TimeSpan dueTime, TimeSpan period) => false;
+        // A cancellation source with this clock re-arms its one timer through Change (CancelAfter).
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            _period = period == Timeout.InfiniteTimeSpan ? 0 : period.Ticks;
+            _due = owner.Due(dueTime);
+            return !_disposed;
+        }
 
         public void Dispose() => _disposed = true;
 

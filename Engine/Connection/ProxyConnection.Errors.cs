@@ -65,18 +65,5 @@ internal sealed partial class ProxyConnection
     }
 
     /// <summary>Flushes the output; false when the client is gone.</summary>
-    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    private async ValueTask<bool> FlushAsync()
-    {
-        try
-        {
-            ValueTask<FlushResult> flush = _output.FlushAsync(_aborted);
-            FlushResult result = flush.IsCompletedSuccessfully ? flush.Result : await flush.ConfigureAwait(false);
-            return !result.IsCompleted && !result.IsCanceled;
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
-        {
-            return false;
-        }
-    }
+    private ValueTask<bool> FlushAsync() => ClientFlush.FlushAsync(_output, _aborted);
 }

@@ -72,7 +72,7 @@ internal sealed partial class ProxyConnection
             try
             {
                 result = await _exchange.RunAsync(new ExchangeRequest(_head, node, upstream, pool is not null, reused && retryable,
-                    _services.Exchange, _router.Attempts, _traffic, _request.BytesIn + _request.BytesOut)).ConfigureAwait(false);
+                    _services.Exchange, _router.Attempts, _admission.Traffic, _request.BytesIn + _request.BytesOut)).ConfigureAwait(false);
                 if (result.Outcome == ExchangeOutcome.Reusable)
                 {
                     pool!.Return(node.Index, _head.TargetHost, port, upstream);

@@ -69,12 +69,7 @@ internal static class ProxyServicesFactory
                 ConnectTimeout = limits.ConnectTimeout,
                 ResponseHeadTimeout = limits.ResponseHeadTimeout,
             },
-            ParserLimits = HttpParserLimits.Default with
-            {
-                MaxRequestLineBytes = limits.MaxRequestLineBytes,
-                MaxRequestHeadBytes = limits.MaxRequestHeadBytes,
-                MaxHeaderCount = limits.MaxHeaderCount,
-            },
+            ParserLimits = ParserLimits(limits),
             Errors = new ErrorWriter(new ErrorWriterOptions { EngineName = options.Name }),
             EngineName = System.Text.Encoding.ASCII.GetBytes(options.Name),
             Packages = new PackageDirectory(options.Packages.Select(ToPackage)),
@@ -92,6 +87,19 @@ internal static class ProxyServicesFactory
             ExposeNode = options.Routing.ExposeNode,
             Time = clock,
         };
+    }
+
+    /// <summary>The request parser's limits from <c>Engine:Limits</c>, checked by their own rule (as the error writer checks its options).</summary>
+    private static HttpParserLimits ParserLimits(LimitsOptions limits)
+    {
+        HttpParserLimits parser = HttpParserLimits.Default with
+        {
+            MaxRequestLineBytes = limits.MaxRequestLineBytes,
+            MaxRequestHeadBytes = limits.MaxRequestHeadBytes,
+            MaxHeaderCount = limits.MaxHeaderCount,
+        };
+        IReadOnlyList<string> problems = parser.Validate();
+        return problems.Count == 0 ? parser : throw new InvalidOperationException("Invalid request parser limits: " + string.Join("; ", problems));
     }
 
     public static NodeRouting CreateRouting(EngineOptions options, DnsCache dns, TargetPolicy policy, ISessionStore sessions, TimeProvider time)

@@ -9,7 +9,7 @@ namespace Engine.Upstream;
 /// or the target (answer the client). One deadline, <c>ConnectTimeout</c>, covers the node
 /// connect and its handshake.
 /// </summary>
-internal sealed class NodeConnector
+internal sealed class NodeConnector : INodeConnector
 {
     private readonly DnsCache _dns;
     private readonly TargetPolicy _policy;

@@ -12,7 +12,7 @@ internal sealed class NodeRouting : IDisposable
     private readonly ITimer _sweep;
     private readonly TimeProvider _time;
 
-    public NodeRouting(NodePool pool, NodeConnector connector, ISessionStore sessions, int maxAttempts, TimeProvider time, NodeProber? prober = null)
+    public NodeRouting(NodePool pool, INodeConnector connector, ISessionStore sessions, int maxAttempts, TimeProvider time, NodeProber? prober = null)
     {
         Prober = prober;
         Pool = pool;
@@ -25,7 +25,7 @@ internal sealed class NodeRouting : IDisposable
 
     public NodePool Pool { get; }
 
-    public NodeConnector Connector { get; }
+    public INodeConnector Connector { get; }
 
     public ISessionStore Sessions { get; }
 
