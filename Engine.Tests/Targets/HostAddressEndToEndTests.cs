@@ -77,6 +77,7 @@ public sealed class HostAddressEndToEndTests : IAsyncLifetime
         string get = await SendAsync(proxy.EndPoint, $"GET http://{host}:{Port}/ HTTP/1.1\r\nHost: {host}:{Port}\r\n{Auth()}Connection: close\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 403 ", get, StringComparison.Ordinal);
         Assert.Contains("X-Proxy-Error: DISALLOWED", get, StringComparison.Ordinal);
+        Assert.Contains("X-Proxy-Detail: the target resolves to", get, StringComparison.Ordinal);
 
         string connect = await SendAsync(proxy.EndPoint, $"CONNECT {host}:{Port} HTTP/1.1\r\nHost: {host}:{Port}\r\n{Auth()}\r\n");
         Assert.StartsWith("HTTP/1.1 403 ", connect, StringComparison.Ordinal);

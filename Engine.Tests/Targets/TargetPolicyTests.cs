@@ -22,7 +22,6 @@ public sealed class TargetPolicyTests
 
         Assert.Equal(PolicyVerdict.ForbiddenAddress, policy.CheckAddress(IPAddress.Parse(address), out AddressClass addressClass));
         Assert.Equal(AddressClass.Local, addressClass);
-        Assert.Contains("proxy host itself", System.Text.Encoding.ASCII.GetString(TargetPolicy.ForbiddenDetail(addressClass)), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -88,6 +87,16 @@ public sealed class TargetPolicyTests
         Assert.Equal(PolicyVerdict.Allowed, policy.CheckRequest("example.com", 80, isConnect: false));
         Assert.Equal(PolicyVerdict.HttpPortNotAllowed, policy.CheckRequest("example.com", 443, isConnect: false));
         Assert.Equal(PolicyVerdict.Allowed, new TargetPolicy(false, null, null, []).CheckRequest("example.com", 25, isConnect: false));
+    }
+
+    [Fact]
+    public void RefusedPorts_AndTheHostsOwnAddresses_AreNamedInTheDetail()
+    {
+        Span<byte> buffer = stackalloc byte[Engine.Errors.ProxyFailures.PolicyDetailLength];
+        Assert.Equal("HTTP to port 6379 is not allowed (Security:AllowedHttpPorts)",
+            System.Text.Encoding.ASCII.GetString(Engine.Errors.ProxyFailures.Of(PolicyVerdict.HttpPortNotAllowed, 6379, buffer).Detail));
+        Assert.Equal("CONNECT to port 22 is not allowed (Security:AllowedConnectPorts)",
+            System.Text.Encoding.ASCII.GetString(Engine.Errors.ProxyFailures.Of(PolicyVerdict.PortNotAllowed, 22, buffer).Detail));
     }
 
     [Theory]

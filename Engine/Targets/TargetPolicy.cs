@@ -68,25 +68,4 @@ internal sealed class TargetPolicy
 
         return addressClass == AddressClass.Public ? PolicyVerdict.Allowed : PolicyVerdict.ForbiddenAddress;
     }
-
-    /// <summary>The X-Proxy-Detail line for a refused port (the connection's error mapping should use this).</summary>
-    public static string PortDetail(PolicyVerdict verdict, int port) => verdict == PolicyVerdict.HttpPortNotAllowed
-        ? $"HTTP to port {port} is not allowed (Security:AllowedHttpPorts)"
-        : $"CONNECT to port {port} is not allowed (Security:AllowedConnectPorts)";
-
-    /// <summary>
-    /// The X-Proxy-Detail line for a refused address (the connection's error mapping should use
-    /// this table rather than its own).
-    /// </summary>
-    public static ReadOnlySpan<byte> ForbiddenDetail(AddressClass addressClass) => addressClass switch
-    {
-        AddressClass.Loopback => "the target resolves to a loopback address (Security:AllowPrivateTargets is off)"u8,
-        AddressClass.Private => "the target resolves to a private address (Security:AllowPrivateTargets is off)"u8,
-        AddressClass.LinkLocal => "the target resolves to a link-local address (Security:AllowPrivateTargets is off)"u8,
-        AddressClass.Metadata => "the target resolves to a cloud metadata address (Security:AllowPrivateTargets is off)"u8,
-        AddressClass.Local => "the target resolves to an address of the proxy host itself (Security:AllowPrivateTargets is off)"u8,
-        AddressClass.Multicast => "the target resolves to a multicast address"u8,
-        AddressClass.Unspecified => "the target resolves to an unspecified address"u8,
-        _ => "the target resolves to a reserved address (Security:AllowPrivateTargets is off)"u8,
-    };
 }
