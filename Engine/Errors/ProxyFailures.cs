@@ -116,7 +116,8 @@ internal static class ProxyFailures
     {
         ReadOnlySpan<byte> detail = verdict switch
         {
-            PolicyVerdict.PortNotAllowed => PortNotAllowedDetail(port, buffer),
+            PolicyVerdict.PortNotAllowed => PortNotAllowedDetail("CONNECT to port "u8, port, " is not allowed (Security:AllowedConnectPorts)"u8, buffer),
+            PolicyVerdict.HttpPortNotAllowed => PortNotAllowedDetail("HTTP to port "u8, port, " is not allowed (Security:AllowedHttpPorts)"u8, buffer),
             PolicyVerdict.BlockedDomain => "the target domain is on the blocklist (Security:BlockedDomains)"u8,
             _ => default,
         };
@@ -126,13 +127,12 @@ internal static class ProxyFailures
     /// <summary>Room <see cref="Of(PolicyVerdict, int, Span{byte})"/> needs for its detail.</summary>
     public const int PolicyDetailLength = 96;
 
-    private static ReadOnlySpan<byte> PortNotAllowedDetail(int port, Span<byte> buffer)
+    private static ReadOnlySpan<byte> PortNotAllowedDetail(ReadOnlySpan<byte> head, int port, ReadOnlySpan<byte> tail, Span<byte> buffer)
     {
-        "CONNECT to port "u8.CopyTo(buffer);
-        int n = "CONNECT to port "u8.Length;
+        head.CopyTo(buffer);
+        int n = head.Length;
         Utf8Formatter.TryFormat(port, buffer[n..], out int written);
         n += written;
-        ReadOnlySpan<byte> tail = " is not allowed (Security:AllowedConnectPorts)"u8;
         tail.CopyTo(buffer[n..]);
         return buffer[..(n + tail.Length)];
     }
@@ -212,6 +212,7 @@ internal static class ProxyFailures
         AddressClass.Private => "the target resolves to a private address (Security:AllowPrivateTargets is off)"u8,
         AddressClass.LinkLocal => "the target resolves to a link-local address (Security:AllowPrivateTargets is off)"u8,
         AddressClass.Metadata => "the target resolves to a cloud metadata address (Security:AllowPrivateTargets is off)"u8,
+        AddressClass.Local => "the target resolves to an address of the proxy host itself (Security:AllowPrivateTargets is off)"u8,
         AddressClass.Multicast => "the target resolves to a multicast address"u8,
         AddressClass.Unspecified => "the target resolves to an unspecified address"u8,
         _ => "the target resolves to a reserved address (Security:AllowPrivateTargets is off)"u8,
