@@ -59,7 +59,23 @@ internal sealed partial class ProxyConnection
             Node node = _router.Node!;
             if (upstream is null)
             {
+                // The retry after a dead pooled connection. The node may have died with it (a killed
+                // squid closes its keep-alive connections first): then onerror moves on as for any
+                // node failure before the request went out.
                 ConnectResult connect = await _services.Routing.Connector.ConnectAsync(node, host, port, ConnectPurpose.Http, _aborted).ConfigureAwait(false);
+                if (connect.Status != ConnectStatus.Connected && Router.IsNodeFailure(connect.Status) && !_aborted.IsCancellationRequested)
+                {
+                    route = await _router.ReplaceAsync(target, connect.Status).ConfigureAwait(false);
+                    if (route.Status != RouteStatus.Connected)
+                    {
+                        return await RejectRouteAsync(route).ConfigureAwait(false);
+                    }
+
+                    upstream = route.Socket;
+                    reused = route.Reused;
+                    continue;
+                }
+
                 if (connect.Status != ConnectStatus.Connected)
                 {
                     return await RejectAsync(ProxyFailures.Connect(connect, isConnect: false)).ConfigureAwait(false);

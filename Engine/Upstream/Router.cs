@@ -41,6 +41,7 @@ internal sealed class Router
     private FilterDimensions _unmatched;
     private bool _hasSession;
     private ReadOnlyMemory<byte> _sessionId;
+    private int _fingerprintLength;
     private string? _boundBefore;
     private int _triedCount;
     private int _sameNodeRetries;
@@ -102,6 +103,8 @@ internal sealed class Router
         _entered = null;
     }
 
+    private SessionTerms Terms => new(_rules.SessionLengthSeconds, _rules.IdleTtlSeconds, _rules.RotateSeconds, _rules.RotateRequests);
+
     /// <summary>Opens the session and a path to <paramref name="target"/>.</summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<RouteResult> OpenAsync(RouteTarget target)
@@ -117,8 +120,10 @@ internal sealed class Router
             _fingerprint ??= new byte[RuleFormatter.MaxLength];
             int length = RuleFormatter.Format(_rules, _ruleBytes.Span, _fingerprint, includeSession: false);
             _sessionId = _ruleBytes.Slice(_rules.Session.Start, _rules.Session.Length);
-            session = await routing.Sessions.OpenAsync(_packageId, _sessionId, _fingerprint.AsMemory(0, Math.Max(length, 0)),
-                new SessionTerms(_rules.SessionLengthSeconds, _rules.IdleTtlSeconds, _rules.RotateSeconds, _rules.RotateRequests)).ConfigureAwait(false);
+            _fingerprintLength = Math.Max(length, 0);
+            // Looked up, not created: a session exists only once a node is bound to it (BindAsync),
+            // so refused requests cannot fill the store with sessions.
+            session = await routing.Sessions.OpenAsync(_packageId, _sessionId, _fingerprint.AsMemory(0, _fingerprintLength), Terms, create: false).ConfigureAwait(false);
             if (session.Status == SessionOpenStatus.Mismatch)
             {
                 return new RouteResult(RouteStatus.SessionMismatch);
@@ -239,7 +244,7 @@ internal sealed class Router
                 _entered = node;
                 if (_hasSession)
                 {
-                    await routing.Sessions.CommitAsync(_packageId, _sessionId, _boundBefore, node.Id).ConfigureAwait(false);
+                    await routing.Sessions.BindAsync(_packageId, _sessionId, _fingerprint.AsMemory(0, _fingerprintLength), Terms, _boundBefore, node.Id).ConfigureAwait(false);
                     _boundBefore = node.Id;
                 }
 
@@ -297,7 +302,8 @@ internal sealed class Router
         }
     }
 
-    private static bool IsNodeFailure(ConnectStatus status) =>
+    /// <summary>The node (not the target behind it) failed: onerror decides what happens next.</summary>
+    public static bool IsNodeFailure(ConnectStatus status) =>
         status is ConnectStatus.NodeUnavailable or ConnectStatus.NodeAuthFailed or ConnectStatus.NodeProtocolError;
 
     /// <summary>
