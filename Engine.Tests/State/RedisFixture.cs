@@ -12,7 +12,7 @@ public sealed class RedisFixture : IAsyncLifetime
 {
     internal RedisServer? Server { get; private set; }
 
-    internal string? SkipReason { get; private set; }
+    internal Exception? Unavailable { get; private set; }
 
     public async Task InitializeAsync()
     {
@@ -20,9 +20,11 @@ public sealed class RedisFixture : IAsyncLifetime
         {
             Server = await RedisServer.StartAsync();
         }
-        catch (SkipException e)
+        catch (Exception e) when (Tools.IsUnavailable(e))
         {
-            SkipReason = e.Message;
+            // Only "redis-server missing / did not start" is kept for the tests to skip (or fail under CI) on;
+            // any other exception is a fixture bug and fails the class.
+            Unavailable = e;
         }
     }
 
@@ -32,7 +34,11 @@ public sealed class RedisFixture : IAsyncLifetime
     /// <summary>A store on this server (skips the test when there is none), with short intervals.</summary>
     internal RedisStateStore Store(string prefix, TimeProvider? sessionClock = null)
     {
-        Skip.If(SkipReason is not null, SkipReason);
+        if (Unavailable is not null)
+        {
+            throw Tools.Unavailable(Unavailable.Message);
+        }
+
         return Create(Server!, prefix, sessionClock);
     }
 

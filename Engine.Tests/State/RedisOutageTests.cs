@@ -129,7 +129,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
     [SkippableFact]
     public async Task Start_WithoutRedis_IsDegraded_AndServesLocally()
     {
-        Skip.If(RedisServer.UnavailableReason is not null, RedisServer.UnavailableReason);
+        Tools.RequireNot(RedisServer.UnavailableReason is not null, RedisServer.UnavailableReason);
         int port = Fixtures.Upstreams.UpstreamProcess.FreePort();
         await using var store = new RedisStateStore(
             new RedisStateOptions { Configuration = $"127.0.0.1:{port}", KeyPrefix = RedisFixture.NewPrefix() },

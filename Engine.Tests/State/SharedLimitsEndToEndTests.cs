@@ -47,7 +47,7 @@ public sealed class SharedLimitsEndToEndTests : IAsyncLifetime
 
     private (ProxyFixture Proxy, RedisStateStore Store) Instance(string prefix, Package package, EngineMetrics? metrics = null, TimeSpan? timeout = null)
     {
-        Skip.If(_redis is null, RedisServer.UnavailableReason);
+        Tools.RequireNot(_redis is null, RedisServer.UnavailableReason);
         RedisStateStore store = RedisFixture.Create(_redis!, prefix, timeout: timeout);
         _owned.Add(store);
         var proxy = new ProxyFixture(o =>
