@@ -33,7 +33,8 @@ internal sealed class EngineProcess : IAsyncDisposable
     /// binary, not a missing tool. Only a missing <c>prlimit</c> is a tool (<see cref="Tools"/>).
     /// </summary>
     /// <param name="fileLimit">Run it under <c>prlimit --nofile=N</c> (descriptor exhaustion tests).</param>
-    public static async Task<EngineProcess> StartAsync(string engineJson, int? fileLimit = null)
+    /// <param name="environment">Variables set for the engine process (on top of the test host's).</param>
+    public static async Task<EngineProcess> StartAsync(string engineJson, int? fileLimit = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         (string dotnet, string engine) = Command();
 
@@ -51,7 +52,7 @@ internal sealed class EngineProcess : IAsyncDisposable
         }
 
         (UpstreamProcess? process, string? failure) = await UpstreamProcess.StartAsync(
-            executable, arguments, directory, port, logFile: null, hermeticDns: false);
+            executable, arguments, directory, port, logFile: null, hermeticDns: false, environment);
         return process is null
             ? throw new InvalidOperationException($"the engine child process did not start: {failure}")
             : new EngineProcess(process, config);

@@ -97,7 +97,8 @@ internal sealed class UpstreamProcess : IAsyncDisposable
     /// loopback resolver, so a test's name.invalid lookup never leaves the machine.
     /// </summary>
     public static async Task<(UpstreamProcess? Process, string? Failure)> StartAsync(
-        string executable, IReadOnlyList<string> arguments, string directory, int port, string? logFile, bool hermeticDns)
+        string executable, IReadOnlyList<string> arguments, string directory, int port, string? logFile, bool hermeticDns,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo
         {
@@ -107,6 +108,10 @@ internal sealed class UpstreamProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
 
         if (hermeticDns && LoopbackDns.NamespaceWrapper(directory) is { } wrapper)
         {
