@@ -32,14 +32,14 @@ public sealed class RedisFixture : IAsyncLifetime
     internal static string NewPrefix() => $"t{Guid.NewGuid():N}:";
 
     /// <summary>A store on this server (skips the test when there is none), with short intervals.</summary>
-    internal RedisStateStore Store(string prefix, TimeProvider? sessionClock = null)
+    internal RedisStateStore Store(string prefix, TimeProvider? sessionClock = null, TimeSpan? timeout = null)
     {
         if (Unavailable is not null)
         {
             throw Tools.Unavailable(Unavailable.Message);
         }
 
-        return Create(Server!, prefix, sessionClock);
+        return Create(Server!, prefix, sessionClock, timeout);
     }
 
     /// <summary>
