@@ -62,7 +62,7 @@ public sealed class LimitsEndToEndTests : IAsyncLifetime
     {
         // The engine's clock moves only when the test moves it: every admission is accounted for
         // exactly (a full bucket of one second's burst, then the refill for the time advanced).
-        var time = new Engine.Tests.Forwarding.ManualTimeProvider();
+        var time = new Engine.Tests.Fixtures.ManualTimeProvider();
         ProxyFixture proxy = Proxy(o => o.Time = time, Limited("p", "p-key", rps: 100));
         var handler = new SocketsHttpHandler
         {

@@ -6,6 +6,7 @@ using Engine.Limits;
 using Engine.State;
 using Engine.Tests.Fixtures;
 using Engine.Tests.Upstream;
+using Engine.Upstream;
 
 namespace Engine.Tests.State;
 
@@ -83,8 +84,16 @@ public sealed class SharedLimitsEndToEndTests : IAsyncLifetime
     public async Task RateLimit_IsOneBucketForBothInstances()
     {
         string prefix = RedisFixture.NewPrefix();
-        (ProxyFixture a, _) = Instance(prefix, Limited(rps: 3));
-        (ProxyFixture b, _) = Instance(prefix, Limited(rps: 3));
+        (ProxyFixture a, RedisStateStore storeA) = Instance(prefix, Limited(rps: 3));
+        (ProxyFixture b, RedisStateStore storeB) = Instance(prefix, Limited(rps: 3));
+
+        // Both connected before the count starts: a store still connecting answers from its local bucket.
+        foreach (RedisStateStore store in new[] { storeA, storeB })
+        {
+            Assert.True((await store.TakeTokenAsync("warm-up", 1000)).Allowed);
+            Assert.False(store.IsDegraded);
+        }
+
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int[] statuses =
         [
@@ -98,6 +107,7 @@ public sealed class SharedLimitsEndToEndTests : IAsyncLifetime
         int admitted = statuses.Count(s => s == 200);
         Assert.InRange(admitted, 3, 3 + (int)(3 * seconds));
         Assert.Equal(5 - admitted, statuses.Count(s => s == 429));
+        Assert.Equal(0, storeA.DegradedTransitions + storeB.DegradedTransitions);
         if (seconds < 1.0 / 3)
         {
             Assert.Equal(3, admitted);
