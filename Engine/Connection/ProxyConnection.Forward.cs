@@ -84,7 +84,7 @@ internal sealed partial class ProxyConnection
         {
             if (upstream is null)
             {
-                ConnectResult connect = await _services.Routing.Connector.ConnectAsync(node, host, port, ConnectPurpose.Http, _aborted).ConfigureAwait(false);
+                ConnectResult connect = await _services.Routing.Connector.ConnectAsync(node, host, port, ConnectPurpose.Http, _aborted, _upstreamCredentials).ConfigureAwait(false);
                 if (connect.Status != ConnectStatus.Connected)
                 {
                     return await RejectConnectAsync(connect).ConfigureAwait(false);
@@ -286,7 +286,7 @@ internal sealed partial class ProxyConnection
         }
 
         ForwardedRequestWriter.WriteHost(UpstreamHead, _head.TargetHost, _head.TargetPort, ForwardedRequestWriter.HttpDefaultPort);
-        if (node.ProxyAuthorizationBytes is { } credentials)
+        if ((_upstreamCredentials.AuthorizationBytes ?? node.ProxyAuthorizationBytes) is { } credentials)
         {
             HeadWriter.WriteField(UpstreamHead, "Proxy-Authorization"u8, credentials);
         }

@@ -63,6 +63,8 @@ internal sealed partial class ProxyConnection
         NodeFilter filter = nodes.CreateFilter(
             _rules.CountryAny ? (ushort)0 : _rules.Country, _rules.Region.Of(rules), _rules.City.Of(rules), _rules.Isp.Of(rules),
             _rules.Asn, _rules.Network, _package.AllowedNetworkMask);
+        filter.SessionSeconds = _rules.Session.IsEmpty ? 0 : Gateway.SessionSeconds(_rules);
+        _renewProviderSession &= failed is not null;
 
         bool hasSession = !_rules.Session.IsEmpty;
         SessionOpened session = default;
@@ -148,6 +150,7 @@ internal sealed partial class ProxyConnection
 
             _nodeId = node.Id;
             _nodeIdBytes = node.IdBytes;
+            UpstreamCredentials credentials = CredentialsFor(node, sessionId, session.NodeId);
             Socket? reused = purpose == ConnectPurpose.Http
                 ? pool?.Rent(node.Index, _head.TargetHost, port, canRetry: CanResendWhole)
                 : null;
@@ -165,7 +168,7 @@ internal sealed partial class ProxyConnection
             {
                 _attempts++;
                 long connectStarted = _services.Time.GetTimestamp();
-                connect = await routing.Connector.ConnectAsync(node, host, port, purpose, _aborted).ConfigureAwait(false);
+                connect = await routing.Connector.ConnectAsync(node, host, port, purpose, _aborted, credentials).ConfigureAwait(false);
                 if (connect.Status == ConnectStatus.Connected)
                 {
                     _services.Metrics?.UpstreamConnected(_services.Time.GetElapsedTime(connectStarted));
@@ -181,7 +184,7 @@ internal sealed partial class ProxyConnection
                 _node = node;
                 if (hasSession)
                 {
-                    await routing.Sessions.CommitAsync(_package.Id, sessionId, boundBefore, node.Id).ConfigureAwait(false);
+                    await routing.Sessions.CommitAsync(_package.Id, sessionId, boundBefore, credentials.Binding ?? node.Id).ConfigureAwait(false);
                 }
 
                 return (connect.Socket, connect.Early, reused is not null, true);
@@ -228,7 +231,13 @@ internal sealed partial class ProxyConnection
                 return (null, default, false, await RejectNodeFailureAsync(connect, retriesExhausted: false).ConfigureAwait(false));
             }
 
-            if (_triedCount < _tried.Length)
+            if (node.Gateway is not null)
+            {
+                // One provider session failed, not the provider: the replacement may be the same
+                // gateway with a new provider session (attempts stay bounded by MaxAttempts).
+                _renewProviderSession = true;
+            }
+            else if (_triedCount < _tried.Length)
             {
                 _tried[_triedCount++] = node.Index;
             }

@@ -265,6 +265,7 @@ internal sealed partial class ProxyConnection : IDisposable
             CorrelationId = id,
             Client = _client,
             PackageId = _package?.Id,
+            Rules = Rules,
             Method = _head.MethodBytes,
             Target = _head.Target,
             NodeId = _nodeId,

@@ -38,7 +38,7 @@ internal static partial class EngineConfigReader
 
     private static NodeOptions ReadNode(ConfigSectionReader reader, IConfigurationSection item)
     {
-        reader.CheckKeys(item, "Id", "Type", "Address", "Username", "Password", "LocalAddress", "Country", "Region", "City", "Isp", "Asn", "Network", "Weight");
+        reader.CheckKeys(item, "Id", "Type", "Address", "Username", "Password", "LocalAddress", "Country", "Region", "City", "Isp", "Asn", "Network", "Weight", "Gateway");
         string id = reader.RequiredString(item, "Id");
         if (id.Length > 0 && !id.All(IsTokenChar))
         {
@@ -97,8 +97,10 @@ internal static partial class EngineConfigReader
             reader.Report(item.GetSection("Network"), $"'{network}' is not one of {string.Join(", ", KnownNetworks)}");
         }
 
+        Upstream.GatewayOptions? gateway = ReadGateway(reader, item, type, username);
         return new NodeOptions
         {
+            Gateway = gateway,
             Id = id,
             Type = type,
             Address = address,
@@ -113,6 +115,44 @@ internal static partial class EngineConfigReader
             Network = network,
             Weight = reader.Int(item, "Weight", 1, 0, 1_000_000),
         };
+    }
+
+    private static Upstream.GatewayOptions? ReadGateway(ConfigSectionReader reader, IConfigurationSection item, NodeType type, string? username)
+    {
+        IConfigurationSection section = item.GetSection("Gateway");
+        if (!section.Exists())
+        {
+            return null;
+        }
+
+        reader.CheckKeys(section, "Preset", "Account", "UsernameTemplate", "PasswordTemplate", "Password", "SessionIdLength", "MaxSessionSeconds", "FailuresToEject");
+        var gateway = new Upstream.GatewayOptions
+        {
+            Preset = reader.String(section, "Preset"),
+            Account = reader.String(section, "Account"),
+            UsernameTemplate = reader.String(section, "UsernameTemplate"),
+            PasswordTemplate = reader.String(section, "PasswordTemplate"),
+            Password = reader.String(section, "Password"),
+            SessionIdLength = reader.Int(section, "SessionIdLength", 0, 0, 64),
+            MaxSessionSeconds = reader.Int(section, "MaxSessionSeconds", 0, 0, 604_800),
+            FailuresToEject = reader.Int(section, "FailuresToEject", 0, 0, 1_000_000),
+        };
+        if (type == NodeType.Direct)
+        {
+            reader.Report(section, "only applies to http and socks5 nodes (the provider's endpoint is the Address)");
+        }
+
+        if (username is not null)
+        {
+            reader.Report(item.GetSection("Username"), "a gateway renders its credentials per request: put them in Gateway (Password, Account, templates)");
+        }
+
+        if (Upstream.Gateway.Create(gateway, out string? error) is null)
+        {
+            reader.Report(section, error!);
+        }
+
+        return gateway;
     }
 
     /// <summary>Tags that rules match exactly: <c>[a-z0-9_]+</c> (rules.md), so <c>new_york</c>, never <c>new-york</c>.</summary>
