@@ -372,6 +372,13 @@ internal sealed partial class ProxyConnection
             w.Append(NodeTags.NetworkName(filter.Network));
         }
 
+        if ((unmatched & FilterDimensions.Session) != 0)
+        {
+            // A provider gateway that cannot hold this sticky session (no {session}, or too long).
+            w.Item("sessionlength="u8);
+            w.Number((uint)filter.SessionSeconds);
+        }
+
         return w.Length;
     }
 

@@ -64,7 +64,7 @@ internal sealed class NodeSourceWatcher : IDisposable
             var next = new List<Source>(sources.Count);
             foreach (NodeSourceOptions options in sources)
             {
-                Source? kept = _sources.FirstOrDefault(s => Same(s.Options, options));
+                Source? kept = _sources.FirstOrDefault(s => s.Options == options);
                 if (kept is not null)
                 {
                     _sources.Remove(kept);
@@ -174,10 +174,6 @@ internal sealed class NodeSourceWatcher : IDisposable
         source.Watcher.Renamed += (_, _) => debounce.Change(QuietPeriod, Timeout.InfiniteTimeSpan);
         source.Watcher.EnableRaisingEvents = true;
     }
-
-    private static bool Same(NodeSourceOptions a, NodeSourceOptions b) =>
-        a.Path == b.Path && a.Format == b.Format && a.Type == b.Type && a.IdPrefix == b.IdPrefix && a.Country == b.Country && a.Region == b.Region
-        && a.City == b.City && a.Isp == b.Isp && a.Asn == b.Asn && a.Network == b.Network && a.Weight == b.Weight;
 
     private static bool SameNodes(List<NodeOptions> a, List<NodeOptions> b)
     {

@@ -100,7 +100,8 @@ internal sealed class Gateway
             return null;
         }
 
-        if (usernameText.Contains(':', StringComparison.Ordinal))
+        if (System.Text.RegularExpressions.Regex.Replace(usernameText, "\\{[^}]*\\}", "").Contains(':', StringComparison.Ordinal)
+            || (options.Account?.Contains(':', StringComparison.Ordinal) ?? false))
         {
             error = "UsernameTemplate: ':' cannot appear in a username (Basic credentials split on it)";
             return null;

@@ -295,12 +295,14 @@ internal sealed class NodePool
         // A gateway satisfies on its own every filter it can express or its tags meet; a sticky
         // session is satisfied by any plain node, and by a gateway only when it can hold one.
         bool sessionServed = filter.SessionSeconds == 0 || _all.Length > 0;
+        FilterDimensions gatewaySession = FilterDimensions.None;
         foreach (int index in _gateways)
         {
             Node gateway = _nodes[index];
             FilterDimensions cannot = gateway.Gateway!.Cannot(filter, gateway);
             alone &= cannot;
             sessionServed |= (cannot & FilterDimensions.Session) == 0;
+            gatewaySession |= cannot & FilterDimensions.Session;
         }
 
         if (!sessionServed)
@@ -308,7 +310,9 @@ internal sealed class NodePool
             alone |= FilterDimensions.Session;
         }
 
-        return alone != FilterDimensions.None ? alone : set | (filter.SessionSeconds > 0 && _gateways.Length > 0 && _all.Length == 0 ? FilterDimensions.Session : 0);
+        // Nothing fails alone: the combination does; a gateway that could serve the filters but not
+        // the sticky session is part of why.
+        return alone != FilterDimensions.None ? alone : set | gatewaySession;
     }
 
     private bool IsEligible(Node node, in NodeFilter filter, ReadOnlySpan<int> exclude, string? domain, long now) =>

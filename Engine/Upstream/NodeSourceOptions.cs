@@ -6,7 +6,7 @@ namespace Engine.Upstream;
 /// <c>Engine.NodeSources[i]</c>: a file of nodes (a seller's proxy list) watched and reloaded on
 /// change. Tags given here apply to every node of the file unless a JSON or CSV row sets its own.
 /// </summary>
-internal sealed class NodeSourceOptions
+internal sealed record NodeSourceOptions
 {
     public string Path { get; init; } = "";
 
