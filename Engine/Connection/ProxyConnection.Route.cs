@@ -64,7 +64,7 @@ internal sealed partial class ProxyConnection
             _rules.CountryAny ? (ushort)0 : _rules.Country, _rules.Region.Of(rules), _rules.City.Of(rules), _rules.Isp.Of(rules),
             _rules.Asn, _rules.Network, _package.AllowedNetworkMask);
         filter.SessionSeconds = _rules.Session.IsEmpty ? 0 : Gateway.SessionSeconds(_rules);
-        _renewProviderSession &= failed is not null;
+        StartGatewayAttempts(carryOn: failed is not null);
 
         bool hasSession = !_rules.Session.IsEmpty;
         SessionOpened session = default;

@@ -105,7 +105,7 @@ internal static class NodeSourceParser
             row.Address = rest;
         }
 
-        return CheckAddress(row.Address, out error);
+        return CheckAddress(ref row, out error);
     }
 
     // host:port:user:pass, with a bracketed IPv6 host; the password keeps any further colons.
@@ -327,14 +327,14 @@ internal static class NodeSourceParser
             row.Weight = weight;
         }
 
-        return CheckAddress(row.Address, out error);
+        return CheckAddress(ref row, out error);
     }
 
-    private static bool CheckAddress(string address, out string? error)
+    private static bool CheckAddress(ref Row row, out string? error)
     {
-        if (!ConfigSectionReader.TryParseHostPort(address, out _, out int port) || port == 0)
+        if (!ConfigSectionReader.TryParseHostPort(row.Address, out row.Host, out row.Port) || row.Port == 0)
         {
-            error = $"'{address}' is not host:port (port 1..65535)";
+            error = $"'{row.Address}' is not host:port (port 1..65535)";
             return false;
         }
 
@@ -357,13 +357,9 @@ internal static class NodeSourceParser
             return;
         }
 
-        foreach ((string name, string? value) in new[] { ("region", row.Region), ("city", row.City), ("isp", row.Isp) })
+        if (!RuleValue("region", row.Region, line, result) || !RuleValue("city", row.City, line, result) || !RuleValue("isp", row.Isp, line, result))
         {
-            if (value is not null && !value.All(EngineConfigReader.IsRuleChar))
-            {
-                result.Problem(line, $"{name} '{value}' must be lowercase letters, digits and '_'");
-                return;
-            }
+            return;
         }
 
         string? network = row.Network ?? source.Network;
@@ -373,8 +369,7 @@ internal static class NodeSourceParser
             return;
         }
 
-        _ = ConfigSectionReader.TryParseHostPort(row.Address, out string host, out int port);   // checked when the row was read
-        string id = source.IdPrefix + (row.Id ?? DerivedId(host, port, row.Username));
+        string id = source.IdPrefix + (row.Id ?? DerivedId(row.Host, row.Port, row.Username));
         if (id.Length == 0 || !id.All(IsTokenChar))
         {
             result.Problem(line, $"id '{id}' must be letters, digits and -._~ only");
@@ -401,13 +396,31 @@ internal static class NodeSourceParser
             Asn = row.Asn ?? source.Asn,
             Network = network,
             Weight = row.Weight ?? source.Weight,
-            Origin = "source:" + source.Path,
+            Origin = result.Origin ??= "source:" + source.Path,
         });
+    }
+
+    private static bool RuleValue(string name, string? value, int line, NodeSourceResult result)
+    {
+        if (value is null || value.All(EngineConfigReader.IsRuleChar))
+        {
+            return true;
+        }
+
+        result.Problem(line, $"{name} '{value}' must be lowercase letters, digits and '_'");
+        return false;
     }
 
     /// <summary><c>10.0.0.1-3128</c>, <c>10.0.0.1-3128-user7</c>: stable across edits of other lines.</summary>
     private static string DerivedId(string host, int port, string? username)
     {
+        if (host.All(IsTokenChar) && (username is null || username.All(IsTokenChar)))
+        {
+            return username is null
+                ? string.Concat(host, "-", port.ToString(CultureInfo.InvariantCulture))
+                : string.Concat(host, "-", port.ToString(CultureInfo.InvariantCulture), "-" + username);
+        }
+
         var id = new StringBuilder(host.Length + 16);
         foreach (char c in host)
         {
@@ -459,6 +472,8 @@ internal static class NodeSourceParser
         public string? Id;
         public NodeType Type;
         public string Address;
+        public string Host;
+        public int Port;
         public string? Username;
         public string? Password;
         public string? Country;
@@ -480,6 +495,9 @@ internal sealed class NodeSourceResult
 
     /// <summary>The file could not be read as a whole (JSON syntax, a CSV header): keep the last good nodes.</summary>
     public bool IsFatal { get; private set; }
+
+    /// <summary><c>source:PATH</c>, made once for every node of the file.</summary>
+    internal string? Origin { get; set; }
 
     /// <summary>Id → the line that defined it (duplicates are reported against it).</summary>
     internal Dictionary<string, int> Lines { get; } = new(StringComparer.Ordinal);
