@@ -10,6 +10,7 @@ using Engine.Connection;
 using Engine.Diagnostics;
 using Engine.Http;
 using Engine.Upstream;
+using Engine.Sessions;
 
 namespace Engine.Admin;
 
@@ -275,7 +276,7 @@ internal sealed partial class AdminServer
         }
 
         var problems = new List<Hosting.ConfigProblem>();
-        Hosting.NodeOptions node = Hosting.EngineConfigReader.ReadSingleNode(root, problems);
+        Upstream.NodeOptions node = Hosting.EngineConfigReader.ReadSingleNode(root, problems);
         if (node.Id != id)
         {
             problems.Add(new Hosting.ConfigProblem("Node.Id", $"'{node.Id}' is not the id in the path ('{id}')"));
@@ -289,7 +290,7 @@ internal sealed partial class AdminServer
             return new AdminResponse(422, ProblemJson, JsonSerializer.SerializeToUtf8Bytes(problem, AdminJsonContext.Default.ProblemDetails));
         }
 
-        if (!_putNode!(new Hosting.NodeOptions
+        if (!_putNode!(new Upstream.NodeOptions
         {
             Id = node.Id, Type = node.Type, Address = node.Address, Username = node.Username, Password = node.Password, LocalAddress = node.LocalAddress,
             Country = node.Country, Region = node.Region, City = node.City, Isp = node.Isp, Asn = node.Asn, Network = node.Network, Weight = node.Weight,

@@ -12,7 +12,7 @@ using Engine.Transport;
 namespace Engine.Admin;
 
 /// <summary>
-/// The admin listener (config.md <c>Admin</c>, docs/admin.md): health, readiness, Prometheus
+/// The admin listener (spec/config.md <c>Admin</c>, docs/admin.md): health, readiness, Prometheus
 /// metrics, node and session operations, and the status page, on the engine's own HTTP stack
 /// (<see cref="SocketListener"/> + <see cref="HttpRequestParser"/>) rather than ASP.NET. Every
 /// endpoint but <c>/</c> and <c>/healthz</c> wants <c>Authorization: Bearer {Admin:Token}</c>.
@@ -41,7 +41,7 @@ internal sealed partial class AdminServer : IAsyncDisposable
     private readonly PrometheusExporter _exporter;
     private readonly AuthThrottle _throttle;
     private readonly TimeProvider _time;
-    private readonly Func<Hosting.NodeOptions, bool>? _putNode;
+    private readonly Func<Upstream.NodeOptions, bool>? _putNode;
     private readonly Microsoft.Extensions.Logging.ILogger? _audit;
 
     // A node object is a few hundred bytes; 64 KiB bounds what an admin request makes us buffer.
@@ -57,7 +57,7 @@ internal sealed partial class AdminServer : IAsyncDisposable
     /// <param name="putNode">Installs a node for <c>PUT /nodes/{id}</c>; null: the endpoint answers 405.</param>
     /// <param name="audit">Where node changes are logged (who changed which node).</param>
     public AdminServer(Func<ProxyServices> services, string token, Func<bool>? accepting = null, Func<Meter, bool>? meters = null, TimeProvider? time = null,
-        Func<Hosting.NodeOptions, bool>? putNode = null, Microsoft.Extensions.Logging.ILogger? audit = null)
+        Func<Upstream.NodeOptions, bool>? putNode = null, Microsoft.Extensions.Logging.ILogger? audit = null)
     {
         _putNode = putNode;
         _audit = audit;

@@ -91,22 +91,19 @@ internal sealed partial class ProxyConnection
         {
             case HeadOutcome.Rejected:
                 BeginRequest();
-                RejectReason reason = _parser.RejectReason;
-                _termination = new TerminationState(TerminationCause.Proxy, TerminationPhase.Request);
-                WriteError(RejectReasons.ToErrorCode(reason), RejectReasons.Detail(reason), keepAlive: false);
+                WriteError(ProxyFailures.Rejected(_parser.RejectReason), keepAlive: false);
                 await FlushAsync().ConfigureAwait(false);
                 WriteAccessLog();
                 break;
             case HeadOutcome.HeadTimeout:
                 BeginRequest();
-                _termination = new TerminationState(TerminationCause.ClientTimeout, TerminationPhase.Request);
-                WriteError(ErrorCode.RequestTimeout, "request head not received within RequestHeadTimeout"u8, keepAlive: false);
+                WriteError(ProxyFailures.HeadTimeout, keepAlive: false);
                 await FlushAsync().ConfigureAwait(false);
                 WriteAccessLog();
                 break;
             case HeadOutcome.Truncated:
                 BeginRequest();
-                _termination = new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Request);
+                _request.Termination = new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Request);
                 WriteAccessLog();
                 break;
         }

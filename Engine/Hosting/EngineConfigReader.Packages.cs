@@ -1,5 +1,6 @@
 using Engine.Auth;
 using Microsoft.Extensions.Configuration;
+using Engine.Limits;
 
 namespace Engine.Hosting;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
+using Engine.State;
 
 namespace Engine.Hosting;
 
@@ -286,7 +287,7 @@ internal static partial class EngineConfigReader
         return new StateOptions { Store = store, Redis = redis };
     }
 
-    private static bool IsHostPortWithPort(string text) => ConfigSectionReader.TryParseHostPort(text, out _, out int port) && port != 0;
+    private static bool IsHostPortWithPort(string text) => Http.HostPort.TryParse(text, out _, out int port) && port != 0;
 
     private static void CheckEndpointsDistinct(ConfigSectionReader reader, IConfigurationSection engine, EngineOptions options)
     {

@@ -5,6 +5,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 using Engine.State;
+using Engine.Upstream;
+using Engine.Hosting.Systemd;
 
 namespace Engine.Hosting;
 

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using Engine.Hosting;
 using Engine.Rules;
 
 namespace Engine.Upstream;
@@ -41,7 +40,7 @@ internal sealed class Node
             Gateway = Upstream.Gateway.Create(options.Gateway, out string? error) ?? throw new ArgumentException(error, nameof(options));
         }
 
-        if (options.Address is not null && Hosting.ConfigSectionReader.TryParseHostPort(options.Address, out string host, out int port))
+        if (options.Address is not null && Http.HostPort.TryParse(options.Address, out string host, out int port))
         {
             Host = host;
             Port = port;

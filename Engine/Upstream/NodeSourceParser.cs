@@ -332,7 +332,7 @@ internal static class NodeSourceParser
 
     private static bool CheckAddress(ref Row row, out string? error)
     {
-        if (!ConfigSectionReader.TryParseHostPort(row.Address, out row.Host, out row.Port) || row.Port == 0)
+        if (!Http.HostPort.TryParse(row.Address, out row.Host, out row.Port) || row.Port == 0)
         {
             error = $"'{row.Address}' is not host:port (port 1..65535)";
             return false;
