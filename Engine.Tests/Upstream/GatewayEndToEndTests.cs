@@ -70,6 +70,10 @@ public sealed class GatewayEndToEndTests : IAsyncLifetime
                 return false;
             }
         });
+
+        // The warm-up's line is written when its request ends: wait for it, so each request of a
+        // test is matched with its own line.
+        await Eventually(async () => (await ProviderLinesAsync()).Length >= 1);
     }
 
     public async Task DisposeAsync()
