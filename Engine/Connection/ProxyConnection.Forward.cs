@@ -51,6 +51,7 @@ internal sealed partial class ProxyConnection
         }
 
         _exchange ??= new HttpExchange(_input, _output, _aborted, _draining);
+        _request.ExchangeStarted = true;
         Socket? upstream = route.Socket;
         bool reused = route.Reused;
         while (true)
@@ -72,7 +73,7 @@ internal sealed partial class ProxyConnection
             try
             {
                 result = await _exchange.RunAsync(new ExchangeRequest(_head, node, upstream, pool is not null, reused && retryable,
-                    _services.Exchange, _router.Attempts, _traffic, _request.BytesIn + _request.BytesOut, _router.Credentials.AuthorizationBytes)).ConfigureAwait(false);
+                    _services.Exchange, _router.Attempts, _admission.Traffic, _request.BytesIn + _request.BytesOut, _router.Credentials.AuthorizationBytes)).ConfigureAwait(false);
                 if (result.Outcome == ExchangeOutcome.Reusable)
                 {
                     pool!.Return(node.Index, _head.TargetHost, port, upstream);

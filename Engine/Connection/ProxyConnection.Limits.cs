@@ -12,11 +12,6 @@ namespace Engine.Connection;
 /// </summary>
 internal sealed partial class ProxyConnection
 {
-    private TrafficAccount? _traffic;
-    private bool _limitEntered;
-    private DomainCircuit? _circuit;
-    private bool _circuitTrial;
-
     /// <summary>Null when admitted; otherwise the request has been answered and the value says whether the connection lives on.</summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<bool?> AdmitAsync()
@@ -27,56 +22,18 @@ internal sealed partial class ProxyConnection
             return await RejectAsync(ProxyFailures.Overloaded).ConfigureAwait(false);
         }
 
-        ValueTask<(Admission Verdict, int RetryAfterSeconds, bool Entered)> admit = _services.Limiter.AdmitAsync(_request.Package!);
-        (Admission verdict, int retryAfter, bool entered) = admit.IsCompletedSuccessfully ? admit.Result : await admit.ConfigureAwait(false);
-        if (verdict == Admission.Admitted)
-        {
-            _limitEntered = entered;
-            _traffic ??= new TrafficAccount(_services.Limiter);
-            _traffic.Begin(_request.Package!);
-            return null;
-        }
-
-        return await RejectAsync(ProxyFailures.Of(verdict, retryAfter)).ConfigureAwait(false);
+        ValueTask<(Admission Verdict, int RetryAfterSeconds)> admit = _admission.AdmitAsync(_services.Limiter, _request.Package!);
+        (Admission verdict, int retryAfter) = admit.IsCompletedSuccessfully ? admit.Result : await admit.ConfigureAwait(false);
+        return verdict == Admission.Admitted ? null : await RejectAsync(ProxyFailures.Of(verdict, retryAfter)).ConfigureAwait(false);
     }
 
-    /// <summary>The request ended: report its remaining bytes, give back its concurrency slot, tell the breaker.</summary>
-    private void EndAdmitted()
-    {
-        _traffic?.End(_request.BytesIn + _request.BytesOut);
-        if (_limitEntered)
-        {
-            _services.Limiter.Leave(_request.Package!);
-            _limitEntered = false;
-        }
+    /// <summary>The request ended: its remaining bytes, its slot and its outcome for the domain's breaker.</summary>
+    private void EndAdmitted() =>
+        _admission.End(_request.BytesIn + _request.BytesOut, CircuitOutcomeOf(), _services.Time.GetTimestamp());
 
-        if (_circuit is not null)
-        {
-            _circuit.Record(CircuitOutcomeOf(), _circuitTrial, _services.Time.GetTimestamp());
-            _circuit = null;
-            _circuitTrial = false;
-        }
-    }
-
-    /// <summary>False (and the request answered) when the package's breaker for this domain is open.</summary>
-    private bool PassCircuit(string host, out int retryAfterSeconds)
-    {
-        retryAfterSeconds = 0;
-        DomainCircuit? circuit = _services.Breakers.For(_request.Package!, host);
-        if (circuit is null)
-        {
-            return true;
-        }
-
-        if (!circuit.TryPass(_services.Time.GetTimestamp(), out retryAfterSeconds, out bool trial))
-        {
-            return false;
-        }
-
-        _circuit = circuit;
-        _circuitTrial = trial;
-        return true;
-    }
+    /// <summary>False when the package's breaker for this domain is open.</summary>
+    private bool PassCircuit(string host, out int retryAfterSeconds) =>
+        _admission.PassCircuit(_services.Breakers, _request.Package!, host, _services.Time.GetTimestamp(), out retryAfterSeconds);
 
     /// <summary>What the request tells the domain's breaker: a target failure, a success, or nothing about the target.</summary>
     private CircuitOutcome CircuitOutcomeOf() => _request.Error switch

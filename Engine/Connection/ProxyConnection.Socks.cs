@@ -16,12 +16,12 @@ internal sealed partial class ProxyConnection : ISocks5Authenticator
     private async Task RunSocksAsync()
     {
         BeginRequest();
-        _deadline.CancelAfter(_services.Limits.RequestHeadTimeout);
+        CancellationToken deadline = _reader.StartDeadline(_services.Limits.RequestHeadTimeout);
         try
         {
             _handshake ??= new Socks5Handshake(_input, _output);
-            Socks5HandshakeResult handshake = await _handshake.RunAsync(this, _head, _deadline.Token).ConfigureAwait(false);
-            _deadline.TryReset();
+            Socks5HandshakeResult handshake = await _handshake.RunAsync(this, _head, deadline).ConfigureAwait(false);
+            _reader.ClearDeadline();
             _request.BytesOut += handshake.BytesOut;
             switch (handshake.Status)
             {
@@ -49,7 +49,7 @@ internal sealed partial class ProxyConnection : ISocks5Authenticator
         catch (OperationCanceledException)
         {
             _request.Termination = new TerminationState(_aborted.IsCancellationRequested ? TerminationCause.Killed : TerminationCause.ClientTimeout, TerminationPhase.Request);
-            _request.Error = ErrorCode.RequestTimeout;
+            _request.Error = ProxyFailures.HandshakeTimeout;
         }
         catch (Exception e) when (e is IOException or SocketException or InvalidOperationException)
         {

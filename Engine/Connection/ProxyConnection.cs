@@ -9,6 +9,7 @@ using Engine.Http;
 using Engine.Socks;
 using Engine.Transport;
 using Engine.Upstream;
+using Engine.Limits;
 
 namespace Engine.Connection;
 
@@ -29,13 +30,12 @@ internal sealed partial class ProxyConnection : IDisposable
     private readonly IPEndPoint _client;
     private readonly CancellationToken _draining;
     private readonly CancellationToken _aborted;
-    private readonly HttpRequestParser _parser;
+    private readonly RequestHeadReader _reader;
     private readonly RequestHead _head = new();
     private readonly Router _router = new();
-    private readonly CancellationTokenSource _deadline = new();
+    private readonly RequestAdmission _admission = new();
     private readonly ClientProtocol _protocol;
     private bool _socks;
-    private bool _awaitingHead;
 
     // Decoded Basic credentials (rules:key); sized to the longest header this connection sent, not
     // to the 1 KiB limit, because every held tunnel keeps it.
@@ -71,7 +71,7 @@ internal sealed partial class ProxyConnection : IDisposable
         _client = client;
         _draining = draining;
         _aborted = aborted;
-        _parser = new HttpRequestParser(services.ParserLimits);
+        _reader = new RequestHeadReader(input, services.ParserLimits);
     }
 
     /// <summary>Runs until the client leaves, an error closes the connection, or shutdown.</summary>
@@ -79,7 +79,7 @@ internal sealed partial class ProxyConnection : IDisposable
     {
         if (_protocol == ClientProtocol.Auto)
         {
-            _socks = await FirstByteIsSocksAsync().ConfigureAwait(false);
+            _socks = await _reader.PeekIsSocksAsync(_services.Limits.RequestHeadTimeout).ConfigureAwait(false);
         }
 
         if (_socks)
@@ -89,12 +89,12 @@ internal sealed partial class ProxyConnection : IDisposable
         }
 
         // An idle keep-alive connection waiting for its next request closes as soon as draining starts.
-        CancellationTokenRegistration onDrain = _draining.UnsafeRegister(static s => ((ProxyConnection)s!).OnDraining(), this);
+        CancellationTokenRegistration onDrain = _draining.UnsafeRegister(static s => ((RequestHeadReader)s!).WakeIfIdle(), _reader);
         try
         {
             while (!_draining.IsCancellationRequested)
             {
-                HeadOutcome outcome = await ReadHeadAsync().ConfigureAwait(false);
+                HeadOutcome outcome = await _reader.ReadAsync(_head, _services.Limits, _draining).ConfigureAwait(false);
                 if (outcome != HeadOutcome.Complete)
                 {
                     await FinishUnparsedAsync(outcome).ConfigureAwait(false);
@@ -129,39 +129,8 @@ internal sealed partial class ProxyConnection : IDisposable
 
     public void Dispose()
     {
-        _deadline.Dispose();
+        _reader.Dispose();
         _exchange?.Dispose();
-    }
-
-    /// <summary>Peeks at the first byte without consuming it (within the head deadline); a silent client is served as HTTP, whose reader then times it out.</summary>
-    private async ValueTask<bool> FirstByteIsSocksAsync()
-    {
-        _deadline.CancelAfter(_services.Limits.RequestHeadTimeout);
-        try
-        {
-            ReadResult read = await _input.ReadAsync(_deadline.Token).ConfigureAwait(false);
-            bool socks = !read.Buffer.IsEmpty && read.Buffer.FirstSpan[0] == 0x05;
-            _input.AdvanceTo(read.Buffer.Start);
-            return socks;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-        finally
-        {
-            _deadline.TryReset();
-        }
-    }
-
-    // Only a connection idle between requests is woken to close; a request or tunnel in flight
-    // is left to finish within the drain period.
-    private void OnDraining()
-    {
-        if (Volatile.Read(ref _awaitingHead))
-        {
-            _input.CancelPendingRead();
-        }
     }
 
     /// <summary>The one reset of per-request state: the request's record and the router's attempt sequence.</summary>
@@ -254,38 +223,7 @@ internal sealed partial class ProxyConnection : IDisposable
         return _request.RuleError.Code == ErrorCode.None;
     }
 
-    private void WriteAccessLog()
-    {
-        ref readonly RequestState request = ref _request;
-        TimeSpan duration = _services.Time.GetElapsedTime(request.Started);
-        _services.Metrics?.RequestEnded(_socks || _head.TargetForm == TargetForm.Authority, request.Status, request.Error, request.Package?.Id,
-            request.BytesIn, request.BytesOut, duration);
-        AccessLog? log = _services.AccessLog;
-        if (log is null)
-        {
-            return;
-        }
-
-        Span<byte> id = stackalloc byte[CorrelationId.Length];
-        request.CorrelationId.TryFormat(id, out _);
-        ErrorDescriptor? error = request.Error == ErrorCode.None ? null : ErrorCatalog.Get(request.Error);
-        log.Write(new AccessLogEntry
-        {
-            Time = _services.Time.GetUtcNow(),
-            CorrelationId = id,
-            Client = _client,
-            PackageId = request.Package?.Id,
-            Rules = request.RulesLength > 0 ? _credentials.AsSpan(0, request.RulesLength) : default,
-            Method = _head.MethodBytes,
-            Target = _head.Target,
-            NodeId = _router.Node?.Id ?? string.Empty,
-            Status = request.Status,
-            Code = error is null ? default : error.Name,
-            BytesIn = request.BytesIn,
-            BytesOut = request.BytesOut,
-            Duration = duration,
-            Termination = request.Termination,
-            Attempts = _router.Attempts,
-        });
-    }
+    private void WriteAccessLog() =>
+        RequestLog.Write(_services, _request, _head, _client, _router, tunnel: _socks || _head.TargetForm == TargetForm.Authority,
+            _request.RulesLength > 0 ? _credentials.AsSpan(0, _request.RulesLength) : default);
 }

@@ -192,12 +192,13 @@ internal sealed class ProxyServer : IAsyncDisposable
     private async Task RejectOverloadedAsync(SocketConnection transport)
     {
         // Over the connection ceiling: answer without reading the request, then close.
-        _handle.Current.Errors.Write(transport.Output, new ErrorResponse(ErrorCode.Overloaded)
+        ProxyFailure failure = ProxyFailures.ConnectionCeiling;
+        _handle.Current.Errors.Write(transport.Output, new ErrorResponse(failure.Code)
         {
-            Detail = "connection ceiling reached (Limits:MaxConnections)"u8,
+            Detail = failure.Detail,
             CorrelationId = CorrelationId.Next(),
-            RetryAfterSeconds = 1,
-            LimitedBy = LimitedBy.Overload,
+            RetryAfterSeconds = failure.RetryAfterSeconds,
+            LimitedBy = failure.LimitedBy,
             KeepAlive = false,
         });
         await transport.Output.FlushAsync().ConfigureAwait(false);

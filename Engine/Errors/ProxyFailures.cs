@@ -69,6 +69,27 @@ internal static class ProxyFailures
         "the engine is shedding load (its work queue is long); retry after the Retry-After delay"u8)
     { RetryAfterSeconds = 1, LimitedBy = LimitedBy.Overload };
 
+    /// <summary>Over <c>Limits:MaxConnections</c>: answered without reading the request.</summary>
+    public static ProxyFailure ConnectionCeiling => new(ErrorCode.Overloaded, ResourceAtRequest, "connection ceiling reached (Limits:MaxConnections)"u8)
+    { RetryAfterSeconds = 1, LimitedBy = LimitedBy.Overload };
+
+    /// <summary>The SOCKS5 handshake did not complete within RequestHeadTimeout (or shutdown cut it).</summary>
+    public static ErrorCode HandshakeTimeout => ErrorCode.RequestTimeout;
+
+    /// <summary>What a refused rule is: the rule language's problem → its catalog code.</summary>
+    public static ErrorCode Of(RuleProblem problem) => problem switch
+    {
+        RuleProblem.None => ErrorCode.None,
+        RuleProblem.EmptyUsername => ErrorCode.ErrMissingParams,
+        RuleProblem.UnknownName => ErrorCode.ErrUnknownParam,
+        RuleProblem.Duplicate or RuleProblem.AliasDuplicate => ErrorCode.ErrDuplicateParam,
+        RuleProblem.BindWithoutSession or RuleProblem.SessionLengthWithoutSession or RuleProblem.IdleTtlWithoutSession
+            or RuleProblem.RotateWithoutSession or RuleProblem.BindWithRotate or RuleProblem.BindWithOnErrorReplace
+            or RuleProblem.BindWithPreferLookalike => ErrorCode.ErrInvalidCombination,
+        RuleProblem.RuleNotAllowed or RuleProblem.NetworkNotAllowed => ErrorCode.ErrParamNotAllowed,
+        _ => ErrorCode.ErrInvalidValue,
+    };
+
     public static ProxyFailure Of(Admission verdict, int retryAfterSeconds) => verdict switch
     {
         Admission.NoCredits => new(ErrorCode.PackageNoCredits, ResourceAtRequest,

@@ -322,21 +322,7 @@ internal sealed partial class HttpExchange : IDisposable
         return pending < TrafficAccount.BatchBytes || traffic.Report(pending);
     }
 
-    /// <summary>Flushes to the client; false when the client is gone.</summary>
-    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    private async ValueTask<bool> FlushAsync()
-    {
-        try
-        {
-            ValueTask<FlushResult> flush = _clientOutput.FlushAsync(_aborted);
-            FlushResult result = flush.IsCompletedSuccessfully ? flush.Result : await flush.ConfigureAwait(false);
-            return !result.IsCompleted && !result.IsCanceled;
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
-        {
-            return false;
-        }
-    }
+    private ValueTask<bool> FlushAsync() => ClientFlush.FlushAsync(_clientOutput, _aborted);
 
     private enum BodySlice : byte
     {

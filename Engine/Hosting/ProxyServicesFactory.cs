@@ -66,6 +66,8 @@ internal static class ProxyServicesFactory
                 IdleTimeout = limits.IdleTimeout,
                 ConnectTimeout = limits.ConnectTimeout,
                 ResponseHeadTimeout = limits.ResponseHeadTimeout,
+                MaxDrainBytes = limits.MaxDrainBytes,
+                LingerTimeout = limits.LingerTimeout,
             },
             ParserLimits = ParserLimits(limits),
             Errors = new ErrorWriter(new ErrorWriterOptions { EngineName = options.Name }),

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using Engine.Errors;
 using Engine.Http;
+using Engine.Transport;
 
 namespace Engine.Socks;
 
@@ -186,15 +187,6 @@ internal sealed class Socks5Handshake
         return FlushAsync();
     }
 
-    private async ValueTask FlushAsync()
-    {
-        try
-        {
-            await _output.FlushAsync().ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
-        {
-            // The client is gone: the next read says so.
-        }
-    }
+    // A client gone mid-handshake shows at the next read.
+    private async ValueTask FlushAsync() => await ClientFlush.FlushAsync(_output, CancellationToken.None).ConfigureAwait(false);
 }
