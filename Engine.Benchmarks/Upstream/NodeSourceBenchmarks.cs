@@ -21,6 +21,8 @@ public class NodeSourceBenchmarks
 
     private string _text = null!;
     private NodePool _pool = null!;
+    private NodePool _listOnly = null!;
+    private NodeFilter _listCountry;
     private NodeFilter _country;
     private NodeFilter _gatewayOnly;
 
@@ -29,6 +31,8 @@ public class NodeSourceBenchmarks
     {
         _text = Lines(100_000);
         List<NodeOptions> nodes = NodeSourceParser.Parse(_text, Source).Nodes;
+        _listOnly = new NodePool(nodes, NodeHealthPolicy.Default(TimeProvider.System));
+        _listCountry = _listOnly.CreateFilter(NodeTags.PackCountry("de"), default, default, default, 0, RuleNetwork.Unset, 0);
         nodes.AddRange(Presets.Select(preset => new NodeOptions
         {
             Id = "gw-" + preset, Type = NodeType.Http, Address = "127.0.0.1:5000", Weight = 100,
@@ -56,6 +60,9 @@ public class NodeSourceBenchmarks
 
     [Benchmark]
     public int ParseAndBuildPool100k() => new NodePool(NodeSourceParser.Parse(_text, Source).Nodes, NodeHealthPolicy.Default(TimeProvider.System)).Count;
+
+    [Benchmark]
+    public int SelectByCountryListOnly() => _listOnly.TrySelect(_listCountry, [], null, 0, out Node? node) ? node!.Index : -1;
 
     [Benchmark]
     public int SelectByCountryWithGateways() => _pool.TrySelect(_country, [], null, 0, out Node? node) ? node!.Index : -1;
