@@ -165,4 +165,31 @@ public sealed class RefusalBodyTests : IAsyncLifetime
 
         Assert.True(ok == 50, $"{ok} of 50 succeeded: {string.Join("; ", failures.Distinct())}");
     }
+
+    [Fact]
+    public async Task ResponseCutMidBody_IsLoggedWithTheTargetsFailure_NotAsASuccess()
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        using Socket socket = await ConnectAsync();
+        await socket.SendAsync(Encoding.ASCII.GetBytes(
+            $"GET http://127.0.0.1:{_origin.Port}/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nProxy-Authorization: Basic {Credentials}\r\n\r\n"), SocketFlags.None, cts.Token);
+        byte[] buffer = new byte[65536];
+        try
+        {
+            while (await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token) > 0)
+            {
+            }
+        }
+        catch (SocketException)
+        {
+            // The engine closes (or resets) the cut response: either ends the read.
+        }
+
+        // The fixture's log is logfmt: one "key=value" pair per field.
+        string[] lines = await _proxy.LogLinesAsync();
+        Dictionary<string, string> entry = lines[^1].Split(' ').Select(p => p.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
+        Assert.Equal("200", entry["status"]);
+        Assert.Equal("TARGET_RESET", entry["code"]);
+        Assert.Equal("SD", entry["ts"]);
+    }
 }

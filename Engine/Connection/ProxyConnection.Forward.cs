@@ -110,11 +110,7 @@ internal sealed partial class ProxyConnection
             }
 
             _request.Status = result.Status;
-            _request.Termination = result.Termination;
-            if (result.Termination.Cause == Diagnostics.TerminationCause.Resource)
-            {
-                MarkTrafficCut();
-            }
+            EndAnswered(result.Termination, result.Failure);
 
             return result.ClientContinues;
         }

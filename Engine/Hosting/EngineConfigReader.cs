@@ -228,7 +228,7 @@ internal static partial class EngineConfigReader
     private static SecurityOptions ReadSecurity(ConfigSectionReader reader, IConfigurationSection section)
     {
         var defaults = new SecurityOptions();
-        reader.CheckKeys(section, "AllowPrivateTargets", "AllowedConnectPorts", "BlockedDomains", "AuthFailuresPerMinute");
+        reader.CheckKeys(section, "AllowPrivateTargets", "AllowedConnectPorts", "AllowedHttpPorts", "BlockedDomains", "AuthFailuresPerMinute");
 
         IReadOnlyList<IConfigurationSection> portItems = reader.Array(section, "AllowedConnectPorts", out bool portsPresent);
         var ports = new List<int>(portItems.Count);
@@ -237,6 +237,20 @@ internal static partial class EngineConfigReader
             if (reader.ParseLong(item, item.Value ?? "", 1, 65535) is long port)
             {
                 ports.Add((int)port);
+            }
+        }
+
+        IReadOnlyList<IConfigurationSection> httpItems = reader.Array(section, "AllowedHttpPorts", out bool httpPresent);
+        var httpPorts = new List<Targets.PortRange>(httpItems.Count);
+        foreach (IConfigurationSection item in httpItems)
+        {
+            if (Targets.PortRange.TryParse(item.Value ?? "", out Targets.PortRange range))
+            {
+                httpPorts.Add(range);
+            }
+            else
+            {
+                reader.Report(item, $"'{item.Value}' is not a port (1-65535) or a range of ports ('1024-65535')");
             }
         }
 
@@ -257,6 +271,7 @@ internal static partial class EngineConfigReader
         {
             AllowPrivateTargets = reader.Bool(section, "AllowPrivateTargets", defaults.AllowPrivateTargets),
             AllowedConnectPorts = portsPresent ? ports : defaults.AllowedConnectPorts,
+            AllowedHttpPorts = httpPresent ? httpPorts : defaults.AllowedHttpPorts,
             BlockedDomains = domains ?? defaults.BlockedDomains,
             AuthFailuresPerMinute = reader.Int(section, "AuthFailuresPerMinute", defaults.AuthFailuresPerMinute, 0, 1_000_000),
         };
