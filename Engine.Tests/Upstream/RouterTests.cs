@@ -216,7 +216,7 @@ public class RouterTests
 
         public void FailFirstConnect(ConnectStatus status) => _first = status;
 
-        public ValueTask<ConnectResult> ConnectAsync(Node node, string host, int port, ConnectPurpose purpose, CancellationToken shutdown)
+        public ValueTask<ConnectResult> ConnectAsync(Node node, string host, int port, ConnectPurpose purpose, CancellationToken shutdown, UpstreamCredentials credentials = default)
         {
             bool first = Calls.Count == 0;
             Calls.Add(node.Id);

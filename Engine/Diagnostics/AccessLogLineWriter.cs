@@ -14,7 +14,7 @@ internal ref struct AccessLogLineWriter(Span<byte> buffer)
 {
     public const int MaxFieldBytes = 512;
 
-    /// <summary>Six capped string fields (≈3.1 KB), the client endpoint, numbers and keys stay below this.</summary>
+    /// <summary>Seven capped string fields (≈3.6 KB), the client endpoint, numbers and keys stay below this.</summary>
     public const int MaxLineBytes = 4096;
 
     private readonly Span<byte> _buffer = buffer;
