@@ -66,6 +66,21 @@ internal sealed class RedisLink : IAsyncDisposable
         return link;
     }
 
+    /// <summary>
+    /// Moves the caller to the thread pool when it runs on the runtime's socket thread (inline
+    /// socket completions, the daemon's mode). StackExchange.Redis can wait synchronously for its
+    /// write lock; on the socket thread that wait blocks the very thread that must deliver the
+    /// socket events the lock holder is waiting for, and every call stalled until the client's
+    /// 5 s timeout (found by running the suite in the daemon's socket mode). Off that thread, nothing.
+    /// </summary>
+    public static async ValueTask LeaveSocketThreadAsync()
+    {
+        if (!Thread.CurrentThread.IsThreadPoolThread)
+        {
+            await Task.Yield();
+        }
+    }
+
     /// <summary>Failures that mean "Redis is not usable right now", as opposed to a bug.</summary>
     public static bool IsOutage(Exception e) => e is RedisException or TimeoutException or ObjectDisposedException;
 

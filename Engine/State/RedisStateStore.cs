@@ -71,6 +71,7 @@ internal sealed class RedisStateStore : IStateStore
     {
         try
         {
+            await RedisLink.LeaveSocketThreadAsync().ConfigureAwait(false);
             RedisResult result = await _link.Bounded(_link.Database.ScriptEvaluateAsync(RedisScripts.TakeToken, [_keys.Bucket(packageId)], [ratePerSecond]));
             var answer = (RedisResult[])result!;
             return (int)answer[0] == 1 ? RateDecision.Admit : new RateDecision(false, (int)answer[1]);
@@ -169,6 +170,7 @@ internal sealed class RedisStateStore : IStateStore
         adds[^1] = creditAdd;
         try
         {
+            await RedisLink.LeaveSocketThreadAsync().ConfigureAwait(false);
             var totals = (RedisResult[])(await _link.Bounded(_link.Database.ScriptEvaluateAsync(RedisScripts.Flush, keys, adds)))!;
             for (int i = 0; i < counters.Length; i++)
             {
