@@ -47,6 +47,7 @@ public class ErrorCatalogTests
         { ErrorCode.HeadersTooLarge, 431, "HEADERS_TOO_LARGE", "fix" },
         { ErrorCode.NotImplemented, 501, "NOT_IMPLEMENTED", "fix" },
         { ErrorCode.VersionNotSupported, 505, "VERSION_NOT_SUPPORTED", "fix" },
+        { ErrorCode.InternalError, 500, "INTERNAL_ERROR", "retry" },
     };
 
     [Theory]
@@ -113,6 +114,26 @@ public class ErrorCatalogTests
                 Assert.True(row.RetryAfterUsual, row.Name);
             }
         }
+    }
+
+    // spec/errors.md: Retry-After on 429, 503, 557 NO_PROXY and every backoff code; a cap without a period
+    // (TRAFFIC_LIMIT_EXCEEDED) has no wait to announce, so only the caller can give one.
+    [Fact]
+    public void DefaultRetryAfter_IsSetOnEvery503NoProxyAndBackoffCode_AndNowhereElse()
+    {
+        foreach (ErrorCode code in ErrorExample.Codes)
+        {
+            ErrorDescriptor row = ErrorCatalog.Get(code);
+            bool promised = row.Status == 503 || code == ErrorCode.NoProxy || row.Retry == RetryClass.Backoff;
+            Assert.Equal(promised, row.DefaultRetryAfterSeconds > 0);
+            if (promised)
+            {
+                Assert.True(row.RetryAfterUsual, row.Name);
+            }
+        }
+
+        Assert.Equal(-1, ErrorCatalog.Get(ErrorCode.TrafficLimitExceeded).DefaultRetryAfterSeconds);
+        Assert.Equal(ErrorCategory.Engine, ErrorCatalog.Get(ErrorCode.InternalError).Category);
     }
 
     [Fact]

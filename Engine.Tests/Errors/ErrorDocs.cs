@@ -106,7 +106,9 @@ internal static partial class ErrorDocs
     {
         ErrorDescriptor row = ErrorCatalog.Get(code);
         string status = row.LogOnly ? "none (never sent)" : $"`{row.Status} {row.ReasonPhrase}`";
-        string retryAfter = row.RetryAfterUsual ? "usually sent" : "not usually sent";
+        string retryAfter = row.DefaultRetryAfterSeconds > 0 ? $"always ({row.DefaultRetryAfterSeconds} s unless the limit knows its own wait)"
+            : row.Code == ErrorCode.TrafficLimitExceeded ? "only when the cap has a period (`TrafficPeriod`)"
+            : "not sent";
         return $"**Status** {status} · **Retry class** `{WireNames.Of(row.Retry)}` · **Category** {row.Category} · "
             + $"**Proxy-Status** `{WireNames.Of(row.ProxyStatus)}` · **Retry-After** {retryAfter}\n";
     }
