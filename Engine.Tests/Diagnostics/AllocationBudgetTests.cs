@@ -21,6 +21,7 @@ public class AllocationBudgetTests
         ["AccessLog.Write"] = AccessLogAllocation.MeasureBytesPerWrite,
         ["ErrorWriter.Write"] = ErrorWriterAllocation.MeasureBytesPerWrite,
         ["HttpRequestParser.ParseHead"] = Engine.Tests.Http.HttpRequestParserAllocationTests.MeasureBytesPerParse,
+        ["NodeAnswerClassifier.Classify"] = Engine.Tests.Upstream.NodeAnswerClassifierTests.MeasureBytesPerClassify,
         ["MemorySessionStore.Resume"] = Engine.Tests.Upstream.NodeSelectionAllocation.MeasureBytesPerResume,
         ["NodePool.TrySelect"] = Engine.Tests.Upstream.NodeSelectionAllocation.MeasureBytesPerSelect,
         ["RuleParser.TryParse"] = Engine.Tests.Rules.RuleParserAllocationTests.MeasureBytesPerParse,
