@@ -54,7 +54,7 @@ internal static class NodeSignals
         NodeSignal.OxylabsError => "X-Error-Description"u8,
         NodeSignal.Tinyproxy => "tinyproxy"u8,
         NodeSignal.Scrapoxy => "Scrapoxy"u8,
-        NodeSignal.ConnectStatus => "CONNECT status"u8,
+        NodeSignal.ConnectStatus => "CONNECT-status"u8,
         _ => default,
     };
 }
