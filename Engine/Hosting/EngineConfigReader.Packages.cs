@@ -1,4 +1,5 @@
 using Engine.Auth;
+using Engine.Limits;
 using Microsoft.Extensions.Configuration;
 
 namespace Engine.Hosting;
@@ -10,6 +11,13 @@ internal static partial class EngineConfigReader
         ["active"] = PackageStatus.Active,
         ["paused"] = PackageStatus.Paused,
         ["suspended"] = PackageStatus.Suspended,
+    };
+
+    private static readonly Dictionary<string, TrafficPeriod> TrafficPeriodNames = new()
+    {
+        ["none"] = TrafficPeriod.None,
+        ["day"] = TrafficPeriod.Day,
+        ["month"] = TrafficPeriod.Month,
     };
 
     private static readonly Dictionary<string, ProxyProtocols> PackageProtocols = new()
@@ -56,7 +64,7 @@ internal static partial class EngineConfigReader
     private static PackageOptions ReadPackage(ConfigSectionReader reader, IConfigurationSection item)
     {
         reader.CheckKeys(item, "Id", "Key", "Status", "AllowedProtocols", "AllowedNetworks", "AllowedRules", "RequestsPerSecond",
-            "MaxConcurrent", "TrafficLimitBytes", "IpAllowlist", "IpAuth", "DefaultRules", "CircuitBreaker");
+            "MaxConcurrent", "TrafficLimitBytes", "TrafficPeriod", "IpAllowlist", "IpAuth", "DefaultRules", "CircuitBreaker");
 
         string id = reader.RequiredString(item, "Id");
         if (id.Length > 0 && !id.All(IsTokenChar))
@@ -115,6 +123,7 @@ internal static partial class EngineConfigReader
             RequestsPerSecond = reader.NullableInt(item, "RequestsPerSecond", 1, 10_000_000),
             MaxConcurrent = reader.NullableInt(item, "MaxConcurrent", 1, 10_000_000),
             TrafficLimitBytes = reader.NullableLong(item, "TrafficLimitBytes", 0, long.MaxValue),
+            TrafficPeriod = reader.Enum(item, "TrafficPeriod", TrafficPeriod.None, TrafficPeriodNames),
             IpAllowlist = reader.Networks(item, "IpAllowlist"),
             IpAuth = ipAuth,
             DefaultRules = defaultRules,
