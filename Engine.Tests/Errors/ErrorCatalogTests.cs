@@ -156,10 +156,11 @@ public class ErrorCatalogTests
         {
             ErrorDescriptor row = ErrorCatalog.Get(code);
             Assert.InRange((byte)row.Socks5Reply, (byte)0x01, (byte)0x08);
-            if (row.Category is ErrorCategory.Auth or ErrorCategory.Account or ErrorCategory.Validation)
-            {
-                Assert.True(row.Socks5AuthFailure, row.Name);
-            }
+            // Found at the RFC 1929 step: what authentication says (credentials, allowlist, account status) and the
+            // rules in the username. Credits (admission) and a session's rules (routing) are found at the request.
+            bool authStage = row.Category is ErrorCategory.Auth or ErrorCategory.Validation
+                || code is ErrorCode.PackagePaused or ErrorCode.PackageSuspended;
+            Assert.Equal(authStage, row.Socks5AuthFailure);
         }
 
         Assert.Equal(Socks5Reply.HostUnreachable, ErrorCatalog.Get(ErrorCode.NameNotResolved).Socks5Reply);

@@ -79,11 +79,17 @@ internal static partial class ErrorDocs
     private static string Socks5Table()
     {
         var sb = new StringBuilder();
-        sb.Append("| Code | During authentication (RFC 1929) | At the request (RFC 1928 REP) |\n| --- | --- | --- |\n");
+        sb.Append("| Code | Found at | Answer |\n| --- | --- | --- |\n");
         foreach (ErrorDescriptor row in Rows)
         {
-            string auth = row.Socks5AuthFailure ? "status `0x01` (failure), then close" : "-";
-            sb.Append(CultureInfo.InvariantCulture, $"| [`{row.Name}`](#{Anchor(row.Code)}) | {auth} | `0x{(byte)row.Socks5Reply:x2}` {Socks5Name(row.Socks5Reply)} |\n");
+            (string stage, string answer) = row switch
+            {
+                { LogOnly: true } => ("-", "none (the client is gone)"),
+                { Code: ErrorCode.ErrAuthRequired } => ("greeting (no username/password method offered)", "method `0xFF` (no acceptable methods), then close"),
+                { Socks5AuthFailure: true } => ("authentication (RFC 1929)", "status `0x01` (failure), then close"),
+                _ => ("request (RFC 1928)", $"REP `0x{(byte)row.Socks5Reply:x2}` {Socks5Name(row.Socks5Reply)}"),
+            };
+            sb.Append(CultureInfo.InvariantCulture, $"| [`{row.Name}`](#{Anchor(row.Code)}) | {stage} | {answer} |\n");
         }
 
         return sb.ToString();
