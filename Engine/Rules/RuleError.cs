@@ -41,7 +41,7 @@ internal readonly partial struct RuleError
         RuleProblem.Duplicate or RuleProblem.AliasDuplicate => ErrorCode.ErrDuplicateParam,
         RuleProblem.BindWithoutSession or RuleProblem.SessionLengthWithoutSession or RuleProblem.IdleTtlWithoutSession
             or RuleProblem.RotateWithoutSession or RuleProblem.BindWithRotate or RuleProblem.BindWithOnErrorReplace
-            or RuleProblem.BindWithPreferLookalike => ErrorCode.ErrInvalidCombination,
+            or RuleProblem.BindWithPreferLookalike or RuleProblem.RotateTimedWithRequests => ErrorCode.ErrInvalidCombination,
         RuleProblem.RuleNotAllowed or RuleProblem.NetworkNotAllowed => ErrorCode.ErrParamNotAllowed,
         _ => ErrorCode.ErrInvalidValue,
     };
