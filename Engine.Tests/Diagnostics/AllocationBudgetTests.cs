@@ -27,6 +27,7 @@ public class AllocationBudgetTests
         ["RuleParser.TryParse"] = Engine.Tests.Rules.RuleParserAllocationTests.MeasureBytesPerParse,
         ["Tunnel.SteadyState"] = Engine.Tests.Tunnel.TunnelAllocation.MeasureBytesPerMebibyte,
         ["Forward.SteadyState"] = Engine.Tests.Connection.ForwardAllocation.MeasureBytesPerRequest,
+        ["Reject.AuthChallenge"] = Engine.Tests.Connection.RejectAllocation.MeasureBytesPerRequest,
     };
 
     public static TheoryData<string> Measurable => new(AllocationBudget.Entries.Keys.Where(Measurers.ContainsKey).Order(StringComparer.Ordinal));
