@@ -3,6 +3,7 @@ using BenchmarkDotNet.Attributes;
 using Engine.Hosting;
 using Engine.Rules;
 using Engine.Upstream;
+using Engine.Sessions;
 
 namespace Engine.Benchmarks.Upstream;
 

@@ -4,6 +4,7 @@ using Engine.Admin;
 using Engine.Diagnostics;
 using Engine.Hosting;
 using Engine.Tests.Fixtures;
+using Engine.Upstream;
 
 namespace Engine.Tests.Admin;
 

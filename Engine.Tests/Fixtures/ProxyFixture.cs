@@ -7,6 +7,7 @@ using Engine.Errors;
 using Engine.Http;
 using Engine.Targets;
 using Engine.Upstream;
+using Engine.Sessions;
 
 namespace Engine.Tests.Fixtures;
 
@@ -50,7 +51,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
             AuthThrottle = options.AuthThrottle ?? Engine.Auth.AuthFailureThrottle.Off,
             Routing = Routing,
             AccessLog = AccessLog,
-            UpstreamPool = options.PoolUpstream ? new Engine.Forwarding.UpstreamConnectionPool() : null,
+            UpstreamPool = options.PoolUpstream ? new Engine.Upstream.UpstreamConnectionPool() : null,
             Time = options.Time,
         };
 
@@ -162,7 +163,7 @@ internal sealed class ProxyFixtureOptions
     public TimeSpan Drain { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The pool; by default one direct node named <c>local</c> tagged us/dc.</summary>
-    public List<Engine.Hosting.NodeOptions> Nodes { get; set; } = [new() { Id = "local", Type = Engine.Hosting.NodeType.Direct, Country = "us", Network = "dc" }];
+    public List<Engine.Upstream.NodeOptions> Nodes { get; set; } = [new() { Id = "local", Type = Engine.Upstream.NodeType.Direct, Country = "us", Network = "dc" }];
 
     public NodeHealthPolicy? Health { get; set; }
 

@@ -2,6 +2,7 @@ using System.Net;
 using Engine.Auth;
 using Engine.Hosting;
 using Microsoft.Extensions.Configuration;
+using Engine.Upstream;
 
 namespace Engine.Tests.Hosting;
 

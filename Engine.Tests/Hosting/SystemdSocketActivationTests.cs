@@ -5,6 +5,7 @@ using Engine.Connection;
 using Engine.Hosting;
 using Engine.Tests.Fixtures;
 using Microsoft.Extensions.Logging.Abstractions;
+using Engine.Hosting.Systemd;
 
 namespace Engine.Tests.Hosting;
 

@@ -4,6 +4,7 @@ using Engine.Hosting;
 using Engine.Tests.Fixtures;
 using Engine.Transport;
 using Microsoft.Extensions.Logging.Abstractions;
+using Engine.Hosting.Systemd;
 
 namespace Engine.Tests.Hosting;
 

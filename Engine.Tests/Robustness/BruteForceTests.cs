@@ -76,7 +76,7 @@ public sealed class BruteForceTests : IAsyncLifetime
     [Fact]
     public void RecordFailure_WindowResetsAfterAMinute()
     {
-        var time = new Engine.Tests.Forwarding.ManualTimeProvider();
+        var time = new ManualTimeProvider();
         var throttle = new AuthFailureThrottle(2, time);
         var client = System.Net.IPAddress.Parse("192.0.2.7");
         Assert.False(throttle.RecordFailure(client));

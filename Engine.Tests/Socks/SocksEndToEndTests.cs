@@ -6,6 +6,7 @@ using Engine.Auth;
 using Engine.Errors;
 using Engine.Hosting;
 using Engine.Tests.Fixtures;
+using Engine.Upstream;
 
 namespace Engine.Tests.Socks;
 

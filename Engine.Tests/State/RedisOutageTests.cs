@@ -5,6 +5,7 @@ using Engine.Tests.Fixtures;
 using Engine.Upstream;
 using StackExchange.Redis;
 using Xunit.Abstractions;
+using Engine.Sessions;
 
 namespace Engine.Tests.State;
 

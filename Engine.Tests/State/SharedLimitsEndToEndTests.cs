@@ -6,6 +6,7 @@ using Engine.Limits;
 using Engine.State;
 using Engine.Tests.Fixtures;
 using Engine.Tests.Upstream;
+using Engine.Upstream;
 
 namespace Engine.Tests.State;
 

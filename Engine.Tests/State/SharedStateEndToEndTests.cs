@@ -2,6 +2,7 @@ using Engine.Hosting;
 using Engine.State;
 using Engine.Tests.Fixtures;
 using Engine.Tests.Upstream;
+using Engine.Upstream;
 
 namespace Engine.Tests.State;
 

@@ -2,6 +2,7 @@ using System.Text;
 using Engine.Hosting;
 using Engine.Rules;
 using Engine.Upstream;
+using Engine.Sessions;
 
 namespace Engine.Tests.Upstream;
 

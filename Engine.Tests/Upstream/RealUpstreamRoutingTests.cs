@@ -1,6 +1,7 @@
 using System.Net;
 using Engine.Hosting;
 using Engine.Tests.Fixtures;
+using Engine.Upstream;
 
 namespace Engine.Tests.Upstream;
 

@@ -3,6 +3,7 @@ using Engine.Hosting;
 using Engine.Tests.Fixtures;
 using Engine.Tests.Forwarding;
 using Engine.Upstream;
+using Engine.Sessions;
 
 namespace Engine.Tests.Upstream;
 

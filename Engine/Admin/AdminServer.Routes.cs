@@ -9,6 +9,7 @@ using Engine.Connection;
 using Engine.Diagnostics;
 using Engine.Http;
 using Engine.Upstream;
+using Engine.Sessions;
 
 namespace Engine.Admin;
 

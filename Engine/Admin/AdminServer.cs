@@ -12,7 +12,7 @@ using Engine.Transport;
 namespace Engine.Admin;
 
 /// <summary>
-/// The admin listener (config.md <c>Admin</c>, docs/admin.md): health, readiness, Prometheus
+/// The admin listener (spec/config.md <c>Admin</c>, docs/admin.md): health, readiness, Prometheus
 /// metrics, node and session operations, and the status page, on the engine's own HTTP stack
 /// (<see cref="SocketListener"/> + <see cref="HttpRequestParser"/>) rather than ASP.NET. Every
 /// endpoint but <c>/</c> and <c>/healthz</c> wants <c>Authorization: Bearer {Admin:Token}</c>.

@@ -32,6 +32,9 @@ internal sealed class AuthFailureThrottle
     public static AuthFailureThrottle Off { get; } = new(0, TimeProvider.System);
 
     /// <summary>Failures answered late (the metric).</summary>
+    /// <summary>The budget this throttle was made with (<c>Security:AuthFailuresPerMinute</c>); 0: off.</summary>
+    public int FailuresPerMinute => _limit;
+
     public long Throttled => Interlocked.Read(ref _throttled);
 
     /// <summary>Counts a failed attempt; true when this address is over its limit and the answer must be slowed.</summary>

@@ -44,7 +44,14 @@ internal static class BasicCredentials
             return false;
         }
 
-        ReadOnlySpan<byte> plain = decoded[..written];
+        return TrySplit(decoded[..written], out userLength, out password);
+    }
+
+    /// <summary>Splits decoded <c>user:password</c> at the first colon; false for no colon, an empty password or control characters.</summary>
+    public static bool TrySplit(ReadOnlySpan<byte> plain, out int userLength, out Range password)
+    {
+        userLength = 0;
+        password = default;
         int colon = plain.IndexOf((byte)':');
         if (colon < 0 || colon == plain.Length - 1 || plain.ContainsAnyInRange((byte)0, (byte)0x1F))
         {
@@ -52,7 +59,7 @@ internal static class BasicCredentials
         }
 
         userLength = colon;
-        password = new Range(colon + 1, written);
+        password = new Range(colon + 1, plain.Length);
         return true;
     }
 }

@@ -105,7 +105,33 @@ internal sealed class PackageDirectory
             return AuthOutcome.Malformed;
         }
 
-        if (!TryFindByKey(credentials[keyRange], out Package found))
+        return CheckKey(credentials[keyRange], client, protocol, out package);
+    }
+
+    /// <summary>
+    /// Authenticates <c>rules:key</c> that arrived decoded (the RFC 1929 username and password of a
+    /// SOCKS5 client), split and checked as <see cref="BasicCredentials"/> splits the HTTP header's.
+    /// </summary>
+    public AuthOutcome AuthenticateDecoded(ReadOnlySpan<byte> credentials, IPAddress client, ProxyProtocols protocol, out Package? package, out int rulesLength)
+    {
+        package = null;
+        if (client.IsIPv4MappedToIPv6)
+        {
+            client = client.MapToIPv4();
+        }
+
+        if (!BasicCredentials.TrySplit(credentials, out rulesLength, out Range keyRange))
+        {
+            return AuthOutcome.Malformed;
+        }
+
+        return CheckKey(credentials[keyRange], client, protocol, out package);
+    }
+
+    private AuthOutcome CheckKey(ReadOnlySpan<byte> key, IPAddress client, ProxyProtocols protocol, out Package? package)
+    {
+        package = null;
+        if (!TryFindByKey(key, out Package found))
         {
             return AuthOutcome.UnknownKey;
         }

@@ -1,8 +1,8 @@
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
-using Engine.Diagnostics;
 using Engine.Errors;
 using Engine.Http;
+using Engine.Socks;
 using Engine.Transport;
 
 namespace Engine.Connection;
@@ -10,78 +10,60 @@ namespace Engine.Connection;
 internal sealed partial class ProxyConnection
 {
     /// <summary>
-    /// Answers the current request with a catalog error. The connection stays usable only when the
-    /// request was read completely (no body left unread) and the client wants keep-alive.
+    /// The one way a refusal goes out: <paramref name="failure"/> (from <see cref="ProxyFailures"/>)
+    /// carries the code, the termination state and what is particular to it; the request's method,
+    /// target, correlation id, node and the keep-alive decision are filled in here. The connection
+    /// stays usable only when the request was read completely (no body left unread) and the client
+    /// wants keep-alive; the value says whether it does.
     /// </summary>
-    private ValueTask<bool> RejectAsync(ErrorCode code, ReadOnlySpan<byte> detail, int retryAfterSeconds = -1) =>
-        RejectAsync(new ErrorResponse(code) { Detail = detail, RetryAfterSeconds = retryAfterSeconds >= 0 ? retryAfterSeconds : null });
-
-    /// <summary>
-    /// The one way a refusal goes out: <paramref name="response"/> carries what is particular to the
-    /// error (detail, Retry-After, limitedBy, filters, param, attempts); the request's method,
-    /// target, correlation id, node and the keep-alive decision are filled in here.
-    /// </summary>
-    private ValueTask<bool> RejectAsync(in ErrorResponse response)
+    private ValueTask<bool> RejectAsync(in ProxyFailure failure)
     {
         bool keepAlive = CanKeepAliveAfterError();
-        if (_termination == TerminationState.Normal)
-        {
-            _termination = new TerminationState(TerminationCause.Proxy, TerminationPhase.Request);
-        }
-
-        WriteError(response, keepAlive);
+        WriteError(failure, keepAlive);
         return FlushThenAsync(keepAlive);
     }
 
     private bool CanKeepAliveAfterError() =>
         !_socks && _head.KeepAlive && _head.Framing == BodyFraming.None && !_draining.IsCancellationRequested;
 
+    private async ValueTask<bool> FlushThenAsync(bool keepAlive) => await FlushAsync().ConfigureAwait(false) && keepAlive;
+
     /// <summary>
     /// Every catalog answer goes out here: the problem+json response on HTTP listeners, the
     /// nearest RFC 1928 reply on SOCKS5 ones (errors.md), whose connection then closes.
     /// </summary>
-    private int WriteErrorResponse(in ErrorResponse response)
+    private void WriteError(in ProxyFailure failure, bool keepAlive)
     {
-        if (_socks)
+        if (failure.LimitedBy != LimitedBy.None)
         {
-            return WriteSocksReply(ErrorCatalog.Get(response.Code).Socks5Reply);
+            _services.Metrics?.Limited(failure.LimitedBy);
         }
 
-        return _services.Errors.Write(_output, response);
-    }
-
-    private async ValueTask<bool> FlushThenAsync(bool keepAlive) => await FlushAsync().ConfigureAwait(false) && keepAlive;
-
-    private void WriteError(ErrorCode code, ReadOnlySpan<byte> detail, bool keepAlive) =>
-        WriteError(new ErrorResponse(code) { Detail = detail }, keepAlive);
-
-    private void WriteError(in ErrorResponse response, bool keepAlive)
-    {
-        _error = response.Code;
-        _status = ErrorCatalog.Get(response.Code).Status;
-        _bytesOut += WriteErrorResponse(response with
+        _request.Termination = failure.Termination;
+        _request.Error = failure.Code;
+        _request.Status = ErrorCatalog.Get(failure.Code).Status;
+        if (_socks)
         {
+            _request.BytesOut += Socks5Handshake.WriteReply(_output, ErrorCatalog.Get(failure.Code).Socks5Reply);
+            return;
+        }
+
+        _request.BytesOut += _services.Errors.Write(_output, new ErrorResponse(failure.Code)
+        {
+            Detail = failure.Detail,
+            RetryAfterSeconds = failure.RetryAfterSeconds >= 0 ? failure.RetryAfterSeconds : null,
+            LimitedBy = failure.LimitedBy,
+            Filters = failure.Filters,
+            Param = failure.Param,
+            Attempts = failure.Attempts >= 0 ? failure.Attempts : null,
             Method = _head.MethodBytes,
             Target = _head.Target,
-            CorrelationId = _correlationId,
+            CorrelationId = _request.CorrelationId,
             KeepAlive = keepAlive,
-            NodeId = response.NodeId.IsEmpty ? _nodeIdBytes : response.NodeId,
+            NodeId = _router.Node?.IdBytes ?? default,
         });
     }
 
     /// <summary>Flushes the output; false when the client is gone.</summary>
-    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    private async ValueTask<bool> FlushAsync()
-    {
-        try
-        {
-            ValueTask<FlushResult> flush = _output.FlushAsync(_aborted);
-            FlushResult result = flush.IsCompletedSuccessfully ? flush.Result : await flush.ConfigureAwait(false);
-            return !result.IsCompleted && !result.IsCanceled;
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
-        {
-            return false;
-        }
-    }
+    private ValueTask<bool> FlushAsync() => ClientFlush.FlushAsync(_output, _aborted);
 }

@@ -1,19 +1,25 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Runtime.CompilerServices;
 using Engine.Auth;
 using Engine.Diagnostics;
 using Engine.Errors;
+using Engine.Forwarding;
 using Engine.Http;
+using Engine.Socks;
 using Engine.Transport;
+using Engine.Upstream;
+using Engine.Limits;
 
 namespace Engine.Connection;
 
 /// <summary>
-/// One client connection: parse a request head → authenticate → check the target → tunnel
-/// (CONNECT) or forward (absolute-URI) → next request while keep-alive holds. Every refusal is a
-/// catalog error written by <see cref="ErrorWriter"/>; every request ends in one access-log line.
+/// One client connection, as a loop over components: read a head (<see cref="HttpRequestParser"/>,
+/// or <see cref="Socks5Handshake"/>) → authenticate (<see cref="PackageDirectory"/>) → admit
+/// (<c>Limits</c>) → route (<see cref="Router"/>) → tunnel (<c>Tunnel/TunnelRelay</c>) or exchange
+/// (<see cref="HttpExchange"/>) → log. Components return result values; every refusal goes out
+/// through <see cref="RejectAsync(in ProxyFailure)"/> with the code <see cref="ProxyFailures"/> picks,
+/// and every request ends in one access-log line.
 /// </summary>
 internal sealed partial class ProxyConnection : IDisposable
 {
@@ -24,29 +30,23 @@ internal sealed partial class ProxyConnection : IDisposable
     private readonly IPEndPoint _client;
     private readonly CancellationToken _draining;
     private readonly CancellationToken _aborted;
-    private readonly HttpRequestParser _parser;
+    private readonly RequestHeadReader _reader;
     private readonly RequestHead _head = new();
-    private readonly CancellationTokenSource _deadline = new();
+    private readonly Router _router = new();
+    private readonly RequestAdmission _admission = new();
+    private readonly ClientProtocol _protocol;
+    private bool _socks;
+
     // Decoded Basic credentials (rules:key); sized to the longest header this connection sent, not
     // to the 1 KiB limit, because every held tunnel keeps it.
     private byte[] _credentials = [];
 
-    private readonly ClientProtocol _protocol;
-    private bool _socks;
-    private bool _awaitingHead;
+    // Made on first use: a tunnel never needs an exchange, an HTTP client never a handshake, and
+    // 10,000 idle tunnels should not each carry ~5 KB of forwarding state (docs/performance.md).
+    private HttpExchange? _exchange;
+    private Socks5Handshake? _handshake;
 
-    // Per request: reset by BeginRequest.
-    private CorrelationId _correlationId;
-    private long _requestStarted;
-    private Package? _package;
-    private int _rulesLength;
-    private string _nodeId = string.Empty;
-    private byte[] _nodeIdBytes = [];
-    private long _bytesIn;
-    private long _bytesOut;
-    private int _status;
-    private ErrorCode _error;
-    private TerminationState _termination;
+    private RequestState _request;
 
     /// <param name="draining">Shutdown began: finish the request in flight, accept no further one.</param>
     /// <param name="aborted">The drain period is over: cut whatever is still running.</param>
@@ -71,7 +71,7 @@ internal sealed partial class ProxyConnection : IDisposable
         _client = client;
         _draining = draining;
         _aborted = aborted;
-        _parser = new HttpRequestParser(services.ParserLimits);
+        _reader = new RequestHeadReader(input, services.ParserLimits);
     }
 
     /// <summary>Runs until the client leaves, an error closes the connection, or shutdown.</summary>
@@ -79,7 +79,7 @@ internal sealed partial class ProxyConnection : IDisposable
     {
         if (_protocol == ClientProtocol.Auto)
         {
-            _socks = await FirstByteIsSocksAsync().ConfigureAwait(false);
+            _socks = await _reader.PeekIsSocksAsync(_services.Limits.RequestHeadTimeout).ConfigureAwait(false);
         }
 
         if (_socks)
@@ -89,12 +89,12 @@ internal sealed partial class ProxyConnection : IDisposable
         }
 
         // An idle keep-alive connection waiting for its next request closes as soon as draining starts.
-        CancellationTokenRegistration onDrain = _draining.UnsafeRegister(static s => ((ProxyConnection)s!).OnDraining(), this);
+        CancellationTokenRegistration onDrain = _draining.UnsafeRegister(static s => ((RequestHeadReader)s!).WakeIfIdle(), _reader);
         try
         {
             while (!_draining.IsCancellationRequested)
             {
-                HeadOutcome outcome = await ReadHeadAsync().ConfigureAwait(false);
+                HeadOutcome outcome = await _reader.ReadAsync(_head, _services.Limits, _draining).ConfigureAwait(false);
                 if (outcome != HeadOutcome.Complete)
                 {
                     await FinishUnparsedAsync(outcome).ConfigureAwait(false);
@@ -109,7 +109,7 @@ internal sealed partial class ProxyConnection : IDisposable
                 }
                 finally
                 {
-                    ReleaseNode();
+                    _router.Release();
                 }
 
                 WriteAccessLog();
@@ -127,80 +127,40 @@ internal sealed partial class ProxyConnection : IDisposable
         }
     }
 
-    public void Dispose() => _deadline.Dispose();
-
-    /// <summary>Peeks at the first byte without consuming it (within the head deadline); a silent client is served as HTTP, whose reader then times it out.</summary>
-    private async ValueTask<bool> FirstByteIsSocksAsync()
+    public void Dispose()
     {
-        _deadline.CancelAfter(_services.Limits.RequestHeadTimeout);
-        try
-        {
-            ReadResult read = await _input.ReadAsync(_deadline.Token).ConfigureAwait(false);
-            bool socks = !read.Buffer.IsEmpty && read.Buffer.FirstSpan[0] == 0x05;
-            _input.AdvanceTo(read.Buffer.Start);
-            return socks;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-        finally
-        {
-            _deadline.TryReset();
-        }
+        _reader.Dispose();
+        _exchange?.Dispose();
     }
 
-    // Only a connection idle between requests is woken to close; a request or tunnel in flight
-    // is left to finish within the drain period.
-    private void OnDraining()
-    {
-        if (Volatile.Read(ref _awaitingHead))
-        {
-            _input.CancelPendingRead();
-        }
-    }
-
+    /// <summary>The one reset of per-request state: the request's record and the router's attempt sequence.</summary>
     private void BeginRequest()
     {
         _services = _handle?.Current ?? _services;
-        _correlationId = CorrelationId.Next();
-        _requestStarted = _services.Time.GetTimestamp();
-        _package = null;
-        _rulesLength = 0;
-        _nodeId = string.Empty;
-        _nodeIdBytes = [];
-        _bytesIn = 0;
-        _bytesOut = 0;
-        _status = 0;
-        _error = ErrorCode.None;
-        _termination = TerminationState.Normal;
-        _attempts = 0;
-        _triedCount = 0;
-        _sameNodeRetries = 0;
-        _replaced = false;
+        _request = new RequestState(CorrelationId.Next(), _services.Time.GetTimestamp());
+        _router.Reset();
     }
 
+    /// <summary>authenticate → admit → route → tunnel or exchange; true when the connection carries on.</summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<bool> HandleRequestAsync()
     {
-        ProxyProtocols protocol = _socks ? ProxyProtocols.Socks5 : _head.TargetForm == TargetForm.Authority ? ProxyProtocols.Https : ProxyProtocols.Http;
-        if (!Authenticate(_head.ProxyAuthorization, protocol, out ErrorCode authError))
+        ErrorCode authError = _socks ? _request.DeferredRefusal : Authenticate(_head.ProxyAuthorization, _head.TargetForm == TargetForm.Authority ? ProxyProtocols.Https : ProxyProtocols.Http);
+        if (authError != ErrorCode.None)
         {
-            if (authError == ErrorCode.AuthFailed && _services.AuthThrottle.RecordFailure(_client.Address))
+            if (authError == ErrorCode.AuthFailed && await ThrottleAuthFailureAsync().ConfigureAwait(false))
             {
-                // Over this address's failure budget: one guess per second per connection.
-                await Task.Delay(AuthFailureThrottle.Delay, _services.Time, _aborted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 _head.KeepAlive = false;
             }
 
             // A 407 leaves the connection usable when the request carried no body, so a client
             // can retry with credentials (errors.md); anything else with a body must close.
-            return await RejectAsync(authError, default).ConfigureAwait(false);
+            return await RejectAsync(ProxyFailures.Refused(authError)).ConfigureAwait(false);
         }
 
         if (_head.TargetForm is not (TargetForm.Authority or TargetForm.Absolute))
         {
-            return await RejectAsync(ErrorCode.WrongUrl, "origin-form request: a proxy needs an absolute URI (http://host/path) or CONNECT host:port"u8).ConfigureAwait(false);
+            return await RejectAsync(ProxyFailures.OriginForm).ConfigureAwait(false);
         }
 
         if (await AdmitAsync().ConfigureAwait(false) is bool refused)
@@ -220,7 +180,8 @@ internal sealed partial class ProxyConnection : IDisposable
         }
     }
 
-    private bool Authenticate(ReadOnlySpan<byte> proxyAuthorization, ProxyProtocols protocol, out ErrorCode error)
+    /// <summary>Checks a Proxy-Authorization value (or the client's address for IP auth); sets the package and the rules' length.</summary>
+    private ErrorCode Authenticate(ReadOnlySpan<byte> proxyAuthorization, ProxyProtocols protocol)
     {
         // Base64 decodes to 3/4 of its length, so this is room for whatever the header can hold.
         int room = Math.Min(BasicCredentials.MaxDecodedLength, (proxyAuthorization.Length * 3 / 4) + 3);
@@ -230,51 +191,38 @@ internal sealed partial class ProxyConnection : IDisposable
         }
 
         AuthOutcome outcome = _services.Packages.Authenticate(
-            proxyAuthorization, _client.Address, protocol, _credentials, out _package, out _rulesLength);
-        error = outcome switch
-        {
-            AuthOutcome.Authenticated => ErrorCode.None,
-            AuthOutcome.Missing => ErrorCode.ErrAuthRequired,
-            AuthOutcome.Malformed or AuthOutcome.UnknownKey => ErrorCode.AuthFailed,
-            AuthOutcome.IpNotAllowed => ErrorCode.IpNotAllowed,
-            AuthOutcome.Paused => ErrorCode.PackagePaused,
-            AuthOutcome.Suspended => ErrorCode.PackageSuspended,
-            _ => ErrorCode.Disallowed,
-        };
-        return outcome == AuthOutcome.Authenticated;
+            proxyAuthorization, _client.Address, protocol, _credentials, out _request.Package, out _request.RulesLength);
+        return ProxyFailures.Of(outcome);
     }
 
-    /// <summary>The targeting rules the client sent (the username), empty when none.</summary>
-    private ReadOnlySpan<byte> Rules => _rulesLength > 0 ? _credentials.AsSpan(0, _rulesLength) : default;
-
-    private void WriteAccessLog()
+    /// <summary>Counts a wrong key from this address; over its budget, one guess per second per connection (true: slowed).</summary>
+    private async ValueTask<bool> ThrottleAuthFailureAsync()
     {
-        _services.Metrics?.RequestEnded(_socks || _head.TargetForm == TargetForm.Authority, _status, _error, _package?.Id, _bytesIn, _bytesOut, _services.Time.GetElapsedTime(_requestStarted));
-        AccessLog? log = _services.AccessLog;
-        if (log is null)
+        if (!_services.AuthThrottle.RecordFailure(_client.Address))
         {
-            return;
+            return false;
         }
 
-        Span<byte> id = stackalloc byte[CorrelationId.Length];
-        _correlationId.TryFormat(id, out _);
-        ErrorDescriptor? error = _error == ErrorCode.None ? null : ErrorCatalog.Get(_error);
-        log.Write(new AccessLogEntry
-        {
-            Time = _services.Time.GetUtcNow(),
-            CorrelationId = id,
-            Client = _client,
-            PackageId = _package?.Id,
-            Method = _head.MethodBytes,
-            Target = _head.Target,
-            NodeId = _nodeId,
-            Status = _status,
-            Code = error is null ? default : error.Name,
-            BytesIn = _bytesIn,
-            BytesOut = _bytesOut,
-            Duration = _services.Time.GetElapsedTime(_requestStarted),
-            Termination = _termination,
-            Attempts = _attempts,
-        });
+        await Task.Delay(AuthFailureThrottle.Delay, _services.Time, _aborted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        return true;
     }
+
+    /// <summary>The rule string in force: the username, or the package's <c>DefaultRules</c> when it is empty.</summary>
+    private ReadOnlyMemory<byte> RuleBytes =>
+        _request.RulesLength > 0 ? _credentials.AsMemory(0, _request.RulesLength) : _request.Package!.DefaultRulesBytes;
+
+    /// <summary>Parses the rules once per request; false when they are invalid (<see cref="RequestState.RuleError"/>).</summary>
+    private bool ParseRules()
+    {
+        if (!_request.RulesParsed)
+        {
+            _request.RulesParsed = true;
+            Rules.RuleParser.TryParse(RuleBytes.Span, _request.Package!.Rules, out _request.Rules, out _request.RuleError);
+        }
+
+        return _request.RuleError.Code == ErrorCode.None;
+    }
+
+    private void WriteAccessLog() =>
+        RequestLog.Write(_services, _request, _head, _client, _router, tunnel: _socks || _head.TargetForm == TargetForm.Authority);
 }

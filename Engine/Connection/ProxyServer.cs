@@ -222,22 +222,26 @@ internal sealed class ProxyServer : IAsyncDisposable
         LogOverloaded(transport.RemoteEndPoint, id, written);
     }
 
-    private int WriteOverloaded(PipeWriter output, CorrelationId id) =>
-        _handle.Current.Errors.Write(output, new ErrorResponse(ErrorCode.Overloaded)
+    private int WriteOverloaded(PipeWriter output, CorrelationId id)
+    {
+        ProxyFailure failure = ProxyFailures.ConnectionCeiling;
+        return _handle.Current.Errors.Write(output, new ErrorResponse(failure.Code)
         {
-            Detail = "connection ceiling reached (Limits:MaxConnections)"u8,
+            Detail = failure.Detail,
             CorrelationId = id,
-            RetryAfterSeconds = 1,
-            LimitedBy = LimitedBy.Overload,
+            RetryAfterSeconds = failure.RetryAfterSeconds,
+            LimitedBy = failure.LimitedBy,
             KeepAlive = false,
         });
+    }
 
     // A refusal at the ceiling is a request the operator must be able to find: one access-log line (errors are
     // never sampled away) and the overload counter, as for the connection's own 503s.
     private void LogOverloaded(IPEndPoint client, CorrelationId id, int bytesOut)
     {
         ProxyServices services = _handle.Current;
-        services.Metrics?.Limited(LimitedBy.Overload);
+        ProxyFailure failure = ProxyFailures.ConnectionCeiling;
+        services.Metrics?.Limited(failure.LimitedBy);
         if (services.AccessLog is not { } log)
         {
             return;
@@ -250,10 +254,10 @@ internal sealed class ProxyServer : IAsyncDisposable
             Time = services.Time.GetUtcNow(),
             CorrelationId = cid,
             Client = client,
-            Status = bytesOut > 0 ? ErrorCatalog.Get(ErrorCode.Overloaded).Status : 0,
-            Code = ErrorCatalog.Get(ErrorCode.Overloaded).Name,
+            Status = bytesOut > 0 ? ErrorCatalog.Get(failure.Code).Status : 0,
+            Code = ErrorCatalog.Get(failure.Code).Name,
             BytesOut = bytesOut,
-            Termination = new TerminationState(TerminationCause.Resource, TerminationPhase.Request),
+            Termination = failure.Termination,
         });
     }
 

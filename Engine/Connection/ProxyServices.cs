@@ -35,9 +35,6 @@ internal sealed class ProxyServices
     /// <summary>Load shedding on a growing thread-pool queue; off unless <c>Limits:MaxPendingWork</c> is set.</summary>
     public Engine.Limits.OverloadMonitor Overload { get; init; } = Engine.Limits.OverloadMonitor.Off;
 
-    /// <summary>The validated options these services were built from (null when built by hand in tests).</summary>
-    public Hosting.EngineOptions? Options { get; init; }
-
     /// <summary>Resolver cache shared by the connectors; kept across reloads.</summary>
     public Targets.DnsCache? Dns { get; init; }
 
@@ -51,7 +48,7 @@ internal sealed class ProxyServices
     public required NodeRouting Routing { get; init; }
 
     /// <summary>Idle keep-alive connections to targets of absolute-URI requests; null: one connection per request.</summary>
-    public Forwarding.UpstreamConnectionPool? UpstreamPool { get; init; }
+    public Upstream.UpstreamConnectionPool? UpstreamPool { get; init; }
 
     public AccessLog? AccessLog { get; init; }
 
@@ -62,4 +59,17 @@ internal sealed class ProxyServices
 
     /// <summary><c>Engine:ExposeNode</c>: name the node in an X-Proxy-Node header (default on).</summary>
     public bool ExposeNode { get; init; } = true;
+
+    private Forwarding.ExchangeSettings? _exchange;
+
+    /// <summary>What every absolute-URI exchange runs under, from the values above.</summary>
+    public Forwarding.ExchangeSettings Exchange => _exchange ??= new Forwarding.ExchangeSettings
+    {
+        ResponseHeadTimeout = Limits.ResponseHeadTimeout,
+        IdleTimeout = Limits.IdleTimeout,
+        EngineName = EngineName,
+        ExposeNode = ExposeNode,
+        Time = Time,
+        Metrics = Metrics,
+    };
 }

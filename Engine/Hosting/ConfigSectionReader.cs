@@ -302,7 +302,7 @@ internal sealed class ConfigSectionReader
             return null;
         }
 
-        if (!TryParseHostPort(text, out string host, out int port)
+        if (!Http.HostPort.TryParse(text, out string host, out int port)
             || !IPAddress.TryParse(host, out IPAddress? address)
             || (port == 0 && !allowPortZero))
         {
@@ -327,42 +327,6 @@ internal sealed class ConfigSectionReader
         }
 
         return false;
-    }
-
-    /// <summary>Splits <c>host:port</c> / <c>[v6]:port</c>; port 0..65535, host non-empty.</summary>
-    public static bool TryParseHostPort(string text, out string host, out int port)
-    {
-        host = "";
-        port = 0;
-        string portText;
-        if (text.StartsWith('['))
-        {
-            int close = text.IndexOf("]:", StringComparison.Ordinal);
-            if (close < 0)
-            {
-                return false;
-            }
-
-            host = text[1..close];
-            portText = text[(close + 2)..];
-        }
-        else
-        {
-            int colon = text.IndexOf(':', StringComparison.Ordinal);
-            if (colon <= 0 || colon != text.LastIndexOf(':'))
-            {
-                return false;
-            }
-
-            host = text[..colon];
-            portText = text[(colon + 1)..];
-        }
-
-        return host.Length > 0
-            && !host.Any(char.IsWhiteSpace)
-            && portText.Length is > 0 and <= 5
-            && int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port)
-            && port <= 65535;
     }
 
     private static int Distance(string a, string b)

@@ -2,7 +2,7 @@ namespace Engine.Hosting;
 
 /// <summary>
 /// The configuration used when no <c>--config</c> is given: a working proxy on 127.0.0.1:8080
-/// with direct egress and one demo package (config.md). Loopback only, so a first run never
+/// with direct egress and one demo package (spec/config.md). Loopback only, so a first run never
 /// exposes an open proxy; private targets stay refused.
 /// </summary>
 internal static class EmbeddedDefault

@@ -81,7 +81,7 @@ internal static class EngineApp
         builder.Services.AddProxyEngine(result.Options);
         if (configFile is not null)
         {
-            // The file is watched (and SIGHUP re-reads it): config.md "the file is watched".
+            // The file is watched (and SIGHUP re-reads it): spec/config.md "the file is watched".
             builder.Services.AddSingleton(new ConfigSource(configFile, overrides));
         }
         using IHost host = builder.Build();

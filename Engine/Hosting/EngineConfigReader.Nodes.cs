@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
+using Engine.Upstream;
 
 namespace Engine.Hosting;
 
@@ -68,7 +69,7 @@ internal static partial class EngineConfigReader
         {
             reader.Report(item.GetSection("Address"), $"is required for a {type.ToString().ToLowerInvariant()} node (host:port of the upstream proxy)");
         }
-        else if (!ConfigSectionReader.TryParseHostPort(address, out _, out int port) || port == 0)
+        else if (!Http.HostPort.TryParse(address, out _, out int port) || port == 0)
         {
             reader.Report(item.GetSection("Address"), $"'{address}' is not a valid host:port (port 1..65535)");
         }

@@ -1,6 +1,7 @@
 using System.Net;
 using Engine.Errors;
 using Microsoft.Extensions.Configuration;
+using Engine.State;
 
 namespace Engine.Hosting;
 
@@ -310,7 +311,7 @@ internal static partial class EngineConfigReader
         return new StateOptions { Store = store, Redis = redis };
     }
 
-    private static bool IsHostPortWithPort(string text) => ConfigSectionReader.TryParseHostPort(text, out _, out int port) && port != 0;
+    private static bool IsHostPortWithPort(string text) => Http.HostPort.TryParse(text, out _, out int port) && port != 0;
 
     private static void CheckEndpointsDistinct(ConfigSectionReader reader, IConfigurationSection engine, EngineOptions options)
     {

@@ -21,9 +21,6 @@ internal static partial class EngineLog
     [LoggerMessage(6, LogLevel.Information, "systemd watchdog enabled: WATCHDOG=1 every {Interval}")]
     public static partial void WatchdogEnabled(ILogger logger, TimeSpan interval);
 
-    [LoggerMessage(5, LogLevel.Warning, "Listener {Listener} uses a protocol this build does not serve yet; it is not started")]
-    public static partial void ListenerNotServed(ILogger logger, string listener);
-
     [LoggerMessage(20, LogLevel.Information, "Configuration reloaded from {File} ({Reason}): packages, nodes, limits and security in force for new requests")]
     public static partial void Reloaded(ILogger logger, string file, string reason);
 

@@ -1,3 +1,6 @@
+using Engine.Upstream;
+using Engine.State;
+
 namespace Engine.Hosting;
 
 /// <summary>The whole <c>Engine</c> section, read and validated (see docs/configuration.md).</summary>

@@ -1,5 +1,6 @@
 using System.Net;
 using Engine.Auth;
+using Engine.Limits;
 
 namespace Engine.Hosting;
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 using Engine.State;
+using Engine.Hosting.Systemd;
 
 namespace Engine.Hosting;
 

@@ -10,6 +10,7 @@ using Engine.Rules;
 using Engine.State;
 using Engine.Targets;
 using Engine.Upstream;
+using Engine.Sessions;
 
 namespace Engine.Hosting;
 
@@ -42,7 +43,7 @@ internal static class ProxyServicesFactory
     public static ProxyServices Reload(EngineOptions options, ProxyServices previous)
     {
         previous.Limiter.CreditPoolBytes = options.Credits.PoolBytes;
-        AuthFailureThrottle throttle = options.Security.AuthFailuresPerMinute == previous.Options?.Security.AuthFailuresPerMinute
+        AuthFailureThrottle throttle = options.Security.AuthFailuresPerMinute == previous.AuthThrottle.FailuresPerMinute
             ? previous.AuthThrottle
             : new AuthFailureThrottle(options.Security.AuthFailuresPerMinute, previous.Time);
         ProxyServices next = Build(options, previous.AccessLog, previous.State, previous.Time, throttle, previous.Dns ?? new DnsCache(DnsPositiveTtl, DnsNegativeTtl),
@@ -66,12 +67,7 @@ internal static class ProxyServicesFactory
                 ConnectTimeout = limits.ConnectTimeout,
                 ResponseHeadTimeout = limits.ResponseHeadTimeout,
             },
-            ParserLimits = HttpParserLimits.Default with
-            {
-                MaxRequestLineBytes = limits.MaxRequestLineBytes,
-                MaxRequestHeadBytes = limits.MaxRequestHeadBytes,
-                MaxHeaderCount = limits.MaxHeaderCount,
-            },
+            ParserLimits = ParserLimits(limits),
             Errors = new ErrorWriter(new ErrorWriterOptions { EngineName = options.Name, TypeBase = options.Errors.TypeBase, Realm = options.Errors.Realm }),
             EngineName = System.Text.Encoding.ASCII.GetBytes(options.Name),
             Packages = new PackageDirectory(options.Packages.Select(ToPackage)),
@@ -83,13 +79,25 @@ internal static class ProxyServicesFactory
             Metrics = metrics,
             Dns = dns,
             AuthThrottle = throttle,
-            Options = options,
             Routing = CreateRouting(options, dns, policy, state.Sessions, clock),
             UpstreamPool = new UpstreamConnectionPool(time: time),
             AccessLog = accessLog,
             ExposeNode = options.Routing.ExposeNode,
             Time = clock,
         };
+    }
+
+    /// <summary>The request parser's limits from <c>Engine:Limits</c>, checked by their own rule (as the error writer checks its options).</summary>
+    private static HttpParserLimits ParserLimits(LimitsOptions limits)
+    {
+        HttpParserLimits parser = HttpParserLimits.Default with
+        {
+            MaxRequestLineBytes = limits.MaxRequestLineBytes,
+            MaxRequestHeadBytes = limits.MaxRequestHeadBytes,
+            MaxHeaderCount = limits.MaxHeaderCount,
+        };
+        IReadOnlyList<string> problems = parser.Validate();
+        return problems.Count == 0 ? parser : throw new InvalidOperationException("Invalid request parser limits: " + string.Join("; ", problems));
     }
 
     public static NodeRouting CreateRouting(EngineOptions options, DnsCache dns, TargetPolicy policy, ISessionStore sessions, TimeProvider time)

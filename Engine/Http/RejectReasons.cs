@@ -32,12 +32,6 @@ internal static class RejectReasons
         _ => 400,
     };
 
-    /// <summary>
-    /// Every reject leaves the parser state unknown (the rest of the stream cannot be framed),
-    /// so the connection must close after the answer (RFC 9112 §6.1, §9.6).
-    /// </summary>
-    public static bool MustClose(RejectReason reason) => reason != RejectReason.None;
-
     public static ReadOnlySpan<byte> Detail(RejectReason reason) => reason switch
     {
         RejectReason.InvalidRequestLine => "Malformed request line: method SP target SP version CRLF, single spaces (RFC 9112 3)"u8,

@@ -165,6 +165,55 @@ internal sealed class RequestHead
         ChunkedSeen = false;
     }
 
+    /// <summary>
+    /// Makes this head the <c>CONNECT host:port HTTP/1.1</c> a SOCKS5 request stands for, with the
+    /// target checked by the same rules as an HTTP CONNECT's (visible ASCII, RFC 9112 §3.2.3
+    /// authority-form); false when the destination cannot be one.
+    /// </summary>
+    internal bool SetConnect(ReadOnlySpan<byte> host, int port, bool ipv6)
+    {
+        Reset();
+        if (host.IsEmpty || host.ContainsAnyExcept(HttpCharacters.Target))
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> method = "CONNECT"u8;
+        Span<byte> target = stackalloc byte[host.Length + 8];
+        int n = 0;
+        if (ipv6)
+        {
+            target[n++] = (byte)'[';
+        }
+
+        host.CopyTo(target[n..]);
+        n += host.Length;
+        if (ipv6)
+        {
+            target[n++] = (byte)']';
+        }
+
+        target[n++] = (byte)':';
+        System.Buffers.Text.Utf8Formatter.TryFormat(port, target[n..], out int written);
+        n += written;
+        if (_bytes.Length < method.Length + n)
+        {
+            Grow(method.Length + n);
+        }
+
+        method.CopyTo(_bytes);
+        target[..n].CopyTo(_bytes.AsSpan(method.Length));
+        _used = method.Length + n;
+        SetRequestLine(KnownMethod.Connect, method.Length, method.Length, n, RequestVersion.Http11);
+        if (TargetParser.Parse(target[..n], KnownMethod.Connect, out TargetParts parts) != RejectReason.None || parts.Form != TargetForm.Authority)
+        {
+            return false;
+        }
+
+        SetTarget(parts);
+        return true;
+    }
+
     internal bool HasContentLength { get; set; }
 
     /// <summary>Transfer codings listed so far over all Transfer-Encoding lines.</summary>

@@ -1,4 +1,3 @@
-using Engine.Hosting;
 
 namespace Engine.Limits;
 

@@ -33,16 +33,5 @@ internal readonly partial struct RuleError
     /// </summary>
     public ValueRange Previous { get; }
 
-    public static ErrorCode CodeOf(RuleProblem problem) => problem switch
-    {
-        RuleProblem.None => ErrorCode.None,
-        RuleProblem.EmptyUsername => ErrorCode.ErrMissingParams,
-        RuleProblem.UnknownName => ErrorCode.ErrUnknownParam,
-        RuleProblem.Duplicate or RuleProblem.AliasDuplicate => ErrorCode.ErrDuplicateParam,
-        RuleProblem.BindWithoutSession or RuleProblem.SessionLengthWithoutSession or RuleProblem.IdleTtlWithoutSession
-            or RuleProblem.RotateWithoutSession or RuleProblem.BindWithRotate or RuleProblem.BindWithOnErrorReplace
-            or RuleProblem.BindWithPreferLookalike or RuleProblem.RotateTimedWithRequests => ErrorCode.ErrInvalidCombination,
-        RuleProblem.RuleNotAllowed or RuleProblem.NetworkNotAllowed => ErrorCode.ErrParamNotAllowed,
-        _ => ErrorCode.ErrInvalidValue,
-    };
+    public static ErrorCode CodeOf(RuleProblem problem) => ProxyFailures.Of(problem);
 }

@@ -1,9 +1,10 @@
 using Engine.Upstream;
+using Engine.Sessions;
 
 namespace Engine.State;
 
 /// <summary>
-/// What engine instances may share (config.md <c>State</c>): sticky sessions, the per-package
+/// What engine instances may share (spec/config.md <c>State</c>): sticky sessions, the per-package
 /// request rate, per-package traffic and the organisation's credit pool. <c>memory</c> keeps them
 /// in this process; <c>redis</c> shares them across every instance and falls back to local state,
 /// flagged by <see cref="IsDegraded"/>, while Redis cannot be reached.

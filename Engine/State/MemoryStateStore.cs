@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Engine.Upstream;
+using Engine.Sessions;
 
 namespace Engine.State;
 
@@ -50,12 +51,6 @@ internal sealed class MemoryStateStore : IStateStore
 
     public long TrafficUsed(string packageId) =>
         _traffic.TryGetValue(packageId, out StrongBox<long>? used) ? Volatile.Read(ref used.Value) : 0;
-
-    /// <summary>Replaces a package's count (a shared store reconciling its local copy).</summary>
-    public void SetTraffic(string packageId, long bytes) =>
-        Volatile.Write(ref _traffic.GetOrAdd(packageId, static _ => new StrongBox<long>()).Value, bytes);
-
-    public void SetCredits(long bytes) => Volatile.Write(ref _credits, bytes);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

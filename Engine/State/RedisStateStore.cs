@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Engine.Upstream;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
+using Engine.Sessions;
 
 namespace Engine.State;
 

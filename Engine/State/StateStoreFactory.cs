@@ -1,4 +1,3 @@
-using Engine.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Engine.State;

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using Engine.Hosting;
 using Engine.Rules;
 
 namespace Engine.Upstream;
@@ -34,7 +33,7 @@ internal sealed class Node
         Network = NodeTags.ParseNetwork(options.Network);
         Username = options.Username;
         Password = options.Password;
-        if (options.Address is not null && Hosting.ConfigSectionReader.TryParseHostPort(options.Address, out string host, out int port))
+        if (options.Address is not null && Http.HostPort.TryParse(options.Address, out string host, out int port))
         {
             Host = host;
             Port = port;

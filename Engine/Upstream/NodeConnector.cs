@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using Engine.Hosting;
 using Engine.Targets;
 
 namespace Engine.Upstream;
@@ -10,7 +9,7 @@ namespace Engine.Upstream;
 /// or the target (answer the client). One deadline, <c>ConnectTimeout</c>, covers the node
 /// connect and its handshake.
 /// </summary>
-internal sealed class NodeConnector
+internal sealed class NodeConnector : INodeConnector
 {
     private readonly DnsCache _dns;
     private readonly TargetPolicy _policy;

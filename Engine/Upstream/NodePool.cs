@@ -1,4 +1,3 @@
-using Engine.Hosting;
 using Engine.Rules;
 
 namespace Engine.Upstream;

@@ -1,3 +1,5 @@
+using Engine.Sessions;
+
 namespace Engine.Upstream;
 
 /// <summary>Everything a connection needs to turn rules into a working path: the pool, the connectors, the sessions.</summary>
@@ -10,7 +12,7 @@ internal sealed class NodeRouting : IDisposable
     private readonly ITimer _sweep;
     private readonly TimeProvider _time;
 
-    public NodeRouting(NodePool pool, NodeConnector connector, ISessionStore sessions, int maxAttempts, TimeProvider time, NodeProber? prober = null)
+    public NodeRouting(NodePool pool, INodeConnector connector, ISessionStore sessions, int maxAttempts, TimeProvider time, NodeProber? prober = null)
     {
         Prober = prober;
         Pool = pool;
@@ -23,7 +25,7 @@ internal sealed class NodeRouting : IDisposable
 
     public NodePool Pool { get; }
 
-    public NodeConnector Connector { get; }
+    public INodeConnector Connector { get; }
 
     public ISessionStore Sessions { get; }
 

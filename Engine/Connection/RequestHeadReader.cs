@@ -1,0 +1,144 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using Engine.Http;
+using Engine.Transport;
+
+namespace Engine.Connection;
+
+/// <summary>
+/// The client's side of reading: the next request head through <see cref="HttpRequestParser"/>
+/// under the connection's deadlines, the SOCKS5 sniff of an auto listener, and the deadline the
+/// SOCKS5 handshake runs under. One per client connection.
+/// </summary>
+internal sealed class RequestHeadReader : IDisposable
+{
+    private readonly PipeReader _input;
+    private readonly HttpRequestParser _parser;
+    private readonly CancellationTokenSource _deadline = new();
+    private bool _awaitingHead;
+
+    public RequestHeadReader(PipeReader input, HttpParserLimits limits)
+    {
+        _input = input;
+        _parser = new HttpRequestParser(limits);
+    }
+
+    /// <summary>Why the last head was rejected.</summary>
+    public RejectReason RejectReason => _parser.RejectReason;
+
+    /// <summary>
+    /// Reads one request head into <paramref name="head"/>. Until its first byte the keep-alive idle
+    /// timeout applies; from then on one RequestHeadTimeout covers the whole head and is not extended
+    /// by further reads, so a client trickling a byte at a time (slowloris) is cut off on time.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    public async ValueTask<HeadOutcome> ReadAsync(RequestHead head, ConnectionLimits limits, CancellationToken draining)
+    {
+        _deadline.CancelAfter(limits.IdleTimeout);
+        bool started = false;
+        Volatile.Write(ref _awaitingHead, true);
+        if (draining.IsCancellationRequested)
+        {
+            return HeadOutcome.Draining;
+        }
+
+        try
+        {
+            while (true)
+            {
+                ValueTask<ReadResult> pending = _input.ReadAsync(_deadline.Token);
+                ReadResult read = pending.IsCompletedSuccessfully ? pending.Result : await pending.ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = read.Buffer;
+                if (read.IsCanceled)
+                {
+                    _input.AdvanceTo(buffer.Start);
+                    return HeadOutcome.Draining;
+                }
+
+                if (!started && !buffer.IsEmpty)
+                {
+                    started = true;
+                    _deadline.CancelAfter(limits.RequestHeadTimeout);
+                }
+
+                ParseStatus status = Parse(buffer, head, out SequencePosition consumed);
+                if (status == ParseStatus.Complete)
+                {
+                    _input.AdvanceTo(consumed);
+                    _deadline.TryReset();
+                    return HeadOutcome.Complete;
+                }
+
+                if (status == ParseStatus.Rejected)
+                {
+                    _input.AdvanceTo(consumed);
+                    return HeadOutcome.Rejected;
+                }
+
+                _input.AdvanceTo(consumed, buffer.End);
+                if (read.IsCompleted)
+                {
+                    return buffer.Slice(consumed).IsEmpty && !_parser.InProgress ? HeadOutcome.Closed : HeadOutcome.Truncated;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return started ? HeadOutcome.HeadTimeout : HeadOutcome.IdleTimeout;
+        }
+        finally
+        {
+            Volatile.Write(ref _awaitingHead, false);
+        }
+    }
+
+    /// <summary>Shutdown began: a connection idle between requests is woken to close; one in a request is left to finish.</summary>
+    public void WakeIfIdle()
+    {
+        if (Volatile.Read(ref _awaitingHead))
+        {
+            _input.CancelPendingRead();
+        }
+    }
+
+    /// <summary>Peeks at the first byte without consuming it (within <paramref name="timeout"/>); a silent client is served as HTTP, whose reader then times it out.</summary>
+    public async ValueTask<bool> PeekIsSocksAsync(TimeSpan timeout)
+    {
+        _deadline.CancelAfter(timeout);
+        try
+        {
+            ReadResult read = await _input.ReadAsync(_deadline.Token).ConfigureAwait(false);
+            bool socks = !read.Buffer.IsEmpty && read.Buffer.FirstSpan[0] == 0x05;
+            _input.AdvanceTo(read.Buffer.Start);
+            return socks;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        finally
+        {
+            _deadline.TryReset();
+        }
+    }
+
+    /// <summary>Arms the deadline a SOCKS5 handshake reads under.</summary>
+    public CancellationToken StartDeadline(TimeSpan timeout)
+    {
+        _deadline.CancelAfter(timeout);
+        return _deadline.Token;
+    }
+
+    public void ClearDeadline() => _deadline.TryReset();
+
+    public void Dispose() => _deadline.Dispose();
+
+    private ParseStatus Parse(in ReadOnlySequence<byte> buffer, RequestHead head, out SequencePosition consumed)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        ParseStatus status = _parser.ParseHead(ref reader, head);
+        consumed = reader.Position;
+        return status;
+    }
+}

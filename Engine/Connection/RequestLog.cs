@@ -1,0 +1,44 @@
+using System.Net;
+using Engine.Diagnostics;
+using Engine.Errors;
+using Engine.Http;
+using Engine.Upstream;
+
+namespace Engine.Connection;
+
+/// <summary>The end of every request: its metrics and its one access-log line.</summary>
+internal static class RequestLog
+{
+    public static void Write(ProxyServices services, in RequestState request, RequestHead head, IPEndPoint client, Router router, bool tunnel)
+    {
+        TimeSpan duration = services.Time.GetElapsedTime(request.Started);
+        services.Metrics?.RequestEnded(tunnel, request.Status, request.Error, request.Package?.Id,
+            request.BytesIn, request.BytesOut, duration);
+        AccessLog? log = services.AccessLog;
+        if (log is null)
+        {
+            return;
+        }
+
+        Span<byte> id = stackalloc byte[CorrelationId.Length];
+        request.CorrelationId.TryFormat(id, out _);
+        ErrorDescriptor? error = request.Error == ErrorCode.None ? null : ErrorCatalog.Get(request.Error);
+        log.Write(new AccessLogEntry
+        {
+            Time = services.Time.GetUtcNow(),
+            CorrelationId = id,
+            Client = client,
+            PackageId = request.Package?.Id,
+            Method = head.MethodBytes,
+            Target = head.Target,
+            NodeId = router.Node?.Id ?? string.Empty,
+            Status = request.Status,
+            Code = error is null ? default : error.Name,
+            BytesIn = request.BytesIn,
+            BytesOut = request.BytesOut,
+            Duration = duration,
+            Termination = request.Termination,
+            Attempts = router.Attempts,
+        });
+    }
+}

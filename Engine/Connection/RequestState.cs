@@ -1,0 +1,44 @@
+using Engine.Auth;
+using Engine.Diagnostics;
+using Engine.Errors;
+using Engine.Rules;
+
+namespace Engine.Connection;
+
+/// <summary>
+/// Everything one request accumulates on its way through the connection, for its answer and its
+/// access-log line. Started afresh for every request (<see cref="ProxyConnection"/>'s
+/// <c>BeginRequest</c> assigns a new value: the one reset).
+/// </summary>
+internal struct RequestState
+{
+    public RequestState(CorrelationId correlationId, long started)
+    {
+        CorrelationId = correlationId;
+        Started = started;
+        Termination = TerminationState.Normal;
+    }
+
+    public CorrelationId CorrelationId;
+    public long Started;
+
+    /// <summary>The authenticated package; null until authentication passed.</summary>
+    public Package? Package;
+    /// <summary>Length of the rules (the username) in the connection's credentials buffer; 0 or less: none sent.</summary>
+    public int RulesLength;
+    /// <summary>Whether the rules were parsed (once per request: at the SOCKS5 auth step, or at routing).</summary>
+    public bool RulesParsed;
+    public RuleSet Rules;
+    /// <summary>The rules' parse error when they did not parse.</summary>
+    public RuleError RuleError;
+    /// <summary>A refusal found at a SOCKS5 auth step that is not an RFC 1929 failure, answered at the request.</summary>
+    public ErrorCode DeferredRefusal;
+
+    public long BytesIn;
+    public long BytesOut;
+    /// <summary>The status the client saw (the target's, or the catalog error's).</summary>
+    public int Status;
+    /// <summary>The catalog code of the failure, also after a response started (a cut body, a reset tunnel).</summary>
+    public ErrorCode Error;
+    public TerminationState Termination;
+}

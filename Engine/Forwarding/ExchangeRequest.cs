@@ -1,0 +1,22 @@
+using System.Net.Sockets;
+using Engine.Http;
+using Engine.Limits;
+using Engine.Upstream;
+
+namespace Engine.Forwarding;
+
+/// <summary>
+/// One exchange to run: the parsed client request, the node it goes through and the connection
+/// opened (or rented) to it. <see cref="CanRetry"/>: the connection was reused and the request can
+/// be sent again whole, so a failure before any response byte earns a retry on a fresh one.
+/// </summary>
+internal readonly record struct ExchangeRequest(
+    RequestHead Head,
+    Node Node,
+    Socket Upstream,
+    bool Pooled,
+    bool CanRetry,
+    ExchangeSettings Settings,
+    int Attempts = 1,
+    TrafficAccount? Traffic = null,
+    long TrafficBase = 0);

@@ -1,0 +1,20 @@
+using Engine.Diagnostics;
+using Engine.Upstream;
+
+namespace Engine.Forwarding;
+
+/// <summary>
+/// What one <see cref="HttpExchange"/> did: how it ended (<see cref="Outcome"/>), which failure
+/// when the client has not been answered yet (<see cref="Failure"/>, mapped to the catalog by
+/// <c>Errors/ProxyFailures</c>), who ended it and when (<see cref="Termination"/>), the bytes it
+/// moved each way, and whether the client connection can carry another request.
+/// </summary>
+internal readonly record struct ExchangeResult(
+    ExchangeOutcome Outcome,
+    TerminationState Termination,
+    int Status = 0,
+    long BytesIn = 0,
+    long BytesOut = 0,
+    bool ClientContinues = false,
+    ExchangeFailure Failure = ExchangeFailure.None,
+    ConnectStatus NodeFailure = ConnectStatus.Connected);

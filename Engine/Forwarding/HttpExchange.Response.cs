@@ -1,0 +1,267 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using Engine.Diagnostics;
+using Engine.Http;
+using Engine.Transport;
+using Engine.Tunnel;
+using Engine.Upstream;
+
+namespace Engine.Forwarding;
+
+internal sealed partial class HttpExchange
+{
+    private static ReadOnlySpan<byte> KeepAliveToken => "keep-alive"u8;
+
+    private static ReadOnlySpan<byte> CloseToken => "close"u8;
+
+    private enum RelayOutcome : byte
+    {
+        /// <summary>Nothing was sent to the client yet: the failure can still be a catalog error.</summary>
+        NotStarted,
+        Relayed,
+        Upgraded,
+        /// <summary>Part of the response went out and then something broke: only closing is left.</summary>
+        BrokenAfterHead,
+    }
+
+    /// <summary>What the response side saw; <see cref="ReceivedBytes"/>: any byte at all came back (a stale connection sends none).</summary>
+    private readonly record struct ResponseRelay(
+        RelayOutcome Outcome,
+        TerminationState Termination,
+        ExchangeFailure Failure = ExchangeFailure.None,
+        ConnectStatus NodeFailure = ConnectStatus.Connected,
+        bool ReceivedBytes = false,
+        bool KeepsClient = false,
+        int Status = 0);
+
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<ResponseRelay> RelayResponseAsync(Socket upstream, SocketReader upstreamReader)
+    {
+        RequestHead head = Head;
+        ExchangeSettings settings = Settings;
+        RequestMethodKind method = head.Method == KnownMethod.Head ? RequestMethodKind.Head : RequestMethodKind.Other;
+        ResponseHeadParser parser = ResponseHeadParser.Default;
+        CancellationToken deadline = StartDeadline(settings.ResponseHeadTimeout);
+        long waitingSince = settings.Time.GetTimestamp();
+        bool anySent = false;
+        bool received = false;
+        int interim = 0;
+        int statusCode = 0;
+        try
+        {
+            while (true)
+            {
+                _response.Reset();
+                ResponseParseStatus status;
+                while (true)
+                {
+                    ReadResult read = await upstreamReader.ReadAsync(deadline).ConfigureAwait(false);
+                    if (read.IsCanceled && _clientFramingFailed)
+                    {
+                        upstreamReader.AdvanceTo(read.Buffer.Start);
+                        return Failed(anySent, received, statusCode, TerminationState.Normal, ExchangeFailure.ClientFraming);
+                    }
+
+                    if (!received && !read.Buffer.IsEmpty)
+                    {
+                        // Time to first byte: from the request head sent to the target's first answer byte.
+                        settings.Metrics?.FirstByte(settings.Time.GetElapsedTime(waitingSince));
+                    }
+
+                    received |= !read.Buffer.IsEmpty;
+                    status = ParseResponse(parser, read.Buffer, method, out SequencePosition consumed);
+                    if (status != ResponseParseStatus.Incomplete)
+                    {
+                        upstreamReader.AdvanceTo(consumed);
+                        break;
+                    }
+
+                    upstreamReader.AdvanceTo(consumed, read.Buffer.End);
+                    if (read.IsCompleted)
+                    {
+                        return Failed(anySent, received, statusCode, new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Headers), ExchangeFailure.TargetClosedBeforeHead);
+                    }
+                }
+
+                if (status == ResponseParseStatus.Invalid)
+                {
+                    return Failed(anySent, received, statusCode, new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Headers), ExchangeFailure.ResponseMalformed);
+                }
+
+                if (_response.IsInterim)
+                {
+                    // A target that sends endless 1xx heads must not keep the exchange alive.
+                    if (++interim > MaxInterimResponses)
+                    {
+                        return Failed(anySent, received, statusCode, new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Headers), ExchangeFailure.ResponseMalformed);
+                    }
+
+                    // 100 Continue, 103 Early Hints: relayed as they come (RFC 9110 §15.2), but
+                    // never to an HTTP/1.0 client, which cannot understand them.
+                    if (head.Version != RequestVersion.Http10)
+                    {
+                        ForwardedResponseWriter.WriteHead(_clientOutput, _response, settings.EngineName, head.TargetHost, default);
+                        anySent = true;
+                        if (!await FlushAsync().ConfigureAwait(false))
+                        {
+                            return new ResponseRelay(RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Headers), ReceivedBytes: true);
+                        }
+                    }
+
+                    continue;
+                }
+
+                break;
+            }
+
+            ClearDeadline();
+            if (_response.StatusCode == 407 && Node.Type == NodeType.Http)
+            {
+                // The upstream proxy refused the engine's credentials: never relay that as if the
+                // client's own were wrong.
+                return new ResponseRelay(anySent ? RelayOutcome.BrokenAfterHead : RelayOutcome.NotStarted, TerminationState.Normal,
+                    NodeFailure: ConnectStatus.NodeAuthFailed, ReceivedBytes: true);
+            }
+
+            statusCode = _response.StatusCode;
+            if (_response.SwitchesProtocols)
+            {
+                (RelayOutcome upgraded, TerminationState upgradeEnd) = await RelayUpgradeAsync(upstream, upstreamReader).ConfigureAwait(false);
+                return new ResponseRelay(upgraded, upgradeEnd, ReceivedBytes: true, Status: statusCode);
+            }
+
+            // The client connection survives only if the response has a delimited body and the
+            // client wants keep-alive; a close-delimited body ends with the target's FIN.
+            bool keepsClient = head.KeepAlive && _response.Framing != ResponseBodyFraming.CloseDelimited && !_draining.IsCancellationRequested;
+            ReadOnlySpan<byte> clientConnection = !keepsClient ? CloseToken
+                : head.Version == RequestVersion.Http10 ? KeepAliveToken : default;
+            long before = _clientOutput.UnflushedBytes;
+            WriteResponseHead(clientConnection);
+            anySent = true;   // from here on a failure can only close the connection
+            _bytesOut += _clientOutput.UnflushedBytes - before;
+            (RelayOutcome outcome, TerminationState end) = await RelayBodyAsync(upstreamReader).ConfigureAwait(false);
+            return new ResponseRelay(outcome, end, ReceivedBytes: true, KeepsClient: keepsClient, Status: statusCode);
+        }
+        catch (OperationCanceledException) when (!_aborted.IsCancellationRequested)
+        {
+            return Failed(anySent, received, statusCode, new TerminationState(TerminationCause.TargetTimeout, anySent ? TerminationPhase.Data : TerminationPhase.Headers),
+                ExchangeFailure.ResponseHeadTimeout);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or SocketException)
+        {
+            return Failed(anySent, received, statusCode, new TerminationState(_aborted.IsCancellationRequested ? TerminationCause.Killed : TerminationCause.TargetAbort,
+                anySent ? TerminationPhase.Data : TerminationPhase.Headers), ExchangeFailure.TargetClosedBeforeHead);
+        }
+    }
+
+    private static ResponseRelay Failed(bool anySent, bool received, int status, TerminationState termination, ExchangeFailure failure) =>
+        new(anySent ? RelayOutcome.BrokenAfterHead : RelayOutcome.NotStarted, termination, failure, ReceivedBytes: received, Status: status);
+
+    private void WriteResponseHead(ReadOnlySpan<byte> clientConnection)
+    {
+        Span<byte> nodeFields = stackalloc byte[NodeFields.MaxLength];
+        int n = NodeFields.Write(nodeFields, Settings.ExposeNode, Node.IdBytes, _request.Attempts);
+        ForwardedResponseWriter.WriteHead(_clientOutput, _response, Settings.EngineName, Head.TargetHost, clientConnection, nodeFields[..n]);
+    }
+
+    private ResponseParseStatus ParseResponse(ResponseHeadParser parser, in ReadOnlySequence<byte> buffer, RequestMethodKind method, out SequencePosition consumed)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        ResponseParseStatus status = parser.Parse(ref reader, _response, method);
+        consumed = reader.Position;
+        return status;
+    }
+
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<(RelayOutcome Outcome, TerminationState Termination)> RelayBodyAsync(SocketReader upstreamReader)
+    {
+        ResponseBodyFraming framing = _response.Framing;
+        if (framing == ResponseBodyFraming.None || (framing == ResponseBodyFraming.ContentLength && _response.ContentLength == 0))
+        {
+            return (await FlushAsync().ConfigureAwait(false) ? RelayOutcome.Relayed : RelayOutcome.BrokenAfterHead, TerminationState.Normal);
+        }
+
+        long remaining = framing == ResponseBodyFraming.ContentLength ? _response.ContentLength : long.MaxValue;
+        _responseChunks.Reset();
+        while (true)
+        {
+            CancellationToken deadline = StartDeadline(Settings.IdleTimeout);
+            ReadResult read = await upstreamReader.ReadAsync(deadline).ConfigureAwait(false);
+            ReadOnlySequence<byte> buffer = read.Buffer;
+            BodySlice slice = TakeBody(buffer, framing == ResponseBodyFraming.Chunked ? _responseChunks : null, ref remaining, out ReadOnlySequence<byte> body);
+            if (slice == BodySlice.Invalid)
+            {
+                return (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Data));
+            }
+
+            bool done = slice == BodySlice.Done;
+
+            foreach (ReadOnlyMemory<byte> segment in body)
+            {
+                _clientOutput.Write(segment.Span);
+            }
+
+            _bytesOut += body.Length;
+            // A finished body examines only itself: anything behind it (an unsolicited response on a
+            // keep-alive connection) must stay visible to the pool's check before reuse.
+            upstreamReader.AdvanceTo(body.End, done ? body.End : buffer.End);
+            if (!await FlushAsync().ConfigureAwait(false))
+            {
+                return (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Data));
+            }
+
+            if (!done && !ReportTrafficBatch())
+            {
+                // The package's cap or the credit pool ran out: the caller names which limit.
+                return (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.Resource, TerminationPhase.Data));
+            }
+
+            if (done)
+            {
+                ClearDeadline();
+                return (RelayOutcome.Relayed, TerminationState.Normal);
+            }
+
+            if (read.IsCompleted)
+            {
+                ClearDeadline();
+                if (framing == ResponseBodyFraming.CloseDelimited)
+                {
+                    return (RelayOutcome.Relayed, TerminationState.Normal);
+                }
+
+                // The target closed before the body it announced was complete: the client must
+                // see the connection close, not a short body followed by the next response.
+                return (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Data));
+            }
+        }
+    }
+
+    /// <summary>101 Switching Protocols (WebSocket through an absolute URI): relay bytes from here on.</summary>
+    private async Task<(RelayOutcome Outcome, TerminationState Termination)> RelayUpgradeAsync(Socket upstream, SocketReader upstreamReader)
+    {
+        ForwardedResponseWriter.WriteHead(_clientOutput, _response, Settings.EngineName, Head.TargetHost, default);
+        if (upstreamReader.TryRead(out ReadResult early))
+        {
+            foreach (ReadOnlyMemory<byte> segment in early.Buffer)
+            {
+                _clientOutput.Write(segment.Span);
+            }
+
+            upstreamReader.AdvanceTo(early.Buffer.End);
+        }
+
+        if (!await FlushAsync().ConfigureAwait(false))
+        {
+            return (RelayOutcome.BrokenAfterHead, TerminationState.Normal);
+        }
+
+        using var relay = new TunnelRelay(_clientInput, _clientOutput, upstream, Settings.IdleTimeout, _aborted, Settings.Time, _request.Traffic);
+        TunnelResult result = await relay.RunAsync().ConfigureAwait(false);
+        _bytesIn += result.BytesFromClient;
+        _bytesOut += result.BytesFromTarget;
+        return (RelayOutcome.Upgraded, result.Termination);
+    }
+}

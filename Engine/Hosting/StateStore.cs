@@ -1,8 +1,0 @@
-namespace Engine.Hosting;
-
-/// <summary>Where sessions and counters live: this process only, or Redis shared by every instance.</summary>
-internal enum StateStore : byte
-{
-    Memory,
-    Redis,
-}
