@@ -88,22 +88,52 @@ public sealed class AdminServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Get_TooManyFailedTokens_Is429WithRetryAfter_EvenForTheRightToken()
+    public async Task Get_TooManyFailedTokens_SlowsWrongOnesWith429_TheRightTokenStillServed()
     {
-        for (int i = 0; i < global::Engine.Admin.AuthThrottle.DefaultMaxFailures; i++)
+        for (int i = 0; i < global::Engine.Admin.AdminServer.AuthFailuresPerMinute; i++)
         {
             using HttpResponseMessage wrong = await _h.Anonymous.GetAsync("nodes");
             Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
         }
 
-        using HttpResponseMessage response = await _h.Client.GetAsync("nodes");
+        // Issue 19.5: before, the right token got 429 for the rest of the minute (a lockout).
+        using (HttpResponseMessage right = await _h.Client.GetAsync("nodes"))
+        {
+            Assert.Equal(HttpStatusCode.OK, right.StatusCode);
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using HttpResponseMessage response = await _h.Anonymous.GetAsync("nodes");
+        TimeSpan took = clock.Elapsed;
 
         JsonElement problem = await AssertProblem(response, HttpStatusCode.TooManyRequests, "AUTH_THROTTLED");
+        Assert.True(took >= TimeSpan.FromMilliseconds(900), $"a throttled wrong token is answered late ({took.TotalMilliseconds:0} ms)");
+        Assert.True(response.Headers.ConnectionClose, "a throttled answer closes the connection");
         int retryAfter = (int)response.Headers.RetryAfter!.Delta!.Value.TotalSeconds;
         Assert.InRange(retryAfter, 1, 60);
         Assert.Equal(retryAfter, problem.GetProperty("retryAfterSeconds").GetInt32());
+
+        using HttpResponseMessage again = await _h.Client.GetAsync("metrics");
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         using HttpResponseMessage health = await _h.Anonymous.GetAsync("healthz");
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    public async Task CrossSiteRequestsWithoutToken_Are403_AndDoNotCountTowardsTheThrottle()
+    {
+        // A web page in a browser on the admin host cannot spend the address's failures.
+        for (int i = 0; i < global::Engine.Admin.AdminServer.AuthFailuresPerMinute * 3; i++)
+        {
+            using var cross = new HttpRequestMessage(HttpMethod.Get, "nodes");
+            cross.Headers.Add("Origin", "http://evil.example");
+            using HttpResponseMessage refused = await _h.Anonymous.SendAsync(cross);
+            await AssertProblem(refused, HttpStatusCode.Forbidden, "FORBIDDEN");
+        }
+
+        using HttpResponseMessage wrong = await _h.Anonymous.GetAsync("nodes");
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Equal(0, _h.Admin.Throttle.Throttled);
     }
 
     [Fact]

@@ -30,7 +30,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
         // Synchronized: the log's writer task and the test read the same stream.
         _logSink = options.AccessLogSink ?? Stream.Synchronized(_log);
         AccessLog = new AccessLog(_logSink);
-        var policy = new TargetPolicy(options.AllowPrivateTargets, options.AllowedConnectPorts, options.BlockedDomains);
+        var policy = new TargetPolicy(options.AllowPrivateTargets, options.AllowedConnectPorts, options.BlockedDomains, options.AllowedHttpPorts);
         var dns = new DnsCache(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2), resolve: options.Resolve);
         var pool = new NodePool(options.Nodes, options.Health ?? NodeHealthPolicy.Default(options.Time));
         State = options.State ?? new Engine.State.MemoryStateStore(options.Time, options.Sessions);
@@ -147,6 +147,9 @@ internal sealed class ProxyFixtureOptions
     public int[]? AllowedConnectPorts { get; set; }
 
     public string[]? BlockedDomains { get; set; }
+
+    /// <summary>Plain-HTTP port policy; null = every port (the fixture's default, unlike the engine's).</summary>
+    public PortRange[]? AllowedHttpPorts { get; set; }
 
     public Func<string, CancellationToken, Task<IPAddress[]>>? Resolve { get; set; }
 

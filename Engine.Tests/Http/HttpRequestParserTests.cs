@@ -262,6 +262,22 @@ public class HttpRequestParserTests
         Assert.Equal(KnownHeader.None, KnownHeaders.Lookup("Hosu"u8));
     }
 
+    [Theory]
+    [InlineData("Transfer_Encoding", true)]
+    [InlineData("CONTENT_length", true)]
+    [InlineData("Content_Length", true)]
+    [InlineData("Proxy_Connection", true)]
+    [InlineData("keep_alive", true)]
+    [InlineData("Proxy_Authorization", true)]
+    [InlineData("Proxy_Authenticate", true)]
+    [InlineData("Transfer-Encoding", false)]   // the real name: judged as itself
+    [InlineData("X_Forwarded_For", false)]
+    [InlineData("User_Agent", false)]
+    [InlineData("Transfer__Encoding", false)]
+    [InlineData("_", false)]
+    public void FoldsToFramingOrHopByHop_OnlyUnderscoreSpellingsOfThoseFields(string name, bool folds) =>
+        Assert.Equal(folds, KnownHeaders.FoldsToFramingOrHopByHop(System.Text.Encoding.ASCII.GetBytes(name)));
+
     [Fact]
     public void KnownMethods_Lookup_IsCaseSensitive()
     {

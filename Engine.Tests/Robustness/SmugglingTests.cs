@@ -61,6 +61,10 @@ public sealed class SmugglingTests : IAsyncLifetime
             { "te-obs-fold-after", H + "X: y\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "Reject", 0 },
             { "te-leading-space-name", H + " Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "Reject", 0 },
             { "te-http10", "POST http://{T}/s HTTP/1.0\r\nHost: {T}\r\n{A}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "Reject", 0 },
+            // Names that CGI/WSGI gateways fold into a framing field (issue 19.9): refused, never forwarded.
+            { "te-underscore-name", H + "Transfer_Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello", "Reject", 0 },
+            { "cl-underscore-name", H + "Content-Length: 5\r\ncontent_length: 0\r\n\r\nhello", "Reject", 0 },
+            { "other-underscore-name", H + "X_Trace_Id: 1\r\nContent-Length: 5\r\n\r\nhello", "One", 5 },
             // Content-Length tricks.
             { "cl-duplicate-different", H + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", "Reject", 0 },
             { "cl-comma-different", H + "Content-Length: 5, 6\r\n\r\nhello!", "Reject", 0 },

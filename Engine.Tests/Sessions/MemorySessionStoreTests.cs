@@ -143,4 +143,74 @@ public class MemorySessionStoreTests
 
         return GC.GetAllocatedBytesForCurrentThread() - before;
     }
+
+    [Fact]
+    public async Task PackageAtItsCap_EvictsTheLeastRecentlyUsed_WhichThenStartsFresh()
+    {
+        _store.SetMaxSessions(package => package == "p" ? 3 : 1_000);
+        Open("a");
+        Commit(null, "n1", id: "a");
+        Open("b");
+        Open("c");
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal("n1", Open("a").NodeId);   // a used again: b is now the least recently used
+
+        Assert.Equal(SessionOpenStatus.Created, Open("d").Status);
+
+        Assert.Equal(3, _store.LiveSessions("p"));
+        Assert.Equal(1, _store.Evicted);
+        Assert.Null((await _store.GetAsync("p", B("b"))));
+        Assert.Equal("n1", Open("a").NodeId);
+        Assert.Equal(SessionOpenStatus.Created, Open("b").Status);   // starts fresh, as after its idle time
+        Assert.Equal(2, _store.Evicted);                              // c went for it
+        Assert.Equal(0, _store.LiveSessions("other"));
+    }
+
+    [Fact]
+    public void DistinctIds_NeverHoldMoreThanTheCap()
+    {
+        _store.SetMaxSessions(_ => 1_000);
+        // Before the cap: 60,000 distinct ids made 60,000 live sessions.
+        for (int i = 0; i < 60_000; i++)
+        {
+            Open("id" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        Assert.Equal(1_000, _store.LiveSessions("p"));
+        Assert.Equal(1_000, _store.Count);
+        Assert.Equal(59_000, _store.Evicted);
+    }
+
+    [Fact]
+    public async Task OpenWithoutCreate_StoresNothing_BindCreatesTheSessionOnItsNode()
+    {
+        SessionOpened absent = (await _store.OpenAsync("p", B("s1"), B("country-us"), Terms(), create: false));
+        Assert.Equal(SessionOpenStatus.Absent, absent.Status);
+        Assert.Equal(0, _store.Count);
+
+        Assert.True((await _store.BindAsync("p", B("s1"), B("country-us"), Terms(), null, "n1")));
+        Assert.Equal(new SessionOpened(SessionOpenStatus.Resumed, "n1"), (await _store.OpenAsync("p", B("s1"), B("country-us"), Terms(), create: false)));
+        Assert.Equal(1, (await _store.GetAsync("p", B("s1")))!.RequestsOnNode);
+
+        // Bind again: a commit (counts the request); other rules meanwhile: refused, the session stands.
+        Assert.True((await _store.BindAsync("p", B("s1"), B("country-us"), Terms(), "n1", "n1")));
+        Assert.Equal(2, (await _store.GetAsync("p", B("s1")))!.RequestsOnNode);
+        Assert.False((await _store.BindAsync("p", B("s1"), B("country-de"), Terms(), null, "n2")));
+        Assert.Equal("n1", (await _store.GetAsync("p", B("s1")))!.NodeId);
+    }
+
+    [Fact]
+    public async Task DeleteAndExpiry_LeaveTheRecencyList_SoTheCapCountsLiveSessionsOnly()
+    {
+        _store.SetMaxSessions(_ => 2);
+        Open("a", terms: Terms(length: 10));
+        Open("b");
+        Assert.True((await _store.DeleteAsync("p", B("b"))));
+        _time.Advance(TimeSpan.FromSeconds(11));
+        _store.Sweep();
+        Assert.Equal(0, _store.LiveSessions("p"));
+        Open("c");
+        Open("d");
+        Assert.Equal(0, _store.Evicted);
+    }
 }

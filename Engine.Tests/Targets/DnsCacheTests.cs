@@ -105,4 +105,21 @@ public class DnsCacheTests
         Assert.Equal(ResolveStatus.Resolved, r.Status);
         Assert.Equal(0, cache.Count);
     }
+
+    [Fact]
+    public async Task DistinctNamesWithinTheTtl_NeverGrowTheCachePastItsCap_EvictionsCounted()
+    {
+        var time = new ManualTime();
+        var cache = new DnsCache(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(5), maxEntries: 256, time: time,
+            resolve: (_, _) => Task.FromResult(new[] { IPAddress.Parse("192.0.2.1") }));
+
+        // Before the cap was hard, a sweep found nothing stale and the table grew to 10,000.
+        for (int i = 0; i < 10_000; i++)
+        {
+            Assert.Equal(ResolveStatus.Resolved, (await cache.ResolveAsync($"n{i}.example", CancellationToken.None)).Status);
+            Assert.True(cache.Count <= 256, $"{cache.Count} entries after {i + 1} names");
+        }
+
+        Assert.Equal(10_000 - cache.Count, cache.Evicted);
+    }
 }

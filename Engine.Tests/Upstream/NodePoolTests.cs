@@ -211,10 +211,37 @@ public class NodePoolTests
         Node a = pool.Find("a")!;
         for (int i = 0; i < 10; i++)
         {
-            a.RecordFailure(policy, Now);
+            Assert.True(a.RecordFailure(policy, Now));   // fails again each time it comes back
+            _time.Advance(TimeSpan.FromTicks(a.OutUntil - Now));
         }
 
+        a.RecordFailure(policy, Now);
         Assert.Equal(Now + NodeHealthPolicy.ToTicks(_time, TimeSpan.FromSeconds(30)), a.OutUntil);
+    }
+
+    [Fact]
+    public void OneBurstOfFailures_IsOneEjection_TheCooldownDoublesOnlyWhenItFailsAfterComingBack()
+    {
+        NodePool pool = Pool(N("a", "us"));
+        Node a = pool.Find("a")!;
+
+        // 32 requests in flight when the node dies all fail within a moment. Before: 30 ejections, 300 s out.
+        int ejected = 0;
+        for (int i = 0; i < 32; i++)
+        {
+            ejected += a.RecordFailure(pool.Health, Now) ? 1 : 0;
+            _time.Advance(TimeSpan.FromMilliseconds(5));
+        }
+
+        Assert.Equal(1, ejected);
+        Assert.Equal(1, a.Ejections);
+        _time.Advance(TimeSpan.FromTicks(a.OutUntil - Now));
+        Assert.True(a.IsAvailable(Now), "back after the base cool-down (10 s from the third failure)");
+
+        // It fails again after coming back: a second episode, twice as long.
+        Assert.True(a.RecordFailure(pool.Health, Now));
+        Assert.Equal(2, a.Ejections);
+        Assert.Equal(Now + NodeHealthPolicy.ToTicks(_time, TimeSpan.FromSeconds(20)), a.OutUntil);
     }
 
     [Fact]

@@ -205,11 +205,24 @@ public class RouterTests
     {
         public int Opens { get; private set; }
 
-        public ValueTask<SessionOpened> OpenAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms)
+        public long Evicted => inner.Evicted;
+
+        public int Count => inner.Count;
+
+        public ValueTask<SessionOpened> OpenAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms, bool create = true)
         {
             Opens++;
-            return inner.OpenAsync(packageId, sessionId, fingerprint, terms);
+            return inner.OpenAsync(packageId, sessionId, fingerprint, terms, create);
         }
+
+        public ValueTask<bool> BindAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms, string? expectedNodeId, string nodeId) =>
+            inner.BindAsync(packageId, sessionId, fingerprint, terms, expectedNodeId, nodeId);
+
+        public void SetMaxSessions(Func<string, int> maxSessions) => inner.SetMaxSessions(maxSessions);
+
+        public int MaxSessionsOf(string packageId) => inner.MaxSessionsOf(packageId);
+
+        public int? LiveSessions(string packageId) => inner.LiveSessions(packageId);
 
         public ValueTask CommitAsync(string packageId, ReadOnlyMemory<byte> sessionId, string? expectedNodeId, string nodeId) =>
             inner.CommitAsync(packageId, sessionId, expectedNodeId, nodeId);

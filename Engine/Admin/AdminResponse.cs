@@ -9,6 +9,9 @@ internal sealed class AdminResponse(int status, string? contentType, byte[] body
 
     public byte[] Body { get; } = body;
 
+    /// <summary>The connection closes after this answer (a throttled authentication).</summary>
+    public bool Close { get; set; }
+
     /// <summary>WWW-Authenticate, Retry-After, Allow, Content-Security-Policy.</summary>
     public List<KeyValuePair<string, string>> Headers { get; } = [];
 

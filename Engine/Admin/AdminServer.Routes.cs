@@ -52,14 +52,14 @@ internal sealed partial class AdminServer
                     : NotAllowed(instance, "GET");
             }
 
-            if (Authenticate(head, client, instance) is { } refused)
+            if (await AuthenticateAsync(head, client, instance).ConfigureAwait(false) is { } refused)
             {
                 return refused;
             }
 
             if (!SameOrigin(head))
             {
-                return Problem(403, "FORBIDDEN", "Forbidden", "Cross-origin requests to the admin API are refused (the Origin header names another site).", instance);
+                return CrossOrigin(instance);
             }
 
             return await RouteAsync(method, segments, instance).ConfigureAwait(false);
@@ -102,37 +102,56 @@ internal sealed partial class AdminServer
         }
     }
 
-    /// <returns>Null when the bearer token is right; otherwise the 429 or 401 to answer.</returns>
-    private AdminResponse? Authenticate(RequestHead head, IPAddress client, string instance)
+    /// <summary>
+    /// The right token always goes through: the throttle only slows wrong ones, so no local
+    /// process or web page can lock the operator or Prometheus out (issue 19.5). A cross-site
+    /// request is refused before it counts: a page in the operator's browser cannot spend the
+    /// address's failures.
+    /// </summary>
+    /// <returns>Null when the bearer token is right; otherwise the 403, 429 or 401 to answer.</returns>
+    private async ValueTask<AdminResponse?> AuthenticateAsync(RequestHead head, IPAddress client, string instance)
     {
-        int wait = _throttle.RetryAfterSeconds(client);
-        if (wait > 0)
-        {
-            return Problem(429, "AUTH_THROTTLED", "Too many failed authentications",
-                $"{_throttle.MaxFailures} wrong or missing tokens from this address; wait before trying again.", instance, wait);
-        }
-
         ReadOnlySpan<byte> authorization = head.GetValue(KnownHeader.Authorization);
         bool present = authorization.Length > 7 && Ascii.EqualsIgnoreCase(authorization[..7], "Bearer "u8);
-        if (present)
+        if (present && TokenMatches(authorization[7..].Trim((byte)' ')))
         {
-            ReadOnlySpan<byte> token = authorization[7..].Trim((byte)' ');
-            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-            SHA256.HashData(token, hash);
-            // Hashes of equal length: the comparison's time says nothing about the token's length or prefix.
-            if (CryptographicOperations.FixedTimeEquals(hash, _tokenHash))
-            {
-                return null;
-            }
+            return null;
         }
 
-        _throttle.Failed(client);
+        if (!SameOrigin(head))
+        {
+            return CrossOrigin(instance);
+        }
+
+        if (_throttle.RecordFailure(client, out TimeSpan windowLeft))
+        {
+            // As the proxy's own throttle: answered late and closed, one guess per second per connection.
+            await Task.Delay(AuthFailureThrottle.Delay, _time, _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            int wait = Math.Max(1, (int)Math.Ceiling(windowLeft.TotalSeconds));
+            AdminResponse throttled = Problem(429, "AUTH_THROTTLED", "Too many failed authentications",
+                $"More than {_throttle.FailuresPerMinute} wrong or missing tokens from this address within a minute; wrong tokens are answered slowly until it is over. The right token is always served.",
+                instance, wait);
+            throttled.Close = true;
+            return throttled;
+        }
+
         return present
             ? Problem(401, "UNAUTHORIZED", "Unauthorized", "The bearer token is not valid.", instance)
                 .With("WWW-Authenticate", "Bearer realm=\"engine-admin\", error=\"invalid_token\"")
             : Problem(401, "UNAUTHORIZED", "Unauthorized", "Send Authorization: Bearer {Admin:Token}.", instance)
                 .With("WWW-Authenticate", "Bearer realm=\"engine-admin\"");
     }
+
+    private bool TokenMatches(ReadOnlySpan<byte> token)
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(token, hash);
+        // Hashes of equal length: the comparison's time says nothing about the token's length or prefix.
+        return CryptographicOperations.FixedTimeEquals(hash, _tokenHash);
+    }
+
+    private static AdminResponse CrossOrigin(string instance) =>
+        Problem(403, "FORBIDDEN", "Forbidden", "Cross-origin requests to the admin API are refused (the Origin header names another site).", instance);
 
     /// <summary>
     /// A browser sends Origin on cross-site fetches: a page elsewhere must not drive the admin API
@@ -257,6 +276,8 @@ internal sealed partial class AdminServer
             services.Limiter.InFlight(package.Id),
             limits.MaxConcurrent,
             limits.RequestsPerSecond,
+            services.Routing.Sessions.LiveSessions(package.Id),
+            services.Routing.Sessions.MaxSessionsOf(package.Id),
             services.State.IsDegraded), AdminJsonContext.Default.PackageUsage);
     }
 

@@ -26,6 +26,11 @@ internal sealed partial class AdminServer : IAsyncDisposable
     private const int MaxConnections = 256;
     private const int Backlog = 128;
 
+    // Wrong tokens per client per minute before they are slowed: far beyond a mistyped token, far
+    // below a useful guessing rate (a 128-bit token is not guessable at any rate; short
+    // operator-chosen tokens are the risk).
+    internal const int AuthFailuresPerMinute = 10;
+
     // Kestrel's KeepAliveTimeout (130 s) is for browsers; admin clients poll every few seconds.
     private static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(60);
 
@@ -39,7 +44,7 @@ internal sealed partial class AdminServer : IAsyncDisposable
     private readonly byte[] _tokenHash;
     private readonly Func<bool> _accepting;
     private readonly PrometheusExporter _exporter;
-    private readonly AuthThrottle _throttle;
+    private readonly Auth.AuthFailureThrottle _throttle;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
     private SocketListener? _listener;
@@ -56,9 +61,12 @@ internal sealed partial class AdminServer : IAsyncDisposable
         _tokenHash = SHA256.HashData(Encoding.UTF8.GetBytes(token));
         _accepting = accepting ?? (static () => true);
         _time = time ?? TimeProvider.System;
-        _throttle = new AuthThrottle(_time);
+        _throttle = new Auth.AuthFailureThrottle(AuthFailuresPerMinute, _time);
         _exporter = new PrometheusExporter(meters);
     }
+
+    /// <summary>The wrong-token throttle (its table is a metric).</summary>
+    internal Auth.AuthFailureThrottle Throttle => _throttle;
 
     /// <summary>The bound endpoint (the real port when 0 was asked for).</summary>
     public IPEndPoint EndPoint => _listener?.EndPoint ?? throw new InvalidOperationException("The admin server is not started.");
@@ -137,7 +145,7 @@ internal sealed partial class AdminServer : IAsyncDisposable
             else
             {
                 response = await HandleAsync(head, connection.RemoteEndPoint.Address).ConfigureAwait(false);
-                keepAlive = head.KeepAlive && !_stopping.IsCancellationRequested;
+                keepAlive = head.KeepAlive && !response.Close && !_stopping.IsCancellationRequested;
             }
 
             if (!await WriteAsync(connection.Output, response, keepAlive).ConfigureAwait(false) || !keepAlive)

@@ -14,4 +14,10 @@ internal sealed record ConnectionLimits
 
     /// <summary>From the end of the forwarded request to the target's response head (spec/config.md: 30 s).</summary>
     public TimeSpan ResponseHeadTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A refused request's unread body up to this size is skipped and the connection kept (<c>Limits:MaxDrainBytes</c>).</summary>
+    public long MaxDrainBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>Otherwise: stop sending, discard what arrives for up to this long, then close (<c>Limits:LingerTimeout</c>, RFC 9112 §9.6).</summary>
+    public TimeSpan LingerTimeout { get; init; } = TimeSpan.FromSeconds(2);
 }

@@ -18,15 +18,55 @@ internal sealed partial class ProxyConnection
     /// </summary>
     private ValueTask<bool> RejectAsync(in ProxyFailure failure)
     {
-        bool keepAlive = CanKeepAliveAfterError();
+        UnreadBody body = UnreadBodyAfterRefusal();
+        bool keepAlive = (CanKeepAlive && _head.Framing == BodyFraming.None) || body == UnreadBody.Skip;
         WriteError(failure, keepAlive);
-        return FlushThenAsync(keepAlive);
+        return FinishRefusalAsync(keepAlive, body);
     }
 
-    private bool CanKeepAliveAfterError() =>
-        !_socks && _head.KeepAlive && _head.Framing == BodyFraming.None && !_draining.IsCancellationRequested;
+    private bool CanKeepAlive => !_socks && _head.KeepAlive && !_draining.IsCancellationRequested;
 
-    private async ValueTask<bool> FlushThenAsync(bool keepAlive) => await FlushAsync().ConfigureAwait(false) && keepAlive;
+    private enum UnreadBody : byte
+    {
+        None,
+        /// <summary>Small and of known length: read it past and keep the connection.</summary>
+        Skip,
+        /// <summary>Too large or of unknown length: stop sending, discard for a while, close.</summary>
+        Linger,
+    }
+
+    /// <summary>What a refusal does with a request body nobody read (the exchange, once started, owns the body instead).</summary>
+    private UnreadBody UnreadBodyAfterRefusal()
+    {
+        if (_socks || _head.Framing == BodyFraming.None || _request.ExchangeStarted)
+        {
+            return UnreadBody.None;
+        }
+
+        return CanKeepAlive && _head.Framing == BodyFraming.ContentLength && _head.ContentLength <= _services.Limits.MaxDrainBytes
+            ? UnreadBody.Skip
+            : UnreadBody.Linger;
+    }
+
+    private async ValueTask<bool> FinishRefusalAsync(bool keepAlive, UnreadBody body)
+    {
+        if (!await FlushAsync().ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        switch (body)
+        {
+            case UnreadBody.Skip:
+                return await _reader.SkipBodyAsync(_head.ContentLength, _services.Limits.RequestHeadTimeout).ConfigureAwait(false);
+            case UnreadBody.Linger:
+                await _output.CompleteAsync().ConfigureAwait(false);
+                await _reader.LingerAsync(_services.Limits.LingerTimeout).ConfigureAwait(false);
+                return false;
+            default:
+                return keepAlive;
+        }
+    }
 
     /// <summary>
     /// Every catalog answer goes out here: the problem+json response on HTTP listeners, the

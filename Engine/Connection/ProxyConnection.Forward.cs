@@ -51,6 +51,7 @@ internal sealed partial class ProxyConnection
         }
 
         _exchange ??= new HttpExchange(_input, _output, _aborted, _draining);
+        _request.ExchangeStarted = true;
         Socket? upstream = route.Socket;
         bool reused = route.Reused;
         while (true)
@@ -109,11 +110,7 @@ internal sealed partial class ProxyConnection
             }
 
             _request.Status = result.Status;
-            _request.Termination = result.Termination;
-            if (result.Termination.Cause == Diagnostics.TerminationCause.Resource)
-            {
-                MarkTrafficCut();
-            }
+            EndAnswered(result.Termination, result.Failure);
 
             return result.ClientContinues;
         }

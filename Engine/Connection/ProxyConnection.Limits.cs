@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Engine.Diagnostics;
 using Engine.Errors;
+using Engine.Forwarding;
 using Engine.Limits;
 using Engine.Transport;
 
@@ -45,10 +46,15 @@ internal sealed partial class ProxyConnection
         _ => CircuitOutcome.Neutral,
     };
 
-    /// <summary>A tunnel or body cut because the traffic ran out: which limit, for the log.</summary>
-    private void MarkTrafficCut()
+    /// <summary>
+    /// How an answered request (a response head or a tunnel's 200 sent) ended, for its log line: a
+    /// cut because the traffic ran out names which limit; any other failure its code.
+    /// </summary>
+    private void EndAnswered(TerminationState termination, ExchangeFailure failure)
     {
-        _request.Termination = new TerminationState(TerminationCause.Resource, TerminationPhase.Data);
-        _request.Error = ProxyFailures.TrafficCut(_services.Limiter.CreditPoolBytes is long pool && _services.Limiter.State.CreditsUsed >= pool);
+        _request.Termination = termination;
+        _request.Error = termination.Cause == TerminationCause.Resource
+            ? ProxyFailures.TrafficCut(_services.Limiter.CreditPoolBytes is long pool && _services.Limiter.State.CreditsUsed >= pool)
+            : ProxyFailures.AfterAnswerStarted(termination, failure);
     }
 }

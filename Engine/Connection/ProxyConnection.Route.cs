@@ -43,7 +43,7 @@ internal sealed partial class ProxyConnection
     {
         if (!ParseRules())
         {
-            return (default, await RejectRuleAsync().ConfigureAwait(false));
+            return (new RouteResult(RouteStatus.NotRouted), await RejectRuleAsync().ConfigureAwait(false));
         }
 
         _router.Begin(_services.Routing, _request.Package!.Id, _request.Package.AllowedNetworkMask, _request.Rules, RuleBytes,

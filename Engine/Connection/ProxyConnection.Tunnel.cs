@@ -50,7 +50,7 @@ internal sealed partial class ProxyConnection
 
         if (!await FlushAsync().ConfigureAwait(false))
         {
-            _request.Termination = new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Connect);
+            EndAnswered(new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Connect), ExchangeFailure.None);
             return false;
         }
 
@@ -59,12 +59,7 @@ internal sealed partial class ProxyConnection
         TunnelResult result = await relay.RunAsync().ConfigureAwait(false);
         _request.BytesIn += result.BytesFromClient;
         _request.BytesOut += result.BytesFromTarget;
-        _request.Termination = result.Termination;
-        if (result.Termination.Cause == TerminationCause.Resource)
-        {
-            MarkTrafficCut();
-        }
-
+        EndAnswered(result.Termination, ExchangeFailure.None);
         return false;
     }
 

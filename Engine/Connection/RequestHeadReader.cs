@@ -123,6 +123,59 @@ internal sealed class RequestHeadReader : IDisposable
         }
     }
 
+    /// <summary>Reads and discards a refused request's body of <paramref name="length"/> bytes; false when the client did not send it in time.</summary>
+    public async ValueTask<bool> SkipBodyAsync(long length, TimeSpan timeout)
+    {
+        _deadline.CancelAfter(timeout);
+        try
+        {
+            while (length > 0)
+            {
+                ReadResult read = await _input.ReadAsync(_deadline.Token).ConfigureAwait(false);
+                long take = Math.Min(length, read.Buffer.Length);
+                _input.AdvanceTo(read.Buffer.GetPosition(take));
+                length -= take;
+                if (length > 0 && read.IsCompleted)
+                {
+                    return false;
+                }
+            }
+
+            _deadline.TryReset();
+            return true;
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Lingering close (RFC 9112 §9.6): after the answer went out and sending stopped, discard what
+    /// the client still sends until it closes or <paramref name="timeout"/> passes, so unread data
+    /// does not turn the close into a reset that destroys the answer in the client's buffer.
+    /// </summary>
+    public async ValueTask LingerAsync(TimeSpan timeout)
+    {
+        _deadline.CancelAfter(timeout);
+        try
+        {
+            while (true)
+            {
+                ReadResult read = await _input.ReadAsync(_deadline.Token).ConfigureAwait(false);
+                _input.AdvanceTo(read.Buffer.End);
+                if (read.IsCompleted || read.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
+            // The linger period is over or the client reset: close either way.
+        }
+    }
+
     /// <summary>Arms the deadline a SOCKS5 handshake reads under.</summary>
     public CancellationToken StartDeadline(TimeSpan timeout)
     {

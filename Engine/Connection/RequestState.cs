@@ -34,6 +34,9 @@ internal struct RequestState
     /// <summary>A refusal found at a SOCKS5 auth step that is not an RFC 1929 failure, answered at the request.</summary>
     public ErrorCode DeferredRefusal;
 
+    /// <summary>An exchange began reading the request body: a refusal can no longer skip or drain it.</summary>
+    public bool ExchangeStarted;
+
     public long BytesIn;
     public long BytesOut;
     /// <summary>The status the client saw (the target's, or the catalog error's).</summary>

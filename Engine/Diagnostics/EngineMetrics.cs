@@ -42,6 +42,7 @@ internal sealed class EngineMetrics : IDisposable
     private Func<long>? _authThrottled;
     private Func<long>? _accessLogDropped;
     private Func<long>? _acceptPauses;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (Func<long> Entries, Func<long> Evicted)> _tables = new(StringComparer.Ordinal);
 
     public EngineMetrics(Func<bool> stateDegraded, Func<long> shed, IMeterFactory? factory = null)
     {
@@ -72,8 +73,12 @@ internal sealed class EngineMetrics : IDisposable
             "Nodes by state: available, ejected (failing, cooling down), draining, removed (admin API or reload).");
         _meter.CreateObservableGauge("engine.nodes.in_flight", () => SumNodes(static n => n.InFlight), "{request}",
             "Requests and tunnels running through any node.");
-        _meter.CreateObservableGauge("engine.nodes.domain_bans", () => _nodes?.Invoke()?.Bans.Count ?? 0, "{ban}",
-            "(node, domain) pairs tracked by the per-site ban list (banned or counting failures).");
+        _meter.CreateObservableGauge("engine.nodes.domain_bans", () => _nodes?.Invoke()?.Bans.CountBanned(_time.GetTimestamp()) ?? 0, "{ban}",
+            "(node, domain) pairs banned right now by the per-site ban list.");
+        _meter.CreateObservableGauge("engine.tables.entries", ObserveTables(evicted: false), "{entry}",
+            "Entries in each table that client input can grow (sessions, domain_bans, dns, auth_proxy, auth_admin); each has a hard cap (docs/admin.md).");
+        _meter.CreateObservableCounter("engine.tables.evicted", ObserveTables(evicted: true), "{entry}",
+            "Entries a full table evicted or refused to add, by table (docs/admin.md says which for each).");
         _reloads = _meter.CreateCounter<long>("engine.reloads", "{reload}",
             "Configuration reloads, by result (ok, failed: the old configuration stays).");
         _meter.CreateObservableCounter("engine.auth.throttled", () => _authThrottled?.Invoke() ?? 0, "{request}",
@@ -83,6 +88,24 @@ internal sealed class EngineMetrics : IDisposable
         _meter.CreateObservableCounter("engine.accept.paused", () => _acceptPauses?.Invoke() ?? 0, "{pause}",
             "Accepts that failed because the process was out of file descriptors or kernel memory (EMFILE, ENFILE, ENOBUFS) and were retried after a pause.");
     }
+
+    /// <summary>
+    /// Where a bounded table's size and evictions are read (functions: a reload may swap the
+    /// table). Registering a name again replaces it.
+    /// </summary>
+    public void ObserveTable(string table, Func<long> entries, Func<long> evicted) =>
+        _tables[table] = (entries, evicted);
+
+    private Func<IEnumerable<Measurement<long>>> ObserveTables(bool evicted) => () =>
+    {
+        var measurements = new List<Measurement<long>>(_tables.Count);
+        foreach (KeyValuePair<string, (Func<long> Entries, Func<long> Evicted)> table in _tables)
+        {
+            measurements.Add(new Measurement<long>(evicted ? table.Value.Evicted() : table.Value.Entries(), new KeyValuePair<string, object?>("table", table.Key)));
+        }
+
+        return measurements;
+    };
 
     /// <summary>Where the accept loops' pauses are read (the proxy server's listeners).</summary>
     public void ObserveAcceptPauses(Func<long> acceptPauses) => _acceptPauses = acceptPauses;

@@ -118,7 +118,8 @@ internal static class ProxyFailures
     {
         ReadOnlySpan<byte> detail = verdict switch
         {
-            PolicyVerdict.PortNotAllowed => PortNotAllowedDetail(port, buffer),
+            PolicyVerdict.PortNotAllowed => PortNotAllowedDetail("CONNECT to port "u8, port, " is not allowed (Security:AllowedConnectPorts)"u8, buffer),
+            PolicyVerdict.HttpPortNotAllowed => PortNotAllowedDetail("HTTP to port "u8, port, " is not allowed (Security:AllowedHttpPorts)"u8, buffer),
             PolicyVerdict.BlockedDomain => "the target domain is on the blocklist (Security:BlockedDomains)"u8,
             _ => default,
         };
@@ -128,13 +129,12 @@ internal static class ProxyFailures
     /// <summary>Room <see cref="Of(PolicyVerdict, int, Span{byte})"/> needs for its detail.</summary>
     public const int PolicyDetailLength = 96;
 
-    private static ReadOnlySpan<byte> PortNotAllowedDetail(int port, Span<byte> buffer)
+    private static ReadOnlySpan<byte> PortNotAllowedDetail(ReadOnlySpan<byte> head, int port, ReadOnlySpan<byte> tail, Span<byte> buffer)
     {
-        "CONNECT to port "u8.CopyTo(buffer);
-        int n = "CONNECT to port "u8.Length;
+        head.CopyTo(buffer);
+        int n = head.Length;
         Utf8Formatter.TryFormat(port, buffer[n..], out int written);
         n += written;
-        ReadOnlySpan<byte> tail = " is not allowed (Security:AllowedConnectPorts)"u8;
         tail.CopyTo(buffer[n..]);
         return buffer[..(n + tail.Length)];
     }
@@ -214,9 +214,25 @@ internal static class ProxyFailures
         AddressClass.Private => "the target resolves to a private address (Security:AllowPrivateTargets is off)"u8,
         AddressClass.LinkLocal => "the target resolves to a link-local address (Security:AllowPrivateTargets is off)"u8,
         AddressClass.Metadata => "the target resolves to a cloud metadata address (Security:AllowPrivateTargets is off)"u8,
+        AddressClass.Local => "the target resolves to an address of the proxy host itself (Security:AllowPrivateTargets is off)"u8,
         AddressClass.Multicast => "the target resolves to a multicast address"u8,
         AddressClass.Unspecified => "the target resolves to an unspecified address"u8,
         _ => "the target resolves to a reserved address (Security:AllowPrivateTargets is off)"u8,
+    };
+
+    // ---- After the answer started ----
+
+    /// <summary>
+    /// A response or tunnel cut after its head or 200 went out cannot be answered in-band; its line
+    /// carries this code (errors.md: sampling never drops it). None: the end was normal, or an
+    /// idle timeout or shutdown, whose termination state says enough.
+    /// </summary>
+    public static ErrorCode AfterAnswerStarted(TerminationState termination, ExchangeFailure failure) => termination.Cause switch
+    {
+        TerminationCause.TargetAbort => failure == ExchangeFailure.ResponseMalformed ? ErrorCode.ResponseError : ErrorCode.TargetReset,
+        TerminationCause.TargetTimeout => ErrorCode.GatewayTimeout,
+        TerminationCause.ClientAbort => ErrorCode.WriteError,
+        _ => ErrorCode.None,
     };
 
     // ---- The exchange ----

@@ -141,8 +141,8 @@ internal sealed partial class HttpExchange
             WriteResponseHead(clientConnection);
             anySent = true;   // from here on a failure can only close the connection
             _bytesOut += _clientOutput.UnflushedBytes - before;
-            (RelayOutcome outcome, TerminationState end) = await RelayBodyAsync(upstreamReader).ConfigureAwait(false);
-            return new ResponseRelay(outcome, end, ReceivedBytes: true, KeepsClient: keepsClient, Status: statusCode);
+            (RelayOutcome outcome, TerminationState end, ExchangeFailure bodyFailure) = await RelayBodyAsync(upstreamReader).ConfigureAwait(false);
+            return new ResponseRelay(outcome, end, bodyFailure, ReceivedBytes: true, KeepsClient: keepsClient, Status: statusCode);
         }
         catch (OperationCanceledException) when (!_aborted.IsCancellationRequested)
         {
@@ -175,12 +175,14 @@ internal sealed partial class HttpExchange
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    private async ValueTask<(RelayOutcome Outcome, TerminationState Termination)> RelayBodyAsync(SocketReader upstreamReader)
+    private async ValueTask<(RelayOutcome Outcome, TerminationState Termination, ExchangeFailure Failure)> RelayBodyAsync(SocketReader upstreamReader)
     {
         ResponseBodyFraming framing = _response.Framing;
         if (framing == ResponseBodyFraming.None || (framing == ResponseBodyFraming.ContentLength && _response.ContentLength == 0))
         {
-            return (await FlushAsync().ConfigureAwait(false) ? RelayOutcome.Relayed : RelayOutcome.BrokenAfterHead, TerminationState.Normal);
+            return await FlushAsync().ConfigureAwait(false)
+                ? (RelayOutcome.Relayed, TerminationState.Normal, ExchangeFailure.None)
+                : (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Data), ExchangeFailure.None);
         }
 
         long remaining = framing == ResponseBodyFraming.ContentLength ? _response.ContentLength : long.MaxValue;
@@ -193,7 +195,7 @@ internal sealed partial class HttpExchange
             BodySlice slice = TakeBody(buffer, framing == ResponseBodyFraming.Chunked ? _responseChunks : null, ref remaining, out ReadOnlySequence<byte> body);
             if (slice == BodySlice.Invalid)
             {
-                return (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Data));
+                return (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Data), ExchangeFailure.ResponseMalformed);
             }
 
             bool done = slice == BodySlice.Done;
@@ -209,19 +211,19 @@ internal sealed partial class HttpExchange
             upstreamReader.AdvanceTo(body.End, done ? body.End : buffer.End);
             if (!await FlushAsync().ConfigureAwait(false))
             {
-                return (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Data));
+                return (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Data), ExchangeFailure.None);
             }
 
             if (!done && !ReportTrafficBatch())
             {
                 // The package's cap or the credit pool ran out: the caller names which limit.
-                return (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.Resource, TerminationPhase.Data));
+                return (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.Resource, TerminationPhase.Data), ExchangeFailure.None);
             }
 
             if (done)
             {
                 ClearDeadline();
-                return (RelayOutcome.Relayed, TerminationState.Normal);
+                return (RelayOutcome.Relayed, TerminationState.Normal, ExchangeFailure.None);
             }
 
             if (read.IsCompleted)
@@ -229,12 +231,12 @@ internal sealed partial class HttpExchange
                 ClearDeadline();
                 if (framing == ResponseBodyFraming.CloseDelimited)
                 {
-                    return (RelayOutcome.Relayed, TerminationState.Normal);
+                    return (RelayOutcome.Relayed, TerminationState.Normal, ExchangeFailure.None);
                 }
 
                 // The target closed before the body it announced was complete: the client must
                 // see the connection close, not a short body followed by the next response.
-                return (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Data));
+                return (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Data), ExchangeFailure.None);
             }
         }
     }

@@ -190,7 +190,7 @@ internal sealed partial class HttpExchange : IDisposable
             case RelayOutcome.Upgraded:
                 return Result(ExchangeOutcome.Upgraded, relay.Termination) with { Status = relay.Status };
             default:
-                return Result(ExchangeOutcome.Broken, relay.Termination) with { Status = relay.Status };
+                return Result(ExchangeOutcome.Broken, relay.Termination) with { Status = relay.Status, Failure = relay.Failure };
         }
     }
 

@@ -7,6 +7,9 @@ namespace Engine.Hosting;
 /// </summary>
 internal static class EmbeddedDefault
 {
+    /// <summary>The demo package's key: public (it is in this file), so the ready line may print it.</summary>
+    public const string DemoKey = "demo-key";
+
     public const string Json = """
         {
           "Engine": {

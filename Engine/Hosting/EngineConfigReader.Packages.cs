@@ -64,7 +64,7 @@ internal static partial class EngineConfigReader
     private static PackageOptions ReadPackage(ConfigSectionReader reader, IConfigurationSection item)
     {
         reader.CheckKeys(item, "Id", "Key", "Status", "AllowedProtocols", "AllowedNetworks", "AllowedRules", "RequestsPerSecond",
-            "MaxConcurrent", "TrafficLimitBytes", "TrafficPeriod", "IpAllowlist", "IpAuth", "DefaultRules", "CircuitBreaker");
+            "MaxConcurrent", "MaxSessions", "TrafficLimitBytes", "TrafficPeriod", "IpAllowlist", "IpAuth", "DefaultRules", "CircuitBreaker");
 
         string id = reader.RequiredString(item, "Id");
         if (id.Length > 0 && !id.All(IsTokenChar))
@@ -122,6 +122,7 @@ internal static partial class EngineConfigReader
             AllowedRules = rules,
             RequestsPerSecond = reader.NullableInt(item, "RequestsPerSecond", 1, 10_000_000),
             MaxConcurrent = reader.NullableInt(item, "MaxConcurrent", 1, 10_000_000),
+            MaxSessions = reader.Int(item, "MaxSessions", Sessions.MemorySessionStore.DefaultMaxSessions, 1, 100_000_000),
             TrafficLimitBytes = reader.NullableLong(item, "TrafficLimitBytes", 0, long.MaxValue),
             TrafficPeriod = reader.Enum(item, "TrafficPeriod", TrafficPeriod.None, TrafficPeriodNames),
             IpAllowlist = reader.Networks(item, "IpAllowlist"),

@@ -181,7 +181,7 @@ internal static partial class EngineConfigReader
     {
         var defaults = new LimitsOptions();
         reader.CheckKeys(section, "MaxConnections", "RequestHeadTimeout", "IdleTimeout", "ConnectTimeout", "ResponseHeadTimeout",
-            "MaxRequestHeadBytes", "MaxRequestLineBytes", "MaxHeaderCount", "ShutdownDrain", "MaxPendingWork");
+            "MaxRequestHeadBytes", "MaxRequestLineBytes", "MaxHeaderCount", "ShutdownDrain", "MaxPendingWork", "MaxDrainBytes", "LingerTimeout");
         var limits = new LimitsOptions
         {
             MaxConnections = reader.Int(section, "MaxConnections", defaults.MaxConnections, 1, 10_000_000),
@@ -195,6 +195,8 @@ internal static partial class EngineConfigReader
             MaxHeaderCount = reader.Int(section, "MaxHeaderCount", defaults.MaxHeaderCount, 1, 10_000),
             ShutdownDrain = reader.Duration(section, "ShutdownDrain", defaults.ShutdownDrain, TimeSpan.Zero, TimeSpan.FromMinutes(10)),
             MaxPendingWork = reader.Int(section, "MaxPendingWork", defaults.MaxPendingWork, 0, 10_000_000),
+            MaxDrainBytes = reader.NullableLong(section, "MaxDrainBytes", 0, 1L << 30) ?? defaults.MaxDrainBytes,
+            LingerTimeout = reader.Duration(section, "LingerTimeout", defaults.LingerTimeout, TimeSpan.Zero, TimeSpan.FromMinutes(1)),
         };
 
         if (limits.MaxRequestLineBytes > limits.MaxRequestHeadBytes)
@@ -250,7 +252,7 @@ internal static partial class EngineConfigReader
     private static SecurityOptions ReadSecurity(ConfigSectionReader reader, IConfigurationSection section)
     {
         var defaults = new SecurityOptions();
-        reader.CheckKeys(section, "AllowPrivateTargets", "AllowedConnectPorts", "BlockedDomains", "AuthFailuresPerMinute");
+        reader.CheckKeys(section, "AllowPrivateTargets", "AllowedConnectPorts", "AllowedHttpPorts", "BlockedDomains", "AuthFailuresPerMinute");
 
         IReadOnlyList<IConfigurationSection> portItems = reader.Array(section, "AllowedConnectPorts", out bool portsPresent);
         var ports = new List<int>(portItems.Count);
@@ -259,6 +261,20 @@ internal static partial class EngineConfigReader
             if (reader.ParseLong(item, item.Value ?? "", 1, 65535) is long port)
             {
                 ports.Add((int)port);
+            }
+        }
+
+        IReadOnlyList<IConfigurationSection> httpItems = reader.Array(section, "AllowedHttpPorts", out bool httpPresent);
+        var httpPorts = new List<Targets.PortRange>(httpItems.Count);
+        foreach (IConfigurationSection item in httpItems)
+        {
+            if (Targets.PortRange.TryParse(item.Value ?? "", out Targets.PortRange range))
+            {
+                httpPorts.Add(range);
+            }
+            else
+            {
+                reader.Report(item, $"'{item.Value}' is not a port (1-65535) or a range of ports ('1024-65535')");
             }
         }
 
@@ -279,6 +295,7 @@ internal static partial class EngineConfigReader
         {
             AllowPrivateTargets = reader.Bool(section, "AllowPrivateTargets", defaults.AllowPrivateTargets),
             AllowedConnectPorts = portsPresent ? ports : defaults.AllowedConnectPorts,
+            AllowedHttpPorts = httpPresent ? httpPorts : defaults.AllowedHttpPorts,
             BlockedDomains = domains ?? defaults.BlockedDomains,
             AuthFailuresPerMinute = reader.Int(section, "AuthFailuresPerMinute", defaults.AuthFailuresPerMinute, 0, 1_000_000),
         };

@@ -58,4 +58,14 @@ internal sealed class LimitsOptions
     /// small box, and refusing early with Retry-After beats answering late.
     /// </summary>
     public int MaxPendingWork { get; init; } = 5000;
+
+    /// <summary>
+    /// A refused request's unread body up to this size is skipped and the connection kept, so a
+    /// client that sends its first request without credentials (.NET HttpClient does) retries on
+    /// it. 1 MiB: a few milliseconds on any link, and Kestrel's MaxRequestBodySize is 30 MB.
+    /// </summary>
+    public long MaxDrainBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>A larger or unknown body: stop sending, read and discard for up to this long, then close (RFC 9112 §9.6). 2 s: Apache's lingering close (MAX_SECS_TO_LINGER = 2 s after the last read).</summary>
+    public TimeSpan LingerTimeout { get; init; } = TimeSpan.FromSeconds(2);
 }

@@ -28,6 +28,12 @@ internal sealed class PackageOptions
     /// <summary>Concurrent requests and tunnels; null = unlimited.</summary>
     public int? MaxConcurrent { get; init; }
 
+    /// <summary>
+    /// Live sticky sessions this package may hold in this instance; past it the least recently used
+    /// one is evicted (its next request starts fresh, as after its idle time).
+    /// </summary>
+    public int MaxSessions { get; init; } = Sessions.MemorySessionStore.DefaultMaxSessions;
+
     /// <summary>Bytes both ways; null = unlimited.</summary>
     public long? TrafficLimitBytes { get; init; }
 

@@ -101,7 +101,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
 
         if (_server.EndPoints.Count > 0)
         {
-            string curl = CurlLine(_server.EndPoints[0]);
+            string curl = CurlLine(_server.EndPoints[0], _options.Packages);
             EngineLog.Ready(_logger, curl);
             _console.WriteLine($"engine ready. try:\n  {curl}");
             _console.Flush();
@@ -116,11 +116,14 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         ProxyServer server = _server;
         _services.Metrics?.Observe(() => server.OpenConnections, () => _services?.Routing.Pool);
         _services.Metrics?.ObserveSecurity(() => _services?.AuthThrottle.Throttled ?? 0, () => _accessLog?.Dropped ?? 0);
+        ObserveTables(_services.Metrics);
         _services.Metrics?.ObserveAcceptPauses(() => server.AcceptPauses);
         if (_options.Admin is { } admin)
         {
             _admin = new Admin.AdminServer(() => _services!, admin.Token, () => _accepting);
             _admin.Start(admin.Endpoint);
+            Admin.AdminServer adminServer = _admin;
+            _services.Metrics?.ObserveTable("auth_admin", () => adminServer.Throttle.Tracked, () => adminServer.Throttle.Overflowed);
             EngineLog.Listening(_logger, _admin.EndPoint);
         }
 
@@ -132,14 +135,36 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    /// <summary>A line a user can paste: the first active package, its default rules, the first listener.</summary>
-    private string CurlLine(IPEndPoint endPoint)
+    /// <summary>The tables client input can grow, read through the current services (a reload swaps some).</summary>
+    private void ObserveTables(Diagnostics.EngineMetrics? metrics)
     {
-        PackageOptions? package = _options.Packages.FirstOrDefault(p => p.Status == Auth.PackageStatus.Active);
+        if (metrics is null)
+        {
+            return;
+        }
+
+        metrics.ObserveTable("sessions", () => _state?.Sessions.Count ?? 0, () => _state?.Sessions.Evicted ?? 0);
+        metrics.ObserveTable("auth_proxy", () => _services?.AuthThrottle.Tracked ?? 0, () => _services?.AuthThrottle.Overflowed ?? 0);
+        metrics.ObserveTable("dns", () => _services?.Dns?.Count ?? 0, () => _services?.Dns?.Evicted ?? 0);
+        metrics.ObserveTable("domain_bans", () => _services?.Routing.Pool.Bans.Count ?? 0, () => _services?.Routing.Pool.Bans.Evicted ?? 0);
+    }
+
+    /// <summary>
+    /// A line a user can paste: the first active package, its default rules, the first listener.
+    /// The ready line goes to the logger (journald, log shippers) and the console, so it carries a
+    /// real key only when that key is the embedded demo's, which is public anyway; any other key
+    /// is written as a placeholder naming the package (configuration.md: keys are never logged).
+    /// </summary>
+    internal static string CurlLine(IPEndPoint endPoint, IReadOnlyList<PackageOptions> packages)
+    {
+        PackageOptions? package = packages.FirstOrDefault(p => p.Status == Auth.PackageStatus.Active);
         string host = endPoint.Address.Equals(IPAddress.Any) || endPoint.Address.Equals(IPAddress.IPv6Any) ? "127.0.0.1"
             : endPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
+        string key = package is null ? string.Empty
+            : package.Key == EmbeddedDefault.DemoKey ? package.Key
+            : $"KEY-OF-{package.Id}";
         string credentials = package is null ? string.Empty
-            : $"{Uri.EscapeDataString(package.DefaultRules ?? "country-any")}:{Uri.EscapeDataString(package.Key)}@";
+            : $"{Uri.EscapeDataString(package.DefaultRules ?? "country-any")}:{Uri.EscapeDataString(key)}@";
         return $"curl -x http://{credentials}{host}:{endPoint.Port} http://example.com/";
     }
 

@@ -56,7 +56,9 @@ internal static class ProxyServicesFactory
         RequestLimiter limiter, CircuitBreakers breakers, OverloadMonitor overload, EngineMetrics? metrics)
     {
         LimitsOptions limits = options.Limits;
-        var policy = new TargetPolicy(options.Security.AllowPrivateTargets, options.Security.AllowedConnectPorts, options.Security.BlockedDomains);
+        Dictionary<string, int> maxSessions = options.Packages.ToDictionary(p => p.Id, p => p.MaxSessions, StringComparer.Ordinal);
+        state.Sessions.SetMaxSessions(id => maxSessions.TryGetValue(id, out int max) ? max : Sessions.MemorySessionStore.DefaultMaxSessions);
+        var policy = new TargetPolicy(options.Security.AllowPrivateTargets, options.Security.AllowedConnectPorts, options.Security.BlockedDomains, options.Security.AllowedHttpPorts);
         TimeProvider? time = clock == TimeProvider.System ? null : clock;
         return new ProxyServices
         {
@@ -66,6 +68,8 @@ internal static class ProxyServicesFactory
                 IdleTimeout = limits.IdleTimeout,
                 ConnectTimeout = limits.ConnectTimeout,
                 ResponseHeadTimeout = limits.ResponseHeadTimeout,
+                MaxDrainBytes = limits.MaxDrainBytes,
+                LingerTimeout = limits.LingerTimeout,
             },
             ParserLimits = ParserLimits(limits),
             Errors = new ErrorWriter(new ErrorWriterOptions { EngineName = options.Name, TypeBase = options.Errors.TypeBase, Realm = options.Errors.Realm }),
@@ -106,7 +110,9 @@ internal static class ProxyServicesFactory
         var health = new NodeHealthPolicy(time, routing.FailuresToEject, routing.EjectBase, routing.EjectMax, routing.DomainBanFailures, routing.DomainBanTtl);
         var pool = new NodePool(options.Nodes, health);
         var connector = new NodeConnector(pool, dns, policy, options.Limits.ConnectTimeout);
-        NodeProber? prober = routing.ProbeUrl is null ? null : new NodeProber(pool, connector, routing.ProbeUrl, routing.ProbeInterval, time);
+        NodeProber? prober = routing.ProbeUrl is not null || pool.Nodes.Any(n => n.Type != NodeType.Direct)
+            ? new NodeProber(pool, connector, routing.ProbeUrl, routing.ProbeInterval, time)
+            : null;
         return new NodeRouting(pool, connector, sessions, routing.MaxAttempts, time, prober);
     }
 

@@ -26,12 +26,12 @@ internal sealed class RoutingOptions
 
     /// <summary>
     /// Active probe of ejected nodes: a tunnel through each to this URL's host and port every
-    /// <see cref="ProbeInterval"/>. Null (default): off, since probes spend the exits' bandwidth.
+    /// <see cref="ProbeInterval"/>. Null (default): http and socks5 nodes get a TCP connect to the node itself instead (no target, no exit bandwidth).
     /// </summary>
     public Uri? ProbeUrl { get; init; }
 
     /// <summary>How often ejected nodes are probed; Envoy's active health check interval examples use 5-30 s.</summary>
-    public TimeSpan ProbeInterval { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan ProbeInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary><c>X-Proxy-Node</c> on the CONNECT 200 and forwarded responses, so a fleet can ban a bad exit (rules.md).</summary>
     public bool ExposeNode { get; init; } = true;

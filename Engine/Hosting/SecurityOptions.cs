@@ -13,6 +13,13 @@ internal sealed class SecurityOptions
     public IReadOnlyList<int> AllowedConnectPorts { get; init; } = [443, 80, 8443];
 
     /// <summary>
+    /// Ports a plain-HTTP (absolute-URI) request may reach, as ports or ranges; an explicitly empty
+    /// list allows every port. Default: Squid's Safe_ports idea, 80, 443 and 1024–65535 minus the
+    /// service ports of <see cref="Targets.HttpPorts.ServicePorts"/>.
+    /// </summary>
+    public IReadOnlyList<Targets.PortRange> AllowedHttpPorts { get; init; } = Targets.HttpPorts.Default;
+
+    /// <summary>
     /// Failed credential attempts per client address per minute before its further failures are
     /// slowed (answered after 1 s, connection closed); 0 = off. 30 a minute is far above a
     /// misconfigured client's retries and far below a brute-forcer's rate.

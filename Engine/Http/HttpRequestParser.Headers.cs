@@ -63,6 +63,11 @@ internal sealed partial class HttpRequestParser
             }
 
             KnownHeader known = KnownHeaders.Lookup(head.Bytes(offset, nameLength));
+            if (known == KnownHeader.None && KnownHeaders.FoldsToFramingOrHopByHop(head.Bytes(offset, nameLength)))
+            {
+                return Reject(RejectReason.UnderscoreFramingName);
+            }
+
             if (known != KnownHeader.None)
             {
                 reason = ApplyHeader(head, known, head.Bytes(offset + valueOffset, valueLength));

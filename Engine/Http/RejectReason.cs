@@ -34,6 +34,7 @@ internal enum RejectReason : byte
     BareLF,
     InvalidHeaderName,
     InvalidHeaderValue,
+    UnderscoreFramingName,
 
     // Host (RFC 9112 §3.2).
     MissingHost,

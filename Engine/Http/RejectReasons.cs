@@ -57,6 +57,7 @@ internal static class RejectReasons
         RejectReason.BareLF => "Bare LF as line terminator, CRLF required (RFC 9112 2.2)"u8,
         RejectReason.InvalidHeaderName => "Field name is not a token or colon missing (RFC 9110 5.1)"u8,
         RejectReason.InvalidHeaderValue => "Control character in field value (RFC 9110 5.5)"u8,
+        RejectReason.UnderscoreFramingName => "Field name with _ reads as a framing or hop-by-hop field to CGI-style gateways (RFC 3875 4.1.18)"u8,
         RejectReason.MissingHost => "HTTP/1.1 request without Host (RFC 9112 3.2)"u8,
         RejectReason.DuplicateHost => "More than one Host field (RFC 9112 3.2)"u8,
         RejectReason.InvalidHost => "Invalid Host field value (RFC 9112 3.2)"u8,

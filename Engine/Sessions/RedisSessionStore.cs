@@ -15,17 +15,28 @@ internal sealed class RedisSessionStore(RedisLink link, RedisKeys keys, ISession
 {
     private readonly long _shiftStart = clockShift?.GetTimestamp() ?? 0;
 
-    public ValueTask<SessionOpened> OpenAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms)
+    public long Evicted => local.Evicted;
+
+    public int Count => local.Count;
+
+    public void SetMaxSessions(Func<string, int> maxSessions) => local.SetMaxSessions(maxSessions);
+
+    public int MaxSessionsOf(string packageId) => local.MaxSessionsOf(packageId);
+
+    /// <summary>Unknown: counting a package's keys in Redis would be a SCAN. Redis drops each session with its TTL.</summary>
+    public int? LiveSessions(string packageId) => link.IsDegraded ? local.LiveSessions(packageId) : null;
+
+    public ValueTask<SessionOpened> OpenAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms, bool create = true)
     {
         if (link.IsDegraded)
         {
-            return local.OpenAsync(packageId, sessionId, fingerprint, terms);
+            return local.OpenAsync(packageId, sessionId, fingerprint, terms, create);
         }
 
-        return OpenSharedAsync(packageId, sessionId, fingerprint, terms);
+        return OpenSharedAsync(packageId, sessionId, fingerprint, terms, create);
     }
 
-    private async ValueTask<SessionOpened> OpenSharedAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms)
+    private async ValueTask<SessionOpened> OpenSharedAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms, bool create)
     {
         RedisResult result;
         try
@@ -33,12 +44,12 @@ internal sealed class RedisSessionStore(RedisLink link, RedisKeys keys, ISession
             result = await link.Bounded(link.Database.ScriptEvaluateAsync(
                 RedisScripts.OpenSession,
                 [keys.Session(packageId, sessionId.Span)],
-                [fingerprint, terms.LengthSeconds, terms.IdleTtlSeconds, terms.RotateSeconds, terms.RotateRequests, ShiftMilliseconds()]));
+                [fingerprint, terms.LengthSeconds, terms.IdleTtlSeconds, terms.RotateSeconds, terms.RotateRequests, ShiftMilliseconds(), create ? 1 : 0]));
         }
         catch (Exception e) when (RedisLink.IsOutage(e))
         {
             link.Fail(e);
-            return await local.OpenAsync(packageId, sessionId, fingerprint, terms);
+            return await local.OpenAsync(packageId, sessionId, fingerprint, terms, create);
         }
 
         var answer = (RedisResult[])result!;
@@ -48,6 +59,8 @@ internal sealed class RedisSessionStore(RedisLink link, RedisKeys keys, ISession
                 return new SessionOpened(SessionOpenStatus.Created);
             case 2:
                 return new SessionOpened(SessionOpenStatus.Mismatch);
+            case 3:
+                return new SessionOpened(SessionOpenStatus.Absent);
             default:
                 string? node = (string?)answer[1];
                 if (string.IsNullOrEmpty(node))
@@ -86,6 +99,28 @@ internal sealed class RedisSessionStore(RedisLink link, RedisKeys keys, ISession
             // session was opened there during this same outage.
             link.Fail(e);
             await local.CommitAsync(packageId, sessionId, expectedNodeId, nodeId);
+        }
+    }
+
+    public ValueTask<bool> BindAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms, string? expectedNodeId, string nodeId) =>
+        link.IsDegraded
+            ? local.BindAsync(packageId, sessionId, fingerprint, terms, expectedNodeId, nodeId)
+            : BindSharedAsync(packageId, sessionId, fingerprint, terms, expectedNodeId, nodeId);
+
+    private async ValueTask<bool> BindSharedAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms, string? expectedNodeId, string nodeId)
+    {
+        try
+        {
+            RedisResult result = await link.Bounded(link.Database.ScriptEvaluateAsync(
+                RedisScripts.BindSession,
+                [keys.Session(packageId, sessionId.Span)],
+                [fingerprint, terms.LengthSeconds, terms.IdleTtlSeconds, terms.RotateSeconds, terms.RotateRequests, ShiftMilliseconds(), expectedNodeId ?? string.Empty, nodeId]));
+            return (int)result == 1;
+        }
+        catch (Exception e) when (RedisLink.IsOutage(e))
+        {
+            link.Fail(e);
+            return await local.BindAsync(packageId, sessionId, fingerprint, terms, expectedNodeId, nodeId);
         }
     }
 

@@ -8,4 +8,6 @@ internal enum SessionOpenStatus : byte
     Resumed,
     /// <summary>409 SESSION_PARAMS_MISMATCH: the id is live with other rules.</summary>
     Mismatch,
+    /// <summary>No live session and none created (<c>OpenAsync(create: false)</c>): bind one when a node carries the request.</summary>
+    Absent,
 }

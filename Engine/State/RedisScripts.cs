@@ -65,8 +65,9 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// KEYS[1] session; ARGV fingerprint, length s, idle s, rotate s, rotate requests, clock shift ms.
-    /// Returns {0} created, {2} mismatch, {1, node, rotate} resumed (node '' = none bound yet;
+    /// KEYS[1] session; ARGV fingerprint, length s, idle s, rotate s, rotate requests, clock shift ms,
+    /// create (1, or 0: report {3} absent instead of creating).
+    /// Returns {0} created, {2} mismatch, {3} absent, {1, node, rotate} resumed (node '' = none bound yet;
     /// rotate 1 = a rotate rule fired and node is the one to move away from).
     /// Mirrors MemorySessionStore: length from creation, idle from last use, rotation by time since
     /// the node was bound or by requests on it, mismatch only against a live session, and an expired
@@ -104,6 +105,7 @@ internal static class RedisScripts
           end
           redis.call('DEL', KEYS[1])
         end
+        if ARGV[7] == '0' then return {3} end
         local len = tonumber(ARGV[2])
         local idle = tonumber(ARGV[3])
         redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'since', now, 'reqs', 0, 'created', now, 'used', now,
@@ -127,6 +129,44 @@ internal static class RedisScripts
           node = ARGV[2]
         end
         if node == ARGV[2] then redis.call('HINCRBY', KEYS[1], 'reqs', 1) end
+        return 1
+        """;
+
+    /// <summary>
+    /// KEYS[1] session; ARGV fingerprint, length s, idle s, rotate s, rotate requests, clock shift ms,
+    /// expected node ('' = none), node. CommitSession on a live session with the same fingerprint
+    /// (1), 0 when a live one has other rules; with no live session, creates it bound to node with
+    /// one request counted (1). Mirrors MemorySessionStore.BindAsync.
+    /// </summary>
+    public const string BindSession = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[6])
+        local s = redis.call('HMGET', KEYS[1], 'fp', 'node', 'created', 'used', 'len', 'idle')
+        if s[1] then
+          local created = tonumber(s[3])
+          local used = tonumber(s[4])
+          local len = tonumber(s[5])
+          local idle = tonumber(s[6])
+          local expired = now - created >= len * 1000 or (idle > 0 and now - used >= idle * 1000)
+          if not expired then
+            if s[1] ~= ARGV[1] then return 0 end
+            local node = s[2] or ''
+            if node == ARGV[7] and node ~= ARGV[8] then
+              redis.call('HSET', KEYS[1], 'node', ARGV[8], 'since', now, 'reqs', 0)
+              node = ARGV[8]
+            end
+            if node == ARGV[8] then redis.call('HINCRBY', KEYS[1], 'reqs', 1) end
+            return 1
+          end
+          redis.call('DEL', KEYS[1])
+        end
+        local len = tonumber(ARGV[2])
+        local idle = tonumber(ARGV[3])
+        redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'node', ARGV[8], 'since', now, 'reqs', 1, 'created', now, 'used', now,
+          'len', len, 'idle', idle, 'rs', tonumber(ARGV[4]), 'rr', tonumber(ARGV[5]))
+        local left = len * 1000
+        if idle > 0 and idle * 1000 < left then left = idle * 1000 end
+        redis.call('PEXPIRE', KEYS[1], left)
         return 1
         """;
 

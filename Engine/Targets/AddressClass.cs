@@ -12,4 +12,6 @@ internal enum AddressClass : byte
     Multicast,
     Broadcast,
     Reserved,
+    /// <summary>An address of one of this host's own interfaces (<see cref="LocalAddresses"/>): the way back into the host.</summary>
+    Local,
 }

@@ -8,6 +8,7 @@ namespace Engine.Targets;
 /// Asynchronous name resolution with a TTL cache. The OS resolver does not expose record TTLs,
 /// so entries live for a configured time (positive answers longer than negative ones, the way
 /// nscd and systemd-resolved treat NXDOMAIN). Concurrent lookups of one name share one query.
+/// At most <see cref="MaxEntries"/> names are kept (a hard cap, see <see cref="MakeRoom"/>).
 /// </summary>
 internal sealed class DnsCache
 {
@@ -18,6 +19,8 @@ internal sealed class DnsCache
     private readonly TimeSpan _positiveTtl;
     private readonly TimeSpan _negativeTtl;
     private readonly int _maxEntries;
+    private readonly Lock _makeRoom = new();
+    private long _evicted;
 
     public DnsCache(
         TimeSpan positiveTtl,
@@ -35,6 +38,11 @@ internal sealed class DnsCache
     }
 
     public int Count => _entries.Count;
+
+    public int MaxEntries => _maxEntries;
+
+    /// <summary>Fresh entries dropped because the cache was full (<c>engine_tables_evicted_total{table="dns"}</c>).</summary>
+    public long Evicted => Interlocked.Read(ref _evicted);
 
     /// <summary>Resolves <paramref name="host"/>; IP literals never reach the resolver.</summary>
     public ValueTask<ResolveResult> ResolveAsync(ReadOnlySpan<char> host, CancellationToken cancellationToken)
@@ -63,7 +71,7 @@ internal sealed class DnsCache
     {
         if (_entries.Count >= _maxEntries)
         {
-            Sweep(now);
+            MakeRoom(now);
         }
 
         var fresh = new Entry(now, QueryAsync(host));
@@ -102,6 +110,38 @@ internal sealed class DnsCache
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return ResolveResult.TimedOut;
+        }
+    }
+
+    /// <summary>
+    /// The cap is hard: stale entries go first; if the table is still full (a flood of distinct
+    /// names within a TTL), entries are dropped in the dictionary's order (hash order, close to
+    /// random) until 1/16 of the cap is free, so the walk is paid once per 1/16 of the cap added.
+    /// A dropped name is simply resolved again when next asked.
+    /// </summary>
+    private void MakeRoom(long now)
+    {
+        lock (_makeRoom)
+        {
+            if (_entries.Count < _maxEntries)
+            {
+                return;
+            }
+
+            Sweep(now);
+            int target = _maxEntries - Math.Max(1, _maxEntries / 16);
+            foreach (KeyValuePair<string, Entry> pair in _entries)
+            {
+                if (_entries.Count <= target)
+                {
+                    break;
+                }
+
+                if (_entries.TryRemove(pair))
+                {
+                    Interlocked.Increment(ref _evicted);
+                }
+            }
         }
     }
 

@@ -110,6 +110,8 @@ internal sealed class Node
     /// <summary>Consecutive ejections without a success (the back-off level).</summary>
     public int Ejections => Volatile.Read(ref _ejections);
 
+    private readonly Lock _ejectLock = new();
+
     public void Enter() => Interlocked.Increment(ref _inFlight);
 
     public void Leave() => Interlocked.Decrement(ref _inFlight);
@@ -126,23 +128,46 @@ internal sealed class Node
     }
 
     /// <summary>
+    /// A probe reached the node: it is back now, half-open. Its failure count and ejection level
+    /// stay, so a failure before any success takes it out again for twice as long.
+    /// </summary>
+    public void Restore() => Volatile.Write(ref _outUntil, 0);
+
+    /// <summary>
     /// The node itself failed (refused, reset, bad handshake, its own 407). After
-    /// <see cref="NodeHealthPolicy.FailuresToEject"/> in a row it is out for a cool-down that
-    /// doubles with every ejection without a success in between (Envoy's outlier detection).
+    /// <see cref="NodeHealthPolicy.FailuresToEject"/> in a row it is out for a cool-down. One
+    /// failure episode is one ejection: failures that arrive while the node is already out (the
+    /// rest of a burst of in-flight requests, pinned sessions) change nothing. The cool-down
+    /// doubles only when the node fails again after coming back without a success in between
+    /// (Envoy's outlier detection: the ejection time grows with consecutive ejections).
     /// </summary>
     /// <returns>True when this failure took the node out.</returns>
     public bool RecordFailure(NodeHealthPolicy policy, long now)
     {
+        if (Volatile.Read(ref _outUntil) > now)
+        {
+            return false;   // same episode: the node is already out
+        }
+
         int failures = Interlocked.Increment(ref _consecutiveFailures);
         if (failures < policy.FailuresToEject)
         {
             return false;
         }
 
-        int ejections = Interlocked.Increment(ref _ejections);
-        long cooldown = policy.EjectBase << Math.Min(ejections - 1, 20);
-        Volatile.Write(ref _outUntil, now + Math.Min(cooldown, policy.EjectMax));
-        return true;
+        lock (_ejectLock)
+        {
+            // Concurrent failures can all pass the threshold: the first one ejects.
+            if (Volatile.Read(ref _outUntil) > now)
+            {
+                return false;
+            }
+
+            int ejections = Interlocked.Increment(ref _ejections);
+            long cooldown = policy.EjectBase << Math.Min(ejections - 1, 20);
+            Volatile.Write(ref _outUntil, now + Math.Min(cooldown, policy.EjectMax));
+            return true;
+        }
     }
 
     /// <summary>Same way out as <paramref name="other"/> (type, address, credentials, source address): a reload may carry its health over.</summary>

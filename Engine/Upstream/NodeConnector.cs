@@ -101,6 +101,23 @@ internal sealed class NodeConnector : INodeConnector
         return result;
     }
 
+    /// <summary>
+    /// Whether an http or socks5 node accepts a TCP connection at all (the default probe: it
+    /// needs no target and spends nothing of the exit's bandwidth). Direct nodes have nothing to reach.
+    /// </summary>
+    public async ValueTask<bool> ReachNodeAsync(Node node, CancellationToken shutdown)
+    {
+        if (node.Type == NodeType.Direct)
+        {
+            return false;
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
+        deadline.CancelAfter(_connectTimeout);
+        using Socket? socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
+        return socket is not null;
+    }
+
     private async ValueTask<Socket?> ConnectToNodeAsync(Node node, CancellationToken deadline)
     {
         ResolveResult resolved = await _dns.ResolveAsync(node.Host!, deadline).ConfigureAwait(false);

@@ -14,7 +14,11 @@ internal sealed class NodeHealthPolicy
         EjectMax = ToTicks(time, ejectMax);
         DomainBanFailures = Math.Max(1, domainBanFailures);
         DomainBanTtl = ToTicks(time, domainBanTtl);
+        Second = time.TimestampFrequency;
     }
+
+    /// <summary>One second in timestamp units.</summary>
+    public long Second { get; }
 
     public static NodeHealthPolicy Default(TimeProvider time) =>
         new(time, failuresToEject: 3, TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(5), domainBanFailures: 3, TimeSpan.FromMinutes(10));

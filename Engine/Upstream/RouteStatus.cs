@@ -3,6 +3,8 @@ namespace Engine.Upstream;
 /// <summary>How routing one request ended: a path to the target, or which step refused (mapped to the catalog by <c>Errors/ProxyFailures</c>).</summary>
 internal enum RouteStatus : byte
 {
+    /// <summary>Not routed: the request was refused before (its rules did not parse).</summary>
+    NotRouted,
     Connected,
     /// <summary>The session id is in use with different rules.</summary>
     SessionMismatch,
