@@ -30,7 +30,7 @@ internal static class ChunkedFramingTarget
 
     private static ChunkedFramingScanner Create(bool small)
     {
-        ChunkedFramingScanner scanner = small ? new ChunkedFramingScanner(maxExtensionLength: 8, maxTrailerSize: 32) : new ChunkedFramingScanner();
+        ChunkedFramingScanner scanner = small ? new ChunkedFramingScanner(maxExtensionBytes: 8, maxTrailerBytes: 32) : new ChunkedFramingScanner();
         scanner.Reset();
         return scanner;
     }

@@ -1,13 +1,15 @@
 using System.Buffers;
 using System.Text;
 
+using Engine.Forwarding;
 using Engine.Http;
 
 namespace Engine.Fuzz;
 
 /// <summary>
-/// <see cref="HttpRequestParser.ParseHead"/> and <see cref="BodyReader"/> driven as the connection
-/// drives them (head, body, next head; stop at CONNECT or an upgrade), once over the whole input
+/// <see cref="HttpRequestParser.ParseHead"/> and the body framing the forwarder runs (a Content-Length
+/// counted down, chunked through <see cref="ChunkedFramingScanner"/>) driven as the connection drives
+/// them (head, body, next head; stop at CONNECT or an upgrade), once over the whole input
 /// and once over two segments whose first arrives alone. Rejection is the parser's answer; an
 /// exception, a call that makes no progress or a split that changes the outcome is a crash.
 /// </summary>
@@ -21,8 +23,6 @@ internal static class RequestHeadTarget
         MaxRequestLineBytes = 64,
         MaxRequestHeadBytes = 256,
         MaxHeaderCount = 4,
-        MaxChunkExtensionBytes = 16,
-        MaxTrailerBytes = 64,
         RequireHost = false,
     };
 
@@ -44,7 +44,10 @@ internal static class RequestHeadTarget
     private static string Drive(ReadOnlySequence<byte> all, int[] availability, HttpParserLimits limits)
     {
         var parser = new HttpRequestParser(limits);
-        var body = new BodyReader(limits);
+        ChunkedFramingScanner chunks = ReferenceEquals(limits, SmallLimits)
+            ? new ChunkedFramingScanner(maxExtensionBytes: 16, maxTrailerBytes: 64)
+            : new ChunkedFramingScanner();
+        long remaining = 0;
         var head = new RequestHead();
         var log = new StringBuilder();
         using var bodyBytes = new MemoryStream();
@@ -53,7 +56,7 @@ internal static class RequestHeadTarget
         foreach (int available in availability)
         {
             var reader = new SequenceReader<byte>(all.Slice(consumed, available - consumed));
-            bool stopped = Step(ref reader, parser, body, head, log, bodyBytes, ref inBody);
+            bool stopped = Step(ref reader, parser, chunks, head, log, bodyBytes, ref inBody, ref remaining);
             consumed += reader.Consumed;
             if (stopped)
             {
@@ -69,7 +72,7 @@ internal static class RequestHeadTarget
         return log.Append(inBody ? " in-body" : parser.InProgress ? " in-head" : " idle").Append(" @").Append(consumed).ToString();
     }
 
-    private static bool Step(ref SequenceReader<byte> reader, HttpRequestParser parser, BodyReader body, RequestHead head, StringBuilder log, MemoryStream bodyBytes, ref bool inBody)
+    private static bool Step(ref SequenceReader<byte> reader, HttpRequestParser parser, ChunkedFramingScanner chunks, RequestHead head, StringBuilder log, MemoryStream bodyBytes, ref bool inBody, ref long remaining)
     {
         // Every pass consumes at least one byte or returns; the bound turns a livelock into a crash, not a hang.
         long maxPasses = (2 * reader.Remaining) + 2;
@@ -99,38 +102,49 @@ internal static class RequestHeadTarget
                     return true;
                 }
 
-                body.Start(head);
+                chunks.Reset();
+                remaining = head.Framing == BodyFraming.ContentLength ? head.ContentLength : 0;
                 inBody = true;
             }
 
-            BodyStatus status2 = body.Read(ref reader, out ReadOnlySequence<byte> content);
-            switch (status2)
+            // The body's bytes as relayed (chunked framing included); slices end where the input's
+            // segments do: the bytes, not their slicing, are the outcome.
+            SequencePosition from = reader.Position;
+            if (head.Framing == BodyFraming.Chunked)
             {
-                case BodyStatus.Data:
-                    InvariantViolationException.ThrowIf(content.IsEmpty, "BodyReader produced an empty Data slice");
-                    // Slices end where the input's segments do: the content, not its slicing, is the outcome.
-                    foreach (ReadOnlyMemory<byte> piece in content)
-                    {
-                        bodyBytes.Write(piece.Span);
-                    }
-
-                    continue;
-                case BodyStatus.Incomplete:
+                ChunkedScanStatus scan = chunks.Scan(ref reader);
+                Write(bodyBytes, reader.Sequence.Slice(from, reader.Position));
+                InvariantViolationException.ThrowIf(chunks.Length != bodyBytes.Length, "the scanner's Length is not the bytes it consumed");
+                if (scan == ChunkedScanStatus.NeedMoreData)
+                {
                     return false;
-                case BodyStatus.Rejected:
-                    InvariantViolationException.ThrowIf(body.RejectReason == RejectReason.None, "body rejected without a reason");
-                    log.Append(" body=").Append(Convert.ToHexString(bodyBytes.GetBuffer(), 0, (int)bodyBytes.Length)).Append(" body-rejected ").Append(body.RejectReason);
+                }
+
+                if (scan == ChunkedScanStatus.Invalid)
+                {
+                    RejectReason reason = chunks.Error.ToRejectReason();
+                    InvariantViolationException.ThrowIf(reason == RejectReason.None, "body rejected without a reason");
+                    log.Append(" body=").Append(Convert.ToHexString(bodyBytes.GetBuffer(), 0, (int)bodyBytes.Length)).Append(" body-rejected ").Append(reason);
                     return true;
+                }
+
+                log.Append(" data=").Append(chunks.DataLength);
+            }
+            else if (remaining > 0)
+            {
+                long take = Math.Min(remaining, reader.Remaining);
+                reader.Advance(take);
+                remaining -= take;
+                Write(bodyBytes, reader.Sequence.Slice(from, reader.Position));
+                if (remaining > 0)
+                {
+                    return false;
+                }
             }
 
             inBody = false;
             log.Append(" body=").Append(Convert.ToHexString(bodyBytes.GetBuffer(), 0, (int)bodyBytes.Length)).Append(" end");
             bodyBytes.SetLength(0);
-            for (int i = 0; i < head.TrailerCount; i++)
-            {
-                HeaderField trailer = head.GetTrailer(i);
-                log.Append(" trailer ").Append(Latin1(trailer.Name)).Append(": ").Append(Latin1(trailer.Value));
-            }
 
             if (head.IsUpgrade)
             {
@@ -139,7 +153,7 @@ internal static class RequestHeadTarget
             }
         }
 
-        throw new InvariantViolationException("the parser and body reader made no progress");
+        throw new InvariantViolationException("the parser and body framing made no progress");
     }
 
     private static void Describe(RequestHead head, StringBuilder log)
@@ -151,8 +165,16 @@ internal static class RequestHeadTarget
             .Append(" keepalive=").Append(head.KeepAlive).Append(" len=").Append(head.HeadLength);
         for (int i = 0; i < head.HeaderCount; i++)
         {
-            HeaderField field = head.GetHeader(i);
+            Engine.Http.HeaderField field = head.GetHeader(i);
             log.Append(" | ").Append(Latin1(field.Name)).Append(": ").Append(Latin1(field.Value));
+        }
+    }
+
+    private static void Write(MemoryStream stream, ReadOnlySequence<byte> bytes)
+    {
+        foreach (ReadOnlyMemory<byte> piece in bytes)
+        {
+            stream.Write(piece.Span);
         }
     }
 

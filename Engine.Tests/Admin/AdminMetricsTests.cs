@@ -91,7 +91,7 @@ public sealed class AdminMetricsTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task Metrics_RealScrape_PassesPromtoolCheckMetrics()
     {
         string? promtool = Which("promtool");
-        Skip.If(promtool is null, "promtool not installed (apt-get install prometheus); the exposition is not checked");
+        Tools.RequireNot(promtool is null, "promtool not installed (apt-get install prometheus); the exposition is not checked");
         string text = await TrafficThenScrapeAsync();
 
         (int exitCode, string printed) = await Promtool.CheckMetricsAsync(promtool, text, output);

@@ -1,3 +1,4 @@
+using Engine.Tests.Fixtures;
 using System.Diagnostics;
 using System.Net;
 using System.Text.RegularExpressions;
@@ -49,7 +50,7 @@ public sealed partial class StatusPageTests(ITestOutputHelper output) : IAsyncLi
     public async Task StatusPage_InHeadlessChromium_RendersNodesAndCountersWithoutErrors()
     {
         string? chromium = Chromium();
-        Skip.If(chromium is null, "chromium not installed (apt-get install chromium); the status page is not rendered");
+        Tools.RequireNot(chromium is null, "chromium not installed (apt-get install chromium); the status page is not rendered");
         using (HttpClient proxy = _h.ProxyClient())
         {
             for (int i = 0; i < 3; i++)
@@ -96,7 +97,7 @@ public sealed partial class StatusPageTests(ITestOutputHelper output) : IAsyncLi
     public async Task StatusPage_WithoutToken_AsksForIt()
     {
         string? chromium = Chromium();
-        Skip.If(chromium is null, "chromium not installed (apt-get install chromium); the status page is not rendered");
+        Tools.RequireNot(chromium is null, "chromium not installed (apt-get install chromium); the status page is not rendered");
 
         (string dom, string log) = await RunAsync(chromium!, "--dump-dom", _h.BaseAddress.ToString());
 

@@ -89,7 +89,7 @@ public sealed class ProxyProtocolEndToEndTests : IAsyncDisposable
     [SkippableFact]
     public async Task RealHaproxy_SendProxyV2_TheEngineSeesTheClientsOwnPort()
     {
-        Skip.If(Haproxy.UnavailableReason is not null, Haproxy.UnavailableReason);
+        Tools.RequireNot(Haproxy.UnavailableReason is not null, Haproxy.UnavailableReason);
         await using EngineProcess engine = await EngineProcess.StartAsync("""
             { "Engine": {
                 "Listeners": [ { "Endpoint": "127.0.0.1:{PORT}", "Protocol": "http", "ProxyProtocol": true } ],

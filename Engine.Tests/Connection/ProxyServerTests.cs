@@ -128,7 +128,14 @@ public sealed class ProxyServerTests
         using var c = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await a.ConnectAsync(proxy.EndPoint);
         await b.ConnectAsync(proxy.EndPoint);
-        await Task.Delay(200);   // let both be admitted
+        // Both admitted (counted by the engine) before the third arrives: an event, not a sleep.
+        var admitted = System.Diagnostics.Stopwatch.StartNew();
+        while (proxy.Server.OpenConnections < 2)
+        {
+            Assert.True(admitted.Elapsed < Timeout, $"only {proxy.Server.OpenConnections} of 2 connections admitted");
+            await Task.Delay(5);
+        }
+
         await c.ConnectAsync(proxy.EndPoint);
 
         string answer = await ReadAllTextAsync(c).WaitAsync(Timeout);

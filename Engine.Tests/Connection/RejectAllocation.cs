@@ -15,9 +15,9 @@ internal static class RejectAllocation
 {
     private const int Clients = 8;
 
-    public static long MeasureBytesPerRequest() => MeasureAsync().GetAwaiter().GetResult();
+    public static Engine.Tests.Diagnostics.AllocationMeasurement MeasureRequests() => MeasureAsync().GetAwaiter().GetResult();
 
-    private static async Task<long> MeasureAsync()
+    private static async Task<Engine.Tests.Diagnostics.AllocationMeasurement> MeasureAsync()
     {
         await using var proxy = new ProxyFixture(o => o.AccessLogSink = Stream.Null);
         byte[] request = "GET http://127.0.0.1:9/small HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n"u8.ToArray();
@@ -44,15 +44,22 @@ internal static class RejectAllocation
 
         try
         {
-            const int Warm = 2000, Short = 500, Long = 2500;
+            const int Warm = 2000, Short = 500, Long = 4500;
             await RunAsync(Warm);
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
             long before = GC.GetTotalAllocatedBytes(precise: true);
             await RunAsync(Short);
             long shortRun = GC.GetTotalAllocatedBytes(precise: true) - before;
+            TimeSpan shortTime = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            started = System.Diagnostics.Stopwatch.GetTimestamp();
             before = GC.GetTotalAllocatedBytes(precise: true);
             await RunAsync(Long);
             long longRun = GC.GetTotalAllocatedBytes(precise: true) - before;
-            return Math.Max(0, longRun - shortRun) / ((long)(Long - Short) * Clients);
+            TimeSpan extraTime = System.Diagnostics.Stopwatch.GetElapsedTime(started) - shortTime;
+
+            // As ForwardAllocation: the process's idle allocation over the extra time, plus the same loop allowance.
+            long idle = await Engine.Tests.Diagnostics.AllocationMeasurement.MeasureIdleAsync(extraTime);
+            return new(longRun - shortRun, (long)(Long - Short) * Clients, idle + ForwardAllocation.LoopAllowance, "request");
         }
         finally
         {

@@ -13,6 +13,7 @@ public class AccessLogTests
         CorrelationId = "00ab12cd34ef5678"u8,
         Client = new IPEndPoint(IPAddress.Parse("::ffff:127.0.0.1"), 5555),
         PackageId = "demo",
+        Rules = "country-us-session-job1"u8,
         Method = "CONNECT"u8,
         Target = Encoding.Latin1.GetBytes(target),
         NodeId = "local",
@@ -30,7 +31,7 @@ public class AccessLogTests
         byte[] buffer = new byte[4096];
         int n = AccessLogLogfmt.Format(Entry("example.com:443"), buffer);
         Assert.Equal(
-            "2026-11-23T01:02:03.456Z cid=00ab12cd34ef5678 client=127.0.0.1:5555 pkg=demo method=CONNECT target=example.com:443 node=local status=200 code=- in=1234 out=98765 ms=1500 ts=CD\n",
+            "2026-11-23T01:02:03.456Z cid=00ab12cd34ef5678 client=127.0.0.1:5555 pkg=demo rules=country-us-session-job1 method=CONNECT target=example.com:443 node=local status=200 code=- in=1234 out=98765 ms=1500 ts=CD\n",
             Encoding.ASCII.GetString(buffer, 0, n));
     }
 
@@ -84,6 +85,7 @@ public class AccessLogTests
         Assert.Equal("00ab12cd34ef5678", line.GetProperty("cid").GetString());
         Assert.Equal("127.0.0.1:5555", line.GetProperty("client").GetString());
         Assert.Equal("demo", line.GetProperty("pkg").GetString());
+        Assert.Equal("country-us-session-job1", line.GetProperty("rules").GetString());
         Assert.Equal("CONNECT", line.GetProperty("method").GetString());
         Assert.Equal("example.com:443", line.GetProperty("target").GetString());
         Assert.Equal("local", line.GetProperty("node").GetString());
@@ -95,7 +97,7 @@ public class AccessLogTests
         Assert.Equal("CD", line.GetProperty("termination").GetString());
         Assert.Equal(2, line.GetProperty("attempts").GetInt32());
         Assert.Equal(JsonValueKind.Null, line.GetProperty("upstream").ValueKind);
-        Assert.Equal(15, line.EnumerateObject().Count());
+        Assert.Equal(16, line.EnumerateObject().Count());
     }
 
     // spec/errors.md: the upstream member (the node's status, its own error id and the signal) is in the log line too.

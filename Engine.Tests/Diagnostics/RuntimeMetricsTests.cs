@@ -1,3 +1,4 @@
+using Engine.Tests.Fixtures;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
@@ -113,7 +114,7 @@ public sealed class RuntimeMetricsTests(ITestOutputHelper output)
         Assert.True(Value(text, "dotnet_gc_heap_total_allocated_bytes_total") > 0);
 
         string? promtool = AdminMetricsTests.Which("promtool");
-        Skip.If(promtool is null, "promtool not installed (apt-get install prometheus); the exposition is not checked");
+        Tools.RequireNot(promtool is null, "promtool not installed (apt-get install prometheus); the exposition is not checked");
         (int exitCode, string printed) = await Engine.Tests.Fixtures.Promtool.CheckMetricsAsync(promtool, text, output);
         Assert.Equal(0, exitCode);
         Assert.Equal(string.Empty, printed.Trim());

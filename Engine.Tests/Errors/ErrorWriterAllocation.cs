@@ -6,8 +6,8 @@ namespace Engine.Tests.Errors;
 /// <summary>Measures the writer's allocations per error; shared by its own test and the allocation budget.</summary>
 internal static class ErrorWriterAllocation
 {
-    /// <summary>Bytes allocated per <see cref="ErrorWriter.Write"/>, over every code's example, after warm-up.</summary>
-    public static long MeasureBytesPerWrite()
+    /// <summary>Bytes allocated by <see cref="ErrorWriter.Write"/> over 100 rounds of every code's example, after warm-up.</summary>
+    public static Engine.Tests.Diagnostics.AllocationMeasurement MeasureWrites()
     {
         var writer = new ErrorWriter(ErrorExample.DefaultOptions);
         var buffer = new ArrayBufferWriter<byte>(16 * 1024);
@@ -34,7 +34,6 @@ internal static class ErrorWriterAllocation
             Round();
         }
 
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        return allocated / (Rounds * examples.Length);
+        return new(GC.GetAllocatedBytesForCurrentThread() - before, Rounds * examples.Length, 0, "write");
     }
 }

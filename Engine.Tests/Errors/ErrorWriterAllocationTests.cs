@@ -9,7 +9,7 @@ public class ErrorWriterAllocationTests
     [Fact]
     public void Write_EveryCodeIntoAReusedBufferWriter_AllocatesNothing()
     {
-        Assert.Equal(0, ErrorWriterAllocation.MeasureBytesPerWrite());
+        Assert.Equal(0, ErrorWriterAllocation.MeasureWrites().Bytes);
     }
 
     [Fact]

@@ -28,10 +28,13 @@ internal sealed class EngineProcess : IAsyncDisposable
 
     /// <summary>
     /// Writes <paramref name="engineJson"/> (the <c>Engine</c> object, <c>{PORT}</c> replaced by the
-    /// listener's port) and starts the engine on it. Throws a skip naming the reason when it cannot run.
+    /// listener's port) and starts the engine on it. An engine that does not start (crash, refused
+    /// config, no bind within the deadline) fails the test with its output, CI or not: that is a broken
+    /// binary, not a missing tool. Only a missing <c>prlimit</c> is a tool (<see cref="Tools"/>).
     /// </summary>
     /// <param name="fileLimit">Run it under <c>prlimit --nofile=N</c> (descriptor exhaustion tests).</param>
-    public static async Task<EngineProcess> StartAsync(string engineJson, int? fileLimit = null)
+    /// <param name="environment">Variables set for the engine process (on top of the test host's).</param>
+    public static async Task<EngineProcess> StartAsync(string engineJson, int? fileLimit = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         (string dotnet, string engine) = Command();
 
@@ -44,23 +47,25 @@ internal sealed class EngineProcess : IAsyncDisposable
         if (fileLimit is int limit)
         {
             // prlimit sets the limit and execs the command: the PID stays the engine's.
-            executable = UpstreamProcess.FindOnPath("prlimit") ?? throw new SkipException("prlimit (util-linux) is not on PATH");
+            executable = UpstreamProcess.FindOnPath("prlimit") ?? throw Tools.Unavailable("prlimit (util-linux) is not on PATH");
             arguments.InsertRange(0, [$"--nofile={limit}:{limit}", dotnet]);
         }
 
         (UpstreamProcess? process, string? failure) = await UpstreamProcess.StartAsync(
-            executable, arguments, directory, port, logFile: null, hermeticDns: false);
-        return process is null ? throw new SkipException(failure) : new EngineProcess(process, config);
+            executable, arguments, directory, port, logFile: null, hermeticDns: false, environment);
+        return process is null
+            ? throw new InvalidOperationException($"the engine child process did not start: {failure}")
+            : new EngineProcess(process, config);
     }
 
-    /// <summary>The host and the Engine build copied beside the tests; throws a skip naming what is missing.</summary>
+    /// <summary>The host and the Engine build copied beside the tests; a missing one fails the test (the build is broken).</summary>
     internal static (string Dotnet, string Engine) Command()
     {
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
             ? host
-            : UpstreamProcess.FindOnPath("dotnet") ?? throw new SkipException("dotnet is not on PATH");
+            : UpstreamProcess.FindOnPath("dotnet") ?? throw new InvalidOperationException("dotnet is not on PATH and DOTNET_HOST_PATH is not set");
         string engine = Path.Combine(AppContext.BaseDirectory, "Engine.dll");
-        return File.Exists(engine) ? (dotnet, engine) : throw new SkipException($"{engine} is missing (build the Engine project)");
+        return File.Exists(engine) ? (dotnet, engine) : throw new InvalidOperationException($"{engine} is missing (build the Engine project)");
     }
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();

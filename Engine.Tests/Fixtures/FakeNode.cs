@@ -57,6 +57,12 @@ internal sealed class FakeNode : IAsyncDisposable
     /// <summary>The last request head received (HTTP mode), to check what the engine sent the node.</summary>
     public string LastHead { get; private set; } = string.Empty;
 
+    /// <summary>Every request head received (HTTP mode), in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Heads { get; } = new();
+
+    /// <summary>HTTP mode: when true for a head, the connection closes without an answer (an exit that died).</summary>
+    public Func<string, bool>? DropWhen { get; set; }
+
     private async Task AcceptAsync()
     {
         while (!_stop.IsCancellationRequested)
@@ -113,6 +119,11 @@ internal sealed class FakeNode : IAsyncDisposable
     {
         string head = await ReadHeadAsync(client);
         LastHead = head;
+        Heads.Enqueue(head);
+        if (DropWhen?.Invoke(head) == true)
+        {
+            return;
+        }
         switch (Mode)
         {
             case FakeNodeMode.AuthRequired:

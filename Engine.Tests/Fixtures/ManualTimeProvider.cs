@@ -4,7 +4,20 @@ namespace Engine.Tests.Fixtures;
 internal sealed class ManualTimeProvider : TimeProvider
 {
     private readonly List<ManualTimer> _timers = [];
+    private readonly List<TimeSpan> _dueTimes = [];
     private long _now;
+
+    /// <summary>The due time of every timer created so far, in order (a test waits for the one it expects).</summary>
+    public IReadOnlyList<TimeSpan> CreatedDueTimes
+    {
+        get
+        {
+            lock (_timers)
+            {
+                return [.. _dueTimes];
+            }
+        }
+    }
 
     public override long TimestampFrequency => TimeSpan.TicksPerSecond;
 
@@ -16,6 +29,7 @@ internal sealed class ManualTimeProvider : TimeProvider
         lock (_timers)
         {
             _timers.Add(timer);
+            _dueTimes.Add(dueTime);
         }
 
         return timer;

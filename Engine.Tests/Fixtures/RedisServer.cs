@@ -25,7 +25,7 @@ internal sealed class RedisServer : IAsyncDisposable
         EndPoint = new IPEndPoint(IPAddress.Loopback, port);
     }
 
-    /// <summary>Why tests that need Redis must skip, or null.</summary>
+    /// <summary>Why tests that need Redis skip (fail under CI), or null.</summary>
     public static string? UnavailableReason =>
         UpstreamProcess.FindOnPath("redis-server") is null ? "redis-server is not on PATH (apt-get install redis-server)" : null;
 
@@ -36,16 +36,16 @@ internal sealed class RedisServer : IAsyncDisposable
 
     public int? Pid => _process?.Pid;
 
-    /// <summary>Starts redis-server; throws a <see cref="SkipException"/> naming the reason when it cannot run.</summary>
+    /// <summary>Starts redis-server; throws <see cref="Tools.Unavailable"/> naming the reason when it cannot run.</summary>
     public static async Task<RedisServer> StartAsync()
     {
-        string executable = UpstreamProcess.FindOnPath("redis-server") ?? throw new SkipException(UnavailableReason!);
+        string executable = UpstreamProcess.FindOnPath("redis-server") ?? throw Tools.Unavailable(UnavailableReason!);
         var server = new RedisServer(executable, UpstreamProcess.FreePort());
         await server.RestartAsync();
         return server;
     }
 
-    /// <summary>Starts (again) on the same port, empty; throws a skip when it does not come up.</summary>
+    /// <summary>Starts (again) on the same port, empty; throws <see cref="Tools.Unavailable"/> when it does not come up.</summary>
     public async Task RestartAsync()
     {
         if (_process is not null)
@@ -64,7 +64,7 @@ internal sealed class RedisServer : IAsyncDisposable
             hermeticDns: false);
         if (process is null)
         {
-            throw new SkipException(failure);
+            throw Tools.Unavailable(failure);
         }
 
         _process = process;
@@ -81,7 +81,7 @@ internal sealed class RedisServer : IAsyncDisposable
 
         string output = process.OutputTail();
         await StopAsync();
-        throw new SkipException($"redis-server on {EndPoint} did not answer PING within {ReadyTimeout.TotalSeconds:0} s. Output: {output}");
+        throw Tools.Unavailable($"redis-server on {EndPoint} did not answer PING within {ReadyTimeout.TotalSeconds:0} s. Output: {output}");
     }
 
     /// <summary>Kills the server by its PID: clients see the connection drop, as in an outage.</summary>

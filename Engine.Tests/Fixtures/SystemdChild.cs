@@ -69,7 +69,7 @@ internal sealed partial class SystemdChild : IAsyncDisposable
         int fd = listening is null ? -1 : (int)listening.SafeHandle.DangerousGetHandle();
         var info = new ProcessStartInfo
         {
-            FileName = UpstreamProcess.FindOnPath("python3") ?? throw new SkipException("python3 is not on PATH"),
+            FileName = UpstreamProcess.FindOnPath("python3") ?? throw Tools.Unavailable("python3 is not on PATH"),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,

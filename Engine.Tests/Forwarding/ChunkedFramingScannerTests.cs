@@ -127,26 +127,32 @@ public class ChunkedFramingScannerTests
     [InlineData("5 5\r\nhello\r\n0\r\n\r\n", nameof(ChunkedFramingError.WhitespaceWithoutExtension))]
     [InlineData("5;a\x01\r\nhello\r\n", nameof(ChunkedFramingError.InvalidExtension))]
     [InlineData("5;a\0\r\nhello\r\n", nameof(ChunkedFramingError.InvalidExtension))]
-    [InlineData("5;a=\"x\rx\"\r\nhello\r\n", nameof(ChunkedFramingError.ExpectedLineFeed))]
+    [InlineData("5;a=\"x\rx\"\r\nhello\r\n", nameof(ChunkedFramingError.InvalidExtension))]
+    [InlineData("5;=x\r\nhello\r\n", nameof(ChunkedFramingError.InvalidExtension))]
+    [InlineData("5;a=\r\nhello\r\n", nameof(ChunkedFramingError.InvalidExtension))]
+    [InlineData("5;a=\"unterminated\r\nhello\r\n", nameof(ChunkedFramingError.InvalidExtension))]
+    [InlineData("5;a=b c\r\nhello\r\n", nameof(ChunkedFramingError.InvalidExtension))]
+    [InlineData("5;a=\"q\\\x01\"\r\nhello\r\n", nameof(ChunkedFramingError.InvalidExtension))]
     [InlineData("5;a\nhello\r\n", nameof(ChunkedFramingError.BareLineFeed))]
     [InlineData("5\nhello\r\n0\r\n\r\n", nameof(ChunkedFramingError.BareLineFeed))]
-    [InlineData("5\r\nhello\n0\r\n\r\n", nameof(ChunkedFramingError.BareLineFeed))]
+    [InlineData("5\r\nhello\n0\r\n\r\n", nameof(ChunkedFramingError.MissingChunkTerminator))]
     [InlineData("5\r\nhello\r\n0\n\r\n", nameof(ChunkedFramingError.BareLineFeed))]
     [InlineData("5\r\nhello\r\n0\r\n\n", nameof(ChunkedFramingError.BareLineFeed))]
     [InlineData("0\r\nX: a\n\r\n", nameof(ChunkedFramingError.BareLineFeed))]
     [InlineData("5\rhello\r\n", nameof(ChunkedFramingError.ExpectedLineFeed))]
-    [InlineData("5\r\nhello\rX", nameof(ChunkedFramingError.ExpectedLineFeed))]
+    [InlineData("5\r\nhello\rX", nameof(ChunkedFramingError.MissingChunkTerminator))]
     [InlineData("0\r\n\rX", nameof(ChunkedFramingError.ExpectedLineFeed))]
     [InlineData("0\r\nX: a\rX", nameof(ChunkedFramingError.ExpectedLineFeed))]
     [InlineData("5\r\nhelloX\r\n", nameof(ChunkedFramingError.MissingChunkTerminator))]
     [InlineData("3\r\nhello\r\n0\r\n\r\n", nameof(ChunkedFramingError.MissingChunkTerminator))]
-    [InlineData("0\r\n folded: x\r\n\r\n", nameof(ChunkedFramingError.InvalidTrailer))]
-    [InlineData("0\r\nX: a\r\n\tfolded\r\n\r\n", nameof(ChunkedFramingError.InvalidTrailer))]
-    [InlineData("0\r\nBad Name: x\r\n\r\n", nameof(ChunkedFramingError.InvalidTrailer))]
-    [InlineData("0\r\nX : x\r\n\r\n", nameof(ChunkedFramingError.InvalidTrailer))]
-    [InlineData("0\r\nNoColon\r\n\r\n", nameof(ChunkedFramingError.InvalidTrailer))]
-    [InlineData("0\r\n: x\r\n\r\n", nameof(ChunkedFramingError.InvalidTrailer))]
-    [InlineData("0\r\nX: a\0b\r\n\r\n", nameof(ChunkedFramingError.InvalidTrailer))]
+    [InlineData("0\r\n folded: x\r\n\r\n", nameof(ChunkedFramingError.TrailerObsFold))]
+    [InlineData("0\r\nX: a\r\n\tfolded\r\n\r\n", nameof(ChunkedFramingError.TrailerObsFold))]
+    [InlineData("0\r\nBad Name: x\r\n\r\n", nameof(ChunkedFramingError.InvalidTrailerName))]
+    [InlineData("0\r\nX : x\r\n\r\n", nameof(ChunkedFramingError.TrailerWhitespaceBeforeColon))]
+    [InlineData("0\r\nNoColon\r\n\r\n", nameof(ChunkedFramingError.InvalidTrailerName))]
+    [InlineData("0\r\n: x\r\n\r\n", nameof(ChunkedFramingError.InvalidTrailerName))]
+    [InlineData("0\r\nX: a\0b\r\n\r\n", nameof(ChunkedFramingError.InvalidTrailerValue))]
+    [InlineData("0\r\nX: a\u007Fb\r\n\r\n", nameof(ChunkedFramingError.InvalidTrailerValue))]
     public void Scan_InvalidFraming_IsRejectedWithReason(string body, string error)
     {
         byte[] input = Bytes(body);
@@ -160,17 +166,50 @@ public class ChunkedFramingScannerTests
     [Fact]
     public void Scan_ExtensionOverLimit_IsExtensionTooLong()
     {
-        var scanner = new ChunkedFramingScanner(maxExtensionLength: 8);
+        var scanner = new ChunkedFramingScanner(maxExtensionBytes: 8);
         Assert.All(ScanEveryWay(Bytes("5;abcdefg\r\nhello\r\n0\r\n\r\n"), scanner), r => Assert.Equal(ChunkedScanStatus.Complete, r.Result.Status));
         Assert.All(ScanEveryWay(Bytes("5;abcdefgh\r\nhello\r\n"), scanner), r => Assert.Equal(ChunkedFramingError.ExtensionTooLong, r.Result.Error));
         Assert.All(ScanEveryWay(Bytes("5         ;\r\nhello\r\n"), scanner), r => Assert.Equal(ChunkedFramingError.ExtensionTooLong, r.Result.Error));
     }
 
     [Fact]
+    public void Scan_ProductionDefaults_Bound16KiBOfExtensionsAnd32KiBOfTrailers()
+    {
+        // The forwarder builds its scanners with the defaults: these are the limits clients and targets meet.
+        string extensions = ";" + new string('e', ChunkedFramingScanner.DefaultMaxExtensionBytes - 1);
+        Assert.Equal(ChunkedScanStatus.Complete, Scan(new ChunkedFramingScanner(), $"1{extensions}\r\nx\r\n0\r\n\r\n"));
+        var over = new ChunkedFramingScanner();
+        Assert.Equal(ChunkedScanStatus.Invalid, Scan(over, $"1{extensions}e\r\nx\r\n0\r\n\r\n"));
+        Assert.Equal(ChunkedFramingError.ExtensionTooLong, over.Error);
+
+        // "X: " + value + CRLF, then the final CRLF: exactly the budget, then one byte more.
+        string value = new('v', ChunkedFramingScanner.DefaultMaxTrailerBytes - 7);
+        Assert.Equal(ChunkedScanStatus.Complete, Scan(new ChunkedFramingScanner(), $"0\r\nX: {value}\r\n\r\n"));
+        var tooLarge = new ChunkedFramingScanner();
+        Assert.Equal(ChunkedScanStatus.Invalid, Scan(tooLarge, $"0\r\nX: {value}v\r\n\r\n"));
+        Assert.Equal(ChunkedFramingError.TrailerTooLarge, tooLarge.Error);
+
+        static ChunkedScanStatus Scan(ChunkedFramingScanner scanner, string body)
+        {
+            scanner.Reset();
+            return scanner.Scan(Bytes(body), out _);
+        }
+    }
+
+    [Fact]
+    public void Scan_ExtensionsSummedOverTheMessage_AreBoundedLikeOneLong()
+    {
+        // Node.js counts chunk extensions per message (CVE-2024-22019): many short ones add up.
+        var scanner = new ChunkedFramingScanner(maxExtensionBytes: 8);
+        Assert.All(ScanEveryWay(Bytes("1;abc\r\nx\r\n1;abc\r\ny\r\n0\r\n\r\n"), scanner), r => Assert.Equal(ChunkedScanStatus.Complete, r.Result.Status));
+        Assert.All(ScanEveryWay(Bytes("1;abcd\r\nx\r\n1;abc\r\ny\r\n0\r\n\r\n"), scanner), r => Assert.Equal(ChunkedFramingError.ExtensionTooLong, r.Result.Error));
+    }
+
+    [Fact]
     public void Scan_TrailerOverLimit_IsTrailerTooLarge()
     {
-        // The limit counts the field lines with their CRLFs (16 here), not the final empty line.
-        var scanner = new ChunkedFramingScanner(maxTrailerSize: 16);
+        // The limit counts the whole section: field lines with their CRLFs (16 here) and the final CRLF (2).
+        var scanner = new ChunkedFramingScanner(maxTrailerBytes: 18);
         Assert.All(ScanEveryWay(Bytes("0\r\nX-A: 123456789\r\n\r\n"), scanner), r => Assert.Equal(ChunkedScanStatus.Complete, r.Result.Status));
         Assert.All(ScanEveryWay(Bytes("0\r\nX-A: 1234567890\r\n\r\n"), scanner), r => Assert.Equal(ChunkedFramingError.TrailerTooLarge, r.Result.Error));
     }

@@ -1,3 +1,4 @@
+using Engine.Tests.Fixtures;
 using System.Diagnostics;
 using Engine.Tests.Fixtures.Upstreams;
 
@@ -38,7 +39,7 @@ public class DeployUnitTests
     public async Task SystemdAnalyzeVerify_Units_Pass()
     {
         string? analyze = UpstreamProcess.FindOnPath("systemd-analyze");
-        Skip.If(analyze is null || OperatingSystem.IsWindows(), "systemd-analyze is not installed");
+        Tools.RequireNot(analyze is null || OperatingSystem.IsWindows(), "systemd-analyze is not installed");
         // verify checks that ExecStart= exists: point it at a stub instead of /opt/engine/Engine.
         DirectoryInfo directory = Directory.CreateTempSubdirectory("engine-units-");
         try

@@ -1,3 +1,4 @@
+using Engine.Tests.Fixtures;
 using Engine.Hosting;
 
 namespace Engine.Tests.Hosting;
@@ -14,7 +15,7 @@ public class DescriptorBudgetTests
     public void Cap_MoreThanTheLimitCarries_IsHalfTheFreeDescriptorsLessTheReserve()
     {
         long capped = DescriptorBudget.Cap(long.MaxValue, out ulong limit);
-        Skip.If(limit == 0, "no RLIMIT_NOFILE on this platform");
+        Tools.RequireNot(limit == 0, "no RLIMIT_NOFILE on this platform");
         int open = Directory.GetFiles("/proc/self/fd").Length;
         long expected = ((long)limit - open - DescriptorBudget.Reserve) / 2;
         // A parallel test may open or close a few descriptors between the two reads.

@@ -23,7 +23,7 @@ public class SystemdSocketActivationTests
     [SkippableFact]
     public async Task Run_ListenFdsSocketForTheConfiguredEndpoint_ServesProxiedRequestsOnIt()
     {
-        Skip.If(SystemdChild.UnavailableReason is not null, SystemdChild.UnavailableReason);
+        Tools.RequireNot(SystemdChild.UnavailableReason is not null, SystemdChild.UnavailableReason);
         await using var origin = new TestOrigin();
         using var notify = new NotifySocket();
         var listening = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

@@ -34,7 +34,7 @@ public class SystemdWatchdogTests
     [SkippableFact]
     public async Task Run_ChildWithNotifySocketAndWatchdog_SendsReadyThenWatchdogThenStoppingOnSigterm()
     {
-        Skip.If(SystemdChild.UnavailableReason is not null, SystemdChild.UnavailableReason);
+        Tools.RequireNot(SystemdChild.UnavailableReason is not null, SystemdChild.UnavailableReason);
         using var notify = new NotifySocket();
         string config = WriteConfig("127.0.0.1:0");
         await using SystemdChild child = SystemdChild.Start(config, new Dictionary<string, string>

@@ -10,9 +10,10 @@ public class FuzzRegressionTests
 
     /// <summary>
     /// First fuzz run, 29 saved "crashes" of this shape: a chunk's data split across two segments
-    /// came out of <see cref="BodyReader"/> as two Data slices, which the harness compared slice by
+    /// came out of the (since deleted) BodyReader as two Data slices, which the harness compared slice by
     /// slice. The parser was right (content and reject reason agree); the harness now compares the
-    /// content. Kept so the whole/split agreement on this input stays checked.
+    /// content. Kept so the whole/split agreement on this input stays checked, now on the production
+    /// ChunkedFramingScanner.
     /// </summary>
     [Fact]
     public void Read_ChunkDataSplitAcrossSegments_SameRejectionAsWhole()

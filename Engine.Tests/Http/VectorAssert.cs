@@ -11,7 +11,7 @@ internal static class VectorAssert
     public static void Matches(ConformanceVector vector, FeedMode mode, JsonElement expect)
     {
         var failures = new List<string>();
-        foreach ((string label, DriverOutcome outcome) in Outcomes(vector.Raw, mode, vector.Limits))
+        foreach ((string label, DriverOutcome outcome) in Outcomes(vector.Raw, mode, vector.Limits, vector.ChunkLimits))
         {
             foreach (string problem in OutcomeComparer.Compare(expect, outcome))
             {
@@ -27,17 +27,17 @@ internal static class VectorAssert
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
     }
 
-    public static IEnumerable<(string Label, DriverOutcome Outcome)> Outcomes(byte[] raw, FeedMode mode, HttpParserLimits limits)
+    public static IEnumerable<(string Label, DriverOutcome Outcome)> Outcomes(byte[] raw, FeedMode mode, HttpParserLimits limits, ChunkLimits chunkLimits)
     {
         if (mode != FeedMode.SplitEverywhere)
         {
-            yield return ("", HttpTestDriver.Run(raw, mode, limits));
+            yield return ("", HttpTestDriver.Run(raw, mode, limits, chunkLimits));
             yield break;
         }
 
         for (int split = 1; split < raw.Length; split++)
         {
-            yield return ($" at {split}", HttpTestDriver.RunSplit(raw, split, limits));
+            yield return ($" at {split}", HttpTestDriver.RunSplit(raw, split, limits, chunkLimits));
         }
     }
 }

@@ -29,7 +29,7 @@ public sealed class SmugglingTests : IAsyncLifetime
         await _origin.DisposeAsync();
     }
 
-    /// <summary>Expected: Reject (400 and close), One (forwarded once with this body length), or Either.</summary>
+    /// <summary>Expected: Reject (400/501 and close), One (forwarded once with this body length), or Two (the pipelined control).</summary>
     public static TheoryData<string, string, string, int> Payloads()
     {
         // Connection: close so a forwarded case ends with the connection instead of a keep-alive wait.
@@ -53,10 +53,14 @@ public sealed class SmugglingTests : IAsyncLifetime
             { "te-uppercase", H + "Transfer-Encoding: CHUNKED\r\n\r\n0\r\n\r\n", "One", 0 },
             { "te-name-case", H + "transfer-ENCODING: chunked\r\n\r\n0\r\n\r\n", "One", 0 },
             { "te-chunked-identity", H + "Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", "Reject", 0 },
-            { "te-identity-chunked", H + "Transfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n", "Either", 0 },
+            // identity is a coding the parser knows (RFC 2616's) and chunked is last (RFC 9112 §6.3 rule 4):
+            // one chunked message, forwarded once; the forwarded Transfer-Encoding still ends in chunked.
+            { "te-identity-chunked", H + "Transfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n", "One", 0 },
             { "te-chunked-chunked", H + "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", "Reject", 0 },
             { "te-duplicate-headers", H + "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n", "Reject", 0 },
-            { "te-duplicate-chunked", H + "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "Either", 0 },
+            // Two field lines are one list, "gzip, chunked" (RFC 9110 §5.3): chunked last, so one chunked
+            // message forwarded once (the origin decodes the gzip, not the proxy).
+            { "te-duplicate-chunked", H + "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "One", 0 },
             { "te-obs-fold", H + "Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n", "Reject", 0 },
             { "te-obs-fold-after", H + "X: y\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "Reject", 0 },
             { "te-leading-space-name", H + " Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "Reject", 0 },
@@ -81,7 +85,10 @@ public sealed class SmugglingTests : IAsyncLifetime
             { "chunk-size-hex-prefix", H + "Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", "Reject", 0 },
             { "chunk-size-negative", H + "Transfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n", "Reject", 0 },
             { "chunk-size-overflow", H + "Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n0\r\n\r\n", "Reject", 0 },
-            { "chunk-size-space", H + "Transfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n", "Either", 5 },
+            // Whitespace after the size is only BWS before a ";" extension (RFC 9112 §7.1.1): "5 " with none
+            // is refused by the forwarder's ChunkedFramingScanner (as llhttp does), never relayed for the
+            // origin to read one way and a cache another.
+            { "chunk-size-space", H + "Transfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n", "Reject", 0 },
             { "chunk-ext-bare-lf", H + "Transfer-Encoding: chunked\r\n\r\n5;a=b\nhello\r\n0\r\n\r\n", "Reject", 0 },
             { "chunk-missing-crlf", H + "Transfer-Encoding: chunked\r\n\r\n5\r\nhelloX0\r\n\r\n", "Reject", 0 },
             { "chunk-lf-only-terminator", H + "Transfer-Encoding: chunked\r\n\r\n0\n\n" + smuggled, "Reject", 0 },
@@ -142,12 +149,7 @@ public sealed class SmugglingTests : IAsyncLifetime
                 Assert.Contains("/second", seen[1].RequestLine, StringComparison.Ordinal);
                 break;
             default:
-                Assert.True(rejected || seen.Count == 1, $"{name}: neither rejected nor forwarded once (origin saw {seen.Count})");
-                if (!rejected && bodyLength > 0)
-                {
-                    Assert.Equal(bodyLength, seen[0].BodyLength);
-                }
-
+                Assert.Fail($"{name}: unknown expectation '{expected}': every payload names the one outcome it must have");
                 break;
         }
 

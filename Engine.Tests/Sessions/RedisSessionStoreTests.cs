@@ -42,6 +42,35 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : SessionStoreCon
     }
 
     [SkippableFact]
+    public async Task Session_RealOneSecondLength_ExpiresInRedisByItsTtl()
+    {
+        // No clock shift: Redis's own TIME and key TTL end the session, as in production.
+        RedisStateStore instance = NewInstance();
+        ISessionStore store = instance.Sessions;
+        var terms = new SessionTerms(1, 0, 0, 0);
+        Assert.Equal(SessionOpenStatus.Created, (await store.OpenAsync("p", B("ttl"), B("country-us"), terms)).Status);
+        await store.CommitAsync("p", B("ttl"), null, "n1");
+        Assert.Equal(new SessionOpened(SessionOpenStatus.Resumed, "n1"), await store.OpenAsync("p", B("ttl"), B("country-us"), terms));
+
+        await using StackExchange.Redis.ConnectionMultiplexer direct = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Server!.ConfigurationString);
+        StackExchange.Redis.IDatabase db = direct.GetDatabase();
+        StackExchange.Redis.RedisKey key = new Engine.State.RedisKeys(_prefix).Session("p", "ttl"u8);
+        TimeSpan? ttl = await db.KeyTimeToLiveAsync(key);
+        Assert.True(ttl is { } left && left > TimeSpan.Zero && left <= TimeSpan.FromSeconds(1), $"the session key's TTL is {ttl}");
+
+        // Redis removes the key when its TTL runs out; 10 s bounds the wait (it takes about 1 s).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (await db.KeyExistsAsync(key))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "the session key outlived its TTL by 9 s");
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(SessionOpenStatus.Created, (await store.OpenAsync("p", B("ttl"), B("country-us"), terms)).Status);
+        Assert.Equal(0, instance.DegradedTransitions);
+    }
+
+    [SkippableFact]
     public async Task Open_ViaAnotherInstance_ResumesWithTheSameNode()
     {
         ISessionStore a = NewInstance().Sessions;

@@ -1,3 +1,4 @@
+using Engine.Tests.Fixtures;
 using Engine.Tests.Fixtures.Upstreams;
 
 namespace Engine.Tests.State;
@@ -27,7 +28,7 @@ internal sealed class Haproxy : IAsyncDisposable
     /// <param name="sendProxy">Prefix every connection to the backends with a PROXY protocol v2 header (<c>send-proxy-v2</c>).</param>
     public static async Task<Haproxy> StartAsync(IReadOnlyList<System.Net.IPEndPoint> backends, bool sendProxy = false)
     {
-        string executable = Executable() ?? throw new SkipException(UnavailableReason!);
+        string executable = Executable() ?? throw Tools.Unavailable(UnavailableReason!);
         int port = UpstreamProcess.FreePort();
         string directory = UpstreamProcess.CreateDirectory("haproxy-").FullName;
         string config = $"""
@@ -54,7 +55,7 @@ internal sealed class Haproxy : IAsyncDisposable
         // -db: stay in the foreground, so the PID we hold is the proxy.
         (UpstreamProcess? process, string? failure) = await UpstreamProcess.StartAsync(
             executable, ["-db", "-f", path], directory, port, logFile: null, hermeticDns: false);
-        return process is null ? throw new SkipException(failure) : new Haproxy(process, config);
+        return process is null ? throw Tools.Unavailable(failure) : new Haproxy(process, config);
     }
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();

@@ -40,7 +40,7 @@ public sealed class HaproxyScaleOutTests : IAsyncLifetime
     [SkippableFact]
     public async Task Session_ThroughHaproxy_KeepsItsNodeOnBothInstances()
     {
-        Skip.If(Haproxy.UnavailableReason is not null, Haproxy.UnavailableReason);
+        Tools.RequireNot(Haproxy.UnavailableReason is not null, Haproxy.UnavailableReason);
         RedisServer redis = await Own(RedisServer.StartAsync());
         EngineProcess a = await Own(EngineProcess.StartAsync(EngineJson("engine-a", redis.ConfigurationString)));
         EngineProcess b = await Own(EngineProcess.StartAsync(EngineJson("engine-b", redis.ConfigurationString)));

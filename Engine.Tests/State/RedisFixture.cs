@@ -12,7 +12,7 @@ public sealed class RedisFixture : IAsyncLifetime
 {
     internal RedisServer? Server { get; private set; }
 
-    internal string? SkipReason { get; private set; }
+    internal Exception? Unavailable { get; private set; }
 
     public async Task InitializeAsync()
     {
@@ -20,9 +20,11 @@ public sealed class RedisFixture : IAsyncLifetime
         {
             Server = await RedisServer.StartAsync();
         }
-        catch (SkipException e)
+        catch (Exception e) when (Tools.IsUnavailable(e))
         {
-            SkipReason = e.Message;
+            // Only "redis-server missing / did not start" is kept for the tests to skip (or fail under CI) on;
+            // any other exception is a fixture bug and fails the class.
+            Unavailable = e;
         }
     }
 
@@ -30,14 +32,19 @@ public sealed class RedisFixture : IAsyncLifetime
     internal static string NewPrefix() => $"t{Guid.NewGuid():N}:";
 
     /// <summary>A store on this server (skips the test when there is none), with short intervals.</summary>
-    internal RedisStateStore Store(string prefix, TimeProvider? sessionClock = null)
+    internal RedisStateStore Store(string prefix, TimeProvider? sessionClock = null, TimeSpan? timeout = null)
     {
-        Skip.If(SkipReason is not null, SkipReason);
-        return Create(Server!, prefix, sessionClock);
+        if (Unavailable is not null)
+        {
+            throw Tools.Unavailable(Unavailable.Message);
+        }
+
+        return Create(Server!, prefix, sessionClock, timeout);
     }
 
     /// <summary>
-    /// Tests that assert the store never fell back use a 2 s bound: on a loaded 2-CPU runner the
+    /// Tests that assert the store never fell back use a 5 s bound (2 s was missed by the first connect
+    /// at a load average of 20 on this shared 2-core box): on a loaded 2-CPU runner the
     /// production 500 ms can pass while the pool is starved, which is a degraded transition, not a bug.
     /// </summary>
     internal static RedisStateStore Create(RedisServer server, string prefix, TimeProvider? sessionClock = null, TimeSpan? timeout = null, Microsoft.Extensions.Logging.ILogger? logger = null) =>
@@ -45,11 +52,10 @@ public sealed class RedisFixture : IAsyncLifetime
         {
             Configuration = server.ConfigurationString,
             KeyPrefix = prefix,
-            Timeout = timeout ?? TimeSpan.FromSeconds(2),
+            Timeout = timeout ?? TimeSpan.FromSeconds(5),
             FlushInterval = TimeSpan.FromMilliseconds(50),
             ProbeInterval = TimeSpan.FromMilliseconds(100),
-            SessionClockShift = sessionClock,
-        }, TimeProvider.System, logger ?? NullLogger.Instance);
+        }, TimeProvider.System, logger ?? NullLogger.Instance, sessionClock);
 
     public async Task DisposeAsync()
     {

@@ -12,9 +12,9 @@ public sealed class RedisStateStoreTests(RedisFixture redis, ITestOutputHelper o
     private readonly string _prefix = RedisFixture.NewPrefix();
     private readonly List<RedisStateStore> _stores = [];
 
-    private RedisStateStore NewInstance()
+    private RedisStateStore NewInstance(TimeSpan? timeout = null)
     {
-        RedisStateStore store = redis.Store(_prefix);
+        RedisStateStore store = redis.Store(_prefix, timeout: timeout);
         _stores.Add(store);
         Assert.False(store.IsDegraded);
         return store;
@@ -49,13 +49,19 @@ public sealed class RedisStateStoreTests(RedisFixture redis, ITestOutputHelper o
             }
         })));
 
-        // The admission window, first admitted token to last: start-up before it and calls still in
-        // flight after it are not the bucket's time (on a loaded runner they skewed a whole-run clock).
-        double seconds = (lastAdmitted - firstAdmitted) / (double)Stopwatch.Frequency;
+        double whole = clock.Elapsed.TotalSeconds;
 
-        // A full bucket (one second of burst) plus the refill over the window.
-        double expected = Rate + (Rate * seconds);
-        Assert.InRange(admitted, expected * 0.95, expected * 1.05);
+        // The bucket lives in Redis and refills by Redis's TIME, a real clock, so real time is the point
+        // here; the bounds follow from the bucket's arithmetic, with no tolerance for load. Never more
+        // than a full bucket (one second of burst) plus the refill over the whole run, which contains
+        // every call's Redis time: the two instances together must not exceed the rate.
+        Assert.True(admitted <= Rate + (Rate * whole) + 1, $"{admitted} admitted in {whole:F2} s");
+
+        // Never fewer than the refill between the first and the last admission: 64 callers keep asking,
+        // and a token not taken at once stays in the bucket, which holds at most one second's worth.
+        double window = (lastAdmitted - firstAdmitted) / (double)Stopwatch.Frequency;
+        Assert.True(admitted >= Rate * window, $"{admitted} admitted over a {window:F2} s admission window");
+        Assert.True(admitted >= Rate, $"not even the initial burst: {admitted}");
         Assert.All(instances, store => Assert.Equal(0, store.DegradedTransitions));
     }
 
@@ -133,7 +139,9 @@ public sealed class RedisStateStoreTests(RedisFixture redis, ITestOutputHelper o
     [SkippableFact]
     public async Task TakeToken_10000Calls_MeasuredAgainstMemory()
     {
-        RedisStateStore shared = NewInstance();
+        // 64 concurrent callers on a 2-core box at a load average near 20 once took a call past the
+        // usual 2 s bound and counted a fallback: this test measures, it does not test the fallback.
+        RedisStateStore shared = NewInstance(TimeSpan.FromSeconds(10));
         var memory = new MemoryStateStore(TimeProvider.System);
         const int Calls = 10_000;
         for (int i = 0; i < 200; i++)

@@ -40,7 +40,7 @@ public class HttpProxyConnectorRealTests
         return (status, answer.Status, early, socket);
     }
 
-    private static void SkipUnlessHermeticDns() => Skip.If(LoopbackDns.UnavailableReason is not null, LoopbackDns.UnavailableReason);
+    private static void SkipUnlessHermeticDns() => Tools.RequireNot(LoopbackDns.UnavailableReason is not null, LoopbackDns.UnavailableReason);
 
     [SkippableFact]
     public async Task ConnectAsync_TinyproxyOpenTarget_TunnelCarriesBytesBothWays()
@@ -140,7 +140,7 @@ public class HttpProxyConnectorRealTests
     [SkippableFact]
     public async Task ConnectAsync_SquidRightCredentials_TunnelCarriesBytesBothWays()
     {
-        Skip.If(Squid.CredentialsUnavailableReason is not null, Squid.CredentialsUnavailableReason);
+        Tools.RequireNot(Squid.CredentialsUnavailableReason is not null, Squid.CredentialsUnavailableReason);
         await using Squid proxy = await Squid.StartAsync(User, Password);
         await using var target = new EchoTarget();
 
@@ -156,7 +156,7 @@ public class HttpProxyConnectorRealTests
     [SkippableFact]
     public async Task ConnectAsync_SquidWrongCredentials_NodeAuthFailed()
     {
-        Skip.If(Squid.CredentialsUnavailableReason is not null, Squid.CredentialsUnavailableReason);
+        Tools.RequireNot(Squid.CredentialsUnavailableReason is not null, Squid.CredentialsUnavailableReason);
         await using Squid proxy = await Squid.StartAsync(User, Password);
         await using var target = new EchoTarget();
 
@@ -171,7 +171,7 @@ public class HttpProxyConnectorRealTests
     [SkippableFact]
     public async Task ConnectAsync_SquidMissingCredentials_NodeAuthFailed()
     {
-        Skip.If(Squid.CredentialsUnavailableReason is not null, Squid.CredentialsUnavailableReason);
+        Tools.RequireNot(Squid.CredentialsUnavailableReason is not null, Squid.CredentialsUnavailableReason);
         await using Squid proxy = await Squid.StartAsync(User, Password);
         await using var target = new EchoTarget();
 

@@ -216,8 +216,8 @@ public class NodeAnswerClassifierTests
         Assert.Equal("node de-squid answered 503 ERR_CONNECT_FAIL (X-Squid-Error)", Encoding.ASCII.GetString(detail[..n]));
     }
 
-    /// <summary>Bytes allocated per classification after warm-up (a node error, a target answer, a Proxy-Status list): the allocation-budget measurer.</summary>
-    internal static long MeasureBytesPerClassify()
+    /// <summary>One loop of classifications after warm-up (a node error, a target answer, a Proxy-Status list, and the detail line): the allocation-budget measurer.</summary>
+    internal static Engine.Tests.Diagnostics.AllocationMeasurement MeasureClassifications()
     {
         ResponseHead squid = Parse(Captured("squid-dns-fail.http"), connect: false);
         ResponseHead target = Parse(Encoding.ASCII.GetBytes("HTTP/1.1 502 Bad Gateway\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n"), connect: false);
@@ -240,6 +240,6 @@ public class NodeAnswerClassifierTests
         }
 
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        return sum > 0 ? allocated / Rounds : -1;
+        return new(allocated, sum > 0 ? 3 * Rounds : 0, 0, "classification");
     }
 }

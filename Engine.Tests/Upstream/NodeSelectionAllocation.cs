@@ -11,7 +11,7 @@ internal static class NodeSelectionAllocation
 {
     private static readonly string[] Countries = ["us", "de", "gb", "fr", "br"];
 
-    public static long MeasureBytesPerSelect()
+    public static Engine.Tests.Diagnostics.AllocationMeasurement MeasureSelects()
     {
         var pool = new NodePool(
             Enumerable.Range(0, 10_000).Select(i => new NodeOptions
@@ -34,10 +34,10 @@ internal static class NodeSelectionAllocation
             pool.TrySelect(filter, exclude, "example.com", 0, out _);
         }
 
-        return (GC.GetAllocatedBytesForCurrentThread() - before) / Calls;
+        return new(GC.GetAllocatedBytesForCurrentThread() - before, Calls, 0, "select");
     }
 
-    public static long MeasureBytesPerResume()
+    public static Engine.Tests.Diagnostics.AllocationMeasurement MeasureResumes()
     {
         var store = new MemorySessionStore(TimeProvider.System);
         ReadOnlyMemory<byte> id = Encoding.ASCII.GetBytes("job42");
@@ -47,7 +47,7 @@ internal static class NodeSelectionAllocation
         ValueTask bind = store.CommitAsync("p", id, null, "n1");
         if (!first.IsCompletedSuccessfully || !bind.IsCompletedSuccessfully)
         {
-            return -1;
+            throw new InvalidOperationException("the memory store did not complete synchronously");
         }
 
         const int Calls = 10_000;
@@ -58,10 +58,10 @@ internal static class NodeSelectionAllocation
             ValueTask commit = store.CommitAsync("p", id, "n1", "n1");
             if (!open.IsCompletedSuccessfully || !commit.IsCompletedSuccessfully)
             {
-                return -1;
+                throw new InvalidOperationException("the memory store did not complete synchronously");
             }
         }
 
-        return (GC.GetAllocatedBytesForCurrentThread() - before) / Calls;
+        return new(GC.GetAllocatedBytesForCurrentThread() - before, Calls, 0, "resume");
     }
 }

@@ -34,7 +34,7 @@ public sealed class RealUpstreamRoutingTests : IClassFixture<RealUpstreamsFixtur
     {
         foreach (string name in names)
         {
-            Skip.If(_upstreams.Unavailable.TryGetValue(name, out string? reason), $"{name} unavailable: {reason}");
+            Tools.RequireNot(_upstreams.Unavailable.TryGetValue(name, out string? reason), $"{name} unavailable: {reason}");
         }
     }
 

@@ -169,6 +169,32 @@ public class RouterTests
         Assert.NotEqual(failed, _router.Node!.Id);
     }
 
+    [Theory]
+    [InlineData("country-fr-session-unbound", false)]   // no matching node
+    [InlineData("country-us-session-unbound", true)]    // the target refused: no node bound
+    public async Task Session_IsCreatedOnlyOnceANodeIsBound(string rules, bool targetRefuses)
+    {
+        if (targetRefuses)
+        {
+            _connector.AlwaysFail(ConnectStatus.Refused);
+        }
+
+        RouteResult route = await RouteAsync(rules);
+
+        Assert.NotEqual(RouteStatus.Connected, route.Status);
+        Assert.Null(await _sessions.GetAsync("pkg", "unbound"u8.ToArray()));
+    }
+
+    [Fact]
+    public async Task Session_BoundOnSuccess_IsLive()
+    {
+        await RouteAsync("country-us-session-bound");
+
+        SessionInfo? session = await _sessions.GetAsync("pkg", "bound"u8.ToArray());
+        Assert.NotNull(session);
+        Assert.Equal(_router.Node!.Id, session.NodeId);
+    }
+
     [Fact]
     public async Task FailWithoutReplacement_RefusesAsTheNodesFailure()
     {
@@ -190,7 +216,7 @@ public class RouterTests
 
         public void FailFirstConnect(ConnectStatus status) => _first = status;
 
-        public ValueTask<ConnectResult> ConnectAsync(Node node, string host, int port, ConnectPurpose purpose, CancellationToken shutdown)
+        public ValueTask<ConnectResult> ConnectAsync(Node node, string host, int port, ConnectPurpose purpose, CancellationToken shutdown, UpstreamCredentials credentials = default)
         {
             bool first = Calls.Count == 0;
             Calls.Add(node.Id);

@@ -38,7 +38,7 @@ public class Socks5ConnectorRealTests
         return (status, socket);
     }
 
-    private static void SkipUnlessHermeticDns() => Skip.If(LoopbackDns.UnavailableReason is not null, LoopbackDns.UnavailableReason);
+    private static void SkipUnlessHermeticDns() => Tools.RequireNot(LoopbackDns.UnavailableReason is not null, LoopbackDns.UnavailableReason);
 
     [SkippableFact]
     public async Task HandshakeAsync_MicrosocksOpenTarget_TunnelCarriesBytesBothWays()

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
@@ -25,7 +26,7 @@ internal sealed partial class AdminServer
     private const int MaxIdLength = 128;
     private const int MaxSessionIdLength = 64;
 
-    private async ValueTask<AdminResponse> HandleAsync(RequestHead head, IPAddress client)
+    private async ValueTask<AdminResponse> HandleAsync(RequestHead head, IPAddress client, byte[]? body = null)
     {
         string instance = Instance(head);
         try
@@ -62,7 +63,7 @@ internal sealed partial class AdminServer
                 return CrossOrigin(instance);
             }
 
-            return await RouteAsync(method, segments, instance).ConfigureAwait(false);
+            return await RouteAsync(method, segments, instance, client, body).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -70,7 +71,7 @@ internal sealed partial class AdminServer
         }
     }
 
-    private async ValueTask<AdminResponse> RouteAsync(string method, string[] segments, string instance)
+    private async ValueTask<AdminResponse> RouteAsync(string method, string[] segments, string instance, IPAddress client, byte[]? body)
     {
         ProxyServices services = _services();
         switch (segments)
@@ -84,11 +85,16 @@ internal sealed partial class AdminServer
             case ["nodes"]:
                 return method == "GET" ? Ok(Nodes(services), AdminJsonContext.Default.NodeViewArray) : NotAllowed(instance, "GET");
             case ["nodes", string id]:
-                return method == "DELETE" ? NodeAction(services, id, NodeAdminState.Removed, instance) : NotAllowed(instance, "DELETE");
+                return method switch
+                {
+                    "DELETE" => Audited(NodeAction(services, id, NodeAdminState.Removed, instance), "DELETE", id, client),
+                    "PUT" when _putNode is not null => Audited(PutNode(id, body, instance), "PUT", id, client),
+                    _ => NotAllowed(instance, _putNode is null ? "DELETE" : "DELETE, PUT"),
+                };
             case ["nodes", string id, "drain"]:
-                return method == "POST" ? NodeAction(services, id, NodeAdminState.Draining, instance) : NotAllowed(instance, "POST");
+                return method == "POST" ? Audited(NodeAction(services, id, NodeAdminState.Draining, instance), "drain", id, client) : NotAllowed(instance, "POST");
             case ["nodes", string id, "enable"]:
-                return method == "POST" ? NodeAction(services, id, NodeAdminState.Active, instance) : NotAllowed(instance, "POST");
+                return method == "POST" ? Audited(NodeAction(services, id, NodeAdminState.Active, instance), "enable", id, client) : NotAllowed(instance, "POST");
             case ["packages", string id, "usage"]:
                 return method == "GET" ? Usage(services, id, instance) : NotAllowed(instance, "GET");
             case ["sessions", string package, string id]:
@@ -225,7 +231,99 @@ internal sealed partial class AdminServer
             node.ConsecutiveFailures,
             node.Ejections,
             until,
-            bans);
+            bans,
+            node.Origin,
+            node.Gateway is { } gateway
+                ? new GatewayView(gateway.Preset, ExpressedFilters(gateway.Expresses), gateway.MaxSessionSeconds, gateway.FailuresToEject)
+                : null);
+    }
+
+    private static string[] ExpressedFilters(FilterDimensions dimensions)
+    {
+        var names = new List<string>(7);
+        foreach ((FilterDimensions dimension, string name) in (ReadOnlySpan<(FilterDimensions, string)>)[
+            (FilterDimensions.Country, "country"), (FilterDimensions.Region, "region"), (FilterDimensions.City, "city"), (FilterDimensions.Isp, "isp"),
+            (FilterDimensions.Asn, "asn"), (FilterDimensions.Network, "network"), (FilterDimensions.Session, "session")])
+        {
+            if ((dimensions & dimension) != 0)
+            {
+                names.Add(name);
+            }
+        }
+
+        return [.. names];
+    }
+
+    /// <summary>Node changes are logged with who made them (the audit trail of docs/admin.md); refusals are not changes.</summary>
+    private AdminResponse Audited(AdminResponse response, string action, string rawId, IPAddress client)
+    {
+        if (_audit is not null && response.Status is >= 200 and < 300)
+        {
+            Hosting.EngineLog.AdminNodeChanged(_audit, action, Uri.UnescapeDataString(rawId), client.ToString());
+        }
+
+        return response;
+    }
+
+    /// <summary><c>PUT /nodes/{id}</c>: the body is one node object, the same JSON as in the configuration's <c>Nodes</c>.</summary>
+    private AdminResponse PutNode(string rawId, byte[]? body, string instance)
+    {
+        if (!TryId(rawId, "id", MaxIdLength, out string id, out AdminResponse? invalid, instance))
+        {
+            return invalid;
+        }
+
+        if (body is null || body.Length == 0)
+        {
+            return Problem(400, "BAD_REQUEST", "Bad request", "PUT /nodes/{id} takes a node object as its JSON body.", instance);
+        }
+
+        IConfiguration root;
+        try
+        {
+            byte[] wrapped = [.. "{\"Node\":"u8, .. body, .. "}"u8];
+            root = new ConfigurationBuilder().AddJsonStream(new MemoryStream(wrapped)).Build();
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or JsonException)
+        {
+            return Problem(400, "BAD_REQUEST", "Bad request", "The body is not a JSON object.", instance);
+        }
+
+        if (!root.GetSection("Node:Id").Exists())
+        {
+            root["Node:Id"] = id;   // the path names the node; the body need not repeat it
+        }
+
+        var problems = new List<Hosting.ConfigProblem>();
+        Upstream.NodeOptions node = Hosting.EngineConfigReader.ReadSingleNode(root, problems);
+        if (node.Id != id)
+        {
+            problems.Add(new Hosting.ConfigProblem("Node.Id", $"'{node.Id}' is not the id in the path ('{id}')"));
+        }
+
+        if (problems.Count > 0)
+        {
+            var violations = problems.Select(p => new Violation(p.Path.StartsWith("Node.", StringComparison.Ordinal) ? p.Path[5..] : p.Path, p.Message)).ToList();
+            var problem = new ProblemDetails(TypeBase + "invalid_node", "Invalid node", 422, "INVALID_NODE",
+                "The node is not valid; nothing changed.", instance) { Violations = violations };
+            return new AdminResponse(422, ProblemJson, JsonSerializer.SerializeToUtf8Bytes(problem, AdminJsonContext.Default.ProblemDetails));
+        }
+
+        if (!_putNode!(new Upstream.NodeOptions
+        {
+            Id = node.Id, Type = node.Type, Address = node.Address, Username = node.Username, Password = node.Password, LocalAddress = node.LocalAddress,
+            Country = node.Country, Region = node.Region, City = node.City, Isp = node.Isp, Asn = node.Asn, Network = node.Network, Weight = node.Weight,
+            Gateway = node.Gateway, Origin = "admin",
+        }))
+        {
+            return Problem(503, "NOT_READY", "Not ready", "The engine is not running.", instance, 1);
+        }
+
+        ProxyServices services = _services();
+        NodePool pool = services.Routing.Pool;
+        Node installed = pool.FindAny(id)!;
+        long now = services.Time.GetTimestamp();
+        return Ok(View(pool, installed, 0, services.Time, now), AdminJsonContext.Default.NodeView);
     }
 
     private static AdminResponse NodeAction(ProxyServices services, string rawId, NodeAdminState state, string instance)

@@ -46,6 +46,11 @@ internal sealed partial class AdminServer : IAsyncDisposable
     private readonly PrometheusExporter _exporter;
     private readonly Auth.AuthFailureThrottle _throttle;
     private readonly TimeProvider _time;
+    private readonly Func<Upstream.NodeOptions, bool>? _putNode;
+    private readonly Microsoft.Extensions.Logging.ILogger? _audit;
+
+    // A node object is a few hundred bytes; 64 KiB bounds what an admin request makes us buffer.
+    private const int MaxBodyBytes = 64 * 1024;
     private readonly CancellationTokenSource _stopping = new();
     private SocketListener? _listener;
     private int _stopped;
@@ -54,8 +59,13 @@ internal sealed partial class AdminServer : IAsyncDisposable
     /// <param name="token">The bearer token (<c>Admin:Token</c>); compared in constant time, never logged.</param>
     /// <param name="accepting">Whether the proxy listeners accept (for <c>/readyz</c>); default always.</param>
     /// <param name="meters">Which meters <c>/metrics</c> exports; default every meter named "Engine".</param>
-    public AdminServer(Func<ProxyServices> services, string token, Func<bool>? accepting = null, Func<Meter, bool>? meters = null, TimeProvider? time = null)
+    /// <param name="putNode">Installs a node for <c>PUT /nodes/{id}</c>; null: the endpoint answers 405.</param>
+    /// <param name="audit">Where node changes are logged (who changed which node).</param>
+    public AdminServer(Func<ProxyServices> services, string token, Func<bool>? accepting = null, Func<Meter, bool>? meters = null, TimeProvider? time = null,
+        Func<Upstream.NodeOptions, bool>? putNode = null, Microsoft.Extensions.Logging.ILogger? audit = null)
     {
+        _putNode = putNode;
+        _audit = audit;
         ArgumentException.ThrowIfNullOrEmpty(token);
         _services = services;
         _tokenHash = SHA256.HashData(Encoding.UTF8.GetBytes(token));
@@ -136,10 +146,21 @@ internal sealed partial class AdminServer : IAsyncDisposable
                 response = Problem(400, "BAD_REQUEST", "Bad request", "The request is not valid HTTP/1.1 (" + parser.RejectReason + ").", "-");
                 keepAlive = false;
             }
+            else if (head.Framing == BodyFraming.ContentLength && head.ContentLength is > 0 and <= MaxBodyBytes && head.MethodBytes.SequenceEqual("PUT"u8))
+            {
+                byte[]? body = await ReadBodyAsync(connection.Input, (int)head.ContentLength, deadline).ConfigureAwait(false);
+                if (body is null)
+                {
+                    return;
+                }
+
+                response = await HandleAsync(head, connection.RemoteEndPoint.Address, body).ConfigureAwait(false);
+                keepAlive = head.KeepAlive && !_stopping.IsCancellationRequested;
+            }
             else if (head.Framing == BodyFraming.Chunked || (head.Framing == BodyFraming.ContentLength && head.ContentLength > 0))
             {
                 // No endpoint takes a body; not reading one means the connection cannot continue.
-                response = Problem(413, "BODY_NOT_ACCEPTED", "Request body not accepted", "Admin endpoints take no request body.", Instance(head));
+                response = Problem(413, "BODY_NOT_ACCEPTED", "Request body not accepted", $"Only PUT takes a body, with Content-Length up to {MaxBodyBytes} bytes.", Instance(head));
                 keepAlive = false;
             }
             else
@@ -182,6 +203,34 @@ internal sealed partial class AdminServer : IAsyncDisposable
             {
                 return ParseStatus.Incomplete;
             }
+        }
+    }
+
+    private static async ValueTask<byte[]?> ReadBodyAsync(PipeReader input, int length, CancellationTokenSource deadline)
+    {
+        deadline.CancelAfter(HeadTimeout);
+        try
+        {
+            while (true)
+            {
+                ReadResult read = await input.ReadAsync(deadline.Token).ConfigureAwait(false);
+                if (read.Buffer.Length >= length)
+                {
+                    byte[] body = read.Buffer.Slice(0, length).ToArray();
+                    input.AdvanceTo(read.Buffer.GetPosition(length));
+                    return body;
+                }
+
+                input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+                if (read.IsCompleted)
+                {
+                    return null;
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ConnectionResetException or InvalidOperationException)
+        {
+            return null;
         }
     }
 

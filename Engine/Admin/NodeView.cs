@@ -12,4 +12,9 @@ internal sealed record NodeView(
     int ConsecutiveFailures,
     int Ejections,
     DateTimeOffset? OutUntil,
-    int DomainBans);
+    int DomainBans,
+    string Origin,
+    GatewayView? Gateway = null);
+
+/// <summary>What a provider gateway node can express (never its credentials).</summary>
+internal sealed record GatewayView(string? Preset, string[] Expresses, int MaxSessionSeconds, int FailuresToEject);

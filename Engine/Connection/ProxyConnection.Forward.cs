@@ -59,7 +59,23 @@ internal sealed partial class ProxyConnection
             Node node = _router.Node!;
             if (upstream is null)
             {
-                ConnectResult connect = await _services.Routing.Connector.ConnectAsync(node, host, port, ConnectPurpose.Http, _aborted).ConfigureAwait(false);
+                // The retry after a dead pooled connection. The node may have died with it (a killed
+                // squid closes its keep-alive connections first): then onerror moves on as for any
+                // node failure before the request went out.
+                ConnectResult connect = await _services.Routing.Connector.ConnectAsync(node, host, port, ConnectPurpose.Http, _aborted, _router.Credentials).ConfigureAwait(false);
+                if (connect.Status != ConnectStatus.Connected && Router.IsNodeFailure(connect.Status) && !_aborted.IsCancellationRequested)
+                {
+                    route = await _router.ReplaceAsync(target, connect.Status).ConfigureAwait(false);
+                    if (route.Status != RouteStatus.Connected)
+                    {
+                        return await RejectRouteAsync(route).ConfigureAwait(false);
+                    }
+
+                    upstream = route.Socket;
+                    reused = route.Reused;
+                    continue;
+                }
+
                 if (connect.Status != ConnectStatus.Connected)
                 {
                     return await RejectAsync(ProxyFailures.Connect(connect, isConnect: false)).ConfigureAwait(false);
@@ -73,7 +89,7 @@ internal sealed partial class ProxyConnection
             try
             {
                 result = await _exchange.RunAsync(new ExchangeRequest(_head, node, upstream, pool is not null, reused && retryable,
-                    _services.Exchange, _router.Attempts, _admission.Traffic, _request.BytesIn + _request.BytesOut)).ConfigureAwait(false);
+                    _services.Exchange, _router.Attempts, _admission.Traffic, _request.BytesIn + _request.BytesOut, _router.Credentials.AuthorizationBytes)).ConfigureAwait(false);
                 if (result.Outcome == ExchangeOutcome.Reusable)
                 {
                     pool!.Return(node.Index, _head.TargetHost, port, upstream);

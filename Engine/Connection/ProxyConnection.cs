@@ -224,5 +224,6 @@ internal sealed partial class ProxyConnection : IDisposable
     }
 
     private void WriteAccessLog() =>
-        RequestLog.Write(_services, _request, _head, _client, _router, tunnel: _socks || _head.TargetForm == TargetForm.Authority);
+        RequestLog.Write(_services, _request, _head, _client, _router, tunnel: _socks || _head.TargetForm == TargetForm.Authority,
+            _request.RulesLength > 0 ? _credentials.AsSpan(0, _request.RulesLength) : default);
 }

@@ -9,7 +9,8 @@ namespace Engine.Connection;
 /// <summary>The end of every request: its metrics and its one access-log line.</summary>
 internal static class RequestLog
 {
-    public static void Write(ProxyServices services, in RequestState request, RequestHead head, IPEndPoint client, Router router, bool tunnel)
+    /// <param name="rules">The username's targeting rules (never the key); empty when the package's defaults applied.</param>
+    public static void Write(ProxyServices services, in RequestState request, RequestHead head, IPEndPoint client, Router router, bool tunnel, ReadOnlySpan<byte> rules = default)
     {
         TimeSpan duration = services.Time.GetElapsedTime(request.Started);
         services.Metrics?.RequestEnded(tunnel, request.Status, request.Error, request.Package?.Id,
@@ -29,6 +30,7 @@ internal static class RequestLog
             CorrelationId = id,
             Client = client,
             PackageId = request.Package?.Id,
+            Rules = rules,
             Method = head.MethodBytes,
             Target = head.Target,
             NodeId = router.Node?.Id ?? string.Empty,

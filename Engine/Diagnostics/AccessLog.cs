@@ -52,6 +52,9 @@ internal sealed class AccessLog : IAsyncDisposable
 
     public long Written => Interlocked.Read(ref _written);
 
+    /// <summary>Bytes written and not yet handed to the sink.</summary>
+    internal long Backlog => Interlocked.Read(ref _backlog);
+
     // The 4 KiB line buffer is written before it is read: zeroing it per line is waste.
     [System.Runtime.CompilerServices.SkipLocalsInit]
     public void Write(in AccessLogEntry entry)

@@ -9,6 +9,9 @@ internal ref struct AccessLogEntry
     public ReadOnlySpan<byte> CorrelationId;
     public IPEndPoint? Client;
     public ReadOnlySpan<char> PackageId;
+
+    /// <summary>The targeting rules (the username), never the key; empty when the package's defaults applied.</summary>
+    public ReadOnlySpan<byte> Rules;
     public ReadOnlySpan<byte> Method;
     public ReadOnlySpan<byte> Target;
     public ReadOnlySpan<char> NodeId;

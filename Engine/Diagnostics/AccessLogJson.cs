@@ -4,7 +4,7 @@ namespace Engine.Diagnostics;
 /// <c>Format: json</c> (the default): one object per line with the logfmt fields under the same
 /// names, <c>termination</c> for the two-letter state, <c>null</c> for an empty field, and every
 /// key always present so a schema-on-read pipeline sees one shape:
-/// <c>{"time":"…","cid":"…","client":"1.2.3.4:5","pkg":"demo","method":"CONNECT","target":"…",
+/// <c>{"time":"…","cid":"…","client":"1.2.3.4:5","pkg":"demo","rules":"country-us","method":"CONNECT","target":"…",
 /// "node":"local","status":200,"code":null,"in":1,"out":2,"ms":3,"termination":"--","attempts":1,"upstream":null}</c>;
 /// <c>upstream</c> is <c>{"status":503,"error":"ERR_DNS_FAIL","source":"X-Squid-Error"}</c> when the answer was
 /// translated from the node's (<c>node</c>) own error.
@@ -32,6 +32,8 @@ internal static class AccessLogJson
 
         w.Raw(",\"pkg\":"u8);
         w.JsonString(entry.PackageId);
+        w.Raw(",\"rules\":"u8);
+        w.JsonString(entry.Rules);
         w.Raw(",\"method\":"u8);
         w.JsonString(entry.Method);
         w.Raw(",\"target\":"u8);

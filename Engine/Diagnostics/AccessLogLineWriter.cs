@@ -17,7 +17,7 @@ internal ref struct AccessLogLineWriter(Span<byte> buffer)
     /// <summary>A node's error id and signal name (the <c>upstream</c> fields) are identifiers: 64 bytes of output each.</summary>
     public const int MaxUpstreamFieldBytes = 64;
 
-    /// <summary>Six capped string fields (≈3.1 KB), two short upstream ones, the client endpoint, numbers and keys stay below this.</summary>
+    /// <summary>Seven capped string fields (≈3.6 KB), two short upstream ones, the client endpoint, numbers and keys stay below this.</summary>
     public const int MaxLineBytes = 4096;
 
     private readonly Span<byte> _buffer = buffer;

@@ -1,7 +1,7 @@
 namespace Engine.Diagnostics;
 
 /// <summary>
-/// <c>Format: logfmt</c>: <c>2026-11-23T01:02:03.456Z cid=… client=… pkg=… method=… target=… node=…
+/// <c>Format: logfmt</c>: <c>2026-11-23T01:02:03.456Z cid=… client=… pkg=… rules=… method=… target=… node=…
 /// status=200 code=- in=… out=… ms=… ts=CD [attempts=N] [up_status=503 up_error=ERR_DNS_FAIL up_source=X-Squid-Error]</c>,
 /// <c>-</c> for an empty field; the <c>up_</c> fields only when the answer was translated from the node's own error.
 /// </summary>
@@ -25,6 +25,8 @@ internal static class AccessLogLogfmt
 
         w.Raw(" pkg="u8);
         w.LogfmtField(entry.PackageId);
+        w.Raw(" rules="u8);
+        w.LogfmtField(entry.Rules);
         w.Raw(" method="u8);
         w.LogfmtField(entry.Method);
         w.Raw(" target="u8);

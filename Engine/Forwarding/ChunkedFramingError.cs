@@ -1,3 +1,5 @@
+using Engine.Http;
+
 namespace Engine.Forwarding;
 
 /// <summary>How a chunked body's framing was broken (RFC 9112 §7.1).</summary>
@@ -10,8 +12,9 @@ internal enum ChunkedFramingError : byte
     ChunkSizeOverflow,
     /// <summary>Whitespace after the size that does not lead to a <c>;</c> extension (BWS is only allowed before one).</summary>
     WhitespaceWithoutExtension,
-    /// <summary>A control character inside a chunk extension.</summary>
+    /// <summary>A chunk extension off its grammar: empty name, a value that is neither token nor quoted-string, a control character.</summary>
     InvalidExtension,
+    /// <summary>The message's chunk extensions, summed, are over the budget.</summary>
     ExtensionTooLong,
     /// <summary>An LF without the CR before it.</summary>
     BareLineFeed,
@@ -19,7 +22,41 @@ internal enum ChunkedFramingError : byte
     ExpectedLineFeed,
     /// <summary>Chunk data not followed by CRLF: the size lied.</summary>
     MissingChunkTerminator,
-    /// <summary>A trailer line that is not <c>token ":" value</c>, or is folded.</summary>
-    InvalidTrailer,
+    /// <summary>A trailer line that starts with whitespace (obs-fold, RFC 9112 §5.2).</summary>
+    TrailerObsFold,
+    /// <summary>A trailer line whose name is empty, not a token, or has no colon.</summary>
+    InvalidTrailerName,
+    /// <summary>Whitespace between a trailer's name and its colon (RFC 9112 §5.1).</summary>
+    TrailerWhitespaceBeforeColon,
+    /// <summary>A control character (other than HTAB) or DEL in a trailer value.</summary>
+    InvalidTrailerValue,
+    /// <summary>The trailer section is over its budget.</summary>
     TrailerTooLarge,
+}
+
+/// <summary>What a client is told when its request body's chunked framing breaks.</summary>
+internal static class ChunkedFramingErrors
+{
+    /// <summary>
+    /// The request rejection (status, catalog code and RFC detail via <see cref="RejectReasons"/>) for a
+    /// client's broken chunked body: the same reasons the head parser gives for the same faults in a
+    /// header section (bare CR/LF, obs-fold, invalid field names and values).
+    /// </summary>
+    public static RejectReason ToRejectReason(this ChunkedFramingError error) => error switch
+    {
+        ChunkedFramingError.None => RejectReason.None,
+        ChunkedFramingError.InvalidChunkSize or ChunkedFramingError.WhitespaceWithoutExtension => RejectReason.InvalidChunkSize,
+        ChunkedFramingError.ChunkSizeOverflow => RejectReason.ChunkSizeOverflow,
+        ChunkedFramingError.InvalidExtension => RejectReason.InvalidChunkExtension,
+        ChunkedFramingError.ExtensionTooLong => RejectReason.ChunkExtensionTooLong,
+        ChunkedFramingError.BareLineFeed => RejectReason.BareLF,
+        ChunkedFramingError.ExpectedLineFeed => RejectReason.BareCR,
+        ChunkedFramingError.MissingChunkTerminator => RejectReason.MissingChunkCrlf,
+        ChunkedFramingError.TrailerObsFold => RejectReason.ObsFold,
+        ChunkedFramingError.InvalidTrailerName => RejectReason.InvalidHeaderName,
+        ChunkedFramingError.TrailerWhitespaceBeforeColon => RejectReason.WhitespaceBeforeColon,
+        ChunkedFramingError.InvalidTrailerValue => RejectReason.InvalidHeaderValue,
+        ChunkedFramingError.TrailerTooLarge => RejectReason.TrailerTooLarge,
+        _ => throw new ArgumentOutOfRangeException(nameof(error), error, null),
+    };
 }

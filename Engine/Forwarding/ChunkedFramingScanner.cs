@@ -10,39 +10,51 @@ namespace Engine.Forwarding;
 /// split; it counts how many belong to the body (sizes, extensions, data, CRLFs, last-chunk,
 /// trailer section) and stops on the last byte of the message, leaving what follows (the next
 /// response on a kept-alive connection, or a pipelined request) untouched. One instance per
-/// connection, <see cref="Reset"/> per message; no allocation.
+/// connection, <see cref="Reset"/> per message; no allocation. The same scanner frames request
+/// bodies (client to target) and response bodies (target to client), and it is what the llhttp and
+/// malformed-request conformance vectors run against (Engine.Tests/Http/HttpTestDriver).
 /// </summary>
 /// <remarks>
 /// Strict where request smuggling lives: a chunk size is 1*HEXDIG with no sign, prefix or
 /// whitespace unless an extension follows; every line ends in CRLF (a bare LF or CR is an
-/// error, RFC 9112 §2.2); data must be followed by CRLF. Extensions and the trailer section are
-/// passed through unread but bounded, since the proxy cannot know what the next parser makes of
-/// them (the 2024 chunk-extension smuggling reports relied on exactly that).
+/// error, RFC 9112 §2.2); data must be followed by CRLF. Extensions are checked against their
+/// grammar (lax extension parsing was CVE-2021-22960) and trailer fields against the field-line
+/// rules (no obs-fold, no whitespace before the colon), then relayed unchanged; both are bounded
+/// per message, since the proxy cannot know what the next parser makes of them (the 2024
+/// chunk-extension smuggling reports relied on exactly that).
 /// </remarks>
 internal sealed class ChunkedFramingScanner
 {
-    /// <summary>Per chunk line. Node.js bounds extensions (CVE-2024-22019, 16 KiB per message); one line this long has no legitimate use.</summary>
-    public const int DefaultMaxExtensionLength = 4 * 1024;
+    /// <summary>
+    /// Chunk-extension bytes summed over one message (RFC 9112 §7.1.1 asks recipients to bound them),
+    /// from the first byte after the size digits to the line's CR. 16 KiB: Node.js
+    /// kMaxChunkExtensionsSize, added for CVE-2024-22019.
+    /// </summary>
+    public const int DefaultMaxExtensionBytes = 16 * 1024;
 
-    /// <summary>Trailer fields are header fields: the same order of magnitude as a head, a quarter of SocketsHttpHandler's 64 KiB.</summary>
-    public const int DefaultMaxTrailerSize = 16 * 1024;
+    /// <summary>
+    /// Trailer section, field lines, their CRLFs and the final CRLF included. 32 KiB: Kestrel counts
+    /// trailers against MaxRequestHeadersTotalSize (32 KiB); the section is relayed, never stored.
+    /// </summary>
+    public const int DefaultMaxTrailerBytes = 32 * 1024;
 
     // 16 hex digits already exceed long.MaxValue; more can only be leading zeros, which bound nothing.
     private const int MaxSizeDigits = 16;
 
-    private readonly int _maxExtensionLength;
-    private readonly int _maxTrailerSize;
+    private readonly int _maxExtensionBytes;
+    private readonly int _maxTrailerBytes;
     private State _state;
     private long _chunkSize;
-    private int _lineLength;
-    private int _trailerLength;
+    private int _sizeDigits;
+    private int _extensionBytes;
+    private int _trailerBytes;
 
-    public ChunkedFramingScanner(int maxExtensionLength = DefaultMaxExtensionLength, int maxTrailerSize = DefaultMaxTrailerSize)
+    public ChunkedFramingScanner(int maxExtensionBytes = DefaultMaxExtensionBytes, int maxTrailerBytes = DefaultMaxTrailerBytes)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(maxExtensionLength);
-        ArgumentOutOfRangeException.ThrowIfNegative(maxTrailerSize);
-        _maxExtensionLength = maxExtensionLength;
-        _maxTrailerSize = maxTrailerSize;
+        ArgumentOutOfRangeException.ThrowIfNegative(maxExtensionBytes);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxTrailerBytes, 2);
+        _maxExtensionBytes = maxExtensionBytes;
+        _maxTrailerBytes = maxTrailerBytes;
     }
 
     private enum State : byte
@@ -50,13 +62,21 @@ internal sealed class ChunkedFramingScanner
         SizeFirstDigit,
         Size,
         SizeWhitespace,
-        Extension,
+        ExtensionBeforeName,
+        ExtensionName,
+        ExtensionAfterName,
+        ExtensionBeforeValue,
+        ExtensionToken,
+        ExtensionQuoted,
+        ExtensionQuotedPair,
+        ExtensionAfterValue,
         SizeLineFeed,
         Data,
         DataCarriageReturn,
         DataLineFeed,
         TrailerLineStart,
         TrailerName,
+        TrailerNameWhitespace,
         TrailerValue,
         TrailerLineFeed,
         FinalLineFeed,
@@ -78,8 +98,9 @@ internal sealed class ChunkedFramingScanner
     {
         _state = State.SizeFirstDigit;
         _chunkSize = 0;
-        _lineLength = 0;
-        _trailerLength = 0;
+        _sizeDigits = 0;
+        _extensionBytes = 0;
+        _trailerBytes = 0;
         Length = 0;
         DataLength = 0;
         Error = ChunkedFramingError.None;
@@ -153,6 +174,22 @@ internal sealed class ChunkedFramingScanner
 
     private ChunkedFramingError Step(byte b)
     {
+        if (_state is >= State.SizeWhitespace and <= State.ExtensionAfterValue && b != (byte)'\r' && ++_extensionBytes > _maxExtensionBytes)
+        {
+            return ChunkedFramingError.ExtensionTooLong;
+        }
+
+        if (_state is >= State.TrailerLineStart and <= State.FinalLineFeed && ++_trailerBytes > _maxTrailerBytes)
+        {
+            return ChunkedFramingError.TrailerTooLarge;
+        }
+
+        if (b == (byte)'\n' && _state is not (State.SizeLineFeed or State.TrailerLineFeed or State.FinalLineFeed or State.DataCarriageReturn or State.DataLineFeed))
+        {
+            // RFC 9112 §2.2: a line ends in CRLF; an LF alone is where parsers disagree.
+            return ChunkedFramingError.BareLineFeed;
+        }
+
         switch (_state)
         {
             // chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF; chunk-size = 1*HEXDIG
@@ -163,14 +200,14 @@ internal sealed class ChunkedFramingScanner
                 }
 
                 _chunkSize = first;
-                _lineLength = 1;
+                _sizeDigits = 1;
                 _state = State.Size;
                 return ChunkedFramingError.None;
 
             case State.Size:
                 if (TryHex(b, out int digit))
                 {
-                    if (++_lineLength > MaxSizeDigits || _chunkSize > (long.MaxValue >> 4))
+                    if (++_sizeDigits > MaxSizeDigits || _chunkSize > (long.MaxValue >> 4))
                     {
                         return ChunkedFramingError.ChunkSizeOverflow;
                     }
@@ -179,46 +216,69 @@ internal sealed class ChunkedFramingScanner
                     return ChunkedFramingError.None;
                 }
 
-                // From here _lineLength counts the extension, its ";" or leading BWS included.
-                _lineLength = 1;
+                // From here every byte up to the CR counts against the message's extension budget.
+                if (b == (byte)'\r')
+                {
+                    return Go(State.SizeLineFeed);
+                }
+
+                if (++_extensionBytes > _maxExtensionBytes)
+                {
+                    return ChunkedFramingError.ExtensionTooLong;
+                }
+
                 return b switch
                 {
-                    (byte)';' => Go(State.Extension),
+                    (byte)';' => Go(State.ExtensionBeforeName),
                     (byte)' ' or (byte)'\t' => Go(State.SizeWhitespace),
-                    (byte)'\r' => Go(State.SizeLineFeed),
-                    (byte)'\n' => ChunkedFramingError.BareLineFeed,
                     _ => ChunkedFramingError.InvalidChunkSize,
                 };
 
             // chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ): whitespace
             // after the size is only BWS before a ";".
             case State.SizeWhitespace:
-                if (++_lineLength > _maxExtensionLength)
-                {
-                    return ChunkedFramingError.ExtensionTooLong;
-                }
-
                 return b switch
                 {
                     (byte)' ' or (byte)'\t' => ChunkedFramingError.None,
-                    (byte)';' => Go(State.Extension),
+                    (byte)';' => Go(State.ExtensionBeforeName),
                     _ => ChunkedFramingError.WhitespaceWithoutExtension,
                 };
 
-            case State.Extension:
-                if (b == (byte)'\r')
-                {
-                    return Go(State.SizeLineFeed);
-                }
+            // chunk-ext-name = token
+            case State.ExtensionBeforeName:
+                return IsWhitespace(b) ? ChunkedFramingError.None
+                    : HttpCharacters.Token.Contains(b) ? Go(State.ExtensionName)
+                    : ChunkedFramingError.InvalidExtension;
 
-                if (++_lineLength > _maxExtensionLength)
-                {
-                    return ChunkedFramingError.ExtensionTooLong;
-                }
+            case State.ExtensionName:
+                return HttpCharacters.Token.Contains(b) ? ChunkedFramingError.None : AfterExtensionName(b);
 
-                return b == (byte)'\n' ? ChunkedFramingError.BareLineFeed
-                    : FieldSyntax.IsControlExceptTab(b) ? ChunkedFramingError.InvalidExtension
-                    : ChunkedFramingError.None;
+            case State.ExtensionAfterName:
+                return IsWhitespace(b) ? ChunkedFramingError.None : AfterExtensionName(b);
+
+            // chunk-ext-val = token / quoted-string
+            case State.ExtensionBeforeValue:
+                return IsWhitespace(b) ? ChunkedFramingError.None
+                    : b == (byte)'"' ? Go(State.ExtensionQuoted)
+                    : HttpCharacters.Token.Contains(b) ? Go(State.ExtensionToken)
+                    : ChunkedFramingError.InvalidExtension;
+
+            case State.ExtensionToken:
+                return HttpCharacters.Token.Contains(b) ? ChunkedFramingError.None : AfterExtensionValue(b);
+
+            // quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE (RFC 9110 §5.6.4): HTAB, SP,
+            // VCHAR and obs-text, never another control or DEL; a CR inside leaves it unterminated.
+            case State.ExtensionQuoted:
+                return b == (byte)'"' ? Go(State.ExtensionAfterValue)
+                    : b == (byte)'\\' ? Go(State.ExtensionQuotedPair)
+                    : IsQuotedText(b) ? ChunkedFramingError.None
+                    : ChunkedFramingError.InvalidExtension;
+
+            case State.ExtensionQuotedPair:
+                return IsQuotedText(b) ? Go(State.ExtensionQuoted) : ChunkedFramingError.InvalidExtension;
+
+            case State.ExtensionAfterValue:
+                return IsWhitespace(b) ? ChunkedFramingError.None : AfterExtensionValue(b);
 
             case State.SizeLineFeed:
                 if (b != (byte)'\n')
@@ -229,43 +289,40 @@ internal sealed class ChunkedFramingScanner
                 // last-chunk = 1*("0") [ chunk-ext ] CRLF, then trailer-section CRLF.
                 return Go(_chunkSize == 0 ? State.TrailerLineStart : State.Data);
 
+            // chunk-data is followed by exactly CRLF, judged byte by byte so "5\r\nABCDE0..." is
+            // refused at the '0' (the size lied).
             case State.DataCarriageReturn:
-                return b == (byte)'\r' ? Go(State.DataLineFeed)
-                    : b == (byte)'\n' ? ChunkedFramingError.BareLineFeed
-                    : ChunkedFramingError.MissingChunkTerminator;
+                return b == (byte)'\r' ? Go(State.DataLineFeed) : ChunkedFramingError.MissingChunkTerminator;
 
             case State.DataLineFeed:
-                return b == (byte)'\n' ? Go(State.SizeFirstDigit) : ChunkedFramingError.ExpectedLineFeed;
+                return b == (byte)'\n' ? Go(State.SizeFirstDigit) : ChunkedFramingError.MissingChunkTerminator;
 
-            // trailer-section = *( field-line CRLF ): field lines as in a head, obs-fold rejected (RFC 9112 §5.2).
+            // trailer-section = *( field-line CRLF ): field lines as in a head (RFC 9112 §5), obs-fold
+            // and whitespace before the colon rejected (§5.1, §5.2).
             case State.TrailerLineStart:
-                if (b == (byte)'\r')
-                {
-                    return Go(State.FinalLineFeed);
-                }
-
-                if (b == (byte)'\n')
-                {
-                    return ChunkedFramingError.BareLineFeed;
-                }
-
-                return CountTrailer() ?? (HttpCharacters.Token.Contains(b) ? Go(State.TrailerName) : ChunkedFramingError.InvalidTrailer);
+                return b == (byte)'\r' ? Go(State.FinalLineFeed)
+                    : IsWhitespace(b) ? ChunkedFramingError.TrailerObsFold
+                    : HttpCharacters.Token.Contains(b) ? Go(State.TrailerName)
+                    : ChunkedFramingError.InvalidTrailerName;
 
             case State.TrailerName:
-                return CountTrailer()
-                    ?? (b == (byte)':' ? Go(State.TrailerValue)
+                return b == (byte)':' ? Go(State.TrailerValue)
                     : HttpCharacters.Token.Contains(b) ? ChunkedFramingError.None
-                    : ChunkedFramingError.InvalidTrailer);
+                    : IsWhitespace(b) ? Go(State.TrailerNameWhitespace)
+                    : ChunkedFramingError.InvalidTrailerName;
+
+            case State.TrailerNameWhitespace:
+                return b == (byte)':' ? ChunkedFramingError.TrailerWhitespaceBeforeColon
+                    : IsWhitespace(b) ? ChunkedFramingError.None
+                    : ChunkedFramingError.InvalidTrailerName;
 
             case State.TrailerValue:
-                return CountTrailer()
-                    ?? (b == (byte)'\r' ? Go(State.TrailerLineFeed)
-                    : b == (byte)'\n' ? ChunkedFramingError.BareLineFeed
-                    : b == 0 ? ChunkedFramingError.InvalidTrailer
-                    : ChunkedFramingError.None);
+                return b == (byte)'\r' ? Go(State.TrailerLineFeed)
+                    : HttpCharacters.FieldValue.Contains(b) ? ChunkedFramingError.None
+                    : ChunkedFramingError.InvalidTrailerValue;
 
             case State.TrailerLineFeed:
-                return CountTrailer() ?? (b == (byte)'\n' ? Go(State.TrailerLineStart) : ChunkedFramingError.ExpectedLineFeed);
+                return b == (byte)'\n' ? Go(State.TrailerLineStart) : ChunkedFramingError.ExpectedLineFeed;
 
             case State.FinalLineFeed:
                 return b == (byte)'\n' ? Go(State.Complete) : ChunkedFramingError.ExpectedLineFeed;
@@ -275,25 +332,38 @@ internal sealed class ChunkedFramingScanner
         }
     }
 
+    /// <summary>After a name: BWS, "=" and a value, another extension, or the line's end.</summary>
+    private ChunkedFramingError AfterExtensionName(byte b) => b switch
+    {
+        (byte)' ' or (byte)'\t' => Go(State.ExtensionAfterName),
+        (byte)'=' => Go(State.ExtensionBeforeValue),
+        (byte)';' => Go(State.ExtensionBeforeName),
+        (byte)'\r' => Go(State.SizeLineFeed),
+        _ => ChunkedFramingError.InvalidExtension,
+    };
+
+    /// <summary>After a value: BWS, another extension, or the line's end.</summary>
+    private ChunkedFramingError AfterExtensionValue(byte b) => b switch
+    {
+        (byte)' ' or (byte)'\t' => Go(State.ExtensionAfterValue),
+        (byte)';' => Go(State.ExtensionBeforeName),
+        (byte)'\r' => Go(State.SizeLineFeed),
+        _ => ChunkedFramingError.InvalidExtension,
+    };
+
     private ChunkedFramingError Go(State next)
     {
         _state = next;
         return ChunkedFramingError.None;
     }
 
-    private ChunkedFramingError? CountTrailer() => ++_trailerLength > _maxTrailerSize ? ChunkedFramingError.TrailerTooLarge : null;
+    private static bool IsWhitespace(byte b) => b is (byte)' ' or (byte)'\t';
+
+    private static bool IsQuotedText(byte b) => b == (byte)'\t' || (b >= 0x20 && b != 0x7F);
 
     private static bool TryHex(byte b, out int value)
     {
-        value = HexConverter(b);
+        value = HttpCharacters.HexValue(b);
         return value >= 0;
     }
-
-    private static int HexConverter(byte b) => b switch
-    {
-        >= (byte)'0' and <= (byte)'9' => b - '0',
-        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
-        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
-        _ => -1,
-    };
 }

@@ -235,7 +235,7 @@ internal sealed partial class HttpExchange : IDisposable
         }
 
         ForwardedRequestWriter.WriteHost(head, request.TargetHost, request.TargetPort, ForwardedRequestWriter.HttpDefaultPort);
-        if (Node.ProxyAuthorizationBytes is { } credentials)
+        if ((_request.ProxyAuthorization ?? Node.ProxyAuthorizationBytes) is { } credentials)
         {
             HeadWriter.WriteField(head, "Proxy-Authorization"u8, credentials);
         }

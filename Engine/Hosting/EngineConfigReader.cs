@@ -39,7 +39,7 @@ internal static partial class EngineConfigReader
             return new EngineConfigResult(new EngineOptions(), problems);
         }
 
-        reader.CheckKeys(engine, "Name", "Listeners", "Admin", "Limits", "Errors", "Security", "Packages", "Credits", "Nodes", "State", "Routing", "AccessLog");
+        reader.CheckKeys(engine, "Name", "Listeners", "Admin", "Limits", "Errors", "Security", "Packages", "Credits", "Nodes", "NodeSources", "State", "Routing", "AccessLog");
 
         LimitsOptions limits = ReadLimits(reader, engine.GetSection("Limits"));
         var options = new EngineOptions
@@ -52,7 +52,8 @@ internal static partial class EngineConfigReader
             Security = ReadSecurity(reader, engine.GetSection("Security")),
             Packages = ReadPackages(reader, engine),
             Credits = ReadCredits(reader, engine.GetSection("Credits")),
-            Nodes = ReadNodes(reader, engine),
+            NodeSources = ReadNodeSources(reader, engine),
+            Nodes = ReadNodes(reader, engine, engine.GetSection("NodeSources").Exists()),
             State = ReadState(reader, engine.GetSection("State")),
             Routing = ReadRouting(reader, engine.GetSection("Routing")),
             AccessLog = ReadAccessLog(reader, engine.GetSection("AccessLog")),

@@ -35,4 +35,25 @@ internal static partial class EngineLog
 
     [LoggerMessage(24, LogLevel.Warning, "Limits:MaxConnections is {Configured} but the descriptor limit ({Limit}, ulimit -n / LimitNOFILE) carries {Effective} connections at two descriptors each: beyond that, 503 OVERLOADED. Raise LimitNOFILE to serve more")]
     public static partial void ConnectionsCappedByDescriptors(ILogger logger, long configured, ulong limit, long effective);
+
+    [LoggerMessage(30, LogLevel.Information, "Node source {Path}: {Count} nodes loaded ({Problems} lines skipped)")]
+    public static partial void NodeSourceLoaded(ILogger logger, string path, int count, int problems);
+
+    [LoggerMessage(31, LogLevel.Warning, "{Path}:{Line}: {Message} (line skipped)")]
+    public static partial void NodeSourceProblem(ILogger logger, string path, int line, string message);
+
+    [LoggerMessage(32, LogLevel.Warning, "Node source {Path} is gone; keeping its last good {Count} nodes until it comes back")]
+    public static partial void NodeSourceVanished(ILogger logger, string path, int count);
+
+    [LoggerMessage(33, LogLevel.Error, "{Path}:{Line}: {Message}; the file was not loaded, its last good {Count} nodes stay")]
+    public static partial void NodeSourceRefused(ILogger logger, string path, int line, string message, int count);
+
+    [LoggerMessage(34, LogLevel.Warning, "Node source {Path}: node id {Id} is already a node of {Other}; the source's node is skipped")]
+    public static partial void NodeSourceIdTaken(ILogger logger, string path, string id, string other);
+
+    [LoggerMessage(35, LogLevel.Information, "Pool changed ({Reason}): {Count} nodes")]
+    public static partial void PoolChanged(ILogger logger, string reason, int count);
+
+    [LoggerMessage(36, LogLevel.Warning, "Admin audit: {Action} node {Id} from {Client}")]
+    public static partial void AdminNodeChanged(ILogger logger, string action, string id, string client);
 }

@@ -4,7 +4,7 @@ using Engine.State;
 namespace Engine.Hosting;
 
 /// <summary>The whole <c>Engine</c> section, read and validated (see docs/configuration.md).</summary>
-internal sealed class EngineOptions
+internal sealed record EngineOptions
 {
     public const string SectionName = "Engine";
 
@@ -24,6 +24,9 @@ internal sealed class EngineOptions
     public CreditsOptions Credits { get; init; } = new();
 
     public IReadOnlyList<NodeOptions> Nodes { get; init; } = [];
+
+    /// <summary>Files of nodes watched and reloaded on change (docs/configuration.md "NodeSources").</summary>
+    public IReadOnlyList<Upstream.NodeSourceOptions> NodeSources { get; init; } = [];
 
     public StateOptions State { get; init; } = new();
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 using Engine.State;
+using Engine.Upstream;
 using Engine.Hosting.Systemd;
 
 namespace Engine.Hosting;
@@ -34,10 +35,22 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
     /// </summary>
     internal bool Apply(EngineOptions next)
     {
+        lock (_nodesLock)
+        {
+            return ApplyLocked(next);
+        }
+    }
+
+    private bool ApplyLocked(EngineOptions next)
+    {
         if (_server is null)
         {
             return false;
         }
+
+        // The configuration is the source of truth again: admin changes end, sources follow the file.
+        _adminNodes.Clear();
+        _nodeSources?.Update(next.NodeSources);
 
         if (!next.Listeners.Select(l => (l.Endpoint, l.Protocol, l.Certificate, l.ProxyProtocol)).SequenceEqual(_options.Listeners.Select(l => (l.Endpoint, l.Protocol, l.Certificate, l.ProxyProtocol))))
         {
@@ -49,16 +62,114 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
             EngineLog.ReloadNeedsRestart(_logger, "state store settings");
         }
 
-        ProxyServices previous = _server.Services;
-        ProxyServices reloaded = ProxyServicesFactory.Reload(next, previous);
+        _options = next;
+        SwapPool(next);
+        return true;
+    }
+
+    // Nodes from the node sources (last good per file) and the admin API (PUT /nodes/{id}), on
+    // top of the configuration's own; serialized so a source change and an admin PUT never race.
+    private readonly Lock _nodesLock = new();
+    private readonly Dictionary<string, NodeOptions> _adminNodes = new(StringComparer.Ordinal);
+    private NodeSourceWatcher? _nodeSources;
+
+    /// <summary>The node sources' watcher; null when the engine has not started.</summary>
+    internal NodeSourceWatcher? NodeSources => _nodeSources;
+
+    /// <summary>
+    /// <c>PUT /nodes/{id}</c>: adds or replaces one node until the next configuration reload or
+    /// node-source change. False when the engine is not running.
+    /// </summary>
+    internal bool PutNode(NodeOptions node)
+    {
+        lock (_nodesLock)
+        {
+            if (_server is null)
+            {
+                return false;
+            }
+
+            _adminNodes[node.Id] = node;
+            SwapPool(_options);
+            EngineLog.PoolChanged(_logger, "admin PUT " + node.Id, _services!.Routing.Pool.Count);
+            return true;
+        }
+    }
+
+    private void OnNodeSourceChanged(string reason)
+    {
+        lock (_nodesLock)
+        {
+            if (_server is null)
+            {
+                return;
+            }
+
+            _adminNodes.Clear();
+            SwapPool(_options);
+            EngineLog.PoolChanged(_logger, reason, _services!.Routing.Pool.Count);
+        }
+    }
+
+    /// <summary>
+    /// Rebuilds the services over the running state with the effective nodes: unchanged exits
+    /// keep their health; nodes gone are drained (marked removed, what runs on them finishes).
+    /// </summary>
+    private void SwapPool(EngineOptions options)
+    {
+        ProxyServices previous = _server!.Services;
+        ProxyServices reloaded = ProxyServicesFactory.Reload(WithEffectiveNodes(options), previous);
         _server.Swap(reloaded);
         _services = reloaded;
-        _options = next;
         // The old configuration's timers (session sweep, probe) stop; its idle upstream connections
         // close. Requests still running on it finish with the objects they hold.
         previous.Routing.Dispose();
         previous.UpstreamPool?.Dispose();
-        return true;
+    }
+
+    private EngineOptions WithEffectiveNodes(EngineOptions options)
+    {
+        IReadOnlyList<NodeOptions> sourced = _nodeSources?.Nodes ?? [];
+        if (sourced.Count == 0 && _adminNodes.Count == 0)
+        {
+            return options;
+        }
+
+        var nodes = new List<NodeOptions>(options.Nodes.Count + sourced.Count + _adminNodes.Count);
+        var origins = new Dictionary<string, string>(nodes.Capacity, StringComparer.Ordinal);
+        foreach (NodeOptions node in options.Nodes)
+        {
+            origins[node.Id] = node.Origin;
+            nodes.Add(node);
+        }
+
+        int taken = 0;
+        foreach (NodeOptions node in sourced)
+        {
+            if (origins.TryAdd(node.Id, node.Origin))
+            {
+                nodes.Add(node);
+            }
+            else if (taken++ < 10)
+            {
+                EngineLog.NodeSourceIdTaken(_logger, node.Origin, node.Id, origins[node.Id]);
+            }
+        }
+
+        foreach (NodeOptions node in _adminNodes.Values)
+        {
+            int index = nodes.FindIndex(n => n.Id == node.Id);
+            if (index >= 0)
+            {
+                nodes[index] = node;
+            }
+            else
+            {
+                nodes.Add(node);
+            }
+        }
+
+        return options with { Nodes = nodes };
     }
     private ProxyServer? _server;
     private Admin.AdminServer? _admin;
@@ -84,7 +195,8 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
     {
         _accessLog = AccessLogFactory.Create(_options.AccessLog, Console.OpenStandardOutput);
         _state = StateStoreFactory.Create(_options.State, TimeProvider.System, _logger);
-        _services = ProxyServicesFactory.Create(_options, _accessLog, _state);
+        _nodeSources = new NodeSourceWatcher(_options.NodeSources, _logger, OnNodeSourceChanged);
+        _services = ProxyServicesFactory.Create(WithEffectiveNodes(_options), _accessLog, _state);
         long maxConnections = DescriptorBudget.Cap(_options.Limits.MaxConnections, out ulong descriptorLimit);
         if (maxConnections < _options.Limits.MaxConnections)
         {
@@ -120,7 +232,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         _services.Metrics?.ObserveAcceptPauses(() => server.AcceptPauses);
         if (_options.Admin is { } admin)
         {
-            _admin = new Admin.AdminServer(() => _services!, admin.Token, () => _accepting);
+            _admin = new Admin.AdminServer(() => _services!, admin.Token, () => _accepting, putNode: PutNode, audit: _logger);
             _admin.Start(admin.Endpoint);
             Admin.AdminServer adminServer = _admin;
             _services.Metrics?.ObserveTable("auth_admin", () => adminServer.Throttle.Tracked, () => adminServer.Throttle.Overflowed);
@@ -208,6 +320,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         }
 
         _reloader?.Dispose();
+        _nodeSources?.Dispose();
         _services?.UpstreamPool?.Dispose();
         _services?.Routing.Dispose();
         foreach (ListenerBinding listener in _listeners)

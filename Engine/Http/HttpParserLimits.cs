@@ -1,7 +1,9 @@
 namespace Engine.Http;
 
 /// <summary>
-/// Size limits and policy switches for <see cref="HttpRequestParser"/> and <see cref="BodyReader"/>.
+/// Size limits and policy switches for <see cref="HttpRequestParser"/> (the request head). A chunked
+/// body's limits (extensions, trailer section) belong to the scanner that frames it:
+/// <see cref="Forwarding.ChunkedFramingScanner"/>.
 /// Every default names where it comes from; <see cref="Validate"/> runs at start-up.
 /// </summary>
 internal sealed record HttpParserLimits
@@ -20,17 +22,8 @@ internal sealed record HttpParserLimits
     /// </summary>
     public int MaxRequestHeadBytes { get; init; } = 32 * 1024;
 
-    /// <summary>Field lines in the header section (and separately in a trailer section); more gets 431. 100: Kestrel MaxRequestHeaderCount.</summary>
+    /// <summary>Field lines in the header section; more gets 431. 100: Kestrel MaxRequestHeaderCount.</summary>
     public int MaxHeaderCount { get; init; } = 100;
-
-    /// <summary>
-    /// Chunk-extension bytes summed over one message (RFC 9112 §7.1.1 asks servers to bound them).
-    /// 16 KiB: Node.js kMaxChunkExtensionsSize, added for CVE-2024-22019.
-    /// </summary>
-    public int MaxChunkExtensionBytes { get; init; } = 16 * 1024;
-
-    /// <summary>Trailer section including CRLFs. 32 KiB: Kestrel counts trailers against MaxRequestHeadersTotalSize.</summary>
-    public int MaxTrailerBytes { get; init; } = 32 * 1024;
 
     /// <summary>
     /// Reject an HTTP/1.1 request without Host (RFC 9112 §3.2 MUST). Duplicate or invalid Host is
@@ -45,8 +38,6 @@ internal sealed record HttpParserLimits
         Check(problems, nameof(MaxRequestLineBytes), MaxRequestLineBytes, 64, 1 << 20);
         Check(problems, nameof(MaxRequestHeadBytes), MaxRequestHeadBytes, 64, 1 << 24);
         Check(problems, nameof(MaxHeaderCount), MaxHeaderCount, 1, 10_000);
-        Check(problems, nameof(MaxChunkExtensionBytes), MaxChunkExtensionBytes, 0, 1 << 20);
-        Check(problems, nameof(MaxTrailerBytes), MaxTrailerBytes, 2, 1 << 24);
         return problems;
     }
 

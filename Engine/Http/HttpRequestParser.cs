@@ -7,7 +7,8 @@ namespace Engine.Http;
 /// Strict HTTP/1.1 request-head parser (RFC 9112) over <see cref="SequenceReader{T}"/>. One per
 /// connection; it keeps its place between calls, consumes only complete lines (copying them into
 /// the <see cref="RequestHead"/>), and rejects an invalid line as soon as it can be judged.
-/// Drive it as: ParseHead until Complete → <see cref="BodyReader"/> until Complete → ParseHead again.
+/// Drive it as: ParseHead until Complete → the body framed by the head (Content-Length counted down,
+/// chunked through <see cref="Forwarding.ChunkedFramingScanner"/>) → ParseHead again.
 /// Stop after a CONNECT or an upgrade: what follows is not HTTP/1.
 /// </summary>
 internal sealed partial class HttpRequestParser

@@ -3,7 +3,7 @@ using System.Buffers;
 namespace Engine.Http;
 
 /// <summary>
-/// One parsed request head: request line, field lines, trailers and the semantics the connection
+/// One parsed request head: request line, field lines and the semantics the connection
 /// layer acts on. Reused for every request of a connection; it owns a byte buffer that grows to
 /// the largest head seen (bounded by <see cref="HttpParserLimits"/>), so steady state allocates nothing.
 /// Spans it returns are valid until the next request's head is parsed.
@@ -14,17 +14,14 @@ internal sealed class RequestHead
     // limits, once per connection. It is kept for the connection's life, tunnels included.
     private const int InitialBufferBytes = 512;
     // A CONNECT carries 2-5 fields and every held tunnel keeps its head: 8 slots, doubled on demand
-    // (once per connection for a browser-like GET). Trailers are rare: no slots until the first.
+    // (once per connection for a browser-like GET).
     private const int InitialHeaderSlots = 8;
-    private const int InitialTrailerSlots = 4;
 
     private byte[] _bytes = new byte[InitialBufferBytes];
     private int _used;
 
     private HeaderEntry[] _headers = new HeaderEntry[InitialHeaderSlots];
     private int _headerCount;
-    private HeaderEntry[] _trailers = [];
-    private int _trailerCount;
 
     // First index of each known header plus one; zero means absent.
     private readonly int[] _firstIndex = new int[KnownHeaders.Count];
@@ -68,8 +65,6 @@ internal sealed class RequestHead
 
     public int HeaderCount => _headerCount;
 
-    public int TrailerCount => _trailerCount;
-
     public ConnectionOptions ConnectionOptions { get; internal set; }
 
     public BodyFraming Framing { get; internal set; }
@@ -96,12 +91,6 @@ internal sealed class RequestHead
     public HeaderField GetHeader(int index)
     {
         ref readonly HeaderEntry entry = ref _headers.AsSpan(0, _headerCount)[index];
-        return new HeaderField(_bytes.AsSpan(entry.NameOffset, entry.NameLength), _bytes.AsSpan(entry.ValueOffset, entry.ValueLength), entry.Known);
-    }
-
-    public HeaderField GetTrailer(int index)
-    {
-        ref readonly HeaderEntry entry = ref _trailers.AsSpan(0, _trailerCount)[index];
         return new HeaderField(_bytes.AsSpan(entry.NameOffset, entry.NameLength), _bytes.AsSpan(entry.ValueOffset, entry.ValueLength), entry.Known);
     }
 
@@ -137,13 +126,12 @@ internal sealed class RequestHead
         return _bytes.AsSpan(entry.ValueOffset, entry.ValueLength);
     }
 
-    // ---- Filled by HttpRequestParser and BodyReader ----
+    // ---- Filled by HttpRequestParser ----
 
     internal void Reset()
     {
         _used = 0;
         _headerCount = 0;
-        _trailerCount = 0;
         Array.Clear(_firstIndex);
         _methodLength = _targetOffset = _targetLength = 0;
         _hostOffset = _hostLength = _pathOffset = _pathLength = 0;
@@ -273,16 +261,6 @@ internal sealed class RequestHead
         }
 
         _headers[_headerCount++] = entry;
-    }
-
-    internal void AddTrailer(in HeaderEntry entry)
-    {
-        if (_trailerCount == _trailers.Length)
-        {
-            Array.Resize(ref _trailers, Math.Max(InitialTrailerSlots, _trailers.Length * 2));
-        }
-
-        _trailers[_trailerCount++] = entry;
     }
 
     private void Grow(int needed)

@@ -20,10 +20,4 @@ internal sealed class RedisStateOptions
 
     /// <summary>How often a degraded store PINGs Redis to find out it is back.</summary>
     public TimeSpan ProbeInterval { get; init; } = TimeSpan.FromMilliseconds(250);
-
-    /// <summary>
-    /// Tests only: time advanced on this clock is added to Redis's <c>TIME</c> for session expiry
-    /// and rotation, so those rules can be tested without waiting. Null in production.
-    /// </summary>
-    public TimeProvider? SessionClockShift { get; init; }
 }

@@ -29,12 +29,22 @@ internal sealed class RedisStateStore : IStateStore
     private int _disposed;
 
     public RedisStateStore(RedisStateOptions options, TimeProvider time, ILogger logger)
+        : this(options, time, logger, sessionClockShift: null)
+    {
+    }
+
+    /// <param name="sessionClockShift">
+    /// Tests only (not an option: nothing in configuration reaches it): time advanced on this clock is
+    /// added to Redis's <c>TIME</c> for session expiry and rotation, so the session contract's timing
+    /// rules run without waiting. RedisSessionStoreTests also lets a real TTL expire without it.
+    /// </param>
+    internal RedisStateStore(RedisStateOptions options, TimeProvider time, ILogger logger, TimeProvider? sessionClockShift)
     {
         _options = options;
         _keys = new RedisKeys(options.KeyPrefix);
         _local = new MemoryStateStore(time);
         _link = RedisLink.Connect(options, logger);
-        Sessions = new RedisSessionStore(_link, _keys, _local.Sessions, options.SessionClockShift);
+        Sessions = new RedisSessionStore(_link, _keys, _local.Sessions, sessionClockShift);
         _loop = Task.Run(() => RunAsync(_stop.Token));
     }
 

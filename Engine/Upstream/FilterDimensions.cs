@@ -11,4 +11,7 @@ internal enum FilterDimensions : byte
     Isp = 8,
     Asn = 16,
     Network = 32,
+
+    /// <summary>A sticky session a provider gateway cannot hold (no <c>{session}</c>, or longer than it keeps one).</summary>
+    Session = 64,
 }

@@ -4,5 +4,6 @@ namespace Engine.Upstream;
 internal interface INodeConnector
 {
     /// <summary>A socket to <paramref name="host"/>:<paramref name="port"/> through <paramref name="node"/>, or what failed: the node or the target behind it.</summary>
-    ValueTask<ConnectResult> ConnectAsync(Node node, string host, int port, ConnectPurpose purpose, CancellationToken shutdown);
+    /// <param name="credentials">A provider gateway's credentials rendered for this request; default: the node's own.</param>
+    ValueTask<ConnectResult> ConnectAsync(Node node, string host, int port, ConnectPurpose purpose, CancellationToken shutdown, UpstreamCredentials credentials = default);
 }

@@ -33,6 +33,13 @@ internal sealed class Node
         Network = NodeTags.ParseNetwork(options.Network);
         Username = options.Username;
         Password = options.Password;
+        Origin = options.Origin;
+        if (options.Gateway is not null)
+        {
+            // Validated by the config reader; a node built by hand in a test with a bad gateway fails loudly.
+            Gateway = Upstream.Gateway.Create(options.Gateway, out string? error) ?? throw new ArgumentException(error, nameof(options));
+        }
+
         if (options.Address is not null && Http.HostPort.TryParse(options.Address, out string host, out int port))
         {
             Host = host;
@@ -45,6 +52,12 @@ internal sealed class Node
             ProxyAuthorizationBytes = Encoding.ASCII.GetBytes(ProxyAuthorization);
         }
     }
+
+    /// <summary>A provider gateway: matches what its templates express, renders credentials per request.</summary>
+    public Gateway? Gateway { get; }
+
+    /// <summary><c>config</c>, <c>source:PATH</c> or <c>admin</c>.</summary>
+    public string Origin { get; }
 
     /// <summary>Position in the pool's node array; the index's posting lists hold these.</summary>
     public int Index { get; }
@@ -150,7 +163,10 @@ internal sealed class Node
         }
 
         int failures = Interlocked.Increment(ref _consecutiveFailures);
-        if (failures < policy.FailuresToEject)
+        // A gateway's failures come from many provider sessions (many exits): one bad exit must not
+        // take out the provider, so it needs more failures in a row, across sessions, to be ejected.
+        int threshold = Gateway is null ? policy.FailuresToEject : Math.Max(policy.FailuresToEject, Gateway.FailuresToEject);
+        if (failures < threshold)
         {
             return false;
         }
@@ -173,7 +189,7 @@ internal sealed class Node
     /// <summary>Same way out as <paramref name="other"/> (type, address, credentials, source address): a reload may carry its health over.</summary>
     public bool SameExitAs(Node other) =>
         Type == other.Type && Host == other.Host && Port == other.Port && Username == other.Username && Password == other.Password
-        && Equals(LocalAddress, other.LocalAddress);
+        && Equals(LocalAddress, other.LocalAddress) && (Gateway is null) == (other.Gateway is null);
 
     /// <summary>A reload: the new definition of an unchanged exit keeps its failures, back-off and operator state.</summary>
     public void CarryOver(Node previous)

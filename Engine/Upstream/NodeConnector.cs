@@ -34,7 +34,8 @@ internal sealed class NodeConnector : INodeConnector
         }
     }
 
-    public ValueTask<ConnectResult> ConnectAsync(Node node, string host, int port, ConnectPurpose purpose, CancellationToken shutdown)
+    /// <param name="credentials">A gateway's credentials rendered for this request; default: the node's own.</param>
+    public ValueTask<ConnectResult> ConnectAsync(Node node, string host, int port, ConnectPurpose purpose, CancellationToken shutdown, UpstreamCredentials credentials = default)
     {
         if (node.Type == NodeType.Direct)
         {
@@ -49,10 +50,10 @@ internal sealed class NodeConnector : INodeConnector
             return ValueTask.FromResult(new ConnectResult(ConnectStatus.Disallowed, Verdict: PolicyVerdict.ForbiddenAddress, AddressClass: addressClass));
         }
 
-        return ThroughProxyAsync(node, host, port, purpose, shutdown);
+        return ThroughProxyAsync(node, host, port, purpose, credentials, shutdown);
     }
 
-    private async ValueTask<ConnectResult> ThroughProxyAsync(Node node, string host, int port, ConnectPurpose purpose, CancellationToken shutdown)
+    private async ValueTask<ConnectResult> ThroughProxyAsync(Node node, string host, int port, ConnectPurpose purpose, UpstreamCredentials credentials, CancellationToken shutdown)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
         deadline.CancelAfter(_connectTimeout);
@@ -71,11 +72,12 @@ internal sealed class NodeConnector : INodeConnector
                     return Keep(ref socket, new ConnectResult(ConnectStatus.Connected, socket));
                 }
 
-                (ConnectStatus status, NodeAnswer answer, ReadOnlyMemory<byte> early) = await HttpProxyConnector.ConnectAsync(socket, host, port, node.ProxyAuthorization, deadline.Token).ConfigureAwait(false);
+                (ConnectStatus status, NodeAnswer answer, ReadOnlyMemory<byte> early) = await HttpProxyConnector.ConnectAsync(socket, host, port, credentials.Authorization ?? node.ProxyAuthorization, deadline.Token).ConfigureAwait(false);
                 return status == ConnectStatus.Connected ? Keep(ref socket, new ConnectResult(status, socket, Early: early)) : new ConnectResult(status, NodeAnswer: answer);
             }
 
-            ConnectStatus socks = await Socks5Connector.HandshakeAsync(socket, host, port, node.Username, node.Password, deadline.Token).ConfigureAwait(false);
+            ConnectStatus socks = await Socks5Connector.HandshakeAsync(socket, host, port,
+                credentials.IsRendered ? credentials.Username : node.Username, credentials.IsRendered ? credentials.Password : node.Password, deadline.Token).ConfigureAwait(false);
             return socks == ConnectStatus.Connected ? Keep(ref socket, new ConnectResult(socks, socket)) : new ConnectResult(socks);
         }
         catch (OperationCanceledException)

@@ -27,6 +27,9 @@ internal struct NodeFilter
     /// <summary>The package's <c>AllowedNetworks</c> as bits (1 &lt;&lt; RuleNetwork); 0 = all networks.</summary>
     public byte AllowedNetworks;
 
+    /// <summary>A sticky session's length in seconds (what a gateway must hold); 0 = no session.</summary>
+    public int SessionSeconds;
+
     public static NodeFilter Any => new() { Region = TagTable.None, City = TagTable.None, Isp = TagTable.None };
 
     public readonly FilterDimensions Dimensions =>
@@ -37,7 +40,9 @@ internal struct NodeFilter
         | (Asn != 0 ? FilterDimensions.Asn : 0)
         | (Network is not (RuleNetwork.Unset or RuleNetwork.Any) ? FilterDimensions.Network : 0);
 
-    public readonly bool Matches(Node node) =>
+    public readonly bool Matches(Node node) => node.Gateway is { } gateway ? gateway.Matches(this, node) : MatchesTags(node);
+
+    private readonly bool MatchesTags(Node node) =>
         (Country == 0 || node.Country == Country)
         && (Region == TagTable.None || node.Region == Region)
         && (City == TagTable.None || node.City == City)

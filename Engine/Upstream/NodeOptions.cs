@@ -36,4 +36,10 @@ internal sealed class NodeOptions
 
     /// <summary>Relative share of selections; 0 keeps the node configured but unused.</summary>
     public int Weight { get; init; } = 1;
+
+    /// <summary>Set for a provider gateway: credentials rendered per request (docs/providers.md).</summary>
+    public GatewayOptions? Gateway { get; init; }
+
+    /// <summary>Where the node came from, as <c>GET /nodes</c> shows it: <c>config</c>, <c>source:PATH</c> or <c>admin</c>.</summary>
+    public string Origin { get; init; } = "config";
 }

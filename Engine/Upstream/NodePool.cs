@@ -16,7 +16,12 @@ internal sealed class NodePool
 
     private readonly Node[] _nodes;
     private readonly Dictionary<string, Node> _byId;
+    private readonly Dictionary<string, Node>.AlternateLookup<ReadOnlySpan<char>> _byIdSpan;
     private readonly int[] _all;
+
+    // Provider gateways are few (one per provider) and each matches whole families of filter
+    // values, so they stay out of the posting lists and are checked one by one.
+    private readonly int[] _gateways;
     private readonly Dictionary<ushort, int[]> _byCountry;
     private readonly Dictionary<int, int[]> _byRegion;
     private readonly Dictionary<int, int[]> _byCity;
@@ -36,8 +41,18 @@ internal sealed class NodePool
         }
 
         _nodes = [.. nodes];
-        _byId = _nodes.ToDictionary(n => n.Id, StringComparer.Ordinal);
-        _all = [.. _nodes.Where(n => n.Weight > 0).Select(n => n.Index)];
+        _byId = new Dictionary<string, Node>(_nodes.Length, StringComparer.Ordinal);
+        foreach (Node node in _nodes)
+        {
+            if (!_byId.TryAdd(node.Id, node))
+            {
+                throw new ArgumentException($"node id '{node.Id}' appears twice", nameof(options));
+            }
+        }
+
+        _byIdSpan = _byId.GetAlternateLookup<ReadOnlySpan<char>>();
+        _all = [.. _nodes.Where(n => n.Weight > 0 && n.Gateway is null).Select(n => n.Index)];
+        _gateways = [.. _nodes.Where(n => n.Weight > 0 && n.Gateway is not null).Select(n => n.Index)];
         _byCountry = Postings(n => n.Country, c => c != 0);
         _byRegion = Postings(n => n.Region, t => t >= 0);
         _byCity = Postings(n => n.City, t => t >= 0);
@@ -64,8 +79,12 @@ internal sealed class NodePool
 
     public IReadOnlyList<Node> Nodes => _nodes;
 
-    /// <summary>The node with this id, unless it was removed.</summary>
-    public Node? Find(string id) => _byId.GetValueOrDefault(id) is { AdminState: not NodeAdminState.Removed } node ? node : null;
+    /// <summary>
+    /// The node with this id, unless it was removed. A session's stored gateway binding
+    /// (<c>id#nonce</c>) finds its gateway.
+    /// </summary>
+    public Node? Find(string id) =>
+        _byIdSpan.TryGetValue(Gateway.NodeIdOf(id), out Node? node) && node.AdminState != NodeAdminState.Removed ? node : null;
 
     /// <summary>
     /// After a reload: nodes whose exit did not change keep their health and operator state, and
@@ -160,7 +179,28 @@ internal sealed class NodePool
         }
 
         chosen = second is null ? first : LessLoaded(first!, second);
+        if (_gateways.Length > 0 && SelectGateway(filter, exclude, domain, now) is { } gateway)
+        {
+            chosen = chosen is null ? gateway : LessLoaded(chosen, gateway);
+        }
+
         return chosen is not null;
+    }
+
+    private Node? SelectGateway(in NodeFilter filter, ReadOnlySpan<int> exclude, string? domain, long now)
+    {
+        int n = _gateways.Length;
+        int start = n == 1 ? 0 : Random.Shared.Next(n);
+        for (int i = 0; i < n; i++)
+        {
+            Node candidate = _nodes[_gateways[(start + i) % n]];
+            if (IsEligible(candidate, filter, exclude, domain, now))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>After a failed selection: which catalog answer fits (errors.md order: NO_PROXY, NODE_NOT_FOUND, NODE_UNAVAILABLE).</summary>
@@ -180,6 +220,14 @@ internal sealed class NodePool
             }
         }
 
+        foreach (int index in _gateways)
+        {
+            if (filter.Matches(_nodes[index]))
+            {
+                return SelectStatus.Unavailable;
+            }
+        }
+
         unmatched = Unmatched(filter);
         return SelectStatus.NoMatch;
     }
@@ -187,6 +235,14 @@ internal sealed class NodePool
     private bool AnyOnline(long now)
     {
         foreach (int index in _all)
+        {
+            if (_nodes[index].IsAvailable(now))
+            {
+                return true;
+            }
+        }
+
+        foreach (int index in _gateways)
         {
             if (_nodes[index].IsAvailable(now))
             {
@@ -235,7 +291,27 @@ internal sealed class NodePool
             alone |= FilterDimensions.Network;
         }
 
-        return alone != FilterDimensions.None ? alone : set;
+        // A gateway satisfies on its own every filter it can express or its tags meet; a sticky
+        // session is satisfied by any plain node, and by a gateway only when it can hold one.
+        bool sessionServed = filter.SessionSeconds == 0 || _all.Length > 0;
+        FilterDimensions gatewaySession = FilterDimensions.None;
+        foreach (int index in _gateways)
+        {
+            Node gateway = _nodes[index];
+            FilterDimensions cannot = gateway.Gateway!.Cannot(filter, gateway);
+            alone &= cannot;
+            sessionServed |= (cannot & FilterDimensions.Session) == 0;
+            gatewaySession |= cannot & FilterDimensions.Session;
+        }
+
+        if (!sessionServed)
+        {
+            alone |= FilterDimensions.Session;
+        }
+
+        // Nothing fails alone: the combination does; a gateway that could serve the filters but not
+        // the sticky session is part of why.
+        return alone != FilterDimensions.None ? alone : set | gatewaySession;
     }
 
     private bool IsEligible(Node node, in NodeFilter filter, ReadOnlySpan<int> exclude, string? domain, long now) =>
@@ -286,8 +362,33 @@ internal sealed class NodePool
     private static ReadOnlySpan<int> Shorter(ReadOnlySpan<int> best, int[]? list) =>
         list is null ? [] : list.Length < best.Length ? list : best;
 
+    // A loop, not LINQ's GroupBy: a node source reload of 100,000 nodes builds five of these.
     private Dictionary<TKey, int[]> Postings<TKey>(Func<Node, TKey> key, Func<TKey, bool> tagged)
-        where TKey : notnull =>
-        _all.Select(i => _nodes[i]).Where(n => tagged(key(n)))
-            .GroupBy(key).ToDictionary(g => g.Key, g => g.Select(n => n.Index).ToArray());
+        where TKey : notnull
+    {
+        var lists = new Dictionary<TKey, List<int>>();
+        foreach (int index in _all)
+        {
+            TKey value = key(_nodes[index]);
+            if (!tagged(value))
+            {
+                continue;
+            }
+
+            if (!lists.TryGetValue(value, out List<int>? list))
+            {
+                lists[value] = list = [];
+            }
+
+            list.Add(index);
+        }
+
+        var postings = new Dictionary<TKey, int[]>(lists.Count);
+        foreach ((TKey value, List<int> list) in lists)
+        {
+            postings[value] = [.. list];
+        }
+
+        return postings;
+    }
 }

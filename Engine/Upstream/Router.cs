@@ -41,10 +41,19 @@ internal sealed class Router
     private FilterDimensions _unmatched;
     private bool _hasSession;
     private ReadOnlyMemory<byte> _sessionId;
+    private int _fingerprintLength;
     private string? _boundBefore;
     private int _triedCount;
     private int _sameNodeRetries;
     private bool _replaced;
+
+    // Provider gateways (docs/providers.md): the session's binding when the request began
+    // (gateway-id#nonce), and whether the last attempt's provider session failed.
+    private string? _binding;
+    private bool _renewProviderSession;
+
+    /// <summary>The current attempt's upstream credentials: rendered for a gateway node, default (the node's own) otherwise.</summary>
+    public UpstreamCredentials Credentials { get; private set; }
 
     /// <summary>Connects made for this request (failover counts each node tried).</summary>
     public int Attempts { get; private set; }
@@ -72,6 +81,7 @@ internal sealed class Router
         _filter = routing.Pool.CreateFilter(
             rules.CountryAny ? (ushort)0 : rules.Country, rules.Region.Of(text), rules.City.Of(text), rules.Isp.Of(text),
             rules.Asn, rules.Network, allowedNetworkMask);
+        _filter.SessionSeconds = rules.Session.IsEmpty ? 0 : Gateway.SessionSeconds(rules);
     }
 
     /// <summary>Forgets the previous request; the node's slot must have been released.</summary>
@@ -91,6 +101,9 @@ internal sealed class Router
         _triedCount = 0;
         _sameNodeRetries = 0;
         _replaced = false;
+        _binding = null;
+        _renewProviderSession = false;
+        Credentials = default;
         Attempts = 0;
         Node = null;
     }
@@ -101,6 +114,8 @@ internal sealed class Router
         _entered?.Leave();
         _entered = null;
     }
+
+    private SessionTerms Terms => new(_rules.SessionLengthSeconds, _rules.IdleTtlSeconds, _rules.RotateSeconds, _rules.RotateRequests);
 
     /// <summary>Opens the session and a path to <paramref name="target"/>.</summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
@@ -117,8 +132,10 @@ internal sealed class Router
             _fingerprint ??= new byte[RuleFormatter.MaxLength];
             int length = RuleFormatter.Format(_rules, _ruleBytes.Span, _fingerprint, includeSession: false);
             _sessionId = _ruleBytes.Slice(_rules.Session.Start, _rules.Session.Length);
-            session = await routing.Sessions.OpenAsync(_packageId, _sessionId, _fingerprint.AsMemory(0, Math.Max(length, 0)),
-                new SessionTerms(_rules.SessionLengthSeconds, _rules.IdleTtlSeconds, _rules.RotateSeconds, _rules.RotateRequests)).ConfigureAwait(false);
+            _fingerprintLength = Math.Max(length, 0);
+            // Looked up, not created: a session exists only once a node is bound to it (BindAsync),
+            // so refused requests cannot fill the store with sessions.
+            session = await routing.Sessions.OpenAsync(_packageId, _sessionId, _fingerprint.AsMemory(0, _fingerprintLength), Terms, create: false).ConfigureAwait(false);
             if (session.Status == SessionOpenStatus.Mismatch)
             {
                 return new RouteResult(RouteStatus.SessionMismatch);
@@ -137,6 +154,7 @@ internal sealed class Router
         }
 
         _boundBefore = session.NodeId ?? session.PreviousNodeId;
+        _binding = session.NodeId;
         long now = _time.GetTimestamp();
         if (_hasSession && session.NodeId is not null && (node is null || !node.IsAvailable(now)))
         {
@@ -206,6 +224,7 @@ internal sealed class Router
             }
 
             Node = node;
+            UpstreamCredentials credentials = CredentialsFor(node);
             Socket? reused = null;
             ConnectResult connect;
             if (failed != ConnectStatus.Connected)
@@ -223,7 +242,7 @@ internal sealed class Router
             {
                 Attempts++;
                 long connectStarted = _time.GetTimestamp();
-                connect = await routing.Connector.ConnectAsync(node, target.Host, target.Port, target.Purpose, _aborted).ConfigureAwait(false);
+                connect = await routing.Connector.ConnectAsync(node, target.Host, target.Port, target.Purpose, _aborted, credentials).ConfigureAwait(false);
                 if (connect.Status == ConnectStatus.Connected)
                 {
                     _metrics?.UpstreamConnected(_time.GetElapsedTime(connectStarted));
@@ -239,8 +258,9 @@ internal sealed class Router
                 _entered = node;
                 if (_hasSession)
                 {
-                    await routing.Sessions.CommitAsync(_packageId, _sessionId, _boundBefore, node.Id).ConfigureAwait(false);
-                    _boundBefore = node.Id;
+                    string binding = credentials.Binding ?? node.Id;
+                    await routing.Sessions.BindAsync(_packageId, _sessionId, _fingerprint.AsMemory(0, _fingerprintLength), Terms, _boundBefore, binding).ConfigureAwait(false);
+                    _boundBefore = binding;
                 }
 
                 return new RouteResult(RouteStatus.Connected, connect.Socket, connect.Early, reused is not null, connect);
@@ -285,7 +305,13 @@ internal sealed class Router
                 return new RouteResult(RouteStatus.NodeFailed, Connect: connect);
             }
 
-            if (_triedCount < _tried.Length)
+            if (node.Gateway is not null)
+            {
+                // One provider session failed, not the provider: the replacement may be the same
+                // gateway with a new provider session (attempts stay bounded by MaxAttempts).
+                _renewProviderSession = true;
+            }
+            else if (_triedCount < _tried.Length)
             {
                 _tried[_triedCount++] = node.Index;
             }
@@ -297,7 +323,32 @@ internal sealed class Router
         }
     }
 
-    private static bool IsNodeFailure(ConnectStatus status) =>
+    /// <summary>
+    /// The credentials for one attempt through <paramref name="node"/>. A gateway keeps the
+    /// session's provider session (its binding) unless the last attempt failed; within one
+    /// request, a retry of the same gateway (onerror-retry) keeps the attempt before it.
+    /// </summary>
+    private UpstreamCredentials CredentialsFor(Node node)
+    {
+        if (node.Gateway is null)
+        {
+            return Credentials = default;
+        }
+
+        string? binding = _binding;
+        if (Credentials.Binding is { } last && last.Length > node.Id.Length && last.StartsWith(node.Id, StringComparison.Ordinal)
+            && last[node.Id.Length] == Gateway.BindingSeparator)
+        {
+            binding = last;
+        }
+
+        Credentials = node.Gateway.Render(node, _rules, _ruleBytes.Span, _packageId, _hasSession ? _sessionId.Span : default, binding, _renewProviderSession);
+        _renewProviderSession = false;
+        return Credentials;
+    }
+
+    /// <summary>The node (not the target behind it) failed: onerror decides what happens next.</summary>
+    public static bool IsNodeFailure(ConnectStatus status) =>
         status is ConnectStatus.NodeUnavailable or ConnectStatus.NodeAuthFailed or ConnectStatus.NodeProtocolError;
 
     /// <summary>
@@ -398,6 +449,13 @@ internal sealed class Router
         {
             w.Item("network="u8);
             w.Append(NodeTags.NetworkName(_filter.Network));
+        }
+
+        if ((_unmatched & FilterDimensions.Session) != 0)
+        {
+            // A provider gateway that cannot hold this sticky session (no {session}, or too long).
+            w.Item("sessionlength="u8);
+            w.Number((uint)_filter.SessionSeconds);
         }
 
         return w.Length;

@@ -19,6 +19,9 @@ internal sealed class TagTable
     private readonly Dictionary<byte[], int>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
     private readonly List<string> _names = [];
 
+    // Config time: a pool of 100,000 nodes repeats a few hundred city names; look the string up first.
+    private readonly Dictionary<string, int> _byName = new(StringComparer.Ordinal);
+
     public TagTable() => _lookup = _ids.GetAlternateLookup<ReadOnlySpan<byte>>();
 
     public int Count => _names.Count;
@@ -31,6 +34,11 @@ internal sealed class TagTable
             return None;
         }
 
+        if (_byName.TryGetValue(value, out int known))
+        {
+            return known;
+        }
+
         byte[] key = Encoding.ASCII.GetBytes(value);
         if (!_ids.TryGetValue(key, out int id))
         {
@@ -38,6 +46,8 @@ internal sealed class TagTable
             _ids.Add(key, id);
             _names.Add(value);
         }
+
+        _byName[value] = id;
 
         return id;
     }

@@ -10,7 +10,6 @@ namespace Engine.Tests.Fixtures.Upstreams;
 /// </summary>
 internal sealed class Dante : IAsyncDisposable
 {
-    private static string? s_startFailure;
 
     private readonly UpstreamProcess _process;
 
@@ -18,18 +17,18 @@ internal sealed class Dante : IAsyncDisposable
 
     private static string? Executable => UpstreamProcess.FindOnPath("danted") ?? UpstreamProcess.FindOnPath("sockd");
 
-    /// <summary>Why tests that need dante must skip: not on PATH, or an earlier start failed (with its log).</summary>
+    /// <summary>Why tests that need dante skip (fail under CI): not on PATH.</summary>
     public static string? UnavailableReason =>
-        Executable is null ? "danted (or sockd) is not on PATH (apt-get install dante-server)" : s_startFailure;
+        Executable is null ? "danted (or sockd) is not on PATH (apt-get install dante-server)" : null;
 
     public IPEndPoint EndPoint => _process.EndPoint;
 
     public int Pid => _process.Pid;
 
-    /// <summary>Starts dante. Throws a skip when it cannot run.</summary>
+    /// <summary>Starts dante. Throws <see cref="Tools.Unavailable"/> (a skip, a failure under CI) when it cannot run.</summary>
     public static async Task<Dante> StartAsync()
     {
-        string executable = Executable ?? throw new SkipException(UnavailableReason!);
+        string executable = Executable ?? throw Tools.Unavailable(UnavailableReason!);
         int port = UpstreamProcess.FreePort();
         string directory = UpstreamProcess.CreateDirectory("dante-").FullName;
         string logs = UpstreamProcess.CreateWritableSubdirectory(directory, "logs");
@@ -60,8 +59,7 @@ internal sealed class Dante : IAsyncDisposable
             executable, ["-f", configPath, "-p", Path.Combine(logs, "danted.pid"), "-N", "1"], directory, port, log, hermeticDns: true);
         if (process is null)
         {
-            s_startFailure = failure;
-            throw new SkipException(failure);
+            throw Tools.Unavailable(failure);
         }
 
         return new Dante(process);

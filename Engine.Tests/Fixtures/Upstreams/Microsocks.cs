@@ -5,7 +5,6 @@ namespace Engine.Tests.Fixtures.Upstreams;
 /// <summary>microsocks on a free loopback port: a SOCKS5 upstream node, optionally with RFC 1929 credentials.</summary>
 internal sealed class Microsocks : IAsyncDisposable
 {
-    private static string? s_startFailure;
 
     private readonly UpstreamProcess _process;
 
@@ -16,9 +15,9 @@ internal sealed class Microsocks : IAsyncDisposable
         Password = password;
     }
 
-    /// <summary>Why tests that need microsocks must skip: not on PATH, or an earlier start failed (with its output).</summary>
+    /// <summary>Why tests that need microsocks skip (fail under CI): not on PATH.</summary>
     public static string? UnavailableReason =>
-        UpstreamProcess.FindOnPath("microsocks") is null ? "microsocks is not on PATH (apt-get install microsocks)" : s_startFailure;
+        UpstreamProcess.FindOnPath("microsocks") is null ? "microsocks is not on PATH (apt-get install microsocks)" : null;
 
     public IPEndPoint EndPoint => _process.EndPoint;
 
@@ -28,10 +27,10 @@ internal sealed class Microsocks : IAsyncDisposable
 
     public int Pid => _process.Pid;
 
-    /// <summary>Starts microsocks; with <paramref name="user"/> it requires username/password. Throws a skip when it cannot run.</summary>
+    /// <summary>Starts microsocks; with <paramref name="user"/> it requires username/password. Throws <see cref="Tools.Unavailable"/> (a skip, a failure under CI) when it cannot run.</summary>
     public static async Task<Microsocks> StartAsync(string? user = null, string? password = null)
     {
-        string executable = UpstreamProcess.FindOnPath("microsocks") ?? throw new SkipException(UnavailableReason!);
+        string executable = UpstreamProcess.FindOnPath("microsocks") ?? throw Tools.Unavailable(UnavailableReason!);
         int port = UpstreamProcess.FreePort();
         string directory = UpstreamProcess.CreateDirectory("microsocks-").FullName;
         List<string> arguments = ["-i", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture)];
@@ -45,8 +44,7 @@ internal sealed class Microsocks : IAsyncDisposable
             executable, arguments, directory, port, logFile: null, hermeticDns: true);
         if (process is null)
         {
-            s_startFailure = failure;
-            throw new SkipException(failure);
+            throw Tools.Unavailable(failure);
         }
 
         return new Microsocks(process, user, password);

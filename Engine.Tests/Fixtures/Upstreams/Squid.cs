@@ -12,7 +12,6 @@ internal sealed class Squid : IAsyncDisposable
 {
     private static readonly string[] NcsaHelperPaths = ["/usr/lib/squid/basic_ncsa_auth", "/usr/lib64/squid/basic_ncsa_auth", "/usr/libexec/squid/basic_ncsa_auth"];
 
-    private static string? s_startFailure;
 
     private readonly UpstreamProcess _process;
 
@@ -23,9 +22,9 @@ internal sealed class Squid : IAsyncDisposable
         Password = password;
     }
 
-    /// <summary>Why tests that need squid must skip: not on PATH, or an earlier start failed (with its cache.log tail).</summary>
+    /// <summary>Why tests that need squid skip (fail under CI): not on PATH.</summary>
     public static string? UnavailableReason =>
-        UpstreamProcess.FindOnPath("squid") is null ? "squid is not on PATH (apt-get install squid)" : s_startFailure;
+        UpstreamProcess.FindOnPath("squid") is null ? "squid is not on PATH (apt-get install squid)" : null;
 
     /// <summary>Why squid cannot be started with credentials (no basic_ncsa_auth helper, or no openssl to hash the password).</summary>
     public static string? CredentialsUnavailableReason =>
@@ -43,13 +42,13 @@ internal sealed class Squid : IAsyncDisposable
 
     public int Pid => _process.Pid;
 
-    /// <summary>Starts squid; with <paramref name="user"/> it requires Basic credentials. Throws a skip when it cannot run.</summary>
+    /// <summary>Starts squid; with <paramref name="user"/> it requires Basic credentials. Throws <see cref="Tools.Unavailable"/> (a skip, a failure under CI) when it cannot run.</summary>
     public static async Task<Squid> StartAsync(string? user = null, string? password = null)
     {
         string? unavailable = user is null ? UnavailableReason : CredentialsUnavailableReason;
         if (unavailable is not null)
         {
-            throw new SkipException(unavailable);
+            throw Tools.Unavailable(unavailable);
         }
 
         string executable = UpstreamProcess.FindOnPath("squid")!;
@@ -66,7 +65,7 @@ internal sealed class Squid : IAsyncDisposable
             string? hash = await HashAsync(password ?? string.Empty);
             if (hash is null)
             {
-                throw new SkipException("openssl passwd -apr1 failed; squid cannot be given credentials");
+                throw Tools.Unavailable("openssl passwd -apr1 failed; squid cannot be given credentials");
             }
 
             await File.WriteAllTextAsync(htpasswd, $"{user}:{hash}\n");
@@ -113,8 +112,7 @@ internal sealed class Squid : IAsyncDisposable
             executable, ["-N", "-n", service, "-f", configPath], directory, port, Path.Combine(logs, "cache.log"), hermeticDns: false);
         if (process is null)
         {
-            s_startFailure = failure;
-            throw new SkipException(failure);
+            throw Tools.Unavailable(failure);
         }
 
         return new Squid(process, user, password);

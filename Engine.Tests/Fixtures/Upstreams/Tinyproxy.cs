@@ -8,7 +8,6 @@ namespace Engine.Tests.Fixtures.Upstreams;
 /// </summary>
 internal sealed class Tinyproxy : IAsyncDisposable
 {
-    private static string? s_startFailure;
 
     private readonly UpstreamProcess _process;
 
@@ -19,9 +18,9 @@ internal sealed class Tinyproxy : IAsyncDisposable
         Password = password;
     }
 
-    /// <summary>Why tests that need tinyproxy must skip: not on PATH, or an earlier start failed (with its output and log).</summary>
+    /// <summary>Why tests that need tinyproxy skip (fail under CI): not on PATH.</summary>
     public static string? UnavailableReason =>
-        UpstreamProcess.FindOnPath("tinyproxy") is null ? "tinyproxy is not on PATH (apt-get install tinyproxy)" : s_startFailure;
+        UpstreamProcess.FindOnPath("tinyproxy") is null ? "tinyproxy is not on PATH (apt-get install tinyproxy)" : null;
 
     public IPEndPoint EndPoint => _process.EndPoint;
 
@@ -31,10 +30,10 @@ internal sealed class Tinyproxy : IAsyncDisposable
 
     public int Pid => _process.Pid;
 
-    /// <summary>Starts tinyproxy; with <paramref name="user"/> it requires Basic credentials. Throws a skip when it cannot run.</summary>
+    /// <summary>Starts tinyproxy; with <paramref name="user"/> it requires Basic credentials. Throws <see cref="Tools.Unavailable"/> (a skip, a failure under CI) when it cannot run.</summary>
     public static async Task<Tinyproxy> StartAsync(string? user = null, string? password = null)
     {
-        string executable = UpstreamProcess.FindOnPath("tinyproxy") ?? throw new SkipException(UnavailableReason!);
+        string executable = UpstreamProcess.FindOnPath("tinyproxy") ?? throw Tools.Unavailable(UnavailableReason!);
         int port = UpstreamProcess.FreePort();
         string directory = UpstreamProcess.CreateDirectory("tinyproxy-").FullName;
         string log = Path.Combine(directory, "tinyproxy.log");
@@ -60,8 +59,7 @@ internal sealed class Tinyproxy : IAsyncDisposable
             executable, ["-d", "-c", configPath], directory, port, log, hermeticDns: true);
         if (process is null)
         {
-            s_startFailure = failure;
-            throw new SkipException(failure);
+            throw Tools.Unavailable(failure);
         }
 
         return new Tinyproxy(process, user, password);

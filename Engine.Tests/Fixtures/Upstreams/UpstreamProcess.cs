@@ -12,8 +12,13 @@ namespace Engine.Tests.Fixtures.Upstreams;
 /// </summary>
 internal sealed class UpstreamProcess : IAsyncDisposable
 {
-    /// <summary>How long a proxy may take to accept TCP after exec; squid needs about 1 s here.</summary>
-    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How long a process may take to accept TCP after exec: squid needs about 1 s here, the engine
+    /// (JIT, config) 1-2 s on a quiet box. 30 s because a start that misses it is now a failure, not a
+    /// skip, and this 2-core box runs at a load average near 20 beside other builds: the full suite
+    /// saw an engine child miss 10 s there.
+    /// </summary>
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Squid with shutdown_lifetime 0 exits about 1 s after SIGTERM; the others at once.</summary>
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(3);
@@ -97,7 +102,8 @@ internal sealed class UpstreamProcess : IAsyncDisposable
     /// loopback resolver, so a test's name.invalid lookup never leaves the machine.
     /// </summary>
     public static async Task<(UpstreamProcess? Process, string? Failure)> StartAsync(
-        string executable, IReadOnlyList<string> arguments, string directory, int port, string? logFile, bool hermeticDns)
+        string executable, IReadOnlyList<string> arguments, string directory, int port, string? logFile, bool hermeticDns,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo
         {
@@ -107,6 +113,10 @@ internal sealed class UpstreamProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
 
         if (hermeticDns && LoopbackDns.NamespaceWrapper(directory) is { } wrapper)
         {
