@@ -46,6 +46,26 @@ public sealed class ForwardProxyEndToEndTests : IAsyncLifetime
 
     private string OriginUrl(string path) => $"http://127.0.0.1:{_origin.Port}{path}";
 
+    // spec/errors.md: a website must not be able to make its page look like an engine error.
+    [Fact]
+    public async Task Get_OriginSpoofsEngineErrorFields_ClientSeesTheTargetsAnswerWithoutThem()
+    {
+        using HttpClient client = Client();
+        using HttpResponseMessage response = await client.GetAsync(OriginUrl("/spoof"));
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("spoofed", await response.Content.ReadAsStringAsync());
+        Assert.False(response.Headers.Contains("X-Proxy-Error"));
+        Assert.False(response.Headers.Contains("X-Proxy-Detail"));
+        Assert.False(response.Headers.Contains("X-Proxy-Correlation-Id"));
+        string proxyStatus = string.Join(", ", response.Headers.GetValues("Proxy-Status"));
+        Assert.Equal($"origin-cdn; error=destination_unavailable, engine; next-hop=\"127.0.0.1\"; received-status=502", proxyStatus);
+
+        // The first line is the 407 that HttpClient always meets before it sends credentials.
+        string[] log = await _proxy.LogLinesAsync(2);
+        Assert.Contains(log, l => l.Contains(" status=502 code=- ", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Get_ThroughProxy_ReturnsOriginResponseWithoutEngineError()
     {

@@ -143,6 +143,10 @@ public sealed class ProxyServerTests
         Assert.Contains("X-Proxy-Error: OVERLOADED\r\n", answer, StringComparison.Ordinal);
         Assert.Contains("Retry-After: 1\r\n", answer, StringComparison.Ordinal);
         Assert.Contains("\"limitedBy\":\"overload\"", answer, StringComparison.Ordinal);
+        string correlationId = answer.Split("X-Proxy-Correlation-Id: ")[1].Split("\r\n")[0];
+        string line = (await proxy.LogLinesAsync())[0];
+        Assert.Contains($"cid={correlationId} ", line, StringComparison.Ordinal);
+        Assert.Contains(" status=503 code=OVERLOADED ", line, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -80,5 +80,8 @@ internal static class AccessLogAllocation
         Duration = TimeSpan.FromMilliseconds(1500),
         Termination = new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Data),
         Attempts = 2,
+        UpstreamStatus = 503,
+        UpstreamError = "ERR_DNS_FAIL"u8,
+        UpstreamSource = "X-Squid-Error"u8,
     };
 }

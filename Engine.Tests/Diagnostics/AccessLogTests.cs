@@ -96,7 +96,52 @@ public class AccessLogTests
         Assert.Equal(1500, line.GetProperty("ms").GetInt64());
         Assert.Equal("CD", line.GetProperty("termination").GetString());
         Assert.Equal(2, line.GetProperty("attempts").GetInt32());
-        Assert.Equal(15, line.EnumerateObject().Count());
+        Assert.Equal(JsonValueKind.Null, line.GetProperty("upstream").ValueKind);
+        Assert.Equal(16, line.EnumerateObject().Count());
+    }
+
+    // spec/errors.md: the upstream member (the node's status, its own error id and the signal) is in the log line too.
+    [Fact]
+    public void Format_TranslatedNodeError_CarriesTheUpstreamFields()
+    {
+        AccessLogEntry entry = Entry("http://name.invalid/");
+        entry.NodeId = "de-squid";
+        entry.Status = 502;
+        entry.Code = "NAME_NOT_RESOLVED";
+        entry.UpstreamStatus = 503;
+        entry.UpstreamError = "ERR_DNS_FAIL"u8;
+        entry.UpstreamSource = "X-Squid-Error"u8;
+
+        JsonElement upstream = ParseJson(entry).GetProperty("upstream");
+        Assert.Equal(503, upstream.GetProperty("status").GetInt32());
+        Assert.Equal("ERR_DNS_FAIL", upstream.GetProperty("error").GetString());
+        Assert.Equal("X-Squid-Error", upstream.GetProperty("source").GetString());
+
+        byte[] buffer = new byte[AccessLogLineWriter.MaxLineBytes];
+        string line = Encoding.ASCII.GetString(buffer, 0, AccessLogLogfmt.Format(entry, buffer));
+        Assert.EndsWith(" node=de-squid status=502 code=NAME_NOT_RESOLVED in=1234 out=98765 ms=1500 ts=CD up_status=503 up_error=ERR_DNS_FAIL up_source=X-Squid-Error\n", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Format_EveryFieldAtItsCap_FitsTheLineBuffer()
+    {
+        byte[] huge = Encoding.Latin1.GetBytes(new string('"', 5000));
+        AccessLogEntry entry = Entry("");
+        entry.CorrelationId = huge;
+        entry.Target = huge;
+        entry.Method = huge;
+        entry.PackageId = new string('"', 5000);
+        entry.NodeId = new string('"', 5000);
+        entry.Code = new string('"', 5000);
+        entry.UpstreamStatus = 503;
+        entry.UpstreamError = huge;
+        entry.UpstreamSource = huge;
+        entry.Client = new IPEndPoint(IPAddress.Parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), 65535);
+
+        JsonElement line = ParseJson(entry);
+        Assert.Equal(AccessLogLineWriter.MaxUpstreamFieldBytes / 2, line.GetProperty("upstream").GetProperty("error").GetString()!.Length);
+        byte[] buffer = new byte[AccessLogLineWriter.MaxLineBytes];
+        Assert.InRange(AccessLogLogfmt.Format(entry, buffer), 1, AccessLogLineWriter.MaxLineBytes);
     }
 
     [Fact]

@@ -30,6 +30,8 @@ public class AllocationBudgetTests(ITestOutputHelper output)
         ["RuleParser.TryParse"] = Engine.Tests.Rules.RuleParserAllocationTests.MeasureParses,
         ["Tunnel.SteadyState"] = Engine.Tests.Tunnel.TunnelAllocation.MeasureMebibytes,
         ["Forward.SteadyState"] = Engine.Tests.Connection.ForwardAllocation.MeasureRequests,
+        ["Reject.AuthChallenge"] = Engine.Tests.Connection.RejectAllocation.MeasureRequests,
+        ["NodeAnswerClassifier.Classify"] = Engine.Tests.Upstream.NodeAnswerClassifierTests.MeasureClassifications,
     };
 
     public static TheoryData<string> Entries => new(AllocationBudget.Entries.Keys.Order(StringComparer.Ordinal));

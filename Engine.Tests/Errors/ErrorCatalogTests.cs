@@ -47,6 +47,7 @@ public class ErrorCatalogTests
         { ErrorCode.HeadersTooLarge, 431, "HEADERS_TOO_LARGE", "fix" },
         { ErrorCode.NotImplemented, 501, "NOT_IMPLEMENTED", "fix" },
         { ErrorCode.VersionNotSupported, 505, "VERSION_NOT_SUPPORTED", "fix" },
+        { ErrorCode.InternalError, 500, "INTERNAL_ERROR", "retry" },
     };
 
     [Theory]
@@ -115,6 +116,26 @@ public class ErrorCatalogTests
         }
     }
 
+    // spec/errors.md: Retry-After on 429, 503, 557 NO_PROXY and every backoff code; a cap without a period
+    // (TRAFFIC_LIMIT_EXCEEDED) has no wait to announce, so only the caller can give one.
+    [Fact]
+    public void DefaultRetryAfter_IsSetOnEvery503NoProxyAndBackoffCode_AndNowhereElse()
+    {
+        foreach (ErrorCode code in ErrorExample.Codes)
+        {
+            ErrorDescriptor row = ErrorCatalog.Get(code);
+            bool promised = row.Status == 503 || code == ErrorCode.NoProxy || row.Retry == RetryClass.Backoff;
+            Assert.Equal(promised, row.DefaultRetryAfterSeconds > 0);
+            if (promised)
+            {
+                Assert.True(row.RetryAfterUsual, row.Name);
+            }
+        }
+
+        Assert.Equal(-1, ErrorCatalog.Get(ErrorCode.TrafficLimitExceeded).DefaultRetryAfterSeconds);
+        Assert.Equal(ErrorCategory.Engine, ErrorCatalog.Get(ErrorCode.InternalError).Category);
+    }
+
     [Fact]
     public void DefaultDetail_IsOneLineOfPrintableAscii()
     {
@@ -135,10 +156,11 @@ public class ErrorCatalogTests
         {
             ErrorDescriptor row = ErrorCatalog.Get(code);
             Assert.InRange((byte)row.Socks5Reply, (byte)0x01, (byte)0x08);
-            if (row.Category is ErrorCategory.Auth or ErrorCategory.Account or ErrorCategory.Validation)
-            {
-                Assert.True(row.Socks5AuthFailure, row.Name);
-            }
+            // Found at the RFC 1929 step: what authentication says (credentials, allowlist, account status) and the
+            // rules in the username. Credits (admission) and a session's rules (routing) are found at the request.
+            bool authStage = row.Category is ErrorCategory.Auth or ErrorCategory.Validation
+                || code is ErrorCode.PackagePaused or ErrorCode.PackageSuspended;
+            Assert.Equal(authStage, row.Socks5AuthFailure);
         }
 
         Assert.Equal(Socks5Reply.HostUnreachable, ErrorCatalog.Get(ErrorCode.NameNotResolved).Socks5Reply);

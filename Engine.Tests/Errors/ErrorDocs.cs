@@ -79,11 +79,17 @@ internal static partial class ErrorDocs
     private static string Socks5Table()
     {
         var sb = new StringBuilder();
-        sb.Append("| Code | During authentication (RFC 1929) | At the request (RFC 1928 REP) |\n| --- | --- | --- |\n");
+        sb.Append("| Code | Found at | Answer |\n| --- | --- | --- |\n");
         foreach (ErrorDescriptor row in Rows)
         {
-            string auth = row.Socks5AuthFailure ? "status `0x01` (failure), then close" : "-";
-            sb.Append(CultureInfo.InvariantCulture, $"| [`{row.Name}`](#{Anchor(row.Code)}) | {auth} | `0x{(byte)row.Socks5Reply:x2}` {Socks5Name(row.Socks5Reply)} |\n");
+            (string stage, string answer) = row switch
+            {
+                { LogOnly: true } => ("-", "none (the client is gone)"),
+                { Code: ErrorCode.ErrAuthRequired } => ("greeting (no username/password method offered)", "method `0xFF` (no acceptable methods), then close"),
+                { Socks5AuthFailure: true } => ("authentication (RFC 1929)", "status `0x01` (failure), then close"),
+                _ => ("request (RFC 1928)", $"REP `0x{(byte)row.Socks5Reply:x2}` {Socks5Name(row.Socks5Reply)}"),
+            };
+            sb.Append(CultureInfo.InvariantCulture, $"| [`{row.Name}`](#{Anchor(row.Code)}) | {stage} | {answer} |\n");
         }
 
         return sb.ToString();
@@ -106,7 +112,9 @@ internal static partial class ErrorDocs
     {
         ErrorDescriptor row = ErrorCatalog.Get(code);
         string status = row.LogOnly ? "none (never sent)" : $"`{row.Status} {row.ReasonPhrase}`";
-        string retryAfter = row.RetryAfterUsual ? "usually sent" : "not usually sent";
+        string retryAfter = row.DefaultRetryAfterSeconds > 0 ? $"always ({row.DefaultRetryAfterSeconds} s unless the limit knows its own wait)"
+            : row.Code == ErrorCode.TrafficLimitExceeded ? "only when the cap has a period (`TrafficPeriod`)"
+            : "not sent";
         return $"**Status** {status} · **Retry class** `{WireNames.Of(row.Retry)}` · **Category** {row.Category} · "
             + $"**Proxy-Status** `{WireNames.Of(row.ProxyStatus)}` · **Retry-After** {retryAfter}\n";
     }

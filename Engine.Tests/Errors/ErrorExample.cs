@@ -18,7 +18,10 @@ internal sealed record ErrorExample(
     string NodeId = "",
     int? Attempts = null,
     string Param = "",
-    bool KeepAlive = true)
+    bool KeepAlive = true,
+    int UpstreamStatus = 0,
+    string UpstreamError = "",
+    string UpstreamSource = "")
 {
     /// <summary>A fixed id so the documented examples are stable.</summary>
     public static readonly CorrelationId ExampleId = new(0x2a8f5c91d3, 1_234_567);
@@ -38,6 +41,14 @@ internal sealed record ErrorExample(
 
     public byte[] ParamBytes { get; } = Encoding.UTF8.GetBytes(Param);
 
+    /// <summary>What the writer sends as Retry-After: the caller's wait, else the catalog's default.</summary>
+    public int? ExpectedRetryAfter => RetryAfterSeconds
+        ?? (ErrorCatalog.Get(Code).DefaultRetryAfterSeconds is int d and > 0 ? d : null);
+
+    public byte[] UpstreamErrorBytes { get; } = Encoding.UTF8.GetBytes(UpstreamError);
+
+    public byte[] UpstreamSourceBytes { get; } = Encoding.UTF8.GetBytes(UpstreamSource);
+
     public ErrorResponse ToResponse(CorrelationId id) => new(Code)
     {
         Detail = DetailBytes,
@@ -51,6 +62,9 @@ internal sealed record ErrorExample(
         Attempts = Attempts,
         Param = ParamBytes,
         KeepAlive = KeepAlive,
+        UpstreamStatus = UpstreamStatus,
+        UpstreamError = UpstreamErrorBytes,
+        UpstreamSource = UpstreamSourceBytes,
     };
 
     public byte[] Render(ErrorWriter writer) => Render(writer, ExampleId);
@@ -86,7 +100,8 @@ internal sealed record ErrorExample(
         ErrorCode.NodeUnavailable => new(code, "Node up1 refused the connection (onerror-fail)", "CONNECT", "example.com:443", NodeId: "up1"),
         ErrorCode.NodeNotFound => new(code, "No nodes matching country=us, city=los_angeles, network=mob", "CONNECT", "example.com:443", Filters: "country=us, city=los_angeles, network=mob"),
         ErrorCode.RetriesExhausted => new(code, "3 attempts on node up1 and 1 replacement failed", RetryAfterSeconds: 5, NodeId: "s1", Attempts: 4),
-        ErrorCode.NameNotResolved => new(code, "example.invalid: no such host", Target: "http://example.invalid/"),
+        ErrorCode.NameNotResolved => new(code, "node de-squid could not resolve the target's name (X-Squid-Error: ERR_DNS_FAIL)", Target: "http://example.invalid/",
+            NodeId: "de-squid", KeepAlive: false, UpstreamStatus: 503, UpstreamError: "ERR_DNS_FAIL", UpstreamSource: "X-Squid-Error"),
         ErrorCode.TargetConnectFailed => new(code, "Connection refused by 192.0.2.10:443", "CONNECT", "example.com:443", NodeId: "local"),
         ErrorCode.TargetReset => new(code, "Connection reset after 0 bytes of the response head", NodeId: "up1", KeepAlive: false),
         ErrorCode.BoundNodeFailed => new(code, "Session 'abc123' is bound to node s1, which is offline", "CONNECT", "example.com:443", RetryAfterSeconds: 30, NodeId: "s1"),
@@ -106,6 +121,7 @@ internal sealed record ErrorExample(
         ErrorCode.NotImplemented => new(code, "Transfer-Encoding 'gzip, chunked' is not supported", "POST", "http://example.com/upload", KeepAlive: false),
         ErrorCode.VersionNotSupported => new(code, "HTTP/2.0 request line on an HTTP/1.1 listener", Target: "http://example.com/", KeepAlive: false),
         ErrorCode.WriteError => new(code, KeepAlive: false),
+        ErrorCode.InternalError => new(code, KeepAlive: false),
         _ => throw new ArgumentOutOfRangeException(nameof(code)),
     };
 }

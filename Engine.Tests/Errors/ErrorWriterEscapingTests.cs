@@ -129,11 +129,42 @@ public class ErrorWriterEscapingTests
     [Fact]
     public void Write_NegativeRetryAfterAndAttempts_AreLeftOut()
     {
-        byte[] raw = Write(new ErrorResponse(ErrorCode.RetriesExhausted) { RetryAfterSeconds = -1, Attempts = -3 });
+        byte[] raw = Write(new ErrorResponse(ErrorCode.NodeUnavailable) { RetryAfterSeconds = -1, Attempts = -3 });
         Assert.DoesNotContain("Retry-After", Encoding.ASCII.GetString(raw), StringComparison.Ordinal);
         using JsonDocument json = ErrorWriterWireTests.ParseBody(raw);
         Assert.False(json.RootElement.TryGetProperty("retryAfterSeconds", out _));
         Assert.False(json.RootElement.TryGetProperty("attempts", out _));
+    }
+
+    [Theory]
+    [InlineData(ErrorCode.RetriesExhausted, 5)]
+    [InlineData(ErrorCode.GatewayTimeout, 2)]
+    [InlineData(ErrorCode.NoProxy, 10)]
+    [InlineData(ErrorCode.BoundNodeFailed, 10)]
+    public void Write_NoRetryAfterGiven_SendsTheCatalogDefault(ErrorCode code, int seconds)
+    {
+        byte[] raw = Write(new ErrorResponse(code));
+        Assert.Contains($"\r\nRetry-After: {seconds}\r\n", Encoding.ASCII.GetString(raw), StringComparison.Ordinal);
+        using JsonDocument json = ErrorWriterWireTests.ParseBody(raw);
+        Assert.Equal(seconds, json.RootElement.GetProperty("retryAfterSeconds").GetInt32());
+    }
+
+    [Fact]
+    public void Write_TrafficLimitWithoutAPeriod_HasNoRetryAfter()
+    {
+        byte[] raw = Write(new ErrorResponse(ErrorCode.TrafficLimitExceeded) { LimitedBy = LimitedBy.Traffic });
+        Assert.DoesNotContain("Retry-After", Encoding.ASCII.GetString(raw), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Write_UpstreamWithoutNodeOrError_WritesStatusAndEscapedSource()
+    {
+        byte[] raw = Write(new ErrorResponse(ErrorCode.NodeUnavailable) { UpstreamStatus = 500, UpstreamSource = "tiny\"proxy"u8 });
+        using JsonDocument json = ErrorWriterWireTests.ParseBody(raw);
+        JsonElement upstream = json.RootElement.GetProperty("upstream");
+        Assert.Equal(["status", "source"], upstream.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(500, upstream.GetProperty("status").GetInt32());
+        Assert.Equal("tiny\"proxy", upstream.GetProperty("source").GetString());
     }
 
     [Fact]

@@ -71,8 +71,8 @@ public class ErrorWriterWireTests
                 Assert.Null(Header(response, "Proxy-Authenticate"));
             }
 
-            Assert.Equal(example.RetryAfterSeconds?.ToString(System.Globalization.CultureInfo.InvariantCulture), Header(response, "Retry-After"));
-            if (example.RetryAfterSeconds is int seconds)
+            Assert.Equal(example.ExpectedRetryAfter?.ToString(System.Globalization.CultureInfo.InvariantCulture), Header(response, "Retry-After"));
+            if (example.ExpectedRetryAfter is int seconds)
             {
                 Assert.Equal(TimeSpan.FromSeconds(seconds), response.Headers.RetryAfter?.Delta);
             }
@@ -83,7 +83,7 @@ public class ErrorWriterWireTests
             Assert.Equal(!example.KeepAlive, response.Headers.ConnectionClose ?? false);
         }
 
-        AssertRawHead(raw, body.Length, example.RetryAfterSeconds is not null, row.Status == 407);
+        AssertRawHead(raw, body.Length, example.ExpectedRetryAfter is not null, row.Status == 407);
         AssertBody(body, row, example, detail, id);
     }
 
@@ -213,7 +213,7 @@ public class ErrorWriterWireTests
         Assert.Equal(WireNames.Of(row.Retry), root.GetProperty("retry").GetString());
 
         var expectedMembers = new List<string> { "type", "title", "status", "code", "detail", "instance", "correlationId", "retry" };
-        if (example.RetryAfterSeconds is int seconds)
+        if (example.ExpectedRetryAfter is int seconds)
         {
             expectedMembers.Add("retryAfterSeconds");
             Assert.Equal(seconds, root.GetProperty("retryAfterSeconds").GetInt32());
@@ -248,6 +248,17 @@ public class ErrorWriterWireTests
         {
             expectedMembers.Add("param");
             Assert.Equal(example.Param, root.GetProperty("param").GetString());
+        }
+
+        if (example.UpstreamStatus > 0)
+        {
+            expectedMembers.Add("upstream");
+            JsonElement upstream = root.GetProperty("upstream");
+            Assert.Equal(["nodeId", "status", "error", "source"], upstream.EnumerateObject().Select(p => p.Name));
+            Assert.Equal(example.NodeId, upstream.GetProperty("nodeId").GetString());
+            Assert.Equal(example.UpstreamStatus, upstream.GetProperty("status").GetInt32());
+            Assert.Equal(example.UpstreamError, upstream.GetProperty("error").GetString());
+            Assert.Equal(example.UpstreamSource, upstream.GetProperty("source").GetString());
         }
 
         Assert.Equal(expectedMembers, members);

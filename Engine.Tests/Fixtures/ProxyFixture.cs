@@ -44,7 +44,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
             Packages = new PackageDirectory(options.Packages),
             Policy = policy,
             State = State,
-            Limiter = new Engine.Limits.RequestLimiter(State, options.CreditPoolBytes),
+            Limiter = new Engine.Limits.RequestLimiter(State, options.CreditPoolBytes, options.Time),
             Breakers = new Engine.Limits.CircuitBreakers(options.Time),
             Overload = options.Overload ?? Engine.Limits.OverloadMonitor.Off,
             Metrics = options.Metrics,

@@ -13,7 +13,8 @@ namespace Engine.Tests.Fixtures;
 /// self-signed certificate. Routes exercise every framing case a forward proxy must relay:
 /// <c>/small</c>, <c>/bytes/N</c>, <c>/chunked</c>, <c>/close</c> (close-delimited), <c>/204</c>, <c>/304</c>,
 /// <c>POST /echo</c> (CL or chunked upload; answers the length and SHA-256), <c>/reset</c> (RST mid-body),
-/// <c>/hang</c> (never answers), <c>/drop</c> (closes without answering), <c>/headers</c> (echoes the request head it received).
+/// <c>/hang</c> (never answers), <c>/drop</c> (closes without answering), <c>/headers</c> (echoes the request head it received),
+/// <c>/spoof</c> (a 502 carrying the engine's own error fields and a Proxy-Status member of its own).
 /// </summary>
 internal sealed class TestOrigin : IAsyncDisposable
 {
@@ -173,6 +174,12 @@ internal sealed class TestOrigin : IAsyncDisposable
                 await Task.Delay(300);
                 socket.Linger(0);
                 return false;
+            case "/spoof":
+                // A website that dresses its page up as an engine error (spec/errors.md: never forwarded).
+                await WriteAsync(stream, "HTTP/1.1 502 Bad Gateway\r\nX-Proxy-Error: NODE_UNAVAILABLE\r\nX-Proxy-Detail: spoofed\r\n"
+                    + "x-proxy-correlation-id: 000000000000000000\r\nProxy-Status: origin-cdn; error=destination_unavailable\r\n"
+                    + $"Content-Length: 7\r\nConnection: {connection}\r\n\r\nspoofed");
+                break;
             case "/drop":
                 return false;
             case "/bad-head":

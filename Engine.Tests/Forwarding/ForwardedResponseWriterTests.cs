@@ -44,6 +44,49 @@ public class ForwardedResponseWriterTests
     public void WriteProxyStatus_WritesTokensOrStringsWithoutError(string name, string nextHop, int status, string expected) =>
         Assert.Equal(expected, Written(w => ForwardedResponseWriter.WriteProxyStatus(w, Encoding.Latin1.GetBytes(name), Encoding.Latin1.GetBytes(nextHop), status)));
 
+    // spec/errors.md: a forwarded response never carries the engine's error fields, whatever the target sent.
+    [Fact]
+    public void WriteHead_TargetSpoofingEngineErrorFields_TheyAreDroppedInAnyCase()
+    {
+        ResponseHead head = Parse(
+            "HTTP/1.1 502 Bad Gateway\r\nX-Proxy-Error: NODE_UNAVAILABLE\r\nx-proxy-detail: fake\r\nX-PROXY-CORRELATION-ID: 5a7ns4ek0000015nm7\r\n"
+            + "X-Proxy-Errors: kept\r\nX-Proxy-Node: kept\r\nContent-Length: 0\r\n\r\n");
+
+        string written = Written(w => ForwardedResponseWriter.WriteHead(w, head, "gw"u8, "example.com"u8, default));
+
+        Assert.Equal(
+            "HTTP/1.1 502 Bad Gateway\r\nX-Proxy-Errors: kept\r\nX-Proxy-Node: kept\r\nContent-Length: 0\r\nVia: 1.1 gw\r\n"
+            + "Proxy-Status: gw; next-hop=example.com; received-status=502\r\n\r\n",
+            written);
+    }
+
+    // RFC 9209 §2: members run from the origin side to the client side; this hop's member comes last, in one line.
+    [Fact]
+    public void WriteHead_TargetProxyStatusLines_AreKeptAheadOfThisHopsMember()
+    {
+        ResponseHead head = Parse(
+            "HTTP/1.1 200 OK\r\nProxy-Status: origin-cdn; received-status=200\r\nContent-Length: 0\r\n"
+            + "proxy-status: edge, shield; error=http_response_incomplete\r\nProxy-Status:\r\n\r\n");
+
+        string written = Written(w => ForwardedResponseWriter.WriteHead(w, head, "gw"u8, "example.com"u8, default));
+
+        Assert.Equal(
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nVia: 1.1 gw\r\n"
+            + "Proxy-Status: origin-cdn; received-status=200, edge, shield; error=http_response_incomplete, gw; next-hop=example.com; received-status=200\r\n\r\n",
+            written);
+    }
+
+    [Fact]
+    public void WriteHead_ProxyStatusNamedInConnection_IsDroppedAsHopByHop()
+    {
+        ResponseHead head = Parse("HTTP/1.1 200 OK\r\nConnection: proxy-status\r\nProxy-Status: hop-only\r\nContent-Length: 0\r\n\r\n");
+
+        string written = Written(w => ForwardedResponseWriter.WriteHead(w, head, "gw"u8, "example.com"u8, default));
+
+        Assert.DoesNotContain("hop-only", written, StringComparison.Ordinal);
+        Assert.Contains("\r\nProxy-Status: gw; next-hop=example.com; received-status=200\r\n", written, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void WriteHead_DropsHopByHopAndAddsViaProxyStatusConnection()
     {

@@ -40,6 +40,7 @@ internal static class ConfigFixtures
               "MaxRequestHeadBytes": 32768,
               "ShutdownDrain": "00:00:20"
             },
+            "Errors": { "TypeBase": "https://proxy.invalid/docs/errors.md#", "Realm": "proxy" },
             "Security": {
               "AllowPrivateTargets": false,
               "AllowedConnectPorts": [ 443, 80, 8443 ],
@@ -52,7 +53,7 @@ internal static class ConfigFixtures
                 "AllowedNetworks": [ "res", "mob", "dc" ],
                 "AllowedRules": null,
                 "RequestsPerSecond": 200, "MaxConcurrent": 100,
-                "TrafficLimitBytes": null,
+                "TrafficLimitBytes": null, "TrafficPeriod": "none",
                 "IpAllowlist": [], "IpAuth": [], "DefaultRules": "country-any",
                 "CircuitBreaker": { "FailureRatio": 0.3, "Window": "00:05:00", "MinRequests": 20, "Cooldown": "00:01:00" }
               }

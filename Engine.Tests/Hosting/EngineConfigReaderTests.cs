@@ -35,6 +35,42 @@ public class EngineConfigReaderTests
     }
 
     [Fact]
+    public void Read_Errors_ReachTheErrorWriter()
+    {
+        EngineConfigResult result = ConfigFixtures.Read(ConfigFixtures.SpecExample,
+            ("Engine:Errors:TypeBase", "https://docs.example.com/proxy/errors/"), ("Engine:Errors:Realm", "Example Proxy"));
+
+        Assert.Empty(result.Problems);
+        var writer = new Engine.Errors.ErrorWriter(new Engine.Errors.ErrorWriterOptions
+        {
+            EngineName = result.Options.Name, TypeBase = result.Options.Errors.TypeBase, Realm = result.Options.Errors.Realm,
+        });
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        writer.Write(output, new Engine.Errors.ErrorResponse(Engine.Errors.ErrorCode.ErrAuthRequired));
+        string text = System.Text.Encoding.ASCII.GetString(output.WrittenSpan);
+        Assert.Contains("Proxy-Authenticate: Basic realm=\"Example Proxy\"\r\n", text, StringComparison.Ordinal);
+        Assert.Contains("\"type\":\"https://docs.example.com/proxy/errors/err_auth_required\"", text, StringComparison.Ordinal);
+    }
+
+    // --check-config applies the writer's own rules: whatever it accepts, the writer accepts (and the daemon starts).
+    [Theory]
+    [InlineData("engine")]
+    [InlineData("gw-eu.1")]
+    [InlineData("1engine")]
+    [InlineData("-engine")]
+    [InlineData("my engine")]
+    [InlineData("x")]
+    public void Read_AnyAcceptedName_BuildsAnErrorWriter(string name)
+    {
+        EngineConfigResult result = ConfigFixtures.Read(ConfigFixtures.SpecExample, ("Engine:Name", name));
+        bool accepted = result.Problems.Count == 0;
+
+        Exception? thrown = Record.Exception(() => new Engine.Errors.ErrorWriter(new Engine.Errors.ErrorWriterOptions { EngineName = name }));
+
+        Assert.Equal(accepted, thrown is null);
+    }
+
+    [Fact]
     public void Read_EmbeddedDefault_IsValidWithDemoPackage()
     {
         EngineConfigResult result = EngineConfigReader.Read(EngineApp.BuildConfiguration(null, []));
@@ -49,6 +85,14 @@ public class EngineConfigReaderTests
 
     [Theory]
     [InlineData("Engine:Name", "my engine", "Engine.Name")]
+    // The error writer's rule (an sf-token starts with a letter): this passed the check and then stopped the daemon.
+    [InlineData("Engine:Name", "1engine", "Engine.Name")]
+    [InlineData("Engine:Errors:TypeBase", "not a uri", "Engine.Errors.TypeBase")]
+    [InlineData("Engine:Errors:TypeBase", "docs/errors.md#", "Engine.Errors.TypeBase")]
+    [InlineData("Engine:Errors:TypeBase", "https://example.com/\"x", "Engine.Errors.TypeBase")]
+    [InlineData("Engine:Errors:Realm", "my \"realm\"", "Engine.Errors.Realm")]
+    [InlineData("Engine:Errors:Realm", "réalm", "Engine.Errors.Realm")]
+    [InlineData("Engine:Errors:Base", "https://example.com/", "Engine.Errors.Base")]
     [InlineData("Engine:Listeners:1:Endpoint", "127.0.0.1:99999", "Engine.Listeners[1].Endpoint")]
     [InlineData("Engine:Listeners:1:Endpoint", "localhost:80", "Engine.Listeners[1].Endpoint")]
     [InlineData("Engine:Listeners:1:Endpoint", "127.0.0.1", "Engine.Listeners[1].Endpoint")]

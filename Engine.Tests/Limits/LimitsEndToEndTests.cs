@@ -177,6 +177,32 @@ public sealed class LimitsEndToEndTests : IAsyncLifetime
         Assert.Contains(log, line => line.Contains("code=TRAFFIC_LIMIT_EXCEEDED", StringComparison.Ordinal) && line.Contains("status=200", StringComparison.Ordinal));
     }
 
+    // Packages[].TrafficPeriod: with a period the 429 says when the cap resets (here 23:59:00 UTC: 60 s).
+    [Fact]
+    public async Task TrafficCapWithADailyPeriod_429SaysWhenItResets()
+    {
+        var clock = new FixedUtcClock(new DateTimeOffset(2026, 12, 5, 23, 59, 0, TimeSpan.Zero));
+        ProxyFixture proxy = Proxy(o => o.Time = clock,
+            new Package("p", "p-key", defaultRules: "country-any", limits: new PackageLimits(null, null, MiB, null, TrafficPeriod.Day)));
+        Assert.Equal(200, (await Get(proxy, "p-key", "/bytes/" + (2 * MiB))).Status);
+        await proxy.LogLinesAsync(1);
+
+        ProxyReply refused = await Get(proxy, "p-key");
+
+        Assert.Equal(429, refused.Status);
+        Assert.Equal("TRAFFIC_LIMIT_EXCEEDED", refused.Error);
+        Assert.Equal("60", refused.Header("Retry-After"));
+        using JsonDocument body = JsonDocument.Parse(refused.Body);
+        Assert.Equal(60, body.RootElement.GetProperty("retryAfterSeconds").GetInt32());
+        Assert.Equal("traffic", body.RootElement.GetProperty("limitedBy").GetString());
+    }
+
+    /// <summary>The wall clock stands still (the period's boundary is what matters); timers and timestamps run as usual.</summary>
+    private sealed class FixedUtcClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+
     [Fact]
     public async Task CreditPool_EmptiesAcrossTwoPackages_ThenEveryPackageGets407()
     {

@@ -32,6 +32,7 @@ public class RuleErrorTests
     [InlineData("Country-us", "country-us")]
     [InlineData("asn-007922", "asn-7922")]
     [InlineData("session-x-rotate-timed_0060", "rotate-timed_60")]
+    [InlineData("session-x-rotate-timed_60-rotate-requests_10", "rotate-requests_10 and rotate-timed_60 contradict")]
     public void FormatDetail_CommonMistakes_SuggestTheFix(string username, string fix)
     {
         byte[] bytes = Bytes(username);

@@ -141,14 +141,13 @@ public class RuleParserTests
         { "onerror-retry", "ErrInvalidValue", "UnknownOption", "onerror", "retry" },
         { "onerror-ignore", "ErrInvalidValue", "UnknownOption", "onerror", "ignore" },
 
-        // Repeated names; rotate and onerror are one rule each whatever their mode.
+        // Repeated names; onerror is one rule whatever its mode, rotate's two modes contradict each other (below).
         { "country-us-country-de", "ErrDuplicateParam", "Duplicate", "country", "de" },
         { "country-us-country-us", "ErrDuplicateParam", "Duplicate", "country", "us" },
         { "city-a-country-us-city-b", "ErrDuplicateParam", "Duplicate", "city", "b" },
         { "session-a-session-b", "ErrDuplicateParam", "Duplicate", "session", "b" },
         { "session-a-sessionid-b", "ErrDuplicateParam", "AliasDuplicate", "sessionid", "b" },
         { "sessionid-a-session-b", "ErrDuplicateParam", "AliasDuplicate", "session", "b" },
-        { "session-x-rotate-timed_60-rotate-requests_10", "ErrDuplicateParam", "Duplicate", "rotate", "requests_10" },
         { "session-x-rotate-timed_60-rotate-timed_30", "ErrDuplicateParam", "Duplicate", "rotate", "timed_30" },
         { "onerror-fail-onerror-retry_3", "ErrDuplicateParam", "Duplicate", "onerror", "retry_3" },
         { "session-x-bind-node-bind-node", "ErrDuplicateParam", "Duplicate", "bind", "node" },
@@ -156,6 +155,10 @@ public class RuleParserTests
 
         // Combinations (checked after the whole username, so order does not matter).
         { "session-x-bind-node-rotate-timed_60", "ErrInvalidCombination", "BindWithRotate", "rotate", "timed_60" },
+        // rules.md: rotate-timed_N with rotate-requests_N is a contradiction, in either order.
+        { "session-x-rotate-timed_60-rotate-requests_10", "ErrInvalidCombination", "RotateTimedWithRequests", "rotate", "requests_10" },
+        { "rotate-requests_10-session-x-rotate-timed_60", "ErrInvalidCombination", "RotateTimedWithRequests", "rotate", "timed_60" },
+        { "session-x-rotate-requests_10-rotate-requests_20", "ErrDuplicateParam", "Duplicate", "rotate", "requests_20" },
         { "rotate-requests_5-bind-node-session-x", "ErrInvalidCombination", "BindWithRotate", "rotate", "requests_5" },
         { "session-x-bind-node-onerror-replace", "ErrInvalidCombination", "BindWithOnErrorReplace", "onerror", "replace" },
         { "session-x-bind-node-prefer-lookalike", "ErrInvalidCombination", "BindWithPreferLookalike", "prefer", "lookalike" },

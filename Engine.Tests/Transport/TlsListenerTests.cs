@@ -102,6 +102,38 @@ public sealed class TlsListenerTests : IAsyncLifetime
         Assert.Equal(_certificate.Thumbprint, new X509Certificate2(tls.RemoteCertificate!).Thumbprint);
     }
 
+    // spec/errors.md: the ceiling's 503 on an https listener is answered inside TLS, never as plain text, and logged.
+    [Fact]
+    public async Task MaxConnections_Exceeded_OnTheHttpsListener_Answers503InsideTls_AndLogsIt()
+    {
+        await using var proxy = new ProxyFixture(o =>
+        {
+            o.Tls = _source;
+            o.MaxConnections = 2;
+        });
+        using var a = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var b = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await a.ConnectAsync(proxy.EndPoint);
+        await b.ConnectAsync(proxy.EndPoint);
+        await Task.Delay(200);   // let both be admitted
+
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(proxy.TlsEndPoint);
+        string expected = _certificate.Thumbprint;
+        await using var tls = new SslStream(new NetworkStream(socket), false, (_, certificate, _, _) => certificate is X509Certificate2 presented && presented.Thumbprint == expected);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost" }, timeout.Token);
+        using var reader = new StreamReader(tls);
+        string answer = await reader.ReadToEndAsync(timeout.Token);
+
+        Assert.StartsWith("HTTP/1.1 503 Service Unavailable\r\n", answer, StringComparison.Ordinal);
+        Assert.Contains("X-Proxy-Error: OVERLOADED\r\n", answer, StringComparison.Ordinal);
+        Assert.Contains("Retry-After: 1\r\n", answer, StringComparison.Ordinal);
+        string line = (await proxy.LogLinesAsync())[0];
+        Assert.Contains(" status=503 code=OVERLOADED ", line, StringComparison.Ordinal);
+        Assert.Contains(" ts=RR", line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Handshake_NeverStarted_IsClosedAtTheHeadDeadline()
     {

@@ -35,9 +35,9 @@ public class HttpProxyConnectorRealTests
     {
         Socket socket = await TunnelProbe.ConnectAsync(node);
         using var deadline = new CancellationTokenSource(TunnelProbe.Timeout);
-        (ConnectStatus status, int code, ReadOnlyMemory<byte> early) =
+        (ConnectStatus status, NodeAnswer answer, ReadOnlyMemory<byte> early) =
             await HttpProxyConnector.ConnectAsync(socket, host, port, proxyAuthorization, deadline.Token);
-        return (status, code, early, socket);
+        return (status, answer.Status, early, socket);
     }
 
     private static void SkipUnlessHermeticDns() => Tools.RequireNot(LoopbackDns.UnavailableReason is not null, LoopbackDns.UnavailableReason);

@@ -130,12 +130,13 @@ public class UpstreamConnectorTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         Task<string> node = FakeHttpNodeAsync(pair.B, "HTTP/1.1 200 Connection established\r\n\r\nSSH-2.0-banner");
-        (ConnectStatus status, int code, ReadOnlyMemory<byte> early) =
+        (ConnectStatus status, NodeAnswer answer, ReadOnlyMemory<byte> early) =
             await HttpProxyConnector.ConnectAsync(pair.A, "example.com", 22, "Basic dTpw", default);
         string request = await node.WaitAsync(Timeout);
 
         Assert.Equal(ConnectStatus.Connected, status);
-        Assert.Equal(200, code);
+        Assert.Equal(200, answer.Status);
+        Assert.False(answer.IsError);
         Assert.StartsWith("CONNECT example.com:22 HTTP/1.1\r\nHost: example.com:22\r\nProxy-Authorization: Basic dTpw\r\n", request, StringComparison.Ordinal);
         await Task.Delay(50);
         // The banner either arrived with the head (early) or is still on the socket.
@@ -150,9 +151,13 @@ public class UpstreamConnectorTests
     [InlineData("HTTP/1.1 502 Bad Gateway\r\n\r\n", nameof(ConnectStatus.Refused))]
     [InlineData("HTTP/1.0 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"Tinyproxy\"\r\n\r\n", nameof(ConnectStatus.NodeAuthFailed))]
     [InlineData("HTTP/1.1 500 Internal Server Error\r\nX-Squid-Error: ERR_CANNOT_FORWARD 0\r\n\r\n", nameof(ConnectStatus.NameNotResolved))]
-    [InlineData("HTTP/1.0 500 Unable to connect\r\n\r\n", nameof(ConnectStatus.Refused))]
+    [InlineData("HTTP/1.1 500 Unable to connect\r\nServer: tinyproxy/1.11.1\r\n\r\n", nameof(ConnectStatus.Refused))]
     [InlineData("HTTP/1.1 504 Gateway Timeout\r\n\r\n", nameof(ConnectStatus.TimedOut))]
-    [InlineData("HTTP/1.1 403 Forbidden\r\n\r\n", nameof(ConnectStatus.NodeUnavailable))]
+    // The node will not tunnel (spec/errors.md: a 405/501 to CONNECT is BUILD_CONNECT), or not to this port.
+    [InlineData("HTTP/1.1 403 Forbidden\r\n\r\n", nameof(ConnectStatus.NodeCannotCarry))]
+    [InlineData("HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n\r\n", nameof(ConnectStatus.NodeCannotCarry))]
+    [InlineData("HTTP/1.1 501 Not Implemented\r\n\r\n", nameof(ConnectStatus.NodeCannotCarry))]
+    [InlineData("HTTP/1.1 500 Internal Server Error\r\n\r\n", nameof(ConnectStatus.NodeUnavailable))]
     [InlineData("SSH-2.0-not-http\r\n\r\n", nameof(ConnectStatus.NodeProtocolError))]
     public async Task HttpProxy_Answers_AreClassifiedNodeOrTarget(string answer, string expected)
     {

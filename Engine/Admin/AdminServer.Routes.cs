@@ -369,7 +369,7 @@ internal sealed partial class AdminServer
         return Ok(new PackageUsage(
             package.Id,
             package.Status.ToString().ToLowerInvariant(),
-            services.State.TrafficUsed(package.Id),
+            services.Limiter.TrafficUsed(package),
             limits.TrafficLimitBytes,
             services.Limiter.InFlight(package.Id),
             limits.MaxConcurrent,

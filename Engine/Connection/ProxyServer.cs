@@ -1,9 +1,10 @@
 using System.Buffers;
-using System.Net;
-using Engine.Errors;
 using System.IO.Pipelines;
+using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
+using Engine.Diagnostics;
+using Engine.Errors;
 using Engine.Transport;
 
 namespace Engine.Connection;
@@ -64,7 +65,9 @@ internal sealed class ProxyServer : IAsyncDisposable
                 Func<SocketConnection, Task> serve = tls is null
                     ? transport => RunConnectionAsync(transport, protocol, proxyHeader)
                     : transport => RunTlsConnectionAsync(transport, tls, proxyHeader);
-                Func<SocketConnection, Task> reject = protocol == ClientProtocol.Socks5 ? RejectOverloadedSocksAsync : RejectOverloadedAsync;
+                Func<SocketConnection, Task> reject = protocol == ClientProtocol.Socks5 ? RejectOverloadedSocksAsync
+                    : tls is null ? RejectOverloadedAsync
+                    : transport => RejectOverloadedTlsAsync(transport, tls);
                 _listeners.Add(binding.Inherited is { } inherited
                     ? new SocketListener(inherited, _counter, serve, reject)
                     : new SocketListener(binding.EndPoint, _backlog, _counter, serve, reject));
@@ -149,22 +152,9 @@ internal sealed class ProxyServer : IAsyncDisposable
         }
 
         await using var tls = new SslStream(new DuplexPipeStream(transport.Input, transport.Output), leaveInnerStreamOpen: false);
-        using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_aborted.Token))
+        if (!await HandshakeAsync(tls, certificate).ConfigureAwait(false))
         {
-            handshake.CancelAfter(_handle.Current.Limits.RequestHeadTimeout);
-            try
-            {
-                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
-                {
-                    ServerCertificate = certificate.Current,
-                    ApplicationProtocols = [SslApplicationProtocol.Http11],
-                    ClientCertificateRequired = false,
-                }, handshake.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or AuthenticationException or IOException)
-            {
-                return;   // slow, broken or not TLS at all: nothing can be answered in HTTP
-            }
+            return;   // slow, broken or not TLS at all: nothing can be answered in HTTP
         }
 
         PipeReader input = PipeReader.Create(tls, new StreamPipeReaderOptions(leaveOpen: true));
@@ -183,25 +173,112 @@ internal sealed class ProxyServer : IAsyncDisposable
 
     // A SOCKS client cannot read an HTTP answer: refusing its greeting (no acceptable method) and
     // closing is the nearest thing RFC 1928 has to "try later".
-    private static async Task RejectOverloadedSocksAsync(SocketConnection transport)
+    private async Task RejectOverloadedSocksAsync(SocketConnection transport)
     {
-        transport.Output.Write((ReadOnlySpan<byte>)[0x05, 0xFF]);
+        transport.Output.Write(SocksNoAcceptableMethod);
         await transport.Output.FlushAsync().ConfigureAwait(false);
+        LogOverloaded(transport.RemoteEndPoint, CorrelationId.Next(), 0);
     }
+
+    private static ReadOnlySpan<byte> SocksNoAcceptableMethod => [0x05, 0xFF];
 
     private async Task RejectOverloadedAsync(SocketConnection transport)
     {
         // Over the connection ceiling: answer without reading the request, then close.
+        CorrelationId id = CorrelationId.Next();
+        int written = WriteOverloaded(transport.Output, id);
+        await transport.Output.FlushAsync().ConfigureAwait(false);
+        LogOverloaded(transport.RemoteEndPoint, id, written);
+    }
+
+    /// <summary>
+    /// The https listener's answer at the ceiling: the same 503, inside TLS. Plain text written into a socket
+    /// whose client speaks TLS reaches it as a broken record, never as an answer; the handshake (bounded by
+    /// RequestHeadTimeout, as for any client) is the price of a readable refusal.
+    /// </summary>
+    private async Task RejectOverloadedTlsAsync(SocketConnection transport, TlsCertificateSource certificate)
+    {
+        CorrelationId id = CorrelationId.Next();
+        await using var tls = new SslStream(new DuplexPipeStream(transport.Input, transport.Output), leaveInnerStreamOpen: false);
+        int written = 0;
+        if (await HandshakeAsync(tls, certificate).ConfigureAwait(false))
+        {
+            PipeWriter output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
+            try
+            {
+                written = WriteOverloaded(output, id);
+                await output.FlushAsync().ConfigureAwait(false);
+            }
+            catch (IOException)
+            {
+                written = 0;   // the client left first
+            }
+            finally
+            {
+                await output.CompleteAsync().ConfigureAwait(false);
+            }
+        }
+
+        LogOverloaded(transport.RemoteEndPoint, id, written);
+    }
+
+    private int WriteOverloaded(PipeWriter output, CorrelationId id)
+    {
         ProxyFailure failure = ProxyFailures.ConnectionCeiling;
-        _handle.Current.Errors.Write(transport.Output, new ErrorResponse(failure.Code)
+        return _handle.Current.Errors.Write(output, new ErrorResponse(failure.Code)
         {
             Detail = failure.Detail,
-            CorrelationId = CorrelationId.Next(),
+            CorrelationId = id,
             RetryAfterSeconds = failure.RetryAfterSeconds,
             LimitedBy = failure.LimitedBy,
             KeepAlive = false,
         });
-        await transport.Output.FlushAsync().ConfigureAwait(false);
+    }
+
+    // A refusal at the ceiling is a request the operator must be able to find: one access-log line (errors are
+    // never sampled away) and the overload counter, as for the connection's own 503s.
+    private void LogOverloaded(IPEndPoint client, CorrelationId id, int bytesOut)
+    {
+        ProxyServices services = _handle.Current;
+        ProxyFailure failure = ProxyFailures.ConnectionCeiling;
+        services.Metrics?.Limited(failure.LimitedBy);
+        if (services.AccessLog is not { } log)
+        {
+            return;
+        }
+
+        Span<byte> cid = stackalloc byte[CorrelationId.Length];
+        id.TryFormat(cid, out _);
+        log.Write(new AccessLogEntry
+        {
+            Time = services.Time.GetUtcNow(),
+            CorrelationId = cid,
+            Client = client,
+            Status = bytesOut > 0 ? ErrorCatalog.Get(failure.Code).Status : 0,
+            Code = ErrorCatalog.Get(failure.Code).Name,
+            BytesOut = bytesOut,
+            Termination = failure.Termination,
+        });
+    }
+
+    private async Task<bool> HandshakeAsync(SslStream tls, TlsCertificateSource certificate)
+    {
+        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_aborted.Token);
+        handshake.CancelAfter(_handle.Current.Limits.RequestHeadTimeout);
+        try
+        {
+            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificate = certificate.Current,
+                ApplicationProtocols = [SslApplicationProtocol.Http11],
+                ClientCertificateRequired = false,
+            }, handshake.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is OperationCanceledException or AuthenticationException or IOException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Graceful stop: no new connections, in-flight work gets <paramref name="drain"/>.</summary>

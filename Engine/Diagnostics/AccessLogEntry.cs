@@ -22,4 +22,16 @@ internal ref struct AccessLogEntry
     public TimeSpan Duration;
     public TerminationState Termination;
     public int Attempts;
+
+    /// <summary>
+    /// The node's own status when the answer was translated from a node's error (Upstream.NodeAnswer); 0: none.
+    /// With <see cref="UpstreamError"/> and <see cref="UpstreamSource"/> it is the problem body's <c>upstream</c> member.
+    /// </summary>
+    public int UpstreamStatus;
+
+    /// <summary>The node's own error id, e.g. <c>ERR_DNS_FAIL</c>.</summary>
+    public ReadOnlySpan<byte> UpstreamError;
+
+    /// <summary>The signal it came from, e.g. <c>X-Squid-Error</c>.</summary>
+    public ReadOnlySpan<byte> UpstreamSource;
 }

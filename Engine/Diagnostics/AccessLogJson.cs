@@ -5,7 +5,9 @@ namespace Engine.Diagnostics;
 /// names, <c>termination</c> for the two-letter state, <c>null</c> for an empty field, and every
 /// key always present so a schema-on-read pipeline sees one shape:
 /// <c>{"time":"…","cid":"…","client":"1.2.3.4:5","pkg":"demo","rules":"country-us","method":"CONNECT","target":"…",
-/// "node":"local","status":200,"code":null,"in":1,"out":2,"ms":3,"termination":"--","attempts":1}</c>.
+/// "node":"local","status":200,"code":null,"in":1,"out":2,"ms":3,"termination":"--","attempts":1,"upstream":null}</c>;
+/// <c>upstream</c> is <c>{"status":503,"error":"ERR_DNS_FAIL","source":"X-Squid-Error"}</c> when the answer was
+/// translated from the node's (<c>node</c>) own error.
 /// </summary>
 internal static class AccessLogJson
 {
@@ -54,6 +56,22 @@ internal static class AccessLogJson
         w.Raw(ts);
         w.Raw("\",\"attempts\":"u8);
         w.Append(entry.Attempts);
+        w.Raw(",\"upstream\":"u8);
+        if (entry.UpstreamStatus > 0)
+        {
+            w.Raw("{\"status\":"u8);
+            w.Append(entry.UpstreamStatus);
+            w.Raw(",\"error\":"u8);
+            w.JsonString(entry.UpstreamError, AccessLogLineWriter.MaxUpstreamFieldBytes);
+            w.Raw(",\"source\":"u8);
+            w.JsonString(entry.UpstreamSource, AccessLogLineWriter.MaxUpstreamFieldBytes);
+            w.Raw("}"u8);
+        }
+        else
+        {
+            w.Raw("null"u8);
+        }
+
         w.Raw("}\n"u8);
         return w.Length;
     }

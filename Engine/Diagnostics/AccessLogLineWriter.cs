@@ -14,7 +14,10 @@ internal ref struct AccessLogLineWriter(Span<byte> buffer)
 {
     public const int MaxFieldBytes = 512;
 
-    /// <summary>Seven capped string fields (≈3.6 KB), the client endpoint, numbers and keys stay below this.</summary>
+    /// <summary>A node's error id and signal name (the <c>upstream</c> fields) are identifiers: 64 bytes of output each.</summary>
+    public const int MaxUpstreamFieldBytes = 64;
+
+    /// <summary>Seven capped string fields (≈3.6 KB), two short upstream ones, the client endpoint, numbers and keys stay below this.</summary>
     public const int MaxLineBytes = 4096;
 
     private readonly Span<byte> _buffer = buffer;
@@ -67,7 +70,7 @@ internal ref struct AccessLogLineWriter(Span<byte> buffer)
 
     // logfmt values never contain spaces, quotes, '=' or control bytes in output, so the line
     // stays parseable whatever a client put in its request target.
-    public void LogfmtField(ReadOnlySpan<byte> value)
+    public void LogfmtField(ReadOnlySpan<byte> value, int maxBytes = MaxFieldBytes)
     {
         if (value.IsEmpty)
         {
@@ -75,7 +78,7 @@ internal ref struct AccessLogLineWriter(Span<byte> buffer)
             return;
         }
 
-        foreach (byte b in value[..Math.Min(value.Length, MaxFieldBytes)])
+        foreach (byte b in value[..Math.Min(value.Length, maxBytes)])
         {
             _buffer[Length++] = b is > 0x20 and < 0x7F and not (byte)'"' and not (byte)'=' ? b : (byte)'?';
         }
@@ -100,7 +103,7 @@ internal ref struct AccessLogLineWriter(Span<byte> buffer)
     /// be UTF-8, so anything outside printable ASCII is escaped as <c>\u00XX</c> (Latin-1): the
     /// output is always valid UTF-8 JSON and no byte is silently lost.
     /// </summary>
-    public void JsonString(ReadOnlySpan<byte> value)
+    public void JsonString(ReadOnlySpan<byte> value, int maxBytes = MaxFieldBytes)
     {
         if (value.IsEmpty)
         {
@@ -109,7 +112,7 @@ internal ref struct AccessLogLineWriter(Span<byte> buffer)
         }
 
         _buffer[Length++] = (byte)'"';
-        int end = Length + MaxFieldBytes;
+        int end = Length + maxBytes;
         foreach (byte b in value)
         {
             if (!TryJsonChar(b, end))

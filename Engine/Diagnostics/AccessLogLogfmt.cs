@@ -2,7 +2,8 @@ namespace Engine.Diagnostics;
 
 /// <summary>
 /// <c>Format: logfmt</c>: <c>2026-11-23T01:02:03.456Z cid=… client=… pkg=… rules=… method=… target=… node=…
-/// status=200 code=- in=… out=… ms=… ts=CD [attempts=N]</c>, <c>-</c> for an empty field.
+/// status=200 code=- in=… out=… ms=… ts=CD [attempts=N] [up_status=503 up_error=ERR_DNS_FAIL up_source=X-Squid-Error]</c>,
+/// <c>-</c> for an empty field; the <c>up_</c> fields only when the answer was translated from the node's own error.
 /// </summary>
 internal static class AccessLogLogfmt
 {
@@ -50,6 +51,16 @@ internal static class AccessLogLogfmt
         {
             w.Raw(" attempts="u8);
             w.Append(entry.Attempts);
+        }
+
+        if (entry.UpstreamStatus > 0)
+        {
+            w.Raw(" up_status="u8);
+            w.Append(entry.UpstreamStatus);
+            w.Raw(" up_error="u8);
+            w.LogfmtField(entry.UpstreamError, AccessLogLineWriter.MaxUpstreamFieldBytes);
+            w.Raw(" up_source="u8);
+            w.LogfmtField(entry.UpstreamSource, AccessLogLineWriter.MaxUpstreamFieldBytes);
         }
 
         w.Raw("\n"u8);

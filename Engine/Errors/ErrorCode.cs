@@ -70,4 +70,7 @@ public enum ErrorCode : byte
 
     // Only logged: the client went away, nothing can be answered.
     WriteError,
+
+    /// <summary>500 INTERNAL_ERROR: an unexpected fault inside the engine, answered when nothing was sent yet and always logged.</summary>
+    InternalError,
 }

@@ -14,7 +14,8 @@ public sealed class ErrorDescriptor
         Socks5Reply socks5Reply,
         ErrorTraits traits,
         string title,
-        string defaultDetail)
+        string defaultDetail,
+        int retryAfter = -1)
     {
         Code = code;
         Status = status;
@@ -27,6 +28,7 @@ public sealed class ErrorDescriptor
         Traits = traits;
         Title = title;
         DefaultDetail = defaultDetail;
+        DefaultRetryAfterSeconds = retryAfter;
     }
 
     public ErrorCode Code { get; }
@@ -61,8 +63,15 @@ public sealed class ErrorDescriptor
     /// <summary>The 407 carries <c>Proxy-Authenticate: Basic realm="…"</c> so a client can retry with credentials.</summary>
     public bool SendsProxyAuthenticate => (Traits & ErrorTraits.ProxyAuthenticate) != 0;
 
-    /// <summary>A Retry-After header is normal for this code (429, 503, and where a wait helps).</summary>
+    /// <summary>A Retry-After header is normal for this code (429, 503, 557 NO_PROXY, every <c>backoff</c> code).</summary>
     public bool RetryAfterUsual => (Traits & ErrorTraits.RetryAfter) != 0;
+
+    /// <summary>
+    /// The Retry-After the writer sends when the caller knows no better wait (the limiter's and the
+    /// breaker's own waits take precedence); -1 for codes that carry none by default, e.g.
+    /// TRAFFIC_LIMIT_EXCEEDED, whose wait only exists when its cap has a period.
+    /// </summary>
+    public int DefaultRetryAfterSeconds { get; }
 
     /// <summary>
     /// Found while the SOCKS5 client authenticates (targeting rules live in the username): answer the

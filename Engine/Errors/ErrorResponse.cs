@@ -54,6 +54,19 @@ internal readonly ref struct ErrorResponse
     public ReadOnlySpan<byte> Param { get; init; }
 
     /// <summary>
+    /// The node's HTTP status when this error was translated from a node's own error answer
+    /// (NodeAnswerClassifier): with <see cref="UpstreamError"/>, <see cref="UpstreamSource"/> and
+    /// <see cref="NodeId"/> it forms the <c>upstream</c> member; 0: no such member.
+    /// </summary>
+    public int UpstreamStatus { get; init; }
+
+    /// <summary>The node's own error id, e.g. <c>ERR_DNS_FAIL</c> (may be empty when the signal carries none).</summary>
+    public ReadOnlySpan<byte> UpstreamError { get; init; }
+
+    /// <summary>The signal it came from, e.g. <c>X-Squid-Error</c> or <c>Proxy-Status</c>.</summary>
+    public ReadOnlySpan<byte> UpstreamSource { get; init; }
+
+    /// <summary>
     /// <c>Connection: keep-alive</c> when the request was fully read and the parser state is known (a 407 in
     /// particular, so the client can retry with credentials); otherwise <c>Connection: close</c>.
     /// </summary>

@@ -35,6 +35,16 @@ internal sealed partial class ErrorWriter
 
     private static ReadOnlySpan<byte> ParamMember => ",\"param\":\""u8;
 
+    private static ReadOnlySpan<byte> UpstreamMember => ",\"upstream\":{"u8;
+
+    private static ReadOnlySpan<byte> UpstreamNodeIdMember => "\"nodeId\":\""u8;
+
+    private static ReadOnlySpan<byte> UpstreamStatusMember => "status\":"u8;
+
+    private static ReadOnlySpan<byte> UpstreamErrorMember => ",\"error\":\""u8;
+
+    private static ReadOnlySpan<byte> UpstreamSourceMember => ",\"source\":\""u8;
+
     private static Template[] BuildTemplates(ErrorWriterOptions options)
     {
         ReadOnlySpan<ErrorDescriptor> rows = ErrorCatalog.All;
@@ -52,7 +62,8 @@ internal sealed partial class ErrorWriter
                     $"{{\"type\":\"{Json(options.TypeUrl(row.Name))}\",\"title\":\"{Json(row.Title)}\",\"status\":{row.Status}," +
                     $"\"code\":\"{row.Name}\",\"detail\":\""),
                 bodyRetry: Ascii($"\",\"retry\":\"{WireNames.Of(row.Retry)}\""),
-                defaultDetail: Encoding.UTF8.GetBytes(row.DefaultDetail));
+                defaultDetail: Encoding.UTF8.GetBytes(row.DefaultDetail),
+                defaultRetryAfter: row.DefaultRetryAfterSeconds);
         }
 
         return templates;
@@ -92,7 +103,7 @@ internal sealed partial class ErrorWriter
     }
 
     /// <summary>The pre-encoded, per-code pieces of a response, in the order they are written.</summary>
-    private sealed class Template(byte[] head, byte[] proxyStatus, byte[] afterProxyStatus, byte[] bodyHead, byte[] bodyRetry, byte[] defaultDetail)
+    private sealed class Template(byte[] head, byte[] proxyStatus, byte[] afterProxyStatus, byte[] bodyHead, byte[] bodyRetry, byte[] defaultDetail, int defaultRetryAfter)
     {
         /// <summary>Status line, Via, X-Proxy-Error, and the name of X-Proxy-Detail.</summary>
         public byte[] Head { get; } = head;
@@ -110,5 +121,8 @@ internal sealed partial class ErrorWriter
         public byte[] BodyRetry { get; } = bodyRetry;
 
         public byte[] DefaultDetail { get; } = defaultDetail;
+
+        /// <summary>The catalog's Retry-After when the caller gives none; -1: none.</summary>
+        public int DefaultRetryAfter { get; } = defaultRetryAfter;
     }
 }

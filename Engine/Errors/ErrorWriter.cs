@@ -27,6 +27,8 @@ internal sealed partial class ErrorWriter
     public const int MaxFiltersBytes = 512;
     public const int MaxNodeIdBytes = 64;
     public const int MaxParamBytes = 64;
+    public const int MaxUpstreamErrorBytes = 64;
+    public const int MaxUpstreamSourceBytes = 32;
 
     private const int MaxIntDigits = 10;
     private const int Slack = 16;
@@ -114,7 +116,10 @@ internal sealed partial class ErrorWriter
             Filters = filters,
             NodeId = ErrorText.Truncate(r.NodeId, MaxNodeIdBytes, out _),
             Param = ErrorText.Truncate(r.Param, MaxParamBytes, out _),
-            RetryAfter = r.RetryAfterSeconds is int seconds && seconds >= 0 ? seconds : -1,
+            UpstreamStatus = r.UpstreamStatus is > 0 and < 1000 ? r.UpstreamStatus : 0,
+            UpstreamError = ErrorText.Truncate(r.UpstreamError, MaxUpstreamErrorBytes, out _),
+            UpstreamSource = ErrorText.Truncate(r.UpstreamSource, MaxUpstreamSourceBytes, out _),
+            RetryAfter = r.RetryAfterSeconds is int seconds && seconds >= 0 ? seconds : t.DefaultRetryAfter,
             Attempts = r.Attempts is int attempts && attempts >= 0 ? attempts : -1,
             LimitedBy = r.LimitedBy,
             CorrelationId = r.CorrelationId,
@@ -148,6 +153,7 @@ internal sealed partial class ErrorWriter
             + NodeIdMember.Length + (J * p.NodeId.Length) + 1
             + AttemptsMember.Length + MaxIntDigits
             + ParamMember.Length + (J * p.Param.Length) + 1
+            + UpstreamBound(in p)
             + 1 + Slack;
     }
 
@@ -265,9 +271,56 @@ internal sealed partial class ErrorWriter
             d[pos++] = (byte)'"';
         }
 
+        if (p.UpstreamStatus > 0)
+        {
+            pos = WriteUpstream(d, pos, in p);
+        }
+
         d[pos++] = (byte)'}';
         return pos;
     }
+
+    // "upstream":{"nodeId":"…","status":503,"error":"ERR_DNS_FAIL","source":"X-Squid-Error"}: members with
+    // nothing to say are left out, status never is.
+    private static int WriteUpstream(Span<byte> d, int pos, in Prepared p)
+    {
+        pos = Copy(d, pos, UpstreamMember);
+        if (!p.NodeId.IsEmpty)
+        {
+            pos = Copy(d, pos, UpstreamNodeIdMember);
+            pos += ErrorText.WriteJson(d[pos..], p.NodeId);
+            pos = Copy(d, pos, "\",\""u8);
+        }
+        else
+        {
+            d[pos++] = (byte)'"';
+        }
+
+        pos = Copy(d, pos, UpstreamStatusMember);
+        pos = WriteInt(d, pos, p.UpstreamStatus);
+        if (!p.UpstreamError.IsEmpty)
+        {
+            pos = Copy(d, pos, UpstreamErrorMember);
+            pos += ErrorText.WriteJson(d[pos..], p.UpstreamError);
+            d[pos++] = (byte)'"';
+        }
+
+        if (!p.UpstreamSource.IsEmpty)
+        {
+            pos = Copy(d, pos, UpstreamSourceMember);
+            pos += ErrorText.WriteJson(d[pos..], p.UpstreamSource);
+            d[pos++] = (byte)'"';
+        }
+
+        d[pos++] = (byte)'}';
+        return pos;
+    }
+
+    private static int UpstreamBound(in Prepared p) => p.UpstreamStatus <= 0 ? 0
+        : UpstreamMember.Length + UpstreamNodeIdMember.Length + (ErrorText.JsonExpansion * p.NodeId.Length) + 3
+            + UpstreamStatusMember.Length + MaxIntDigits
+            + UpstreamErrorMember.Length + (ErrorText.JsonExpansion * p.UpstreamError.Length) + 1
+            + UpstreamSourceMember.Length + (ErrorText.JsonExpansion * p.UpstreamSource.Length) + 1 + 1;
 
     private static int WriteFilters(Span<byte> d, int pos, ReadOnlySpan<byte> filters)
     {
@@ -337,6 +390,12 @@ internal sealed partial class ErrorWriter
         public ReadOnlySpan<byte> NodeId { get; init; }
 
         public ReadOnlySpan<byte> Param { get; init; }
+
+        public int UpstreamStatus { get; init; }
+
+        public ReadOnlySpan<byte> UpstreamError { get; init; }
+
+        public ReadOnlySpan<byte> UpstreamSource { get; init; }
 
         public int RetryAfter { get; init; }
 

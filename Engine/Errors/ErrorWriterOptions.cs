@@ -29,27 +29,40 @@ internal sealed class ErrorWriterOptions
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
-        if (!IsSfToken(EngineName))
+        foreach (string? problem in (ReadOnlySpan<string?>)[EngineNameProblem(EngineName), RealmProblem(Realm), TypeBaseProblem(TypeBase)])
         {
-            problems.Add($"EngineName must be 1-{MaxNameLength} characters: a letter, then letters, digits or !#$%&'*+-.^_`|~ (an HTTP token usable in Via and Proxy-Status).");
-        }
-
-        if (string.IsNullOrEmpty(Realm) || Realm.Length > MaxRealmLength || !IsPrintableAscii(Realm, allowQuoteAndBackslash: false))
-        {
-            problems.Add($"Realm must be 1-{MaxRealmLength} printable ASCII characters without '\"' or '\\'.");
-        }
-
-        if (string.IsNullOrEmpty(TypeBase)
-            || TypeBase.Length > MaxTypeBaseLength
-            || !IsPrintableAscii(TypeBase, allowQuoteAndBackslash: false)
-            || TypeBase.Contains(' ', StringComparison.Ordinal)
-            || !Uri.TryCreate(TypeBase, UriKind.Absolute, out _))
-        {
-            problems.Add($"TypeBase must be an absolute URI of at most {MaxTypeBaseLength} printable ASCII characters without spaces, '\"' or '\\'.");
+            if (problem is not null)
+            {
+                problems.Add(problem);
+            }
         }
 
         return problems;
     }
+
+    /// <summary>
+    /// Why <paramref name="name"/> cannot name this hop, or null. The one rule for <c>Engine:Name</c>: the
+    /// configuration check applies it too, so a name that passes the check cannot stop the daemon.
+    /// </summary>
+    public static string? EngineNameProblem(string? name) => IsSfToken(name)
+        ? null
+        : $"must be 1-{MaxNameLength} characters: a letter, then letters, digits or !#$%&'*+-.^_`|~ (an HTTP token usable in Via and Proxy-Status)";
+
+    /// <summary>Why <paramref name="realm"/> cannot be the Basic realm (config <c>Engine:Errors:Realm</c>), or null.</summary>
+    public static string? RealmProblem(string? realm) =>
+        !string.IsNullOrEmpty(realm) && realm.Length <= MaxRealmLength && IsPrintableAscii(realm, allowQuoteAndBackslash: false)
+            ? null
+            : $"must be 1-{MaxRealmLength} printable ASCII characters without '\"' or '\\' (it is sent as Proxy-Authenticate: Basic realm=\"...\")";
+
+    /// <summary>Why <paramref name="typeBase"/> cannot prefix the problem <c>type</c> (config <c>Engine:Errors:TypeBase</c>), or null.</summary>
+    public static string? TypeBaseProblem(string? typeBase) =>
+        !string.IsNullOrEmpty(typeBase)
+        && typeBase.Length <= MaxTypeBaseLength
+        && IsPrintableAscii(typeBase, allowQuoteAndBackslash: false)
+        && !typeBase.Contains(' ', StringComparison.Ordinal)
+        && Uri.TryCreate(typeBase, UriKind.Absolute, out _)
+            ? null
+            : $"must be an absolute URI of at most {MaxTypeBaseLength} printable ASCII characters without spaces, '\"' or '\\'";
 
     /// <summary>The <c>type</c> URL of a code.</summary>
     public string TypeUrl(string code)
@@ -59,7 +72,7 @@ internal sealed class ErrorWriterOptions
     }
 
     // RFC 9110 §5.6.2 token, restricted to what RFC 8941 §3.3.4 also accepts as an sf-token start (ALPHA).
-    private static bool IsSfToken(string value)
+    private static bool IsSfToken([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? value)
     {
         if (string.IsNullOrEmpty(value) || value.Length > MaxNameLength || !char.IsAsciiLetter(value[0]))
         {

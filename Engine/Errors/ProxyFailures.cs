@@ -85,7 +85,7 @@ internal static class ProxyFailures
         RuleProblem.Duplicate or RuleProblem.AliasDuplicate => ErrorCode.ErrDuplicateParam,
         RuleProblem.BindWithoutSession or RuleProblem.SessionLengthWithoutSession or RuleProblem.IdleTtlWithoutSession
             or RuleProblem.RotateWithoutSession or RuleProblem.BindWithRotate or RuleProblem.BindWithOnErrorReplace
-            or RuleProblem.BindWithPreferLookalike => ErrorCode.ErrInvalidCombination,
+            or RuleProblem.BindWithPreferLookalike or RuleProblem.RotateTimedWithRequests => ErrorCode.ErrInvalidCombination,
         RuleProblem.RuleNotAllowed or RuleProblem.NetworkNotAllowed => ErrorCode.ErrParamNotAllowed,
         _ => ErrorCode.ErrInvalidValue,
     };
@@ -94,8 +94,10 @@ internal static class ProxyFailures
     {
         Admission.NoCredits => new(ErrorCode.PackageNoCredits, ResourceAtRequest,
             "the organisation's credit pool (Credits:PoolBytes) is used up; add credits"u8) { LimitedBy = LimitedBy.Credits },
+        // A cap with a TrafficPeriod resets: the limiter's wait is the seconds until it does. A lifetime cap
+        // passes -1, and its 429 carries no Retry-After (waiting does not lift it).
         Admission.TrafficExceeded => new(ErrorCode.TrafficLimitExceeded, ResourceAtRequest,
-            "this package's traffic cap (TrafficLimitBytes) is used up"u8) { LimitedBy = LimitedBy.Traffic },
+            "this package's traffic cap (TrafficLimitBytes) is used up"u8) { RetryAfterSeconds = retryAfterSeconds, LimitedBy = LimitedBy.Traffic },
         Admission.TooManyConcurrent => new(ErrorCode.RateLimitExceeded, ResourceAtRequest,
             "too many requests and tunnels of this package in flight (MaxConcurrent)"u8) { RetryAfterSeconds = retryAfterSeconds, LimitedBy = LimitedBy.Concurrency },
         _ => new(ErrorCode.RateLimitExceeded, ResourceAtRequest,

@@ -24,6 +24,8 @@ internal static class ForwardedResponseWriter
 
     private static ReadOnlySpan<byte> ReceivedStatusParameter => "; received-status="u8;
 
+    private static ReadOnlySpan<byte> ListSeparator => ", "u8;
+
     private static ReadOnlySpan<byte> ConnectionName => "Connection"u8;
 
     private static ReadOnlySpan<byte> ConnectionUpgrade => "Connection: upgrade\r\n"u8;
@@ -70,15 +72,35 @@ internal static class ForwardedResponseWriter
     /// sf-tokens when they are valid ones and as sf-strings otherwise (RFC 8941 §3.3.3–4), e.g. an
     /// IP literal, which cannot start a token. An empty <paramref name="nextHop"/> is omitted.
     /// </summary>
-    public static void WriteProxyStatus(IBufferWriter<byte> writer, ReadOnlySpan<byte> proxyName, ReadOnlySpan<byte> nextHop, int receivedStatus)
+    public static void WriteProxyStatus(IBufferWriter<byte> writer, ReadOnlySpan<byte> proxyName, ReadOnlySpan<byte> nextHop, int receivedStatus) =>
+        WriteProxyStatus(writer, null, proxyName, nextHop, receivedStatus);
+
+    /// <summary>
+    /// As above, after the members the upstream's own Proxy-Status field lines carry: RFC 9209 §2 orders the
+    /// list from the origin side to the client side, so this hop's member is the last one. One field line, so
+    /// a client that keeps only the first or only the last line of a repeated field still sees both sides.
+    /// </summary>
+    private static void WriteProxyStatus(IBufferWriter<byte> writer, ResponseHead? head, ReadOnlySpan<byte> proxyName, ReadOnlySpan<byte> nextHop, int receivedStatus)
     {
+        HeadWriter.Write(writer, ProxyStatusPrefix);
+        if (head is not null)
+        {
+            for (int i = 0; i < head.HeaderCount; i++)
+            {
+                HeaderField field = head.GetHeader(i);
+                if (field.Known == ForwardingHeader.ProxyStatus && !field.Value.IsEmpty && !head.IsHopByHop(i, head.StatusCode == 101))
+                {
+                    HeadWriter.Write(writer, field.Value);
+                    HeadWriter.Write(writer, ListSeparator);
+                }
+            }
+        }
+
         // Worst case every byte of name and next-hop is escaped in an sf-string.
-        int length = ProxyStatusPrefix.Length + (2 * proxyName.Length) + 2 + NextHopParameter.Length + (2 * nextHop.Length) + 2
+        int length = (2 * proxyName.Length) + 2 + NextHopParameter.Length + (2 * nextHop.Length) + 2
             + ReceivedStatusParameter.Length + MaxStatusCodeLength + 2;
         Span<byte> span = writer.GetSpan(length);
-        ProxyStatusPrefix.CopyTo(span);
-        int position = ProxyStatusPrefix.Length;
-        position += WriteTokenOrString(span[position..], proxyName);
+        int position = WriteTokenOrString(span, proxyName);
         if (!nextHop.IsEmpty)
         {
             NextHopParameter.CopyTo(span[position..]);
@@ -96,7 +118,11 @@ internal static class ForwardedResponseWriter
 
     /// <summary>
     /// Writes the whole forwarded head: status line, every field that is not hop-by-hop, Via,
-    /// Proxy-Status, the Connection this hop needs, and the empty line. On a 101 the Upgrade field is
+    /// Proxy-Status, the Connection this hop needs, and the empty line. The upstream's X-Proxy-Error,
+    /// X-Proxy-Detail and X-Proxy-Correlation-Id are never forwarded, whoever sent them: their presence is
+    /// how a client tells an engine error from the target's answer (spec/errors.md), and a website or a
+    /// chained proxy must not be able to make its page look like one. Its Proxy-Status members are kept,
+    /// ahead of this hop's. On a 101 the Upgrade field is
     /// kept and <c>Connection: upgrade</c> written (RFC 9110 §7.8); otherwise
     /// <paramref name="clientConnection"/>, if not empty, becomes the Connection value (<c>close</c>
     /// when the client connection ends after this response, <c>keep-alive</c> for an HTTP/1.0 client
@@ -113,12 +139,15 @@ internal static class ForwardedResponseWriter
             if (!head.IsHopByHop(i, upgrading))
             {
                 HeaderField field = head.GetHeader(i);
-                HeadWriter.WriteField(writer, field.Name, field.Value);
+                if (field.Known is not (ForwardingHeader.EngineErrorField or ForwardingHeader.ProxyStatus))
+                {
+                    HeadWriter.WriteField(writer, field.Name, field.Value);
+                }
             }
         }
 
         WriteVia(writer, head.MinorVersion, pseudonym);
-        WriteProxyStatus(writer, pseudonym, nextHop, head.StatusCode);
+        WriteProxyStatus(writer, head, pseudonym, nextHop, head.StatusCode);
         if (!extraFields.IsEmpty)
         {
             HeadWriter.Write(writer, extraFields);

@@ -27,7 +27,7 @@ internal static class HopByHopHeaders
     public static bool IsHopByHop(ReadOnlySpan<byte> name, ReadOnlySpan<byte> connectionTokens, bool upgrading = false)
     {
         ForwardingHeader known = ForwardingHeaders.Identify(name);
-        bool listed = known == ForwardingHeader.None && !connectionTokens.IsEmpty && FieldSyntax.ListContainsToken(connectionTokens, name);
+        bool listed = (known is ForwardingHeader.None or ForwardingHeader.ProxyStatus or ForwardingHeader.EngineErrorField) && !connectionTokens.IsEmpty && FieldSyntax.ListContainsToken(connectionTokens, name);
         return IsHopByHop(known, listed, upgrading);
     }
 

@@ -1,6 +1,6 @@
 using Engine.Auth;
-using Microsoft.Extensions.Configuration;
 using Engine.Limits;
+using Microsoft.Extensions.Configuration;
 
 namespace Engine.Hosting;
 
@@ -11,6 +11,13 @@ internal static partial class EngineConfigReader
         ["active"] = PackageStatus.Active,
         ["paused"] = PackageStatus.Paused,
         ["suspended"] = PackageStatus.Suspended,
+    };
+
+    private static readonly Dictionary<string, TrafficPeriod> TrafficPeriodNames = new()
+    {
+        ["none"] = TrafficPeriod.None,
+        ["day"] = TrafficPeriod.Day,
+        ["month"] = TrafficPeriod.Month,
     };
 
     private static readonly Dictionary<string, ProxyProtocols> PackageProtocols = new()
@@ -57,7 +64,7 @@ internal static partial class EngineConfigReader
     private static PackageOptions ReadPackage(ConfigSectionReader reader, IConfigurationSection item)
     {
         reader.CheckKeys(item, "Id", "Key", "Status", "AllowedProtocols", "AllowedNetworks", "AllowedRules", "RequestsPerSecond",
-            "MaxConcurrent", "MaxSessions", "TrafficLimitBytes", "IpAllowlist", "IpAuth", "DefaultRules", "CircuitBreaker");
+            "MaxConcurrent", "MaxSessions", "TrafficLimitBytes", "TrafficPeriod", "IpAllowlist", "IpAuth", "DefaultRules", "CircuitBreaker");
 
         string id = reader.RequiredString(item, "Id");
         if (id.Length > 0 && !id.All(IsTokenChar))
@@ -117,6 +124,7 @@ internal static partial class EngineConfigReader
             MaxConcurrent = reader.NullableInt(item, "MaxConcurrent", 1, 10_000_000),
             MaxSessions = reader.Int(item, "MaxSessions", Sessions.MemorySessionStore.DefaultMaxSessions, 1, 100_000_000),
             TrafficLimitBytes = reader.NullableLong(item, "TrafficLimitBytes", 0, long.MaxValue),
+            TrafficPeriod = reader.Enum(item, "TrafficPeriod", TrafficPeriod.None, TrafficPeriodNames),
             IpAllowlist = reader.Networks(item, "IpAllowlist"),
             IpAuth = ipAuth,
             DefaultRules = defaultRules,

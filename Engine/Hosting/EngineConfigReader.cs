@@ -1,4 +1,5 @@
 using System.Net;
+using Engine.Errors;
 using Microsoft.Extensions.Configuration;
 using Engine.State;
 
@@ -38,12 +39,13 @@ internal static partial class EngineConfigReader
             return new EngineConfigResult(new EngineOptions(), problems);
         }
 
-        reader.CheckKeys(engine, "Name", "Listeners", "Admin", "Limits", "Security", "Packages", "Credits", "Nodes", "NodeSources", "State", "Routing", "AccessLog");
+        reader.CheckKeys(engine, "Name", "Listeners", "Admin", "Limits", "Errors", "Security", "Packages", "Credits", "Nodes", "NodeSources", "State", "Routing", "AccessLog");
 
         LimitsOptions limits = ReadLimits(reader, engine.GetSection("Limits"));
         var options = new EngineOptions
         {
             Name = ReadName(reader, engine),
+            Errors = ReadErrors(reader, engine.GetSection("Errors")),
             Listeners = ReadListeners(reader, engine),
             Admin = ReadAdmin(reader, engine),
             Limits = limits,
@@ -69,13 +71,36 @@ internal static partial class EngineConfigReader
             return "engine";
         }
 
-        // It goes into Via and Proxy-Status: an RFC 9110 token keeps those headers well-formed.
-        if (!name.All(IsTokenChar))
+        // It goes into Via and Proxy-Status: the error writer's own rule, so a name that passes here starts.
+        if (ErrorWriterOptions.EngineNameProblem(name) is { } problem)
         {
-            reader.Report(engine.GetSection("Name"), $"'{name}' must be letters, digits and -._~ only (it appears in the Via header)");
+            reader.Report(engine.GetSection("Name"), $"'{name}' {problem}");
+            return "engine";
         }
 
         return name;
+    }
+
+    // Engine:Errors: the problem type prefix and the Basic realm, checked by the error writer's own rules.
+    private static ErrorWriterOptions ReadErrors(ConfigSectionReader reader, IConfigurationSection section)
+    {
+        reader.CheckKeys(section, "TypeBase", "Realm");
+        var defaults = new ErrorWriterOptions();
+        string typeBase = reader.String(section, "TypeBase") ?? defaults.TypeBase;
+        string realm = reader.String(section, "Realm") ?? defaults.Realm;
+        if (ErrorWriterOptions.TypeBaseProblem(typeBase) is { } typeProblem)
+        {
+            reader.Report(section.GetSection("TypeBase"), $"'{typeBase}' {typeProblem}");
+            typeBase = defaults.TypeBase;
+        }
+
+        if (ErrorWriterOptions.RealmProblem(realm) is { } realmProblem)
+        {
+            reader.Report(section.GetSection("Realm"), $"'{realm}' {realmProblem}");
+            realm = defaults.Realm;
+        }
+
+        return new ErrorWriterOptions { TypeBase = typeBase, Realm = realm };
     }
 
     private static bool IsTokenChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '~';

@@ -33,4 +33,7 @@ internal sealed record EngineOptions
     public RoutingOptions Routing { get; init; } = new();
 
     public AccessLogOptions AccessLog { get; init; } = new();
+
+    /// <summary><c>Engine:Errors</c>: TypeBase and Realm (the writer's EngineName is <see cref="Name"/>).</summary>
+    public Engine.Errors.ErrorWriterOptions Errors { get; init; } = new();
 }

@@ -37,6 +37,9 @@ internal sealed class PackageOptions
     /// <summary>Bytes both ways; null = unlimited.</summary>
     public long? TrafficLimitBytes { get; init; }
 
+    /// <summary><c>none</c> (a lifetime cap), <c>day</c> or <c>month</c> (UTC): when <see cref="TrafficLimitBytes"/> starts again.</summary>
+    public Engine.Limits.TrafficPeriod TrafficPeriod { get; init; }
+
     public IReadOnlyList<IPNetwork> IpAllowlist { get; init; } = [];
 
     public IReadOnlyList<IPNetwork> IpAuth { get; init; } = [];

@@ -28,7 +28,7 @@ internal static class ProxyServicesFactory
         var overload = new OverloadMonitor(options.Limits.MaxPendingWork, clock);
         return Build(options, accessLog, state, clock, new AuthFailureThrottle(options.Security.AuthFailuresPerMinute, clock),
             new DnsCache(DnsPositiveTtl, DnsNegativeTtl, time: time),
-            new RequestLimiter(state, options.Credits.PoolBytes),
+            new RequestLimiter(state, options.Credits.PoolBytes, clock),
             new CircuitBreakers(clock),
             overload,
             metrics ?? new EngineMetrics(() => state.IsDegraded, () => overload.Shed));
@@ -72,7 +72,7 @@ internal static class ProxyServicesFactory
                 LingerTimeout = limits.LingerTimeout,
             },
             ParserLimits = ParserLimits(limits),
-            Errors = new ErrorWriter(new ErrorWriterOptions { EngineName = options.Name }),
+            Errors = new ErrorWriter(new ErrorWriterOptions { EngineName = options.Name, TypeBase = options.Errors.TypeBase, Realm = options.Errors.Realm }),
             EngineName = System.Text.Encoding.ASCII.GetBytes(options.Name),
             Packages = new PackageDirectory(options.Packages.Select(ToPackage)),
             Policy = policy,
@@ -126,7 +126,7 @@ internal static class ProxyServicesFactory
         p.DefaultRules,
         RulePolicy.Create(p.AllowedRules, p.AllowedNetworks),
         p.AllowedNetworks,
-        new PackageLimits(p.RequestsPerSecond, p.MaxConcurrent, p.TrafficLimitBytes, p.CircuitBreaker));
+        new PackageLimits(p.RequestsPerSecond, p.MaxConcurrent, p.TrafficLimitBytes, p.CircuitBreaker, p.TrafficPeriod));
 
     /// <summary>Every configured listener as the server binds it; https listeners get their certificate source.</summary>
     public static IReadOnlyList<ListenerBinding> Listeners(EngineOptions options) =>

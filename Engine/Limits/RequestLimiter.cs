@@ -14,13 +14,15 @@ namespace Engine.Limits;
 internal sealed class RequestLimiter
 {
     private readonly IStateStore _state;
+    private readonly TrafficPeriods _periods;
     private long _creditPoolBytes;   // -1 = unlimited; a reload may change it
     private readonly ConcurrentDictionary<string, StrongBox<int>> _inFlight = new(StringComparer.Ordinal);
 
-    public RequestLimiter(IStateStore state, long? creditPoolBytes)
+    public RequestLimiter(IStateStore state, long? creditPoolBytes, TimeProvider? time = null)
     {
         _state = state;
         _creditPoolBytes = creditPoolBytes ?? -1;
+        _periods = new TrafficPeriods(time ?? TimeProvider.System);
     }
 
     public IStateStore State => _state;
@@ -36,7 +38,9 @@ internal sealed class RequestLimiter
 
     /// <summary>
     /// Checks every limit. <paramref name="entered"/> is true when the request now counts toward
-    /// <c>MaxConcurrent</c>: the caller must <see cref="Leave"/> when it ends.
+    /// <c>MaxConcurrent</c>: the caller must <see cref="Leave"/> when it ends. RetryAfterSeconds is the wait a
+    /// refusal announces: the token bucket's refill, 1 s for concurrency, the seconds until a periodic traffic
+    /// cap resets (<c>TrafficPeriod</c>), and -1 where waiting does not help (a lifetime cap, the credit pool).
     /// </summary>
     public async ValueTask<(Admission Verdict, int RetryAfterSeconds, bool Entered)> AdmitAsync(Package package)
     {
@@ -46,9 +50,9 @@ internal sealed class RequestLimiter
         }
 
         PackageLimits limits = package.Limits;
-        if (limits.TrafficLimitBytes is long cap && _state.TrafficUsed(package.Id) >= cap)
+        if (limits.TrafficLimitBytes is long cap && TrafficUsed(package) >= cap)
         {
-            return (Admission.TrafficExceeded, -1, false);
+            return (Admission.TrafficExceeded, _periods.SecondsUntilReset(limits.TrafficPeriod), false);
         }
 
         bool entered = false;
@@ -91,8 +95,14 @@ internal sealed class RequestLimiter
         }
     }
 
+    /// <summary>The package's traffic in the current period (its whole life without a <c>TrafficPeriod</c>).</summary>
+    public long TrafficUsed(Package package) => _state.TrafficUsed(_periods.CounterKey(package));
+
+    /// <summary>Counts <paramref name="bytes"/> against the package's cap in the current period.</summary>
+    public void AddTraffic(Package package, long bytes) => _state.AddTraffic(_periods.CounterKey(package), bytes);
+
     /// <summary>True while the package may still move bytes: its cap and the credit pool are not used up.</summary>
     public bool HasTrafficLeft(Package package) =>
-        (package.Limits.TrafficLimitBytes is not long cap || _state.TrafficUsed(package.Id) < cap)
+        (package.Limits.TrafficLimitBytes is not long cap || TrafficUsed(package) < cap)
         && (CreditPoolBytes is not long pool || _state.CreditsUsed < pool);
 }

@@ -38,7 +38,7 @@ internal sealed class TrafficAccount : ITrafficSink
         }
 
         Interlocked.Add(ref _reported, bytes);
-        _limiter.State.AddTraffic(package.Id, bytes);
+        _limiter.AddTraffic(package, bytes);
         return _limiter.HasTrafficLeft(package);
     }
 

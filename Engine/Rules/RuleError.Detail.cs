@@ -149,7 +149,6 @@ internal readonly partial struct RuleError
                 WritePair(ref w, param, value, lowercase: false);
                 w.Text(kind switch
                 {
-                    RuleName.Rotate => "): rotate-timed_N and rotate-requests_N are one rule, keep one"u8,
                     RuleName.OnError => "): onerror-replace, onerror-fail and onerror-retry_N are one rule, keep one"u8,
                     _ => "): keep one"u8,
                 });
@@ -166,6 +165,13 @@ internal readonly partial struct RuleError
                 w.Text("bind-node never changes the session's node and "u8);
                 WritePair(ref w, param, value, lowercase: false);
                 w.Text(" does: remove one"u8);
+                break;
+
+            case RuleProblem.RotateTimedWithRequests:
+                WritePair(ref w, param, value, lowercase: false);
+                w.Text(" and "u8);
+                w.Echo(Slice(username, Previous));
+                w.Text(" contradict each other (a new node every N seconds or every N requests): keep one"u8);
                 break;
 
             case RuleProblem.BindWithOnErrorReplace:

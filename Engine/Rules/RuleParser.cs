@@ -163,7 +163,9 @@ internal static class RuleParser
     private static RuleProblem Apply(ReadOnlySpan<byte> username, RuleName kind, ValueRange range, RulePolicy policy, ref RuleSet rules)
     {
         RuleFlags flags = FlagsOf(kind);
-        if ((rules.Present & flags) != 0)
+        // rotate's two modes are told apart by the value (ApplyRotate): the same mode twice is a duplicate, the
+        // two modes together a contradiction (rules.md), found with the other combinations.
+        if ((rules.Present & flags) != 0 && kind != RuleName.Rotate)
         {
             return RuleProblem.Duplicate;
         }
@@ -382,6 +384,11 @@ internal static class RuleParser
             return problem;
         }
 
+        if ((rules.Present & flag) != 0)
+        {
+            return RuleProblem.Duplicate;
+        }
+
         // A policy may allow one mode only (AllowedRules "rotate-timed").
         if ((policy.AllowedRules & flag) == 0)
         {
@@ -506,6 +513,12 @@ internal static class RuleParser
             }
         }
 
+        // A new node every N seconds and every N requests at once: the spec lists it as a contradiction.
+        if ((present & (RuleFlags.RotateTimed | RuleFlags.RotateRequests)) == (RuleFlags.RotateTimed | RuleFlags.RotateRequests))
+        {
+            return RuleProblem.RotateTimedWithRequests;
+        }
+
         if ((present & RuleFlags.Session) == 0)
         {
             if ((present & RuleFlags.BindNode) != 0)
@@ -573,6 +586,16 @@ internal static class RuleParser
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static RuleError CombinationError(ReadOnlySpan<byte> username, RuleProblem problem)
     {
+        if (problem == RuleProblem.RotateTimedWithRequests)
+        {
+            // Both pairs are named rotate: the error points at the second, the first is the one it contradicts.
+            const RuleFlags Rotate = RuleFlags.RotateTimed | RuleFlags.RotateRequests;
+            (_, ValueRange firstPair) = FindPair(username, Rotate);
+            (ValueRange secondName, ValueRange secondPair) = FindPair(username, Rotate, from: firstPair.Start + firstPair.Length + 1);
+            int secondValue = secondName.Start + secondName.Length + 1;
+            return new RuleError(problem, secondName, new ValueRange(secondValue, secondPair.Start + secondPair.Length - secondValue), firstPair);
+        }
+
         (RuleFlags param, RuleFlags other) = problem switch
         {
             RuleProblem.BindWithRotate => (RuleFlags.RotateTimed | RuleFlags.RotateRequests, RuleFlags.BindNode),
@@ -592,9 +615,9 @@ internal static class RuleParser
     }
 
     /// <summary>The first pair whose name sets any of <paramref name="flags"/>, in a username already scanned up to it.</summary>
-    private static (ValueRange Name, ValueRange Pair) FindPair(ReadOnlySpan<byte> username, RuleFlags flags)
+    private static (ValueRange Name, ValueRange Pair) FindPair(ReadOnlySpan<byte> username, RuleFlags flags, int from = 0)
     {
-        int position = 0;
+        int position = from;
         while (position < username.Length)
         {
             int nameLength = username[position..].IndexOf((byte)'-');

@@ -43,6 +43,7 @@ internal enum RuleProblem : byte
     BindWithRotate,
     BindWithOnErrorReplace,
     BindWithPreferLookalike,
+    RotateTimedWithRequests,
 
     // ERR_PARAM_NOT_ALLOWED
     RuleNotAllowed,

@@ -1,6 +1,8 @@
-using System.Buffers.Text;
+using System.Buffers;
 using System.Net.Sockets;
 using System.Text;
+using Engine.Errors;
+using Engine.Forwarding;
 
 namespace Engine.Upstream;
 
@@ -14,7 +16,7 @@ internal static class HttpProxyConnector
     /// <summary>Proxies answer CONNECT with short heads; 16 KiB is ample (Squid's error pages come as bodies).</summary>
     public const int MaxResponseHeadBytes = 16 * 1024;
 
-    public static async ValueTask<(ConnectStatus Status, int NodeStatusCode, ReadOnlyMemory<byte> Early)> ConnectAsync(
+    public static async ValueTask<(ConnectStatus Status, NodeAnswer Answer, ReadOnlyMemory<byte> Early)> ConnectAsync(
         Socket node, string host, int port, string? proxyAuthorization, CancellationToken cancellationToken)
     {
         var request = new StringBuilder(128);
@@ -38,13 +40,13 @@ internal static class HttpProxyConnector
             {
                 if (filled == buffer.Length)
                 {
-                    return (ConnectStatus.NodeProtocolError, 0, default);
+                    return (ConnectStatus.NodeProtocolError, default, default);
                 }
 
                 int n = await node.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, cancellationToken).ConfigureAwait(false);
                 if (n == 0)
                 {
-                    return (ConnectStatus.NodeUnavailable, 0, default);
+                    return (ConnectStatus.NodeUnavailable, default, default);
                 }
 
                 // Only the new bytes (and the three before them) can complete the terminator.
@@ -57,44 +59,51 @@ internal static class HttpProxyConnector
                 }
             }
 
-            (ConnectStatus status, int code) = Classify(buffer.AsSpan(0, headLength));
-            return (status, code, buffer.AsMemory(headLength, filled - headLength));
+            (ConnectStatus status, NodeAnswer answer) = Classify(buffer.AsMemory(0, headLength));
+            return (status, answer, buffer.AsMemory(headLength, filled - headLength));
         }
         catch (SocketException)
         {
-            return (ConnectStatus.NodeUnavailable, 0, default);
+            return (ConnectStatus.NodeUnavailable, default, default);
         }
     }
 
-    /// <summary>Splits the upstream proxy's answer into node-side and target-side failures.</summary>
-    internal static (ConnectStatus Status, int NodeStatusCode) Classify(ReadOnlySpan<byte> head)
+    /// <summary>
+    /// Splits the upstream proxy's answer to CONNECT into node-side and target-side failures with
+    /// <see cref="NodeAnswerClassifier"/>; the answer (status, the node's own error id, the signal) is what the
+    /// problem body's <c>upstream</c> member and the access log report.
+    /// </summary>
+    internal static (ConnectStatus Status, NodeAnswer Answer) Classify(ReadOnlyMemory<byte> headBytes)
     {
-        // "HTTP/1.x NNN" at least.
-        if (head.Length < 12 || !head.StartsWith("HTTP/1."u8) || head[8] != (byte)' '
-            || !Utf8Parser.TryParse(head.Slice(9, 3), out int status, out int digits) || digits != 3)
+        var head = new ResponseHead();
+        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(headBytes));
+        if (new ResponseHeadParser(MaxResponseHeadBytes).Parse(ref reader, head, RequestMethodKind.Connect) != ResponseParseStatus.Complete)
         {
-            return (ConnectStatus.NodeProtocolError, 0);
+            return (ConnectStatus.NodeProtocolError, default);
         }
 
+        int status = head.StatusCode;
+        if (status is >= 200 and < 300)
+        {
+            return (ConnectStatus.Connected, new NodeAnswer(NodeAnswerBlame.None, ErrorCode.None, NodeSignal.None, status, default));
+        }
+
+        NodeAnswer answer = NodeAnswerClassifier.Classify(head, connect: true);
         ConnectStatus result = status switch
         {
-            >= 200 and < 300 => ConnectStatus.Connected,
             407 => ConnectStatus.NodeAuthFailed,
             // tinyproxy 1.11 answers a CONNECT with wrong Basic credentials "401 Unauthorized" (a 407 only
             // when they are missing). A CONNECT's 401 can only come from the proxy: no target is reached yet.
             401 => ConnectStatus.NodeAuthFailed,
-            // Squid marks a failed lookup with X-Squid-Error: ERR_DNS_FAIL; others say 502/503 for both.
-            502 or 503 when head.IndexOf("ERR_DNS_FAIL"u8) >= 0 => ConnectStatus.NameNotResolved,
-            // Squid 5.7 loses the DNS error on CONNECT: NXDOMAIN (or no DNS answer) leaves peer selection
-            // with no destination and it answers "500 ... X-Squid-Error: ERR_CANNOT_FORWARD 0"
-            // (debug 44,2: "found all 0 destinations"). Without cache_peers that means the name did not resolve.
-            500 or 502 or 503 when head.IndexOf("ERR_CANNOT_FORWARD"u8) >= 0 => ConnectStatus.NameNotResolved,
-            502 or 503 => ConnectStatus.Refused,
-            504 => ConnectStatus.TimedOut,
-            // tinyproxy answers 500 "Unable to connect" when the target refuses.
-            500 when head.IndexOf("Unable to connect"u8) >= 0 => ConnectStatus.Refused,
-            _ => ConnectStatus.NodeUnavailable,
+            _ => answer.Code switch
+            {
+                ErrorCode.NameNotResolved => ConnectStatus.NameNotResolved,
+                ErrorCode.TargetConnectFailed or ErrorCode.TargetReset or ErrorCode.RequestError or ErrorCode.ResponseError => ConnectStatus.Refused,
+                ErrorCode.GatewayTimeout => ConnectStatus.TimedOut,
+                ErrorCode.BuildConnect or ErrorCode.BuildRequest => ConnectStatus.NodeCannotCarry,
+                _ => ConnectStatus.NodeUnavailable,
+            },
         };
-        return (result, status);
+        return (result, answer);
     }
 }

@@ -72,8 +72,8 @@ internal sealed class NodeConnector : INodeConnector
                     return Keep(ref socket, new ConnectResult(ConnectStatus.Connected, socket));
                 }
 
-                (ConnectStatus status, _, ReadOnlyMemory<byte> early) = await HttpProxyConnector.ConnectAsync(socket, host, port, credentials.Authorization ?? node.ProxyAuthorization, deadline.Token).ConfigureAwait(false);
-                return status == ConnectStatus.Connected ? Keep(ref socket, new ConnectResult(status, socket, Early: early)) : new ConnectResult(status);
+                (ConnectStatus status, NodeAnswer answer, ReadOnlyMemory<byte> early) = await HttpProxyConnector.ConnectAsync(socket, host, port, credentials.Authorization ?? node.ProxyAuthorization, deadline.Token).ConfigureAwait(false);
+                return status == ConnectStatus.Connected ? Keep(ref socket, new ConnectResult(status, socket, Early: early)) : new ConnectResult(status, NodeAnswer: answer);
             }
 
             ConnectStatus socks = await Socks5Connector.HandshakeAsync(socket, host, port,
