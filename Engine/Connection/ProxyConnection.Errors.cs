@@ -48,6 +48,7 @@ internal sealed partial class ProxyConnection
             : UnreadBody.Linger;
     }
 
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<bool> FinishRefusalAsync(bool keepAlive, UnreadBody body)
     {
         if (!await FlushAsync().ConfigureAwait(false))
