@@ -64,6 +64,32 @@ public sealed class ErrorKeepAliveTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task UnexpectedFault_IsAnswered500InternalError_Logged_AndTheConnectionCloses()
+    {
+        await using var faulty = new ProxyFixture(o => o.WrapConnector = _ => new ThrowingConnector());
+        using var cts = new CancellationTokenSource(Timeout);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(faulty.EndPoint, cts.Token);
+        var reader = new ResponseReader(socket);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET http://127.0.0.1:{_origin.Port}/small HTTP/1.1\r\nHost: 127.0.0.1\r\n{Auth("country-us")}\r\n"), SocketFlags.None, cts.Token);
+
+        string head = await reader.ReadAsync(cts.Token);
+        Assert.StartsWith("HTTP/1.1 500 ", head, StringComparison.Ordinal);
+        Assert.Contains("X-Proxy-Error: INTERNAL_ERROR\r\n", head, StringComparison.Ordinal);
+        Assert.Contains("Connection: close", head, StringComparison.OrdinalIgnoreCase);
+        Assert.True(await reader.IsClosedAsync(cts.Token));
+        string[] lines = await faulty.LogLinesAsync();
+        Assert.Contains("code=INTERNAL_ERROR", lines[^1], StringComparison.Ordinal);
+    }
+
+    private sealed class ThrowingConnector : Engine.Upstream.INodeConnector
+    {
+        public ValueTask<Engine.Upstream.ConnectResult> ConnectAsync(Engine.Upstream.Node node, string host, int port, Engine.Upstream.ConnectPurpose purpose,
+            CancellationToken shutdown, Engine.Upstream.UpstreamCredentials credentials = default) =>
+            throw new InvalidOperationException("injected fault");
+    }
+
     /// <summary>Reads responses with a Content-Length body off one socket, keeping what follows.</summary>
     private sealed class ResponseReader(Socket socket)
     {

@@ -35,7 +35,8 @@ internal sealed class ProxyFixture : IAsyncDisposable
         var pool = new NodePool(options.Nodes, options.Health ?? NodeHealthPolicy.Default(options.Time));
         State = options.State ?? new Engine.State.MemoryStateStore(options.Time, options.Sessions);
         Sessions = State.Sessions;
-        Routing = new NodeRouting(pool, new NodeConnector(pool, dns, policy, options.Limits.ConnectTimeout), Sessions, options.MaxAttempts, options.Time);
+        INodeConnector connector = new NodeConnector(pool, dns, policy, options.Limits.ConnectTimeout);
+        Routing = new NodeRouting(pool, options.WrapConnector?.Invoke(connector) ?? connector, Sessions, options.MaxAttempts, options.Time);
         Services = new ProxyServices
         {
             Limits = options.Limits,
@@ -152,6 +153,9 @@ internal sealed class ProxyFixtureOptions
     public PortRange[]? AllowedHttpPorts { get; set; }
 
     public Func<string, CancellationToken, Task<IPAddress[]>>? Resolve { get; set; }
+
+    /// <summary>Fault injection: wraps the engine's node connector.</summary>
+    public Func<INodeConnector, INodeConnector>? WrapConnector { get; set; }
 
     public long MaxConnections { get; set; } = 10_000;
 

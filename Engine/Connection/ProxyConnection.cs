@@ -107,6 +107,10 @@ internal sealed partial class ProxyConnection : IDisposable
                 {
                     keepGoing = await HandleRequestAsync().ConfigureAwait(false);
                 }
+                catch (Exception e) when (IsInternalFault(e))
+                {
+                    keepGoing = await FailInternallyAsync(e).ConfigureAwait(false);
+                }
                 finally
                 {
                     _router.Release();
@@ -178,6 +182,33 @@ internal sealed partial class ProxyConnection : IDisposable
         {
             EndAdmitted();
         }
+    }
+
+    /// <summary>A fault of the engine itself, not the client or a peer going away (those end the connection as before).</summary>
+    private static bool IsInternalFault(Exception e) =>
+        e is not (OperationCanceledException or IOException or System.Net.Sockets.SocketException or ObjectDisposedException or ConnectionResetException);
+
+    /// <summary>
+    /// Nothing fails silently (errors.md): 500 INTERNAL_ERROR when nothing of the answer went out
+    /// yet, the exception logged with the correlation id either way, counted; the connection closes.
+    /// </summary>
+    private async ValueTask<bool> FailInternallyAsync(Exception e)
+    {
+        _services.Metrics?.InternalError();
+        Span<byte> id = stackalloc byte[CorrelationId.Length];
+        _request.CorrelationId.TryFormat(id, out _);
+        ConnectionLog.InternalError(_services.Log, System.Text.Encoding.ASCII.GetString(id), e);
+        if (_request.Status == 0)
+        {
+            WriteError(ProxyFailures.Internal, keepAlive: false);
+            await FlushAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            _request.Error = ProxyFailures.Internal.Code;
+        }
+
+        return false;
     }
 
     /// <summary>Checks a Proxy-Authorization value (or the client's address for IP auth); sets the package and the rules' length.</summary>

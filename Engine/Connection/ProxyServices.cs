@@ -54,6 +54,9 @@ internal sealed class ProxyServices
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>Where an unexpected fault on the data path is logged with its exception (INTERNAL_ERROR).</summary>
+    public Microsoft.Extensions.Logging.ILogger Log { get; init; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
     /// <summary><c>Engine:Name</c> as bytes: the pseudonym in Via and Proxy-Status of forwarded responses.</summary>
     public byte[] EngineName { get; init; } = "engine"u8.ToArray();
 

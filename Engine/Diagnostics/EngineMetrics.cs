@@ -36,6 +36,7 @@ internal sealed class EngineMetrics : IDisposable
     private readonly Histogram<double> _connect;
     private readonly Histogram<double> _firstByte;
     private readonly Counter<long> _reloads;
+    private readonly Counter<long> _internalErrors;
     private Func<long>? _openConnections;
     private Func<NodePool?>? _nodes;
     private TimeProvider _time = TimeProvider.System;
@@ -79,6 +80,8 @@ internal sealed class EngineMetrics : IDisposable
             "Entries in each table that client input can grow (sessions, domain_bans, dns, auth_proxy, auth_admin); each has a hard cap (docs/admin.md).");
         _meter.CreateObservableCounter("engine.tables.evicted", ObserveTables(evicted: true), "{entry}",
             "Entries a full table evicted or refused to add, by table (docs/admin.md says which for each).");
+        _internalErrors = _meter.CreateCounter<long>("engine.internal_errors", "{request}",
+            "Requests ended by an unexpected fault inside the engine (INTERNAL_ERROR, each logged with its exception).");
         _reloads = _meter.CreateCounter<long>("engine.reloads", "{reload}",
             "Configuration reloads, by result (ok, failed: the old configuration stays).");
         _meter.CreateObservableCounter("engine.auth.throttled", () => _authThrottled?.Invoke() ?? 0, "{request}",
@@ -174,6 +177,8 @@ internal sealed class EngineMetrics : IDisposable
     public void FirstByte(TimeSpan elapsed) => _firstByte.Record(elapsed.TotalSeconds);
 
     /// <summary>A configuration reload finished: <paramref name="ok"/> false when the new files were rejected.</summary>
+    public void InternalError() => _internalErrors.Add(1);
+
     public void Reloaded(bool ok) => _reloads.Add(1, new KeyValuePair<string, object?>("result", ok ? "ok" : "failed"));
 
     private IEnumerable<Measurement<int>> ObserveNodes()

@@ -220,6 +220,10 @@ internal static class ProxyFailures
         _ => "the target resolves to a reserved address (Security:AllowPrivateTargets is off)"u8,
     };
 
+    /// <summary>An unexpected fault inside the engine: answered when nothing was sent yet, always logged with the exception.</summary>
+    public static ProxyFailure Internal => new(ErrorCode.InternalError, new TerminationState(TerminationCause.Proxy, TerminationPhase.Request),
+        "an unexpected fault inside the proxy; it has been logged with this correlation id"u8);
+
     // ---- After the answer started ----
 
     /// <summary>

@@ -196,7 +196,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         _accessLog = AccessLogFactory.Create(_options.AccessLog, Console.OpenStandardOutput);
         _state = StateStoreFactory.Create(_options.State, TimeProvider.System, _logger);
         _nodeSources = new NodeSourceWatcher(_options.NodeSources, _logger, OnNodeSourceChanged);
-        _services = ProxyServicesFactory.Create(WithEffectiveNodes(_options), _accessLog, _state);
+        _services = ProxyServicesFactory.Create(WithEffectiveNodes(_options), _accessLog, _state, log: _logger);
         long maxConnections = DescriptorBudget.Cap(_options.Limits.MaxConnections, out ulong descriptorLimit);
         if (maxConnections < _options.Limits.MaxConnections)
         {

@@ -22,7 +22,8 @@ internal static class ProxyServicesFactory
     private static readonly TimeSpan DnsPositiveTtl = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan DnsNegativeTtl = TimeSpan.FromSeconds(5);
 
-    public static ProxyServices Create(EngineOptions options, AccessLog? accessLog, IStateStore state, TimeProvider? time = null, EngineMetrics? metrics = null)
+    public static ProxyServices Create(EngineOptions options, AccessLog? accessLog, IStateStore state, TimeProvider? time = null, EngineMetrics? metrics = null,
+        Microsoft.Extensions.Logging.ILogger? log = null)
     {
         TimeProvider clock = time ?? TimeProvider.System;
         var overload = new OverloadMonitor(options.Limits.MaxPendingWork, clock);
@@ -31,7 +32,7 @@ internal static class ProxyServicesFactory
             new RequestLimiter(state, options.Credits.PoolBytes, clock),
             new CircuitBreakers(clock),
             overload,
-            metrics ?? new EngineMetrics(() => state.IsDegraded, () => overload.Shed));
+            metrics ?? new EngineMetrics(() => state.IsDegraded, () => overload.Shed), log);
     }
 
     /// <summary>
@@ -47,13 +48,13 @@ internal static class ProxyServicesFactory
             ? previous.AuthThrottle
             : new AuthFailureThrottle(options.Security.AuthFailuresPerMinute, previous.Time);
         ProxyServices next = Build(options, previous.AccessLog, previous.State, previous.Time, throttle, previous.Dns ?? new DnsCache(DnsPositiveTtl, DnsNegativeTtl),
-            previous.Limiter, previous.Breakers, previous.Overload, previous.Metrics);
+            previous.Limiter, previous.Breakers, previous.Overload, previous.Metrics, previous.Log);
         next.Routing.Pool.CarryOver(previous.Routing.Pool);
         return next;
     }
 
     private static ProxyServices Build(EngineOptions options, AccessLog? accessLog, IStateStore state, TimeProvider clock, AuthFailureThrottle throttle, DnsCache dns,
-        RequestLimiter limiter, CircuitBreakers breakers, OverloadMonitor overload, EngineMetrics? metrics)
+        RequestLimiter limiter, CircuitBreakers breakers, OverloadMonitor overload, EngineMetrics? metrics, Microsoft.Extensions.Logging.ILogger? log)
     {
         LimitsOptions limits = options.Limits;
         Dictionary<string, int> maxSessions = options.Packages.ToDictionary(p => p.Id, p => p.MaxSessions, StringComparer.Ordinal);
@@ -88,6 +89,7 @@ internal static class ProxyServicesFactory
             AccessLog = accessLog,
             ExposeNode = options.Routing.ExposeNode,
             Time = clock,
+            Log = log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance,
         };
     }
 
