@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 
 using Engine.Forwarding;
+using Engine.Http;
 
 namespace Engine.Fuzz;
 

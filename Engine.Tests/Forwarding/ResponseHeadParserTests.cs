@@ -365,8 +365,8 @@ public class ResponseHeadParserTests
         bool[] hopByHop = Enumerable.Range(0, head.HeaderCount).Select(i => head.IsHopByHop(i)).ToArray();
         // Connection, X-HOP (named), X-End, Keep-Alive, Proxy-Authenticate, Transfer-Encoding (never), Trailer, Connection
         Assert.Equal([true, true, false, true, true, false, true, true], hopByHop);
-        Assert.True(head.GetHeader(1).ListedInConnection);
-        Assert.Equal(ForwardingHeader.TransferEncoding, head.GetHeader(5).Known);
+        Assert.True(head.IsListedInConnection(1));
+        Assert.Equal(ForwardingHeader.TransferEncoding, head.KindOf(5));
     }
 
     [Fact]

@@ -1,5 +1,4 @@
 using System.Buffers;
-
 using Engine.Http;
 
 namespace Engine.Forwarding;
@@ -88,7 +87,7 @@ internal static class ForwardedResponseWriter
             for (int i = 0; i < head.HeaderCount; i++)
             {
                 HeaderField field = head.GetHeader(i);
-                if (field.Known == ForwardingHeader.ProxyStatus && !field.Value.IsEmpty && !head.IsHopByHop(i, head.StatusCode == 101))
+                if (head.KindOf(i) == ForwardingHeader.ProxyStatus && !field.Value.IsEmpty && !head.IsHopByHop(i, head.StatusCode == 101))
                 {
                     HeadWriter.Write(writer, field.Value);
                     HeadWriter.Write(writer, ListSeparator);
@@ -139,7 +138,7 @@ internal static class ForwardedResponseWriter
             if (!head.IsHopByHop(i, upgrading))
             {
                 HeaderField field = head.GetHeader(i);
-                if (field.Known is not (ForwardingHeader.EngineErrorField or ForwardingHeader.ProxyStatus))
+                if (head.KindOf(i) is not (ForwardingHeader.EngineErrorField or ForwardingHeader.ProxyStatus))
                 {
                     HeadWriter.WriteField(writer, field.Name, field.Value);
                 }

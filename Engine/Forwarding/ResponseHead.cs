@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Text;
-
 using Engine.Http;
 
 namespace Engine.Forwarding;
@@ -82,11 +81,21 @@ internal sealed class ResponseHead
         // The array outlives Reset: an index past the count would read a previous head's field.
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)_fieldCount, nameof(index));
         ref readonly FieldEntry entry = ref _fields[index];
-        return new HeaderField(
-            _buffer.AsSpan(entry.NameStart, entry.NameLength),
-            _buffer.AsSpan(entry.ValueStart, entry.ValueLength),
-            entry.Known,
-            entry.ListedInConnection);
+        return new HeaderField(_buffer.AsSpan(entry.NameStart, entry.NameLength), _buffer.AsSpan(entry.ValueStart, entry.ValueLength), KnownHeader.None);
+    }
+
+    /// <summary>Which field the forwarder treats specially this line is (matched once, when parsed).</summary>
+    public ForwardingHeader KindOf(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)_fieldCount, nameof(index));
+        return _fields[index].Known;
+    }
+
+    /// <summary>The line's name is listed in the response's Connection field (RFC 9110 §7.6.1: hop-by-hop).</summary>
+    public bool IsListedInConnection(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)_fieldCount, nameof(index));
+        return _fields[index].ListedInConnection;
     }
 
     /// <summary>The first field line of a known kind, e.g. Upgrade on a 101.</summary>

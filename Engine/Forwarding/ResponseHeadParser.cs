@@ -263,7 +263,7 @@ internal sealed class ResponseHeadParser
             // Element by element, so a trailing or doubled comma leaves an empty one, which is invalid here.
             int comma = rest.IndexOf((byte)',');
             ReadOnlySpan<byte> element = HttpCharacters.TrimWhitespace(comma < 0 ? rest : rest[..comma]);
-            if (!TryParseDecimal(element, out long length))
+            if (!DecimalDigits.TryParse(element, out long length))
             {
                 return ResponseHeadError.InvalidContentLength;
             }
@@ -283,28 +283,6 @@ internal sealed class ResponseHeadParser
         }
 
         return ResponseHeadError.None;
-    }
-
-    private static bool TryParseDecimal(ReadOnlySpan<byte> digits, out long value)
-    {
-        value = 0;
-        if (digits.IsEmpty)
-        {
-            return false;
-        }
-
-        foreach (byte b in digits)
-        {
-            int digit = b - '0';
-            if ((uint)digit > 9 || value > (long.MaxValue - digit) / 10)
-            {
-                return false;
-            }
-
-            value = (value * 10) + digit;
-        }
-
-        return true;
     }
 
     // Transfer-Encoding = #transfer-coding; only whether chunked is final matters for framing

@@ -145,7 +145,7 @@ internal sealed partial class HttpRequestParser
         {
             int comma = value.IndexOf((byte)',');
             ReadOnlySpan<byte> member = HttpCharacters.TrimWhitespace(comma < 0 ? value : value[..comma]);
-            if (!TryParseDecimal(member, out long parsed))
+            if (!DecimalDigits.TryParse(member, out long parsed))
             {
                 return RejectReason.InvalidContentLength;
             }
@@ -239,28 +239,6 @@ internal sealed partial class HttpRequestParser
         }
 
         return options;
-    }
-
-    private static bool TryParseDecimal(ReadOnlySpan<byte> digits, out long value)
-    {
-        value = 0;
-        if (digits.IsEmpty)
-        {
-            return false;
-        }
-
-        foreach (byte b in digits)
-        {
-            uint digit = (uint)(b - '0');
-            if (digit > 9 || value > (long.MaxValue - digit) / 10)
-            {
-                return false;
-            }
-
-            value = (value * 10) + digit;
-        }
-
-        return true;
     }
 
     private ParseStatus FinishHead(RequestHead head)

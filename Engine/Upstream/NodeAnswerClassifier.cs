@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Text;
 using Engine.Errors;
 using Engine.Forwarding;
+using Engine.Http;
 
 namespace Engine.Upstream;
 
