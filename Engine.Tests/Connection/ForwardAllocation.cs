@@ -53,7 +53,7 @@ internal static class ForwardAllocation
             var loops = new Task[Clients];
             for (int i = 0; i < Clients; i++)
             {
-                loops[i] = ClientLoopAsync(clients[i], request, buffers[i], requestsPerClient);
+                loops[i] = KeepAliveClient.RunAsync(clients[i], request, buffers[i], requestsPerClient, CompleteResponse);
             }
 
             await Task.WhenAll(loops);
@@ -84,30 +84,6 @@ internal static class ForwardAllocation
             foreach (Socket client in clients)
             {
                 client.Dispose();
-            }
-        }
-    }
-
-    /// <summary>Sends the request, reads one response (head + Content-Length body), n times; -1 on anything but a 200.</summary>
-    private static async Task ClientLoopAsync(Socket socket, byte[] request, byte[] buffer, int n)
-    {
-        for (int i = 0; i < n; i++)
-        {
-            await socket.SendAsync(request.AsMemory(), SocketFlags.None);
-            int filled = 0;
-            while (true)
-            {
-                int got = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None);
-                if (got == 0)
-                {
-                    throw new IOException("the proxy closed the connection");
-                }
-
-                filled += got;
-                if (CompleteResponse(buffer.AsSpan(0, filled)))
-                {
-                    break;
-                }
             }
         }
     }

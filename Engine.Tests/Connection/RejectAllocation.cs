@@ -36,7 +36,7 @@ internal static class RejectAllocation
             var loops = new Task[Clients];
             for (int i = 0; i < Clients; i++)
             {
-                loops[i] = ClientLoopAsync(clients[i], request, buffers[i], requestsPerClient);
+                loops[i] = KeepAliveClient.RunAsync(clients[i], request, buffers[i], requestsPerClient, CompleteChallenge);
             }
 
             await Task.WhenAll(loops);
@@ -66,30 +66,6 @@ internal static class RejectAllocation
             foreach (Socket client in clients)
             {
                 client.Dispose();
-            }
-        }
-    }
-
-    /// <summary>Sends the request and reads one 407 (head + Content-Length body) that keeps the connection, n times.</summary>
-    private static async Task ClientLoopAsync(Socket socket, byte[] request, byte[] buffer, int n)
-    {
-        for (int i = 0; i < n; i++)
-        {
-            await socket.SendAsync(request.AsMemory(), SocketFlags.None);
-            int filled = 0;
-            while (true)
-            {
-                int got = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None);
-                if (got == 0)
-                {
-                    throw new IOException("the proxy closed the connection after its 407");
-                }
-
-                filled += got;
-                if (CompleteChallenge(buffer.AsSpan(0, filled)))
-                {
-                    break;
-                }
             }
         }
     }

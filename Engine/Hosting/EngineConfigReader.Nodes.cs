@@ -73,18 +73,7 @@ internal static partial class EngineConfigReader
                 reader.Report(item.GetSection("IdPrefix"), $"'{prefix}' must be letters, digits and -._~ only");
             }
 
-            string? country = reader.String(item, "Country");
-            if (country is not null && !(country.Length == 2 && country.All(char.IsAsciiLetterLower)
-                && Engine.Rules.IsoCountries.IsAssigned(Engine.Rules.IsoCountries.Pack((byte)country[0], (byte)country[1]))))
-            {
-                reader.Report(item.GetSection("Country"), $"'{country}' must be an assigned ISO 3166-1 alpha-2 code in lowercase, or absent");
-            }
-
-            string? network = reader.String(item, "Network");
-            if (network is not null && !KnownNetworks.Contains(network, StringComparer.Ordinal))
-            {
-                reader.Report(item.GetSection("Network"), $"'{network}' is not one of {string.Join(", ", KnownNetworks)}");
-            }
+            (string? country, string? network) = ReadCountryAndNetwork(reader, item);
 
             sources.Add(new Upstream.NodeSourceOptions
             {
@@ -153,18 +142,7 @@ internal static partial class EngineConfigReader
             reader.Report(item.GetSection("LocalAddress"), $"'{localText}' is not an IP address");
         }
 
-        string? country = reader.String(item, "Country");
-        if (country is not null && !(country.Length == 2 && country.All(char.IsAsciiLetterLower)
-            && Engine.Rules.IsoCountries.IsAssigned(Engine.Rules.IsoCountries.Pack((byte)country[0], (byte)country[1]))))
-        {
-            reader.Report(item.GetSection("Country"), $"'{country}' must be an assigned ISO 3166-1 alpha-2 code in lowercase (like us; gb, not uk), or absent");
-        }
-
-        string? network = reader.String(item, "Network");
-        if (network is not null && !KnownNetworks.Contains(network, StringComparer.Ordinal))
-        {
-            reader.Report(item.GetSection("Network"), $"'{network}' is not one of {string.Join(", ", KnownNetworks)}");
-        }
+        (string? country, string? network) = ReadCountryAndNetwork(reader, item);
 
         Upstream.GatewayOptions? gateway = ReadGateway(reader, item, type, username);
         return new NodeOptions
@@ -234,5 +212,24 @@ internal static partial class EngineConfigReader
         }
 
         return value;
+    }
+
+    /// <summary>A node's or a node source's <c>Country</c> and <c>Network</c> tags, each checked once for both.</summary>
+    private static (string? Country, string? Network) ReadCountryAndNetwork(ConfigSectionReader reader, IConfigurationSection item)
+    {
+        string? country = reader.String(item, "Country");
+        if (country is not null && !(country.Length == 2 && country.All(char.IsAsciiLetterLower)
+            && Engine.Rules.IsoCountries.IsAssigned(Engine.Rules.IsoCountries.Pack((byte)country[0], (byte)country[1]))))
+        {
+            reader.Report(item.GetSection("Country"), $"'{country}' must be an assigned ISO 3166-1 alpha-2 code in lowercase (like us; gb, not uk), or absent");
+        }
+
+        string? network = reader.String(item, "Network");
+        if (network is not null && !KnownNetworks.Contains(network, StringComparer.Ordinal))
+        {
+            reader.Report(item.GetSection("Network"), $"'{network}' is not one of {string.Join(", ", KnownNetworks)}");
+        }
+
+        return (country, network);
     }
 }
