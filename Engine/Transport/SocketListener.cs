@@ -104,7 +104,7 @@ internal sealed class SocketListener : IDisposable
             Socket client;
             try
             {
-                client = await _socket.AcceptAsync().ConfigureAwait(false);
+                client = await _socket.AcceptAsync(CancellationToken.None).ConfigureAwait(false);   // the ValueTask overload: no Task per accept
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
             {

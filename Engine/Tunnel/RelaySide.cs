@@ -34,8 +34,8 @@ internal abstract class RelaySide
     /// the decrypted stream otherwise.
     /// </summary>
     public static RelaySide ForClient(PipeReader input, PipeWriter output) =>
-        input is SocketReader { Socket: { } socket } reader && output is SocketWriter
-            ? new SocketSide(socket, isClient: true, reader)
+        input is SocketReader { Socket: { } socket } reader && output is SocketWriter writer
+            ? new SocketSide(socket, isClient: true, reader, writer)
             : new PipeSide(input, output);
 
     public static RelaySide ForTarget(Socket target) => new SocketSide(target, isClient: false, buffered: null);

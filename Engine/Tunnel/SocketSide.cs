@@ -9,13 +9,15 @@ namespace Engine.Tunnel;
 internal sealed class SocketSide : RelaySide
 {
     private readonly Socket _socket;
+    private readonly SocketWriter? _writer;   // the client connection's writer: the FIN goes out once, through it
     private SocketReader? _buffered;   // the head reader, while it still holds client bytes
 
-    public SocketSide(Socket socket, bool isClient, SocketReader? buffered)
+    public SocketSide(Socket socket, bool isClient, SocketReader? buffered, SocketWriter? writer = null)
         : base(isClient)
     {
         _socket = socket;
         _buffered = buffered;
+        _writer = writer;
     }
 
     public override ValueTask<int> ReceiveAsync(Memory<byte> buffer)
@@ -54,6 +56,12 @@ internal sealed class SocketSide : RelaySide
 
     public override void ShutdownSend()
     {
+        if (_writer is not null)
+        {
+            _writer.Complete();   // nothing is buffered after the answer; the connection's close then sends no second shutdown
+            return;
+        }
+
         try
         {
             _socket.Shutdown(SocketShutdown.Send);

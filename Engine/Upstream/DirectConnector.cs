@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using Engine.Transport;
 using Engine.Targets;
 
 namespace Engine.Upstream;
@@ -24,6 +26,7 @@ internal sealed class DirectConnector
         _localEndPoint = localAddress is null ? null : new IPEndPoint(localAddress, 0);
     }
 
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<ConnectResult> ConnectAsync(string host, int port, CancellationToken shutdown)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
@@ -66,6 +69,7 @@ internal sealed class DirectConnector
         return last.Status == ConnectStatus.Connected && last.Socket is null ? new ConnectResult(ConnectStatus.NameNotResolved) : last;
     }
 
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<ConnectResult> TryConnectAsync(IPAddress address, int port, CancellationToken deadline, CancellationToken shutdown)
     {
         var endPoint = new IPEndPoint(address, port);

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using Engine.Transport;
 using Engine.Targets;
 
 namespace Engine.Upstream;
@@ -53,6 +55,7 @@ internal sealed class NodeConnector : INodeConnector
         return ThroughProxyAsync(node, host, port, purpose, credentials, shutdown);
     }
 
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<ConnectResult> ThroughProxyAsync(Node node, string host, int port, ConnectPurpose purpose, UpstreamCredentials credentials, CancellationToken shutdown)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
@@ -120,6 +123,7 @@ internal sealed class NodeConnector : INodeConnector
         return socket is not null;
     }
 
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<Socket?> ConnectToNodeAsync(Node node, CancellationToken deadline)
     {
         ResolveResult resolved = await _dns.ResolveAsync(node.Host!, deadline).ConfigureAwait(false);
