@@ -37,6 +37,17 @@ public class SocketListenerTests
     }
 
     [Fact]
+    public void Constructor_PortAlreadyServedByAnotherListener_FailsWithAddressInUse()
+    {
+        // Two engines started on one port must not share it (SO_REUSEPORT would let the kernel
+        // split clients between them): the second start fails.
+        using var first = new SocketListener(new IPEndPoint(IPAddress.Loopback, 0), 16, new ConnectionCounter(10), _ => Task.CompletedTask, _ => Task.CompletedTask);
+        SocketException refused = Assert.Throws<SocketException>(() =>
+            new SocketListener(first.EndPoint, 16, new ConnectionCounter(10), _ => Task.CompletedTask, _ => Task.CompletedTask));
+        Assert.Equal(SocketError.AddressAlreadyInUse, refused.SocketErrorCode);
+    }
+
+    [Fact]
     public async Task ConnectionsThatEndAtOnce_AreNotKeptActive()
     {
         // A handler that is done before its first await: the whole connection runs and ends inside

@@ -48,8 +48,7 @@ internal sealed class SocketListener : IDisposable
             _socket.DualMode = true;
         }
 
-        // A restarted daemon must be able to bind while old connections sit in TIME_WAIT.
-        _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        AllowRebindDuringTimeWait(_socket);
         _socket.Bind(endPoint);
         _socket.Listen(backlog);
         EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
@@ -166,6 +165,22 @@ internal sealed class SocketListener : IDisposable
             }
 
             _active.TryRemove(connection, out _);
+        }
+    }
+
+    /// <summary>
+    /// A restarted daemon must be able to bind while its old connections sit in TIME_WAIT: Linux's
+    /// SO_REUSEADDR, set directly. Not <see cref="SocketOptionName.ReuseAddress"/>: on Linux .NET
+    /// maps it to SO_REUSEPORT as well, and then a second engine started on the same port binds
+    /// beside the first and the kernel splits the clients between them, silently, instead of the
+    /// second failing with "address in use".
+    /// </summary>
+    internal static void AllowRebindDuringTimeWait(Socket socket)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            const int SolSocket = 1, SoReuseAddr = 2;
+            socket.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
         }
     }
 
