@@ -189,6 +189,44 @@ public class SocketReaderTests
         reader.Complete();
     }
 
+    [Fact]
+    public async Task ClientReader_WaitsForDataThenReads_AndAResetIsConnectionReset()
+    {
+        using SocketPair pair = await SocketPair.CreateAsync();
+        var reader = new SocketReader(pair.B, client: true);
+
+        ValueTask<ReadResult> waiting = reader.ReadAsync();
+        Assert.False(waiting.IsCompleted);   // the zero-byte wait: no data, no block taken
+        await pair.A.SendAsync("GET / HTTP/1.1\r\n"u8.ToArray().AsMemory(), SocketFlags.None);
+        ReadResult read = await waiting.AsTask().WaitAsync(Timeout);
+        Assert.Equal("GET / HTTP/1.1\r\n", ToText(read.Buffer));
+        reader.AdvanceTo(read.Buffer.End);
+
+        pair.A.LingerState = new LingerOption(true, 0);
+        pair.A.Close();   // RST
+        await Assert.ThrowsAsync<ConnectionResetException>(async () =>
+        {
+            while (true)
+            {
+                ReadResult next = await reader.ReadAsync().AsTask().WaitAsync(Timeout);
+                Assert.False(next.IsCompleted, "a reset is not a FIN");
+                reader.AdvanceTo(next.Buffer.End);
+            }
+        });
+    }
+
+    [Fact]
+    public async Task ClientReader_CancelPendingRead_WakesTheWaitAsCanceled()
+    {
+        using SocketPair pair = await SocketPair.CreateAsync();
+        var reader = new SocketReader(pair.B, client: true);
+        ValueTask<ReadResult> waiting = reader.ReadAsync();
+        reader.CancelPendingRead();
+        ReadResult read = await waiting.AsTask().WaitAsync(Timeout);
+        Assert.True(read.IsCanceled);
+        Assert.False(read.IsCompleted);
+    }
+
     private static async Task<ReadResult> ReadAtLeastAsync(SocketReader reader, int bytes)
     {
         while (true)
