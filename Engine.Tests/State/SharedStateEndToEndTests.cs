@@ -15,9 +15,9 @@ public sealed class SharedStateEndToEndTests(RedisFixture redis) : IClassFixture
 
     private static NodeOptions Direct(string id) => new() { Id = id, Type = NodeType.Direct, Country = "us", Network = "res" };
 
-    private ProxyFixture Instance(string prefix)
+    private async Task<ProxyFixture> Instance(string prefix)
     {
-        RedisStateStore store = redis.Store(prefix);
+        RedisStateStore store = await redis.StoreAsync(prefix);
         _owned.Add(store);
         var proxy = new ProxyFixture(o =>
         {
@@ -32,8 +32,8 @@ public sealed class SharedStateEndToEndTests(RedisFixture redis) : IClassFixture
     public async Task Session_StartedOnA_ContinuesOnB_WithTheSameNode()
     {
         string prefix = RedisFixture.NewPrefix();
-        ProxyFixture a = Instance(prefix);
-        ProxyFixture b = Instance(prefix);
+        ProxyFixture a = await Instance(prefix);
+        ProxyFixture b = await Instance(prefix);
         foreach (string id in new[] { "x1", "x2", "x3" })
         {
             string user = $"country-us-session-{id}";

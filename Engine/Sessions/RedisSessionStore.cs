@@ -41,7 +41,6 @@ internal sealed class RedisSessionStore(RedisLink link, RedisKeys keys, ISession
         RedisResult result;
         try
         {
-            await RedisLink.LeaveSocketThreadAsync().ConfigureAwait(false);
             result = await link.Bounded(link.Database.ScriptEvaluateAsync(
                 RedisScripts.OpenSession,
                 [keys.Session(packageId, sessionId.Span)],
@@ -89,7 +88,6 @@ internal sealed class RedisSessionStore(RedisLink link, RedisKeys keys, ISession
     {
         try
         {
-            await RedisLink.LeaveSocketThreadAsync().ConfigureAwait(false);
             await link.Bounded(link.Database.ScriptEvaluateAsync(
                 RedisScripts.CommitSession,
                 [keys.Session(packageId, sessionId.Span)],
@@ -113,7 +111,6 @@ internal sealed class RedisSessionStore(RedisLink link, RedisKeys keys, ISession
     {
         try
         {
-            await RedisLink.LeaveSocketThreadAsync().ConfigureAwait(false);
             RedisResult result = await link.Bounded(link.Database.ScriptEvaluateAsync(
                 RedisScripts.BindSession,
                 [keys.Session(packageId, sessionId.Span)],
@@ -135,7 +132,6 @@ internal sealed class RedisSessionStore(RedisLink link, RedisKeys keys, ISession
         RedisResult result;
         try
         {
-            await RedisLink.LeaveSocketThreadAsync().ConfigureAwait(false);
             result = await link.Bounded(link.Database.ScriptEvaluateAsync(
                 RedisScripts.GetSession, [keys.Session(packageId, sessionId.Span)], [ShiftMilliseconds()]));
         }
@@ -169,7 +165,6 @@ internal sealed class RedisSessionStore(RedisLink link, RedisKeys keys, ISession
         bool deletedLocally = await local.DeleteAsync(packageId, sessionId);
         try
         {
-            await RedisLink.LeaveSocketThreadAsync().ConfigureAwait(false);
             RedisResult result = await link.Bounded(link.Database.ScriptEvaluateAsync(
                 RedisScripts.DeleteSession, [keys.Session(packageId, sessionId.Span)], [ShiftMilliseconds()]));
             return (int)result == 1 || deletedLocally;

@@ -28,24 +28,29 @@ internal sealed class RedisStateStore : IStateStore
     private readonly Task _loop;
     private int _disposed;
 
-    public RedisStateStore(RedisStateOptions options, TimeProvider time, ILogger logger)
-        : this(options, time, logger, sessionClockShift: null)
+    private RedisStateStore(RedisStateOptions options, RedisLink link, TimeProvider time, TimeProvider? sessionClockShift)
     {
+        _options = options;
+        _keys = new RedisKeys(options.KeyPrefix);
+        _local = new MemoryStateStore(time);
+        _link = link;
+        Sessions = new RedisSessionStore(_link, _keys, _local.Sessions, sessionClockShift);
+        _loop = Task.Run(() => RunAsync(_stop.Token));
     }
+
+    /// <summary>Connects (asynchronously: see <see cref="RedisLink.ConnectAsync"/>) and starts the flush loop.</summary>
+    public static Task<RedisStateStore> ConnectAsync(RedisStateOptions options, TimeProvider time, ILogger logger) =>
+        ConnectAsync(options, time, logger, sessionClockShift: null);
 
     /// <param name="sessionClockShift">
     /// Tests only (not an option: nothing in configuration reaches it): time advanced on this clock is
     /// added to Redis's <c>TIME</c> for session expiry and rotation, so the session contract's timing
     /// rules run without waiting. RedisSessionStoreTests also lets a real TTL expire without it.
     /// </param>
-    internal RedisStateStore(RedisStateOptions options, TimeProvider time, ILogger logger, TimeProvider? sessionClockShift)
+    internal static async Task<RedisStateStore> ConnectAsync(RedisStateOptions options, TimeProvider time, ILogger logger, TimeProvider? sessionClockShift)
     {
-        _options = options;
-        _keys = new RedisKeys(options.KeyPrefix);
-        _local = new MemoryStateStore(time);
-        _link = RedisLink.Connect(options, logger);
-        Sessions = new RedisSessionStore(_link, _keys, _local.Sessions, sessionClockShift);
-        _loop = Task.Run(() => RunAsync(_stop.Token));
+        RedisLink link = await RedisLink.ConnectAsync(options, logger).ConfigureAwait(false);
+        return new RedisStateStore(options, link, time, sessionClockShift);
     }
 
     public ISessionStore Sessions { get; }
@@ -71,7 +76,6 @@ internal sealed class RedisStateStore : IStateStore
     {
         try
         {
-            await RedisLink.LeaveSocketThreadAsync().ConfigureAwait(false);
             RedisResult result = await _link.Bounded(_link.Database.ScriptEvaluateAsync(RedisScripts.TakeToken, [_keys.Bucket(packageId)], [ratePerSecond]));
             var answer = (RedisResult[])result!;
             return (int)answer[0] == 1 ? RateDecision.Admit : new RateDecision(false, (int)answer[1]);
@@ -170,7 +174,6 @@ internal sealed class RedisStateStore : IStateStore
         adds[^1] = creditAdd;
         try
         {
-            await RedisLink.LeaveSocketThreadAsync().ConfigureAwait(false);
             var totals = (RedisResult[])(await _link.Bounded(_link.Database.ScriptEvaluateAsync(RedisScripts.Flush, keys, adds)))!;
             for (int i = 0; i < counters.Length; i++)
             {
