@@ -25,10 +25,14 @@ internal sealed class RedisLink : IAsyncDisposable
         _logger = logger;
         _timeout = timeout;
         Database = connection.GetDatabase();
+        Subscriber = connection.GetSubscriber();
         _connection.ConnectionFailed += (_, e) => Fail(e.Exception?.Message ?? e.FailureType.ToString());
     }
 
     public IDatabase Database { get; }
+
+    /// <summary>Pub/sub: the session handoff between instances (RedisSessionStore.Leases.cs).</summary>
+    public ISubscriber Subscriber { get; }
 
     public bool IsDegraded => Volatile.Read(ref _degraded) != 0;
 
@@ -124,6 +128,18 @@ internal sealed class RedisLink : IAsyncDisposable
     /// unobserved task exception.
     /// </summary>
     public Task<T> Bounded<T>(Task<T> call)
+    {
+        if (call.IsCompleted)
+        {
+            return call;
+        }
+
+        _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return call.WaitAsync(_timeout);
+    }
+
+    /// <inheritdoc cref="Bounded{T}(Task{T})"/>
+    public Task Bounded(Task call)
     {
         if (call.IsCompleted)
         {

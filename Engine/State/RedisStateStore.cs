@@ -21,6 +21,7 @@ internal sealed class RedisStateStore : IStateStore
     private readonly RedisKeys _keys;
     private readonly RedisStateOptions _options;
     private readonly MemoryStateStore _local;
+    private readonly RedisSessionStore _sessions;
     private readonly ConcurrentDictionary<string, TrafficCounter> _traffic = new(StringComparer.Ordinal);
     private readonly TrafficCounter _credits = new();
     private readonly CancellationTokenSource _stop = new();
@@ -34,7 +35,7 @@ internal sealed class RedisStateStore : IStateStore
         _keys = new RedisKeys(options.KeyPrefix);
         _local = new MemoryStateStore(time);
         _link = link;
-        Sessions = new RedisSessionStore(_link, _keys, _local.Sessions, sessionClockShift);
+        _sessions = new RedisSessionStore(_link, _keys, _local.Sessions, sessionClockShift, options);
         _loop = Task.Run(() => RunAsync(_stop.Token));
     }
 
@@ -50,10 +51,16 @@ internal sealed class RedisStateStore : IStateStore
     internal static async Task<RedisStateStore> ConnectAsync(RedisStateOptions options, TimeProvider time, ILogger logger, TimeProvider? sessionClockShift)
     {
         RedisLink link = await RedisLink.ConnectAsync(options, logger).ConfigureAwait(false);
-        return new RedisStateStore(options, link, time, sessionClockShift);
+        var store = new RedisStateStore(options, link, time, sessionClockShift);
+        if (!link.IsDegraded)
+        {
+            await store._sessions.SubscribeAsync().ConfigureAwait(false);
+        }
+
+        return store;
     }
 
-    public ISessionStore Sessions { get; }
+    public ISessionStore Sessions => _sessions;
 
     public long CreditsUsed => _credits.Used;
 
@@ -117,6 +124,7 @@ internal sealed class RedisStateStore : IStateStore
                 if (!_link.IsDegraded)
                 {
                     await FlushAsync();
+                    await _sessions.MaintainAsync();
                     continue;
                 }
 
@@ -207,8 +215,10 @@ internal sealed class RedisStateStore : IStateStore
         await _loop;
         if (!_link.IsDegraded)
         {
-            // The last bytes of a graceful stop; bounded by the timeout like every call.
+            // The last bytes of a graceful stop and the sessions held here, handed on at once;
+            // bounded by the timeout like every call.
             await FlushAsync();
+            await _sessions.ReleaseAllAsync();
         }
 
         await _link.DisposeAsync();
