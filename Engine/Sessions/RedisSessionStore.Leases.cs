@@ -162,7 +162,7 @@ internal sealed partial class RedisSessionStore
         }
     }
 
-    /// <summary>0 (take no lease) when the near cache is full.</summary>
+    /// <summary>0 (take no lease) when the near cache is full or turned off (a zero lease).</summary>
     private long LeaseToOffer() => _leases.Count >= MaxLeases ? 0 : LeaseMilliseconds;
 
     /// <summary>The open script granted this instance the lease: keep the session's state here.</summary>

@@ -21,7 +21,8 @@ internal sealed class RedisStateOptions
     /// <summary>
     /// How long an instance holds a session it serves from its near cache before renewing the lease
     /// in Redis (docs/scale-out.md "Near cache"). It bounds how long a session waits when its holder
-    /// dies without releasing it; a live holder hands it over within a round trip or two.
+    /// dies without releasing it; a live holder hands it over within a round trip or two. Zero turns
+    /// the near cache off (every sticky request goes to Redis: the before-figure of LoadTests sticky).
     /// </summary>
     public TimeSpan SessionLease { get; init; } = TimeSpan.FromSeconds(2);
 
