@@ -129,8 +129,8 @@ public sealed class RedisSessionStoreLeaseTests(RedisFixture redis) : IClassFixt
             Assert.Equal("n1", (await RequestAsync(a.Sessions, "i1", terms, "x")).NodeId);
         }
 
+        var clock = Stopwatch.StartNew();   // before b's use: its idle second runs from a moment after this
         Assert.Equal("n1", (await RequestAsync(b.Sessions, "i1", terms, "x")).NodeId);
-        var clock = Stopwatch.StartNew();
 
         // Now nobody uses it: Redis drops the key by its TTL once the idle second is over (bounded wait).
         await using ConnectionMultiplexer direct = await ConnectionMultiplexer.ConnectAsync(redis.Server!.ConfigurationString);

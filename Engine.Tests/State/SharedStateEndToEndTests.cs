@@ -53,6 +53,30 @@ public sealed class SharedStateEndToEndTests(RedisFixture redis) : IClassFixture
         Assert.False(a.State.IsDegraded || b.State.IsDegraded);
     }
 
+    [SkippableFact]
+    public async Task Session_HeldByA_RotateRequestsCountedOnA_ContinueOnB()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        ProxyFixture a = await Instance(prefix);
+        ProxyFixture b = await Instance(prefix);
+        const string User = "country-us-session-y1-rotate-requests_4";
+        ProxyReply first = await ProxyReply.GetAsync(a.EndPoint, _origin.Port, User, ProxyFixture.Key);
+        Assert.Equal(200, first.Status);
+        for (int i = 2; i <= 3; i++)
+        {
+            Assert.Equal(first.Node, (await ProxyReply.GetAsync(a.EndPoint, _origin.Port, User, ProxyFixture.Key)).Node);
+        }
+
+        // a served the session twice in a row: it holds it (near cache), requests 2 and 3 were counted there.
+        Assert.Equal(1, ((Engine.Sessions.RedisSessionStore)a.State.Sessions).HeldLeases);
+        Assert.Equal(first.Node, (await ProxyReply.GetAsync(b.EndPoint, _origin.Port, User, ProxyFixture.Key)).Node);
+        ProxyReply fifth = await ProxyReply.GetAsync(a.EndPoint, _origin.Port, User, ProxyFixture.Key);
+        Assert.Equal(200, fifth.Status);
+        Assert.NotEqual(first.Node, fifth.Node);
+        Assert.Equal(fifth.Node, (await ProxyReply.GetAsync(b.EndPoint, _origin.Port, User, ProxyFixture.Key)).Node);
+        Assert.False(a.State.IsDegraded || b.State.IsDegraded);
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
