@@ -54,14 +54,17 @@ internal static class StickyBench
         byte[][] requests = [.. Enumerable.Range(0, Math.Max(1, sessions)).Select(i => Request(origin, sessions == 0 ? "country-us" : $"country-us-session-s{i}"))];
 
         var rates = new Dictionary<string, List<double>> { ["memory"] = [], ["redis"] = [] };
+        var cpu = new Dictionary<string, List<double>> { ["memory"] = [], ["redis"] = [] };
         for (int round = 1; round <= rounds; round++)
         {
-            foreach (string store in new[] { "memory", "redis" })
+            // Each round swaps which store goes first, so neither always runs on the warmer process.
+            foreach (string store in round % 2 == 1 ? new[] { "memory", "redis" } : ["redis", "memory"])
             {
-                (double rate, long errors, string note) = await OneRunAsync(store, redis, lease, origin, requests, connections, warmup, duration);
+                (double rate, double cpuPerRequest, long errors, string note) = await OneRunAsync(store, redis, own?.Pid, lease, origin, requests, connections, warmup, duration);
                 rates[store].Add(rate);
+                cpu[store].Add(cpuPerRequest);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"round={round} store={store} lease_ms={lease.TotalMilliseconds:0} sessions={sessions} connections={connections} rate={rate:0} per_s errors={errors}{note}"));
+                    $"round={round} store={store} lease_ms={lease.TotalMilliseconds:0} sessions={sessions} connections={connections} rate={rate:0} per_s cpu_us_per_req={cpuPerRequest:0.0} errors={errors}{note}"));
             }
         }
 
@@ -69,10 +72,16 @@ internal static class StickyBench
         double shared = Median(rates["redis"]);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"median memory={memory:0} redis={shared:0} per_s ratio={shared / memory:0.00} (target >= 0.90)"));
+        // On a box others are loading, the rate follows their load; CPU per request (this process,
+        // load generator included, plus redis-server) follows only the work each store adds.
+        double memoryCpu = Median(cpu["memory"]);
+        double sharedCpu = Median(cpu["redis"]);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"median cpu_us_per_req memory={memoryCpu:0.0} redis={sharedCpu:0.0} (with redis-server) ratio={memoryCpu / sharedCpu:0.00} (memory/redis: the rate ratio on an otherwise idle CPU-bound box)"));
         return 0;
     }
 
-    private static async Task<(double Rate, long Errors, string Note)> OneRunAsync(string store, string redis, TimeSpan lease, IPEndPoint origin, byte[][] requests, int connections, TimeSpan warmup, TimeSpan duration)
+    private static async Task<(double Rate, double CpuPerRequest, long Errors, string Note)> OneRunAsync(string store, string redis, int? redisPid, TimeSpan lease, IPEndPoint origin, byte[][] requests, int connections, TimeSpan warmup, TimeSpan duration)
     {
         string json = $$"""
             { "Engine": {
@@ -95,11 +104,13 @@ internal static class StickyBench
             server.Start(ProxyServicesFactory.Listeners(config.Options));
             IPEndPoint proxy = server.EndPoints[0];
             await LoadAsync(proxy, requests, connections, warmup);
+            double cpuBefore = ProcStat.CpuSeconds(Environment.ProcessId) + (redisPid is int pid ? ProcStat.CpuSeconds(pid) : 0);
             (long ok, long errors, TimeSpan elapsed) = await LoadAsync(proxy, requests, connections, duration);
+            double cpuSeconds = ProcStat.CpuSeconds(Environment.ProcessId) + (redisPid is int after ? ProcStat.CpuSeconds(after) : 0) - cpuBefore;
             string note = state is RedisStateStore shared
                 ? string.Create(CultureInfo.InvariantCulture, $" degraded_transitions={shared.DegradedTransitions} held_leases={((Engine.Sessions.RedisSessionStore)shared.Sessions).HeldLeases}")
                 : string.Empty;
-            return (ok / elapsed.TotalSeconds, errors, note);
+            return (ok / elapsed.TotalSeconds, ok > 0 ? cpuSeconds * 1e6 / ok : 0, errors, note);
         }
         finally
         {
@@ -187,6 +198,8 @@ internal static class StickyBench
         }
 
         public string Address { get; }
+
+        public int Pid => _process.Id;
 
         public static async Task<RedisChild> StartAsync()
         {
