@@ -55,16 +55,21 @@ internal static class StickyBench
 
         var rates = new Dictionary<string, List<double>> { ["memory"] = [], ["redis"] = [] };
         var cpu = new Dictionary<string, List<double>> { ["memory"] = [], ["redis"] = [] };
-        for (int round = 1; round <= rounds; round++)
+        // Round 0 is not counted: the first runs of a fresh process measure the JIT (issue 18.1), not the store.
+        for (int round = 0; round <= rounds; round++)
         {
             // Each round swaps which store goes first, so neither always runs on the warmer process.
             foreach (string store in round % 2 == 1 ? new[] { "memory", "redis" } : ["redis", "memory"])
             {
                 (double rate, double cpuPerRequest, long errors, string note) = await OneRunAsync(store, redis, own?.Pid, lease, origin, requests, connections, warmup, duration);
-                rates[store].Add(rate);
-                cpu[store].Add(cpuPerRequest);
+                if (round > 0)
+                {
+                    rates[store].Add(rate);
+                    cpu[store].Add(cpuPerRequest);
+                }
+
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"round={round} store={store} lease_ms={lease.TotalMilliseconds:0} sessions={sessions} connections={connections} rate={rate:0} per_s cpu_us_per_req={cpuPerRequest:0.0} errors={errors}{note}"));
+                    $"round={(round == 0 ? "0 (warm-up, not counted)" : round.ToString(CultureInfo.InvariantCulture))} store={store} lease_ms={lease.TotalMilliseconds:0} sessions={sessions} connections={connections} rate={rate:0} per_s cpu_us_per_req={cpuPerRequest:0.0} errors={errors}{note}"));
             }
         }
 

@@ -8,9 +8,11 @@ namespace Engine.State;
 
 /// <summary>
 /// <c>State:Store = redis</c>: sessions, request tokens, traffic and credits shared by every
-/// instance through one Redis. Tokens and sessions are atomic Lua scripts per request; traffic is
-/// counted locally and flushed every <see cref="RedisStateOptions.FlushInterval"/> by a background
-/// loop that also reads the shared totals back. While Redis is unreachable the store is degraded:
+/// instance through one Redis. Tokens are an atomic Lua script per request; sessions too, except
+/// those this instance holds the lease of (RedisSessionStore's near cache, renewed from this
+/// store's loop); traffic is counted locally and flushed every
+/// <see cref="RedisStateOptions.FlushInterval"/> by a background loop that also reads the shared
+/// totals back. While Redis is unreachable the store is degraded:
 /// it answers from an internal <see cref="MemoryStateStore"/> (local buckets at the full rate,
 /// local sessions) and keeps counting traffic, which the first flush after recovery sends.
 /// Nothing here throws an outage at a caller, and no call waits longer than the timeout.
