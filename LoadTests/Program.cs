@@ -32,6 +32,8 @@ internal static class LoadProgram
           soak        the engine in this process under a mixed load for --duration, then checks
                       sockets, heap, RSS, unobserved exceptions and request accounting (exit 1 on a problem)
           origin      run the built-in origin on --origin for --duration seconds (for wrk)
+          sticky      keep-alive GETs over --sessions sticky sessions through an in-process engine, memory
+                      store then redis, alternating --rounds times; the redis/memory ratio (sticky --help)
           peers       (or --peers) the engine side by side with squid, haproxy, trafficserver, tinyproxy
                       and proxy-chain, all pinned; one markdown table with ratios (LoadTests peers --help)
         """;
@@ -95,6 +97,8 @@ internal static class LoadProgram
                 return await IdleHold.RunAsync(options, origin);
             case "ci":
                 return await CiSmoke.RunAsync(origin);
+            case "sticky":
+                return await StickyBench.RunAsync(args, origin);
             default:
                 Console.Error.WriteLine($"unknown scenario '{options.Scenario}'");
                 Console.Error.WriteLine(Usage);

@@ -18,6 +18,17 @@ public sealed class SocketModeTests : IAsyncLifetime
     public async Task DisposeAsync() => await _origin.DisposeAsync();
 
     [Fact]
+    public void TestHost_RunsWithInlineSocketCompletions_AsTheDaemonDoes()
+    {
+        Assert.Equal("1", Environment.GetEnvironmentVariable(SocketMode.Variable));
+
+        // The runtime decided at its first socket operation; it must have seen the variable.
+        Assert.True(SocketMode.RuntimeInlineCompletions() ?? throw new InvalidOperationException(
+            "this runtime has no InlineSocketCompletionsEnabled; find where it keeps the inline-completions switch"),
+            "the test host's sockets complete on the thread pool: production.runsettings did not reach the host");
+    }
+
+    [Fact]
     public async Task EngineChild_WithInlineCompletionsOff_ForwardsAndTunnels()
     {
         const string config = """

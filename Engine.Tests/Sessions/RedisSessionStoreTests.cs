@@ -16,16 +16,16 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : SessionStoreCon
     private readonly string _prefix = RedisFixture.NewPrefix();
     private readonly List<RedisStateStore> _stores = [];
 
-    private RedisStateStore NewInstance(TimeProvider? clock = null)
+    private async Task<RedisStateStore> NewInstance(TimeProvider? clock = null)
     {
-        RedisStateStore store = redis.Store(_prefix, clock);
+        RedisStateStore store = await redis.StoreAsync(_prefix, clock);
         _stores.Add(store);
         return store;
     }
 
-    private protected override ISessionStore CreateStore(ManualTimeProvider time)
+    private protected override async Task<ISessionStore> CreateStoreAsync(ManualTimeProvider time)
     {
-        RedisStateStore store = NewInstance(time);
+        RedisStateStore store = await NewInstance(time);
         Assert.False(store.IsDegraded);
         return store.Sessions;
     }
@@ -45,7 +45,7 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : SessionStoreCon
     public async Task Session_RealOneSecondLength_ExpiresInRedisByItsTtl()
     {
         // No clock shift: Redis's own TIME and key TTL end the session, as in production.
-        RedisStateStore instance = NewInstance();
+        RedisStateStore instance = await NewInstance();
         ISessionStore store = instance.Sessions;
         var terms = new SessionTerms(1, 0, 0, 0);
         Assert.Equal(SessionOpenStatus.Created, (await store.OpenAsync("p", B("ttl"), B("country-us"), terms)).Status);
@@ -73,8 +73,8 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : SessionStoreCon
     [SkippableFact]
     public async Task Open_ViaAnotherInstance_ResumesWithTheSameNode()
     {
-        ISessionStore a = NewInstance().Sessions;
-        ISessionStore b = NewInstance().Sessions;
+        ISessionStore a = (await NewInstance()).Sessions;
+        ISessionStore b = (await NewInstance()).Sessions;
         Assert.Equal(SessionOpenStatus.Created, (await a.OpenAsync("p", B("x1"), B("country-us"), Terms())).Status);
         await a.CommitAsync("p", B("x1"), null, "n7");
         Assert.Equal(new SessionOpened(SessionOpenStatus.Resumed, "n7"), await b.OpenAsync("p", B("x1"), B("country-us"), Terms()));
@@ -85,8 +85,8 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : SessionStoreCon
     [SkippableFact]
     public async Task Open_OtherRulesViaAnotherInstance_IsMismatch()
     {
-        ISessionStore a = NewInstance().Sessions;
-        ISessionStore b = NewInstance().Sessions;
+        ISessionStore a = (await NewInstance()).Sessions;
+        ISessionStore b = (await NewInstance()).Sessions;
         await a.OpenAsync("p", B("x2"), B("country-us"), Terms());
         Assert.Equal(SessionOpenStatus.Mismatch, (await b.OpenAsync("p", B("x2"), B("country-de"), Terms())).Status);
     }
@@ -94,8 +94,8 @@ public sealed class RedisSessionStoreTests(RedisFixture redis) : SessionStoreCon
     [SkippableFact]
     public async Task Commit_RacingInstances_FirstRebindingWins()
     {
-        ISessionStore a = NewInstance().Sessions;
-        ISessionStore b = NewInstance().Sessions;
+        ISessionStore a = (await NewInstance()).Sessions;
+        ISessionStore b = (await NewInstance()).Sessions;
         await a.OpenAsync("p", B("x3"), B("country-us"), Terms());
         await Task.WhenAll(
             Enumerable.Range(0, 20).Select(i => (i % 2 == 0 ? a : b).CommitAsync("p", B("x3"), null, $"n{i}").AsTask()));

@@ -15,10 +15,10 @@ public abstract class SessionStoreContract : IAsyncLifetime
 
     private protected ManualTimeProvider Time { get; } = new();
 
-    private protected ISessionStore Store => _store ??= CreateStore(Time);
+    private protected ISessionStore Store => _store ?? throw new InvalidOperationException("InitializeAsync creates the store");
 
     /// <summary>A fresh, empty store whose expiry and rotation follow <paramref name="time"/>.</summary>
-    private protected abstract ISessionStore CreateStore(ManualTimeProvider time);
+    private protected abstract Task<ISessionStore> CreateStoreAsync(ManualTimeProvider time);
 
     private protected virtual ValueTask DisposeStoreAsync() => ValueTask.CompletedTask;
 
@@ -206,7 +206,7 @@ public abstract class SessionStoreContract : IAsyncLifetime
         Assert.False(await Store.DeleteAsync("p", B("s1")));
     }
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public async Task InitializeAsync() => _store = await CreateStoreAsync(Time);
 
     public async Task DisposeAsync() => await DisposeStoreAsync();
 }

@@ -32,14 +32,14 @@ public sealed class RedisFixture : IAsyncLifetime
     internal static string NewPrefix() => $"t{Guid.NewGuid():N}:";
 
     /// <summary>A store on this server (skips the test when there is none), with short intervals.</summary>
-    internal RedisStateStore Store(string prefix, TimeProvider? sessionClock = null, TimeSpan? timeout = null)
+    internal Task<RedisStateStore> StoreAsync(string prefix, TimeProvider? sessionClock = null, TimeSpan? timeout = null, TimeSpan? sessionLease = null)
     {
         if (Unavailable is not null)
         {
             throw Tools.Unavailable(Unavailable.Message);
         }
 
-        return Create(Server!, prefix, sessionClock, timeout);
+        return CreateAsync(Server!, prefix, sessionClock, timeout, sessionLease: sessionLease);
     }
 
     /// <summary>
@@ -47,14 +47,15 @@ public sealed class RedisFixture : IAsyncLifetime
     /// at a load average of 20 on this shared 2-core box): on a loaded 2-CPU runner the
     /// production 500 ms can pass while the pool is starved, which is a degraded transition, not a bug.
     /// </summary>
-    internal static RedisStateStore Create(RedisServer server, string prefix, TimeProvider? sessionClock = null, TimeSpan? timeout = null, Microsoft.Extensions.Logging.ILogger? logger = null) =>
-        new(new RedisStateOptions
+    internal static Task<RedisStateStore> CreateAsync(RedisServer server, string prefix, TimeProvider? sessionClock = null, TimeSpan? timeout = null, Microsoft.Extensions.Logging.ILogger? logger = null, TimeSpan? sessionLease = null) =>
+        RedisStateStore.ConnectAsync(new RedisStateOptions
         {
             Configuration = server.ConfigurationString,
             KeyPrefix = prefix,
             Timeout = timeout ?? TimeSpan.FromSeconds(5),
             FlushInterval = TimeSpan.FromMilliseconds(50),
             ProbeInterval = TimeSpan.FromMilliseconds(100),
+            SessionLease = sessionLease ?? TimeSpan.FromSeconds(2),
         }, TimeProvider.System, logger ?? NullLogger.Instance, sessionClock);
 
     public async Task DisposeAsync()

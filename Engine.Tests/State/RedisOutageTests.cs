@@ -58,8 +58,8 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
         await using RedisServer server = await RedisServer.StartAsync();
         string prefix = RedisFixture.NewPrefix();
         var log = new ListLogger();
-        await using RedisStateStore a = RedisFixture.Create(server, prefix, timeout: TimeSpan.FromMilliseconds(500), logger: log);
-        await using RedisStateStore b = RedisFixture.Create(server, prefix, timeout: TimeSpan.FromMilliseconds(500));
+        await using RedisStateStore a = await RedisFixture.CreateAsync(server, prefix, timeout: TimeSpan.FromMilliseconds(500), logger: log);
+        await using RedisStateStore b = await RedisFixture.CreateAsync(server, prefix, timeout: TimeSpan.FromMilliseconds(500));
         try
         {
             Assert.True((await a.TakeTokenAsync("p", 10)).Allowed);
@@ -135,7 +135,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
     {
         Tools.RequireNot(RedisServer.UnavailableReason is not null, RedisServer.UnavailableReason);
         int port = Fixtures.Upstreams.UpstreamProcess.FreePort();
-        await using var store = new RedisStateStore(
+        await using RedisStateStore store = await RedisStateStore.ConnectAsync(
             new RedisStateOptions { Configuration = $"127.0.0.1:{port}", KeyPrefix = RedisFixture.NewPrefix() },
             TimeProvider.System,
             Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);

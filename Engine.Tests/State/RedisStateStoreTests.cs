@@ -12,9 +12,9 @@ public sealed class RedisStateStoreTests(RedisFixture redis, ITestOutputHelper o
     private readonly string _prefix = RedisFixture.NewPrefix();
     private readonly List<RedisStateStore> _stores = [];
 
-    private RedisStateStore NewInstance(TimeSpan? timeout = null)
+    private async Task<RedisStateStore> NewInstance(TimeSpan? timeout = null)
     {
-        RedisStateStore store = redis.Store(_prefix, timeout: timeout);
+        RedisStateStore store = await redis.StoreAsync(_prefix, timeout: timeout);
         _stores.Add(store);
         Assert.False(store.IsDegraded);
         return store;
@@ -23,7 +23,7 @@ public sealed class RedisStateStoreTests(RedisFixture redis, ITestOutputHelper o
     [SkippableFact]
     public async Task TakeToken_TwoInstances64Tasks_AdmitTheRateInTotal()
     {
-        RedisStateStore[] instances = [NewInstance(), NewInstance()];
+        RedisStateStore[] instances = [await NewInstance(), await NewInstance()];
         const int Rate = 100;
         long admitted = 0;
         long firstAdmitted = long.MaxValue;
@@ -68,7 +68,7 @@ public sealed class RedisStateStoreTests(RedisFixture redis, ITestOutputHelper o
     [SkippableFact]
     public async Task TakeToken_LastToken_IsTakenOnceAcrossInstances()
     {
-        RedisStateStore[] instances = [NewInstance(), NewInstance()];
+        RedisStateStore[] instances = [await NewInstance(), await NewInstance()];
         using var start = new ManualResetEventSlim();
         var clock = Stopwatch.StartNew();
         RateDecision[] decisions = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => Task.Run(async () =>
@@ -88,7 +88,7 @@ public sealed class RedisStateStoreTests(RedisFixture redis, ITestOutputHelper o
     [SkippableFact]
     public async Task TakeToken_EmptyBucket_RetryAfterCoversTheRefill()
     {
-        RedisStateStore store = NewInstance();
+        RedisStateStore store = await NewInstance();
         Assert.True((await store.TakeTokenAsync("slow", 1)).Allowed);
         RateDecision refused = await store.TakeTokenAsync("slow", 1);
         Assert.False(refused.Allowed);
@@ -98,8 +98,8 @@ public sealed class RedisStateStoreTests(RedisFixture redis, ITestOutputHelper o
     [SkippableFact]
     public async Task AddTraffic_OnA_IsSeenOnB_AfterAFlush_TotalsExactAfterBoth()
     {
-        RedisStateStore a = NewInstance();
-        RedisStateStore b = NewInstance();
+        RedisStateStore a = await NewInstance();
+        RedisStateStore b = await NewInstance();
         Assert.Equal(0, b.TrafficUsed("pkg"));
         a.AddTraffic("pkg", 1000);
         b.AddTraffic("pkg", 500);
@@ -121,8 +121,8 @@ public sealed class RedisStateStoreTests(RedisFixture redis, ITestOutputHelper o
     [SkippableFact]
     public async Task AddTraffic_BackgroundFlush_ReachesTheOtherInstance()
     {
-        RedisStateStore a = NewInstance();
-        RedisStateStore b = NewInstance();
+        RedisStateStore a = await NewInstance();
+        RedisStateStore b = await NewInstance();
         _ = b.TrafficUsed("bg");
         a.AddTraffic("bg", 4096);
         var clock = Stopwatch.StartNew();
@@ -141,7 +141,7 @@ public sealed class RedisStateStoreTests(RedisFixture redis, ITestOutputHelper o
     {
         // 64 concurrent callers on a 2-core box at a load average near 20 once took a call past the
         // usual 2 s bound and counted a fallback: this test measures, it does not test the fallback.
-        RedisStateStore shared = NewInstance(TimeSpan.FromSeconds(10));
+        RedisStateStore shared = await NewInstance(TimeSpan.FromSeconds(10));
         var memory = new MemoryStateStore(TimeProvider.System);
         const int Calls = 10_000;
         for (int i = 0; i < 200; i++)
@@ -185,7 +185,7 @@ public sealed class RedisStateStoreTests(RedisFixture redis, ITestOutputHelper o
     [SkippableFact]
     public async Task TakeToken_RepeatedCalls_AreSentBySha()
     {
-        RedisStateStore store = NewInstance();
+        RedisStateStore store = await NewInstance();
         await store.TakeTokenAsync("sha", 1000);
         store.AddTraffic("sha", 1);
         Assert.True(await store.FlushNowAsync());   // the flush script is loaded too, before the count starts

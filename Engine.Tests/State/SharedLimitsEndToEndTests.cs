@@ -46,10 +46,10 @@ public sealed class SharedLimitsEndToEndTests : IAsyncLifetime
         await _origin.DisposeAsync();
     }
 
-    private (ProxyFixture Proxy, RedisStateStore Store) Instance(string prefix, Package package, EngineMetrics? metrics = null, TimeSpan? timeout = null)
+    private async Task<(ProxyFixture Proxy, RedisStateStore Store)> Instance(string prefix, Package package, EngineMetrics? metrics = null, TimeSpan? timeout = null)
     {
         Tools.RequireNot(_redis is null, RedisServer.UnavailableReason);
-        RedisStateStore store = RedisFixture.Create(_redis!, prefix, timeout: timeout);
+        RedisStateStore store = await RedisFixture.CreateAsync(_redis!, prefix, timeout: timeout);
         _owned.Add(store);
         var proxy = new ProxyFixture(o =>
         {
@@ -84,8 +84,8 @@ public sealed class SharedLimitsEndToEndTests : IAsyncLifetime
     public async Task RateLimit_IsOneBucketForBothInstances()
     {
         string prefix = RedisFixture.NewPrefix();
-        (ProxyFixture a, RedisStateStore storeA) = Instance(prefix, Limited(rps: 3));
-        (ProxyFixture b, RedisStateStore storeB) = Instance(prefix, Limited(rps: 3));
+        (ProxyFixture a, RedisStateStore storeA) = await Instance(prefix, Limited(rps: 3));
+        (ProxyFixture b, RedisStateStore storeB) = await Instance(prefix, Limited(rps: 3));
 
         // Both connected before the count starts: a store still connecting answers from its local bucket.
         foreach (RedisStateStore store in new[] { storeA, storeB })
@@ -118,8 +118,8 @@ public sealed class SharedLimitsEndToEndTests : IAsyncLifetime
     public async Task TrafficCap_CountsBothInstances()
     {
         string prefix = RedisFixture.NewPrefix();
-        (ProxyFixture a, RedisStateStore storeA) = Instance(prefix, Limited(traffic: 3 * MiB));
-        (ProxyFixture b, RedisStateStore storeB) = Instance(prefix, Limited(traffic: 3 * MiB));
+        (ProxyFixture a, RedisStateStore storeA) = await Instance(prefix, Limited(traffic: 3 * MiB));
+        (ProxyFixture b, RedisStateStore storeB) = await Instance(prefix, Limited(traffic: 3 * MiB));
         Assert.Equal(200, (await Get(a, "/bytes/" + (2 * MiB))).Status);
         await a.LogLinesAsync();
         await Eventually(() => storeB.TrafficUsed("p") >= 2 * MiB, TimeSpan.FromSeconds(5));
@@ -142,9 +142,9 @@ public sealed class SharedLimitsEndToEndTests : IAsyncLifetime
         string prefix = RedisFixture.NewPrefix();
         RedisStateStore? storeRef = null;
         using var metrics = new EngineMetrics(() => storeRef?.IsDegraded ?? false, () => 0);
-        (ProxyFixture a, RedisStateStore storeA) = Instance(prefix, Limited(rps: 1000), metrics, TimeSpan.FromMilliseconds(500));
+        (ProxyFixture a, RedisStateStore storeA) = await Instance(prefix, Limited(rps: 1000), metrics, TimeSpan.FromMilliseconds(500));
         storeRef = storeA;
-        (ProxyFixture b, RedisStateStore storeB) = Instance(prefix, Limited(rps: 1000), timeout: TimeSpan.FromMilliseconds(500));
+        (ProxyFixture b, RedisStateStore storeB) = await Instance(prefix, Limited(rps: 1000), timeout: TimeSpan.FromMilliseconds(500));
         Assert.Equal(200, (await Get(a)).Status);
         string node = (await ProxyReply.GetAsync(a.EndPoint, _origin.Port, "country-us-session-k1", "p-key")).Node!;
         Assert.Equal(0, Degraded(metrics));

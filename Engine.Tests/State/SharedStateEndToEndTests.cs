@@ -15,9 +15,9 @@ public sealed class SharedStateEndToEndTests(RedisFixture redis) : IClassFixture
 
     private static NodeOptions Direct(string id) => new() { Id = id, Type = NodeType.Direct, Country = "us", Network = "res" };
 
-    private ProxyFixture Instance(string prefix)
+    private async Task<ProxyFixture> Instance(string prefix)
     {
-        RedisStateStore store = redis.Store(prefix);
+        RedisStateStore store = await redis.StoreAsync(prefix);
         _owned.Add(store);
         var proxy = new ProxyFixture(o =>
         {
@@ -32,8 +32,8 @@ public sealed class SharedStateEndToEndTests(RedisFixture redis) : IClassFixture
     public async Task Session_StartedOnA_ContinuesOnB_WithTheSameNode()
     {
         string prefix = RedisFixture.NewPrefix();
-        ProxyFixture a = Instance(prefix);
-        ProxyFixture b = Instance(prefix);
+        ProxyFixture a = await Instance(prefix);
+        ProxyFixture b = await Instance(prefix);
         foreach (string id in new[] { "x1", "x2", "x3" })
         {
             string user = $"country-us-session-{id}";
@@ -50,6 +50,30 @@ public sealed class SharedStateEndToEndTests(RedisFixture redis) : IClassFixture
 
         ProxyReply mismatch = await ProxyReply.GetAsync(b.EndPoint, _origin.Port, "country-de-session-x1", ProxyFixture.Key);
         Assert.Equal(409, mismatch.Status);
+        Assert.False(a.State.IsDegraded || b.State.IsDegraded);
+    }
+
+    [SkippableFact]
+    public async Task Session_HeldByA_RotateRequestsCountedOnA_ContinueOnB()
+    {
+        string prefix = RedisFixture.NewPrefix();
+        ProxyFixture a = await Instance(prefix);
+        ProxyFixture b = await Instance(prefix);
+        const string User = "country-us-session-y1-rotate-requests_4";
+        ProxyReply first = await ProxyReply.GetAsync(a.EndPoint, _origin.Port, User, ProxyFixture.Key);
+        Assert.Equal(200, first.Status);
+        for (int i = 2; i <= 3; i++)
+        {
+            Assert.Equal(first.Node, (await ProxyReply.GetAsync(a.EndPoint, _origin.Port, User, ProxyFixture.Key)).Node);
+        }
+
+        // a served the session twice in a row: it holds it (near cache), requests 2 and 3 were counted there.
+        Assert.Equal(1, ((Engine.Sessions.RedisSessionStore)a.State.Sessions).HeldLeases);
+        Assert.Equal(first.Node, (await ProxyReply.GetAsync(b.EndPoint, _origin.Port, User, ProxyFixture.Key)).Node);
+        ProxyReply fifth = await ProxyReply.GetAsync(a.EndPoint, _origin.Port, User, ProxyFixture.Key);
+        Assert.Equal(200, fifth.Status);
+        Assert.NotEqual(first.Node, fifth.Node);
+        Assert.Equal(fifth.Node, (await ProxyReply.GetAsync(b.EndPoint, _origin.Port, User, ProxyFixture.Key)).Node);
         Assert.False(a.State.IsDegraded || b.State.IsDegraded);
     }
 

@@ -69,7 +69,7 @@ internal static class EngineApp
             return ExitOk;
         }
 
-        ChooseSocketMode(result.Options);
+        ChooseSocketMode();
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
             Args = [],
@@ -167,14 +167,13 @@ internal static class EngineApp
     /// socket completions run on the epoll thread instead of being queued to the thread pool;
     /// together with the pipes' inline schedulers a request goes from the client's bytes to the
     /// upstream's send without a thread hop (15.8k → 42k req/s on one pinned core,
-    /// docs/performance.md). Not with <c>State:Store = redis</c>: StackExchange.Redis stalls for
-    /// its 5 s timeout under inline completions (its writes can wait synchronously on the thread
-    /// that must deliver its socket events), found by running the suite in this mode. An operator's
-    /// own setting in the unit's environment always wins.
+    /// docs/performance.md). With every store: nothing may block an epoll thread, Redis included
+    /// (RedisLink.ConnectAsync says what once did). An operator's own setting in the unit's
+    /// environment always wins.
     /// </summary>
-    private static void ChooseSocketMode(EngineOptions options)
+    private static void ChooseSocketMode()
     {
-        if (Environment.GetEnvironmentVariable(InlineCompletions) is null && options.State.Store == State.StateStore.Memory)
+        if (Environment.GetEnvironmentVariable(InlineCompletions) is null)
         {
             Environment.SetEnvironmentVariable(InlineCompletions, "1");
         }

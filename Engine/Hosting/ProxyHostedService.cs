@@ -191,10 +191,10 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
 
     public bool IsAccepting => _server?.IsAccepting ?? false;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         _accessLog = AccessLogFactory.Create(_options.AccessLog, Console.OpenStandardOutput);
-        _state = StateStoreFactory.Create(_options.State, TimeProvider.System, _logger);
+        _state = await StateStoreFactory.CreateAsync(_options.State, TimeProvider.System, _logger).ConfigureAwait(false);
         _nodeSources = new NodeSourceWatcher(_options.NodeSources, _logger, OnNodeSourceChanged);
         _services = ProxyServicesFactory.Create(WithEffectiveNodes(_options), _accessLog, _state, log: _logger);
         long maxConnections = DescriptorBudget.Cap(_options.Limits.MaxConnections, out ulong descriptorLimit);
@@ -244,7 +244,6 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         // READY only once the listeners are bound (SystemdLifetime sends it too when systemd is our
         // parent; a repeat is harmless). A disabled notifier (no NOTIFY_SOCKET) ignores this.
         _systemd.Notify(new Microsoft.Extensions.Hosting.Systemd.ServiceState("READY=1"));
-        return Task.CompletedTask;
     }
 
     /// <summary>The tables client input can grow, read through the current services (a reload swaps some).</summary>

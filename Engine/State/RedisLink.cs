@@ -25,10 +25,14 @@ internal sealed class RedisLink : IAsyncDisposable
         _logger = logger;
         _timeout = timeout;
         Database = connection.GetDatabase();
+        Subscriber = connection.GetSubscriber();
         _connection.ConnectionFailed += (_, e) => Fail(e.Exception?.Message ?? e.FailureType.ToString());
     }
 
     public IDatabase Database { get; }
+
+    /// <summary>Pub/sub: the session handoff between instances (RedisSessionStore.Leases.cs).</summary>
+    public ISubscriber Subscriber { get; }
 
     public bool IsDegraded => Volatile.Read(ref _degraded) != 0;
 
@@ -39,7 +43,15 @@ internal sealed class RedisLink : IAsyncDisposable
     /// Connects without failing when Redis is down: the multiplexer keeps reconnecting in the
     /// background and the link starts degraded. Only an unparsable configuration throws.
     /// </summary>
-    public static RedisLink Connect(RedisStateOptions options, ILogger logger)
+    /// <remarks>
+    /// Asynchronous, never <c>ConnectionMultiplexer.Connect</c>: that one waits on its handshake with
+    /// <c>Task.Wait</c>, and a caller that runs on a socket thread (inline completions, the daemon's
+    /// mode: any code after an awaited socket operation) then blocks the epoll thread that must
+    /// deliver the handshake's reply whenever Redis's socket lands on that thread. Every start then
+    /// waited out the connect timeout and began degraded (seen with dotnet-stack: the epoll thread
+    /// in <c>ConnectImpl</c> → <c>Task.Wait</c>); that, not the commands, was the "5 s stall".
+    /// </remarks>
+    public static async Task<RedisLink> ConnectAsync(RedisStateOptions options, ILogger logger)
     {
         ConfigurationOptions configuration = ConfigurationOptions.Parse(options.Configuration);
         int milliseconds = (int)options.Timeout.TotalMilliseconds;
@@ -57,28 +69,13 @@ internal sealed class RedisLink : IAsyncDisposable
         // instead fall back at once.
         configuration.BacklogPolicy = BacklogPolicy.FailFast;
         configuration.ClientName ??= "engine";
-        var link = new RedisLink(ConnectionMultiplexer.Connect(configuration), logger, options.Timeout);
+        var link = new RedisLink(await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false), logger, options.Timeout);
         if (!link._connection.IsConnected)
         {
             link.Fail("not reachable at start");
         }
 
         return link;
-    }
-
-    /// <summary>
-    /// Moves the caller to the thread pool when it runs on the runtime's socket thread (inline
-    /// socket completions, the daemon's mode). StackExchange.Redis can wait synchronously for its
-    /// write lock; on the socket thread that wait blocks the very thread that must deliver the
-    /// socket events the lock holder is waiting for, and every call stalled until the client's
-    /// 5 s timeout (found by running the suite in the daemon's socket mode). Off that thread, nothing.
-    /// </summary>
-    public static async ValueTask LeaveSocketThreadAsync()
-    {
-        if (!Thread.CurrentThread.IsThreadPoolThread)
-        {
-            await Task.Yield();
-        }
     }
 
     /// <summary>Failures that mean "Redis is not usable right now", as opposed to a bug.</summary>
@@ -131,6 +128,18 @@ internal sealed class RedisLink : IAsyncDisposable
     /// unobserved task exception.
     /// </summary>
     public Task<T> Bounded<T>(Task<T> call)
+    {
+        if (call.IsCompleted)
+        {
+            return call;
+        }
+
+        _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return call.WaitAsync(_timeout);
+    }
+
+    /// <inheritdoc cref="Bounded{T}(Task{T})"/>
+    public Task Bounded(Task call)
     {
         if (call.IsCompleted)
         {

@@ -8,9 +8,11 @@ namespace Engine.State;
 
 /// <summary>
 /// <c>State:Store = redis</c>: sessions, request tokens, traffic and credits shared by every
-/// instance through one Redis. Tokens and sessions are atomic Lua scripts per request; traffic is
-/// counted locally and flushed every <see cref="RedisStateOptions.FlushInterval"/> by a background
-/// loop that also reads the shared totals back. While Redis is unreachable the store is degraded:
+/// instance through one Redis. Tokens are an atomic Lua script per request; sessions too, except
+/// those this instance holds the lease of (RedisSessionStore's near cache, renewed from this
+/// store's loop); traffic is counted locally and flushed every
+/// <see cref="RedisStateOptions.FlushInterval"/> by a background loop that also reads the shared
+/// totals back. While Redis is unreachable the store is degraded:
 /// it answers from an internal <see cref="MemoryStateStore"/> (local buckets at the full rate,
 /// local sessions) and keeps counting traffic, which the first flush after recovery sends.
 /// Nothing here throws an outage at a caller, and no call waits longer than the timeout.
@@ -21,6 +23,7 @@ internal sealed class RedisStateStore : IStateStore
     private readonly RedisKeys _keys;
     private readonly RedisStateOptions _options;
     private readonly MemoryStateStore _local;
+    private readonly RedisSessionStore _sessions;
     private readonly ConcurrentDictionary<string, TrafficCounter> _traffic = new(StringComparer.Ordinal);
     private readonly TrafficCounter _credits = new();
     private readonly CancellationTokenSource _stop = new();
@@ -28,27 +31,38 @@ internal sealed class RedisStateStore : IStateStore
     private readonly Task _loop;
     private int _disposed;
 
-    public RedisStateStore(RedisStateOptions options, TimeProvider time, ILogger logger)
-        : this(options, time, logger, sessionClockShift: null)
+    private RedisStateStore(RedisStateOptions options, RedisLink link, TimeProvider time, TimeProvider? sessionClockShift)
     {
+        _options = options;
+        _keys = new RedisKeys(options.KeyPrefix);
+        _local = new MemoryStateStore(time);
+        _link = link;
+        _sessions = new RedisSessionStore(_link, _keys, _local.Sessions, sessionClockShift, options);
+        _loop = Task.Run(() => RunAsync(_stop.Token));
     }
+
+    /// <summary>Connects (asynchronously: see <see cref="RedisLink.ConnectAsync"/>) and starts the flush loop.</summary>
+    public static Task<RedisStateStore> ConnectAsync(RedisStateOptions options, TimeProvider time, ILogger logger) =>
+        ConnectAsync(options, time, logger, sessionClockShift: null);
 
     /// <param name="sessionClockShift">
     /// Tests only (not an option: nothing in configuration reaches it): time advanced on this clock is
     /// added to Redis's <c>TIME</c> for session expiry and rotation, so the session contract's timing
     /// rules run without waiting. RedisSessionStoreTests also lets a real TTL expire without it.
     /// </param>
-    internal RedisStateStore(RedisStateOptions options, TimeProvider time, ILogger logger, TimeProvider? sessionClockShift)
+    internal static async Task<RedisStateStore> ConnectAsync(RedisStateOptions options, TimeProvider time, ILogger logger, TimeProvider? sessionClockShift)
     {
-        _options = options;
-        _keys = new RedisKeys(options.KeyPrefix);
-        _local = new MemoryStateStore(time);
-        _link = RedisLink.Connect(options, logger);
-        Sessions = new RedisSessionStore(_link, _keys, _local.Sessions, sessionClockShift);
-        _loop = Task.Run(() => RunAsync(_stop.Token));
+        RedisLink link = await RedisLink.ConnectAsync(options, logger).ConfigureAwait(false);
+        var store = new RedisStateStore(options, link, time, sessionClockShift);
+        if (!link.IsDegraded)
+        {
+            await store._sessions.SubscribeAsync().ConfigureAwait(false);
+        }
+
+        return store;
     }
 
-    public ISessionStore Sessions { get; }
+    public ISessionStore Sessions => _sessions;
 
     public long CreditsUsed => _credits.Used;
 
@@ -71,7 +85,6 @@ internal sealed class RedisStateStore : IStateStore
     {
         try
         {
-            await RedisLink.LeaveSocketThreadAsync().ConfigureAwait(false);
             RedisResult result = await _link.Bounded(_link.Database.ScriptEvaluateAsync(RedisScripts.TakeToken, [_keys.Bucket(packageId)], [ratePerSecond]));
             var answer = (RedisResult[])result!;
             return (int)answer[0] == 1 ? RateDecision.Admit : new RateDecision(false, (int)answer[1]);
@@ -113,6 +126,7 @@ internal sealed class RedisStateStore : IStateStore
                 if (!_link.IsDegraded)
                 {
                     await FlushAsync();
+                    await _sessions.MaintainAsync();
                     continue;
                 }
 
@@ -170,7 +184,6 @@ internal sealed class RedisStateStore : IStateStore
         adds[^1] = creditAdd;
         try
         {
-            await RedisLink.LeaveSocketThreadAsync().ConfigureAwait(false);
             var totals = (RedisResult[])(await _link.Bounded(_link.Database.ScriptEvaluateAsync(RedisScripts.Flush, keys, adds)))!;
             for (int i = 0; i < counters.Length; i++)
             {
@@ -204,8 +217,10 @@ internal sealed class RedisStateStore : IStateStore
         await _loop;
         if (!_link.IsDegraded)
         {
-            // The last bytes of a graceful stop; bounded by the timeout like every call.
+            // The last bytes of a graceful stop and the sessions held here, handed on at once;
+            // bounded by the timeout like every call.
             await FlushAsync();
+            await _sessions.ReleaseAllAsync();
         }
 
         await _link.DisposeAsync();
