@@ -308,6 +308,7 @@ public sealed class HttpExchangeTests : IAsyncLifetime
 
         Assert.Equal(ExchangeOutcome.Failed, result.Outcome);
         Assert.Equal(ExchangeFailure.ClientFraming, result.Failure);
+        Assert.Equal(ChunkedFramingError.InvalidChunkSize, result.ClientFramingError);
         Assert.Equal(new TerminationState(TerminationCause.Proxy, TerminationPhase.Request), result.Termination);
     }
 }

@@ -84,6 +84,13 @@ internal sealed partial class ProxyConnection
             return RejectAsync(ProxyFailures.NodeAnswered(_request.Upstream, _router.Node?.IdBytes ?? default, translated));
         }
 
+        if (result.Failure == ExchangeFailure.ClientFraming)
+        {
+            // The body's framing broke, so the rest of it has no known length: the refusal drains it for a
+            // while (lingering close, RFC 9112 §9.6) so the client reads the answer instead of a reset.
+            _request.ExchangeStarted = false;
+        }
+
         return RejectAsync(ProxyFailures.Of(result));
     }
 

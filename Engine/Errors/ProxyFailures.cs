@@ -278,7 +278,8 @@ internal static class ProxyFailures
     /// <summary>An exchange that failed before the client saw a response byte (<see cref="ExchangeOutcome.Failed"/>).</summary>
     public static ProxyFailure Of(in ExchangeResult result) => result.Failure switch
     {
-        ExchangeFailure.ClientFraming => new(ErrorCode.BadRequest, result.Termination, "invalid chunked framing in the request body (RFC 9112 7.1)"u8),
+        // The same answers the head parser gives for the same faults (malformed.md #12; 431 for an oversized trailer section).
+        ExchangeFailure.ClientFraming => Rejected(result.ClientFramingError.ToRejectReason()),
         ExchangeFailure.RequestSendFailed => new(ErrorCode.RequestError, result.Termination, "the target closed the connection while the request was sent"u8),
         ExchangeFailure.TargetClosedDuringUpload => new(ErrorCode.RequestError, result.Termination, "the target closed the connection while the request body was sent"u8),
         ExchangeFailure.ResponseHeadTimeout => new(ErrorCode.GatewayTimeout, result.Termination, "no response head from the target within ResponseHeadTimeout"u8),

@@ -9,7 +9,8 @@ namespace Engine.Forwarding;
 /// <c>Errors/ProxyFailures</c>), who ended it and when (<see cref="Termination"/>), the bytes it
 /// moved each way, and whether the client connection can carry another request. <see cref="NodeAnswer"/>
 /// is an http node's own error answer, classified (<see cref="NodeAnswerClassifier"/>): the <c>upstream</c>
-/// member of the error and the log line.
+/// member of the error and the log line. <see cref="ClientFramingError"/> says how the client's chunked body broke
+/// (<see cref="ExchangeFailure.ClientFraming"/>).
 /// </summary>
 internal readonly record struct ExchangeResult(
     ExchangeOutcome Outcome,
@@ -20,4 +21,5 @@ internal readonly record struct ExchangeResult(
     bool ClientContinues = false,
     ExchangeFailure Failure = ExchangeFailure.None,
     ConnectStatus NodeFailure = ConnectStatus.Connected,
-    NodeAnswer NodeAnswer = default);
+    NodeAnswer NodeAnswer = default,
+    ChunkedFramingError ClientFramingError = ChunkedFramingError.None);

@@ -187,6 +187,7 @@ internal sealed partial class HttpExchange : IDisposable
                 return Result(ExchangeOutcome.Failed, new TerminationState(TerminationCause.Proxy, TerminationPhase.Request)) with
                 {
                     Failure = ExchangeFailure.ClientFraming,
+                    ClientFramingError = _requestChunks.Error,
                 };
             case RelayOutcome.NotStarted:
                 return Result(ExchangeOutcome.Failed, relay.Termination) with
