@@ -34,10 +34,9 @@ public class TunnelRelayBenchmarks
     {
         (_client, _clientServer) = Pair();
         (_targetClient, _target) = Pair();
-        _transport = new SocketConnection(_clientServer, SocketListener.InputOptions, SocketListener.OutputOptions);
-        _transport.Start();
-        _relay = new TunnelRelay(_transport.Input, _transport.Output, _targetClient, TimeSpan.FromMinutes(10), CancellationToken.None);
-        _running = _relay.RunAsync();
+        _transport = new SocketConnection(_clientServer);
+        _relay = new TunnelRelay(RelaySide.ForClient(_transport.Input, _transport.Output), _targetClient, TimeSpan.FromMinutes(10), CancellationToken.None);
+        _running = _relay.RunAsync().AsTask();
     }
 
     [GlobalCleanup]

@@ -27,10 +27,9 @@ internal static class TunnelAllocation
     {
         using SocketPair clientLink = await SocketPair.CreateAsync();
         using SocketPair targetLink = await SocketPair.CreateAsync();
-        await using var transport = new SocketConnection(clientLink.B, SocketListener.InputOptions, SocketListener.OutputOptions);
-        transport.Start();
-        using var relay = new TunnelRelay(transport.Input, transport.Output, targetLink.A, TimeSpan.FromMinutes(1), CancellationToken.None);
-        Task<TunnelResult> running = relay.RunAsync();
+        await using var transport = new SocketConnection(clientLink.B);
+        using var relay = new TunnelRelay(RelaySide.ForClient(transport.Input, transport.Output), targetLink.A, TimeSpan.FromMinutes(1), CancellationToken.None);
+        Task<TunnelResult> running = relay.RunAsync().AsTask();
 
         byte[] chunk = new byte[64 * 1024];
         byte[] sink = new byte[64 * 1024];

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Engine.Diagnostics;
+using Engine.Transport;
 using Engine.Tunnel;
 
 namespace Engine.Tests.Tunnel;
@@ -17,25 +18,42 @@ public class TunnelRelayTests
     {
         public required SocketPair ClientLink { get; init; }
         public required SocketPair TargetLink { get; init; }
-        public required SocketPipes ClientPipes { get; init; }
+        public SocketConnection? Transport { get; init; }
+        public SocketPipes? Pipes { get; init; }
+
+        public System.IO.Pipelines.PipeReader ClientInput => Transport?.Input ?? Pipes!.Input;
+        public System.IO.Pipelines.PipeWriter ClientOutput => Transport is not null ? Transport.Output : Pipes!.Output;
 
         public Socket Client => ClientLink.A;
         public Socket Target => TargetLink.B;
         public Socket RelayTargetSide => TargetLink.A;
 
-        public static async Task<Rig> CreateAsync()
+        // pipes: the client end is a reader and writer over a stream, as behind TLS (PipeSide);
+        // otherwise the production transport, whose socket the relay takes over (SocketSide).
+        public static async Task<Rig> CreateAsync(bool pipes)
         {
             SocketPair clientLink = await SocketPair.CreateAsync();
             SocketPair targetLink = await SocketPair.CreateAsync();
-            return new Rig { ClientLink = clientLink, TargetLink = targetLink, ClientPipes = new SocketPipes(clientLink.B) };
+            return pipes
+                ? new Rig { ClientLink = clientLink, TargetLink = targetLink, Pipes = new SocketPipes(clientLink.B) }
+                : new Rig { ClientLink = clientLink, TargetLink = targetLink, Transport = new SocketConnection(clientLink.B) };
         }
 
         public TunnelRelay Relay(TimeSpan idle, CancellationToken shutdown = default) =>
-            new(ClientPipes.Input, ClientPipes.Output, RelayTargetSide, idle, shutdown);
+            new(RelaySide.ForClient(ClientInput, ClientOutput), RelayTargetSide, idle, shutdown);
 
         public async ValueTask DisposeAsync()
         {
-            await ClientPipes.DisposeAsync();
+            if (Pipes is not null)
+            {
+                await Pipes.DisposeAsync();
+            }
+
+            if (Transport is not null)
+            {
+                await Transport.DisposeAsync();
+            }
+
             ClientLink.Dispose();
             TargetLink.Dispose();
         }
@@ -58,13 +76,15 @@ public class TunnelRelayTests
         return hash.GetHashAndReset();
     }
 
-    [Fact]
-    public async Task RunAsync_BulkBothWays_ArrivesIntactAndIsCounted()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RunAsync_BulkBothWays_ArrivesIntactAndIsCounted(bool pipes)
     {
         const long Size = 256L * 1024 * 1024;
-        await using Rig rig = await Rig.CreateAsync();
+        await using Rig rig = await Rig.CreateAsync(pipes);
         using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
-        Task<TunnelResult> run = relay.RunAsync();
+        Task<TunnelResult> run = relay.RunAsync().AsTask();
 
         Task<byte[]> up = SendAndHashAsync(rig.Client, Size, 1);
         Task<byte[]> down = SendAndHashAsync(rig.Target, Size, 2);
@@ -82,12 +102,14 @@ public class TunnelRelayTests
         Assert.Equal(Size, result.BytesFromTarget);
     }
 
-    [Fact]
-    public async Task RunAsync_ClientHalfCloses_TargetStillAnswers()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RunAsync_ClientHalfCloses_TargetStillAnswers(bool pipes)
     {
-        await using Rig rig = await Rig.CreateAsync();
+        await using Rig rig = await Rig.CreateAsync(pipes);
         using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
-        Task<TunnelResult> run = relay.RunAsync();
+        Task<TunnelResult> run = relay.RunAsync().AsTask();
 
         await rig.Client.SendAsync("request"u8.ToArray(), SocketFlags.None);
         rig.Client.Shutdown(SocketShutdown.Send);
@@ -103,12 +125,14 @@ public class TunnelRelayTests
         Assert.Equal(TerminationState.Normal, result.Termination);
     }
 
-    [Fact]
-    public async Task RunAsync_TargetHalfCloses_ClientCanStillSend()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RunAsync_TargetHalfCloses_ClientCanStillSend(bool pipes)
     {
-        await using Rig rig = await Rig.CreateAsync();
+        await using Rig rig = await Rig.CreateAsync(pipes);
         using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
-        Task<TunnelResult> run = relay.RunAsync();
+        Task<TunnelResult> run = relay.RunAsync().AsTask();
 
         await rig.Target.SendAsync("banner"u8.ToArray(), SocketFlags.None);
         rig.Target.Shutdown(SocketShutdown.Send);
@@ -120,19 +144,21 @@ public class TunnelRelayTests
         Assert.Equal(TerminationState.Normal, (await run.WaitAsync(TestTimeout)).Termination);
     }
 
-    [Fact]
-    public async Task RunAsync_BytesAlreadyBuffered_AreRelayedFirst()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RunAsync_BytesAlreadyBuffered_AreRelayedFirst(bool pipes)
     {
-        await using Rig rig = await Rig.CreateAsync();
+        await using Rig rig = await Rig.CreateAsync(pipes);
 
         // Bytes sent before the relay starts sit in the client pipe, like a TLS ClientHello
         // sent right behind the CONNECT head.
         await rig.Client.SendAsync("early-hello"u8.ToArray(), SocketFlags.None);
-        ReadResultProbe probe = await ReadResultProbe.PeekAsync(rig.ClientPipes);
+        ReadResultProbe probe = await ReadResultProbe.PeekAsync(rig.ClientInput);
         Assert.Equal(11, probe.Length);
 
         using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
-        Task<TunnelResult> run = relay.RunAsync();
+        Task<TunnelResult> run = relay.RunAsync().AsTask();
         rig.Client.Shutdown(SocketShutdown.Send);
         Assert.Equal("early-hello", await ReadToEndAsync(rig.Target).WaitAsync(TestTimeout));
         rig.Target.Shutdown(SocketShutdown.Send);
@@ -140,21 +166,25 @@ public class TunnelRelayTests
         Assert.Equal(11, result.BytesFromClient);
     }
 
-    [Fact]
-    public async Task RunAsync_Idle_EndsWithClientTimeout()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RunAsync_Idle_EndsWithClientTimeout(bool pipes)
     {
-        await using Rig rig = await Rig.CreateAsync();
+        await using Rig rig = await Rig.CreateAsync(pipes);
         using TunnelRelay relay = rig.Relay(TimeSpan.FromMilliseconds(300));
-        TunnelResult result = await relay.RunAsync().WaitAsync(TestTimeout);
+        TunnelResult result = await relay.RunAsync().AsTask().WaitAsync(TestTimeout);
         Assert.Equal(new TerminationState(TerminationCause.ClientTimeout, TerminationPhase.Data), result.Termination);
     }
 
-    [Fact]
-    public async Task RunAsync_TargetResets_EndsWithTargetAbort()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RunAsync_TargetResets_EndsWithTargetAbort(bool pipes)
     {
-        await using Rig rig = await Rig.CreateAsync();
+        await using Rig rig = await Rig.CreateAsync(pipes);
         using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
-        Task<TunnelResult> run = relay.RunAsync();
+        Task<TunnelResult> run = relay.RunAsync().AsTask();
         await rig.Target.SendAsync("x"u8.ToArray(), SocketFlags.None);
         rig.Target.LingerState = new LingerOption(true, 0);
         rig.Target.Close();   // linger 0: RST
@@ -162,13 +192,15 @@ public class TunnelRelayTests
         Assert.Equal(TerminationCause.TargetAbort, result.Termination.Cause);
     }
 
-    [Fact]
-    public async Task RunAsync_Shutdown_EndsWithKilled()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RunAsync_Shutdown_EndsWithKilled(bool pipes)
     {
-        await using Rig rig = await Rig.CreateAsync();
+        await using Rig rig = await Rig.CreateAsync(pipes);
         using var shutdown = new CancellationTokenSource();
         using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1), shutdown.Token);
-        Task<TunnelResult> run = relay.RunAsync();
+        Task<TunnelResult> run = relay.RunAsync().AsTask();
         await shutdown.CancelAsync();
         TunnelResult result = await run.WaitAsync(TestTimeout);
         Assert.Equal(TerminationCause.Killed, result.Termination.Cause);
@@ -190,13 +222,13 @@ public class TunnelRelayTests
     private readonly record struct ReadResultProbe(long Length)
     {
         // Waits until the bytes are in the pipe without consuming them.
-        public static async Task<ReadResultProbe> PeekAsync(SocketPipes pipes)
+        public static async Task<ReadResultProbe> PeekAsync(System.IO.Pipelines.PipeReader input)
         {
             while (true)
             {
-                System.IO.Pipelines.ReadResult read = await pipes.Input.ReadAsync();
+                System.IO.Pipelines.ReadResult read = await input.ReadAsync();
                 long length = read.Buffer.Length;
-                pipes.Input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+                input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
                 if (length >= 11)
                 {
                     return new ReadResultProbe(length);

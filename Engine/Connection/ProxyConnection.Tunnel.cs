@@ -55,7 +55,7 @@ internal sealed partial class ProxyConnection
         }
 
         _request.Status = 200;
-        using var relay = new TunnelRelay(_input, _output, target, _services.Limits.IdleTimeout, _aborted, _services.Time, _admission.Traffic);
+        using var relay = new TunnelRelay(RelaySide.ForClient(_input, _output), target, _services.Limits.IdleTimeout, _aborted, _services.Time, _admission.Traffic);
         TunnelResult result = await relay.RunAsync().ConfigureAwait(false);
         _request.BytesIn += result.BytesFromClient;
         _request.BytesOut += result.BytesFromTarget;

@@ -20,8 +20,6 @@ internal sealed class SocketListener : IDisposable
     // such hop is a context switch; removing them took keep-alive GETs on one core from ~16k to
     // ~42k req/s. It is safe because no reader or writer of these pipes blocks or holds a lock across
     // a flush.
-    internal static readonly PipeOptions InputOptions = new(BlockMemoryPool.Instance, pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false, minimumSegmentSize: BlockMemoryPool.SmallBlock);
-    internal static readonly PipeOptions OutputOptions = new(BlockMemoryPool.Instance, pauseWriterThreshold: 128 * 1024, resumeWriterThreshold: 64 * 1024, readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false, minimumSegmentSize: BlockMemoryPool.SmallBlock);
 
     private readonly Socket _socket;
     private readonly ConnectionCounter _counter;
@@ -133,7 +131,7 @@ internal sealed class SocketListener : IDisposable
             backoff = FirstBackoff;
             Interlocked.Exchange(ref _lastAccept, Environment.TickCount64);
             client.NoDelay = true;
-            var connection = new SocketConnection(client, InputOptions, OutputOptions);
+            var connection = new SocketConnection(client);
             bool admitted = _counter.TryAcquire();
 
             // Registered before it runs: RunAsync goes synchronously as far as it can, and a client
@@ -157,7 +155,6 @@ internal sealed class SocketListener : IDisposable
     {
         try
         {
-            connection.Start();
             await (admitted ? _onConnection(connection) : _onOverloaded(connection)).ConfigureAwait(false);
         }
         finally

@@ -36,6 +36,27 @@ internal sealed class SocketReader : PipeReader
     private bool _finished;  // the socket delivered its FIN (or failed)
     private bool _cancelPending;
     private bool _preferLarge;
+    private readonly bool _client;
+
+    /// <summary>A reader for the upstream side: attached to each exchange's socket in turn.</summary>
+    public SocketReader()
+    {
+    }
+
+    /// <summary>
+    /// <paramref name="client"/>: the reader of a client connection, for its whole life. While
+    /// nothing is buffered it waits for data with a zero-byte receive before it takes a block, so
+    /// a connection idle between requests (or holding a tunnel) keeps no buffer; a broken
+    /// connection surfaces as <see cref="ConnectionResetException"/>, as every client read expects.
+    /// </summary>
+    public SocketReader(Socket socket, bool client)
+    {
+        _client = client;
+        Attach(socket);
+    }
+
+    /// <summary>The socket read from (null when detached).</summary>
+    public Socket? Socket => _socket;
 
     /// <summary>Reads from <paramref name="socket"/> until <see cref="Complete"/>; the socket stays the caller's.</summary>
     public void Attach(Socket socket)
@@ -67,6 +88,11 @@ internal sealed class SocketReader : PipeReader
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<ReadResult>(cancellationToken);
+        }
+
+        if (_client)
+        {
+            return ReceiveFromClientAsync(cancellationToken);
         }
 
         Memory<byte> free = FreeSpace();
@@ -102,6 +128,52 @@ internal sealed class SocketReader : PipeReader
 
         Received(received, asked);
         return TakeResult();
+    }
+
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<ReadResult> ReceiveFromClientAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (_buffer is null)
+            {
+                // Zero-byte wait first: the block is taken only once there is something to put in it.
+                ValueTask<int> wait = _socket!.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
+                if (!wait.IsCompletedSuccessfully)
+                {
+                    await wait.ConfigureAwait(false);
+                }
+
+                if (_cancelPending)
+                {
+                    return TakeResult();
+                }
+            }
+
+            Memory<byte> free = FreeSpace();
+            if (free.IsEmpty)
+            {
+                _finished = true;   // everything examined and no room to grow: a head past any limit
+                return TakeResult();
+            }
+
+            ValueTask<int> receive = _socket!.ReceiveAsync(free, SocketFlags.None, cancellationToken);
+            int received = receive.IsCompletedSuccessfully ? receive.Result : await receive.ConfigureAwait(false);
+            Received(received, free.Length);
+            return TakeResult();
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            if (_cancelPending)
+            {
+                Received(0, 0);
+                return TakeResult();
+            }
+
+            _finished = true;
+            ReleaseIfEmpty();
+            throw new ConnectionResetException(e.Message, e);
+        }
     }
 
     private void Received(int received, int asked)

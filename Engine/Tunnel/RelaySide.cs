@@ -1,0 +1,42 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Engine.Transport;
+
+namespace Engine.Tunnel;
+
+/// <summary>
+/// One end of a tunnel as the relay sees it: receive (0 = the peer's FIN), send, pass a FIN on,
+/// abort. A plain client and every target are sockets (<see cref="SocketSide"/>); a client behind
+/// TLS is the decrypted stream's reader and writer (<see cref="PipeSide"/>).
+/// </summary>
+internal abstract class RelaySide
+{
+    protected RelaySide(bool isClient) => IsClient = isClient;
+
+    /// <summary>Which end a failure blames: the client (ClientAbort) or the target (TargetAbort).</summary>
+    public bool IsClient { get; }
+
+    /// <summary>Bytes received into <paramref name="buffer"/>; 0 means the end (for an empty buffer: data is waiting).</summary>
+    public abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer);
+
+    /// <summary>Sends all of <paramref name="data"/>; throws when the end can no longer be written to.</summary>
+    public abstract ValueTask<int> SendAsync(ReadOnlyMemory<byte> data);
+
+    /// <summary>Passes the other end's FIN on (half-close); never throws.</summary>
+    public abstract void ShutdownSend();
+
+    /// <summary>Ends pending and future I/O at once; never throws.</summary>
+    public abstract void Abort();
+
+    /// <summary>
+    /// The client connection as a relay end: its socket itself when the connection is plain (bytes
+    /// the head reader already holds — a TLS ClientHello sent right behind the CONNECT — go first),
+    /// the decrypted stream otherwise.
+    /// </summary>
+    public static RelaySide ForClient(PipeReader input, PipeWriter output) =>
+        input is SocketReader { Socket: { } socket } reader && output is SocketWriter
+            ? new SocketSide(socket, isClient: true, reader)
+            : new PipeSide(input, output);
+
+    public static RelaySide ForTarget(Socket target) => new SocketSide(target, isClient: false, buffered: null);
+}

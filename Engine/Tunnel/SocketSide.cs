@@ -1,0 +1,81 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Engine.Transport;
+
+namespace Engine.Tunnel;
+
+/// <summary>A socket as a relay end: the runtime's own cached operations, nothing per read.</summary>
+internal sealed class SocketSide : RelaySide
+{
+    private readonly Socket _socket;
+    private SocketReader? _buffered;   // the head reader, while it still holds client bytes
+
+    public SocketSide(Socket socket, bool isClient, SocketReader? buffered)
+        : base(isClient)
+    {
+        _socket = socket;
+        _buffered = buffered;
+    }
+
+    public override ValueTask<int> ReceiveAsync(Memory<byte> buffer)
+    {
+        if (_buffered is not null && TakeBuffered(buffer, out int taken))
+        {
+            return new ValueTask<int>(taken);
+        }
+
+        return _socket.ReceiveAsync(buffer, SocketFlags.None);
+    }
+
+    private bool TakeBuffered(Memory<byte> buffer, out int taken)
+    {
+        taken = 0;
+        if (!_buffered!.TryRead(out ReadResult read) || read.Buffer.IsEmpty)
+        {
+            _buffered = null;   // drained: from here on the socket alone
+            return false;
+        }
+
+        ReadOnlySequence<byte> bytes = read.Buffer;
+        if (buffer.IsEmpty)
+        {
+            _buffered.AdvanceTo(bytes.Start);
+            return true;   // the zero-byte wait: data is here
+        }
+
+        taken = (int)Math.Min(buffer.Length, bytes.Length);
+        bytes.Slice(0, taken).CopyTo(buffer.Span);
+        _buffered.AdvanceTo(bytes.GetPosition(taken));
+        return true;
+    }
+
+    public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> data) => _socket.SendAsync(data, SocketFlags.None);
+
+    public override void ShutdownSend()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already reset or closed: the far end sees the end either way.
+        }
+    }
+
+    public override void Abort()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+
+        // Closing is what ends a send blocked on a peer that stopped reading; the connection
+        // writes nothing after a tunnel, so its later dispose finds the socket closed.
+        _socket.Dispose();
+    }
+}

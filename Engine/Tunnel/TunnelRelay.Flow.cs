@@ -1,0 +1,196 @@
+using System.Buffers;
+using System.Net.Sockets;
+using Engine.Diagnostics;
+using Engine.Transport;
+
+namespace Engine.Tunnel;
+
+internal sealed partial class TunnelRelay
+{
+    /// <summary>
+    /// One direction of the tunnel, as an explicit state machine (what an async method would
+    /// compile to, without its box and task held for the tunnel's life): wait → receive → send →
+    /// wait. Each pending operation resumes <see cref="Run"/> through one cached delegate.
+    /// </summary>
+    private sealed class Flow
+    {
+        // One receive takes up to 32 KiB: 4 KiB reads cost a syscall per 4 KiB and held a
+        // 1.6 GB/s loopback link to ~290 MB/s.
+        private const int ReceiveSize = BlockMemoryPool.LargeBlock;
+
+        private readonly TunnelRelay _relay;
+        private readonly RelaySide _from;
+        private readonly RelaySide _to;
+        private readonly Action _resume;
+        private Step _step;
+        private ValueTask<int> _pending;
+        private IMemoryOwner<byte>? _owner;
+        private Memory<byte> _buffer;
+        private int _received;
+        private bool _streaming;
+        private long _bytes;
+
+        public Flow(TunnelRelay relay, RelaySide from, RelaySide to)
+        {
+            _relay = relay;
+            _from = from;
+            _to = to;
+            _resume = Run;
+        }
+
+        private enum Step : byte
+        {
+            Wait,
+            Waited,
+            Receive,
+            Received,
+            Sent,
+            Done,
+        }
+
+        public long Bytes => Volatile.Read(ref _bytes);
+
+        public void Start() => Run();
+
+        private void Run()
+        {
+            try
+            {
+                while (true)
+                {
+                    switch (_step)
+                    {
+                        case Step.Wait:
+                            if (_relay.HasFailed)
+                            {
+                                // Aborted: an end that only cancels its pending read (a pipe)
+                                // would otherwise take the next one.
+                                ReturnBuffer();
+                                Finish();
+                                return;
+                            }
+
+                            // Zero-byte receive first: an idle direction waits without a buffer. Not
+                            // while a download streams: a read that filled the whole block left more
+                            // in the socket, and the wait would only add a syscall per 32 KiB.
+                            if (_streaming)
+                            {
+                                _step = Step.Receive;
+                                break;
+                            }
+
+                            _step = Step.Waited;
+                            if (Pending(_from.ReceiveAsync(Memory<byte>.Empty)))
+                            {
+                                return;
+                            }
+
+                            break;
+
+                        case Step.Waited:
+                            Collect();
+                            _step = _relay.HasFailed ? Step.Wait : Step.Receive;
+                            break;
+
+                        case Step.Receive:
+                            if (_owner is null)
+                            {
+                                Rent();
+                            }
+
+                            _step = Step.Received;
+                            if (Pending(_from.ReceiveAsync(_buffer)))
+                            {
+                                return;
+                            }
+
+                            break;
+
+                        case Step.Received:
+                            _received = Collect();
+                            if (_received == 0)
+                            {
+                                // FIN: pass it on so the other side sees the end (half-close).
+                                ReturnBuffer();
+                                _to.ShutdownSend();
+                                Finish();
+                                return;
+                            }
+
+                            _streaming = _received == _buffer.Length;
+                            Interlocked.Add(ref _bytes, _received);
+                            _relay.Moved();
+                            _step = Step.Sent;
+                            if (Pending(_to.SendAsync(_buffer[.._received])))
+                            {
+                                return;
+                            }
+
+                            break;
+
+                        case Step.Sent:
+                            Collect();
+                            if (!_streaming)
+                            {
+                                ReturnBuffer();
+                            }
+
+                            _step = Step.Wait;
+                            break;
+
+                        default:
+                            return;
+                    }
+                }
+            }
+            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+            {
+                // Sending failed: the end written to broke. Otherwise the end read from did.
+                RelaySide broken = _step == Step.Sent ? _to : _from;
+                ReturnBuffer();
+                _relay.Fail(broken.IsClient ? TerminationCause.ClientAbort : TerminationCause.TargetAbort);
+                Finish();
+            }
+        }
+
+        // True when the operation is still running: Run resumes when it completes.
+        private bool Pending(ValueTask<int> operation)
+        {
+            _pending = operation;
+            if (operation.IsCompleted)
+            {
+                return false;
+            }
+
+            operation.GetAwaiter().UnsafeOnCompleted(_resume);
+            return true;
+        }
+
+        private int Collect()
+        {
+            ValueTask<int> operation = _pending;
+            _pending = default;
+            return operation.GetAwaiter().GetResult();
+        }
+
+        private void Rent()
+        {
+            IMemoryOwner<byte> owner = BlockMemoryPool.Instance.Rent(ReceiveSize);
+            _owner = owner;
+            _buffer = owner.Memory;
+        }
+
+        private void ReturnBuffer()
+        {
+            _owner?.Dispose();
+            _owner = null;
+            _buffer = default;
+        }
+
+        private void Finish()
+        {
+            _step = Step.Done;
+            _relay.FlowEnded();
+        }
+    }
+}
