@@ -392,6 +392,31 @@ public sealed class ForwardProxyEndToEndTests : IAsyncLifetime
         Assert.Equal(expectedStatus == 407, headers.ContainsKey("Proxy-Authenticate"));
     }
 
+    // malformed.md #12 and "heads get 431": a client's broken chunked body is answered as the head parser answers
+    // the same fault (RejectReasons), and the connection closes.
+    [Theory]
+    [InlineData("zz\r\n", 400, "BAD_REQUEST", "Invalid chunk size (RFC 9112 7.1)")]
+    [InlineData("5\r\nhello\r\n0x5\r\n", 400, "BAD_REQUEST", "Invalid chunk size (RFC 9112 7.1)")]
+    [InlineData("5\r\nhelloXX", 400, "BAD_REQUEST", "Chunk data not followed by CRLF (RFC 9112 7.1)")]
+    [InlineData("0\r\nX-Big: {big}\r\n\r\n", 431, "HEADERS_TOO_LARGE", "Trailer section too large (RFC 9112 7.1.2)")]
+    public async Task ChunkedUpload_BrokenFraming_IsAnsweredAsTheHeadParserWould_AndCloses(string body, int status, string code, string detail)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(_proxy.EndPoint);
+        string auth = "Proxy-Authorization: Basic " + Convert.ToBase64String(Encoding.ASCII.GetBytes("country-us:" + ProxyFixture.Key)) + "\r\n";
+        body = body.Replace("{big}", new string('a', 40 * 1024), StringComparison.Ordinal);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"POST {OriginUrl("/echo")} HTTP/1.1\r\nHost: 127.0.0.1:{_origin.Port}\r\n{auth}Transfer-Encoding: chunked\r\n\r\n{body}"), SocketFlags.None);
+        string all = await ReadToEndAsync(socket).WaitAsync(Timeout);
+
+        int split = all.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        string[] lines = all[..split].Split("\r\n");
+        var headers = lines.Skip(1).Select(l => l.Split(':', 2)).ToDictionary(p => p[0], p => p[1].Trim(), StringComparer.OrdinalIgnoreCase);
+        Assert.Equal(status, int.Parse(lines[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(code, headers["X-Proxy-Error"]);
+        Assert.Equal("close", headers["Connection"]);
+        Assert.Equal(detail, headers["X-Proxy-Detail"]);
+    }
+
     private static async Task<(int Status, Dictionary<string, string> Headers, JsonElement Body)> RawErrorAsync(ProxyFixture proxy, string method, string target, string userKey)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

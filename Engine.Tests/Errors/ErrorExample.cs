@@ -100,7 +100,7 @@ internal sealed record ErrorExample(
         ErrorCode.NodeUnavailable => new(code, "Node up1 refused the connection (onerror-fail)", "CONNECT", "example.com:443", NodeId: "up1"),
         ErrorCode.NodeNotFound => new(code, "No nodes matching country=us, city=los_angeles, network=mob", "CONNECT", "example.com:443", Filters: "country=us, city=los_angeles, network=mob"),
         ErrorCode.RetriesExhausted => new(code, "3 attempts on node up1 and 1 replacement failed", RetryAfterSeconds: 5, NodeId: "s1", Attempts: 4),
-        ErrorCode.NameNotResolved => new(code, "node de-squid could not resolve the target's name (X-Squid-Error: ERR_DNS_FAIL)", Target: "http://example.invalid/",
+        ErrorCode.NameNotResolved => new(code, "node de-squid answered 503 ERR_DNS_FAIL (X-Squid-Error)", Target: "http://example.invalid/",
             NodeId: "de-squid", KeepAlive: false, UpstreamStatus: 503, UpstreamError: "ERR_DNS_FAIL", UpstreamSource: "X-Squid-Error"),
         ErrorCode.TargetConnectFailed => new(code, "Connection refused by 192.0.2.10:443", "CONNECT", "example.com:443", NodeId: "local"),
         ErrorCode.TargetReset => new(code, "Connection reset after 0 bytes of the response head", NodeId: "up1", KeepAlive: false),

@@ -34,7 +34,9 @@ internal sealed class EngineProcess : IAsyncDisposable
     /// </summary>
     /// <param name="fileLimit">Run it under <c>prlimit --nofile=N</c> (descriptor exhaustion tests).</param>
     /// <param name="environment">Variables set for the engine process (on top of the test host's).</param>
-    public static async Task<EngineProcess> StartAsync(string engineJson, int? fileLimit = null, IReadOnlyDictionary<string, string>? environment = null)
+    /// <param name="hermeticDns">Resolve through <see cref="LoopbackDns"/> (every name NXDOMAIN, nothing leaves loopback), in a private mount namespace.</param>
+    public static async Task<EngineProcess> StartAsync(string engineJson, int? fileLimit = null, IReadOnlyDictionary<string, string>? environment = null,
+        bool hermeticDns = false)
     {
         (string dotnet, string engine) = Command();
 
@@ -52,7 +54,7 @@ internal sealed class EngineProcess : IAsyncDisposable
         }
 
         (UpstreamProcess? process, string? failure) = await UpstreamProcess.StartAsync(
-            executable, arguments, directory, port, logFile: null, hermeticDns: false, environment);
+            executable, arguments, directory, port, logFile: null, hermeticDns, environment);
         return process is null
             ? throw new InvalidOperationException($"the engine child process did not start: {failure}")
             : new EngineProcess(process, config);

@@ -180,6 +180,10 @@ internal sealed class TestOrigin : IAsyncDisposable
                     + "x-proxy-correlation-id: 000000000000000000\r\nProxy-Status: origin-cdn; error=destination_unavailable\r\n"
                     + $"Content-Length: 7\r\nConnection: {connection}\r\n\r\nspoofed");
                 break;
+            case "/503":
+                // A website's own error page, with no proxy error signal: relayed untouched through any node.
+                await WriteAsync(stream, $"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 5\r\nConnection: {connection}\r\n\r\nbusy!");
+                break;
             case "/drop":
                 return false;
             case "/bad-head":

@@ -161,6 +161,58 @@ public sealed class HttpExchangeTests : IAsyncLifetime
         Assert.False(_clientOut.Reader.TryRead(out _));
     }
 
+    [Fact]
+    public async Task HttpNodesOwnTargetFailure_IsFailedWithTheNodeAnswer_NeverRelayedNorReusable()
+    {
+        Task<ExchangeResult> run = Run(Get, HttpNode);
+        await ReceiveHeadAsync();
+        // A keep-alive error page: the exchange must still not hand the connection back.
+        await AnswerAsync("HTTP/1.1 503 Service Unavailable\r\nX-Squid-Error: ERR_CONNECT_FAIL 111\r\nContent-Length: 4\r\n\r\npage");
+        ExchangeResult result = await run;
+
+        Assert.Equal(ExchangeOutcome.Failed, result.Outcome);
+        Assert.Equal(ExchangeFailure.NodeAnswered, result.Failure);
+        Assert.Equal(Engine.Errors.ErrorCode.TargetConnectFailed, result.NodeAnswer.Code);
+        Assert.Equal(NodeAnswerBlame.Target, result.NodeAnswer.Blame);
+        Assert.Equal(503, result.NodeAnswer.Status);
+        Assert.Equal("ERR_CONNECT_FAIL", Encoding.ASCII.GetString(result.NodeAnswer.ErrorId));
+        Assert.Equal(0, result.BytesOut);
+        Assert.False(_clientOut.Reader.TryRead(out _));
+    }
+
+    [Fact]
+    public async Task HttpNodesOwnFailure_IsNodeFailedWithTheNodeAnswer()
+    {
+        Task<ExchangeResult> run = Run(Get, HttpNode);
+        await ReceiveHeadAsync();
+        await AnswerAsync("HTTP/1.1 502 Bad Gateway\r\nProxy-Status: squid; error=proxy_internal_error\r\nContent-Length: 0\r\n\r\n");
+        ExchangeResult result = await run;
+
+        Assert.Equal(ExchangeOutcome.NodeFailed, result.Outcome);
+        Assert.Equal(ConnectStatus.NodeUnavailable, result.NodeFailure);
+        Assert.Equal(NodeSignal.ProxyStatus, result.NodeAnswer.Signal);
+        Assert.Equal("proxy_internal_error", Encoding.ASCII.GetString(result.NodeAnswer.ErrorId));
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\nServer: nginx\r\n\r\nbusy!")]
+    [InlineData("HTTP/1.1 502 Bad Gateway\r\nProxy-Status: cdn; received-status=503\r\nContent-Length: 5\r\n\r\nbusy!")]
+    public async Task TargetsOwnErrorThroughAnHttpNode_WithoutAProxySignal_IsRelayedUntouched(string response)
+    {
+        Task<ExchangeResult> run = Run(Get, HttpNode);
+        await ReceiveHeadAsync();
+        await AnswerAsync(response);
+        ExchangeResult result = await run;
+
+        Assert.Equal(ExchangeOutcome.Reusable, result.Outcome);
+        Assert.False(result.NodeAnswer.IsError);
+        Assert.Equal(int.Parse(response.AsSpan(9, 3), System.Globalization.CultureInfo.InvariantCulture), result.Status);
+        string client = await ClientSawAsync();
+        Assert.StartsWith(response[..response.IndexOf("\r\n", StringComparison.Ordinal)], client, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\nbusy!", client, StringComparison.Ordinal);
+        Assert.DoesNotContain("X-Proxy-Error", client, StringComparison.OrdinalIgnoreCase);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -256,6 +308,7 @@ public sealed class HttpExchangeTests : IAsyncLifetime
 
         Assert.Equal(ExchangeOutcome.Failed, result.Outcome);
         Assert.Equal(ExchangeFailure.ClientFraming, result.Failure);
+        Assert.Equal(ChunkedFramingError.InvalidChunkSize, result.ClientFramingError);
         Assert.Equal(new TerminationState(TerminationCause.Proxy, TerminationPhase.Request), result.Termination);
     }
 }

@@ -13,12 +13,17 @@ internal sealed record ProxyReply(int Status, Dictionary<string, string> Headers
 
     public string? Error => Header("X-Proxy-Error");
 
-    /// <summary>Plain GET in absolute form through the proxy, Connection: close, read to the end.</summary>
-    public static async Task<ProxyReply> GetAsync(IPEndPoint proxy, int originPort, string user, string key, string path = "/small")
+    /// <summary>
+    /// Plain GET in absolute form through the proxy, Connection: close, read to the end. <paramref name="method"/>
+    /// POST sends an empty body (Content-Length: 0): a request the engine may not send twice.
+    /// </summary>
+    public static async Task<ProxyReply> GetAsync(IPEndPoint proxy, int originPort, string user, string key, string path = "/small",
+        string host = "127.0.0.1", string method = "GET")
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(proxy);
-        await SendAsync(socket, $"GET http://127.0.0.1:{originPort}{path} HTTP/1.1\r\nHost: 127.0.0.1:{originPort}\r\n{Auth(user, key)}Connection: close\r\n\r\n");
+        string body = method == "POST" ? "Content-Length: 0\r\n" : string.Empty;
+        await SendAsync(socket, $"{method} http://{host}:{originPort}{path} HTTP/1.1\r\nHost: {host}:{originPort}\r\n{Auth(user, key)}{body}Connection: close\r\n\r\n");
         return Parse(await ReadToEndAsync(socket));
     }
 

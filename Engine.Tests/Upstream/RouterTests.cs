@@ -156,7 +156,7 @@ public class RouterTests
         string failed = _router.Node!.Id;
         Assert.Equal(1, _sessions.Opens);
 
-        RouteResult replaced = await _router.ReplaceAsync(Target, ConnectStatus.NodeUnavailable);
+        RouteResult replaced = await _router.ReplaceAsync(Target, new ConnectResult(ConnectStatus.NodeUnavailable));
 
         Assert.Equal(RouteStatus.Connected, first.Status);
         Assert.Equal(RouteStatus.Connected, replaced.Status);
@@ -199,7 +199,7 @@ public class RouterTests
     public async Task FailWithoutReplacement_RefusesAsTheNodesFailure()
     {
         await RouteAsync("country-us");
-        RouteResult route = _router.FailWithoutReplacement(ConnectStatus.NodeProtocolError);
+        RouteResult route = _router.FailWithoutReplacement(new ConnectResult(ConnectStatus.NodeProtocolError));
 
         Assert.Equal(RouteStatus.NodeFailed, route.Status);
         Assert.Equal(ConnectStatus.NodeProtocolError, route.Connect.Status);

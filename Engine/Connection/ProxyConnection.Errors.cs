@@ -102,6 +102,9 @@ internal sealed partial class ProxyConnection
             CorrelationId = _request.CorrelationId,
             KeepAlive = keepAlive,
             NodeId = _router.Node?.IdBytes ?? default,
+            UpstreamStatus = _request.Upstream.IsError ? _request.Upstream.Status : 0,
+            UpstreamError = _request.Upstream.ErrorId,
+            UpstreamSource = _request.Upstream.Source,
         });
     }
 

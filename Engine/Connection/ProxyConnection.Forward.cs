@@ -65,7 +65,7 @@ internal sealed partial class ProxyConnection
                 ConnectResult connect = await _services.Routing.Connector.ConnectAsync(node, host, port, ConnectPurpose.Http, _aborted, _router.Credentials).ConfigureAwait(false);
                 if (connect.Status != ConnectStatus.Connected && Router.IsNodeFailure(connect.Status) && !_aborted.IsCancellationRequested)
                 {
-                    route = await _router.ReplaceAsync(target, connect.Status).ConfigureAwait(false);
+                    route = await _router.ReplaceAsync(target, connect).ConfigureAwait(false);
                     if (route.Status != RouteStatus.Connected)
                     {
                         return await RejectRouteAsync(route).ConfigureAwait(false);
@@ -109,10 +109,10 @@ internal sealed partial class ProxyConnection
                 case ExchangeOutcome.RetryOnFreshConnection:
                     continue;
                 case ExchangeOutcome.NodeFailed when !retryable || _aborted.IsCancellationRequested:
-                    return await RejectAsync(ProxyFailures.Of(_router.FailWithoutReplacement(result.NodeFailure), IsConnect, _router.Attempts)).ConfigureAwait(false);
+                    return await RejectRouteAsync(_router.FailWithoutReplacement(new ConnectResult(result.NodeFailure, NodeAnswer: result.NodeAnswer))).ConfigureAwait(false);
                 case ExchangeOutcome.NodeFailed:
                     // Nothing reached the client: the request goes on through the next node as onerror says.
-                    route = await _router.ReplaceAsync(target, result.NodeFailure).ConfigureAwait(false);
+                    route = await _router.ReplaceAsync(target, new ConnectResult(result.NodeFailure, NodeAnswer: result.NodeAnswer)).ConfigureAwait(false);
                     if (route.Status != RouteStatus.Connected)
                     {
                         return await RejectRouteAsync(route).ConfigureAwait(false);
@@ -122,7 +122,7 @@ internal sealed partial class ProxyConnection
                     reused = route.Reused;
                     continue;
                 case ExchangeOutcome.Failed:
-                    return await RejectAsync(ProxyFailures.Of(result)).ConfigureAwait(false);
+                    return await RejectExchangeAsync(result).ConfigureAwait(false);
             }
 
             _request.Status = result.Status;

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 using Engine.Errors;
+using Engine.Forwarding;
 using Engine.Targets;
 using Engine.Transport;
 using Engine.Upstream;
@@ -54,6 +55,8 @@ internal sealed partial class ProxyConnection
 
     private ValueTask<bool> RejectRouteAsync(in RouteResult route)
     {
+        // The last node's own error answer, if it gave one, goes with the refusal (the upstream member).
+        _request.Upstream = route.Connect.NodeAnswer;
         if (route.Status == RouteStatus.NoMatch)
         {
             Span<byte> filters = stackalloc byte[512];
@@ -62,7 +65,33 @@ internal sealed partial class ProxyConnection
             return RejectAsync(ProxyFailures.NoMatch(filters[..length], detail));
         }
 
+        if (ProxyFailures.IsTranslated(route))
+        {
+            Span<byte> translated = stackalloc byte[ProxyFailures.NodeAnswerDetailLength];
+            return RejectAsync(ProxyFailures.NodeAnswered(_request.Upstream, _router.Node?.IdBytes ?? default, translated));
+        }
+
         return RejectAsync(ProxyFailures.Of(route, IsConnect, _router.Attempts));
+    }
+
+    /// <summary>An exchange that failed before the client saw a byte: a node's translated error answer, or the target's failure.</summary>
+    private ValueTask<bool> RejectExchangeAsync(in ExchangeResult result)
+    {
+        _request.Upstream = result.NodeAnswer;
+        if (result.Failure == ExchangeFailure.NodeAnswered)
+        {
+            Span<byte> translated = stackalloc byte[ProxyFailures.NodeAnswerDetailLength];
+            return RejectAsync(ProxyFailures.NodeAnswered(_request.Upstream, _router.Node?.IdBytes ?? default, translated));
+        }
+
+        if (result.Failure == ExchangeFailure.ClientFraming)
+        {
+            // The body's framing broke, so the rest of it has no known length: the refusal drains it for a
+            // while (lingering close, RFC 9112 §9.6) so the client reads the answer instead of a reset.
+            _request.ExchangeStarted = false;
+        }
+
+        return RejectAsync(ProxyFailures.Of(result));
     }
 
     private ValueTask<bool> RejectRuleAsync()

@@ -41,6 +41,9 @@ internal static class RequestLog
             Duration = duration,
             Termination = request.Termination,
             Attempts = router.Attempts,
+            UpstreamStatus = request.Upstream.IsError ? request.Upstream.Status : 0,
+            UpstreamError = request.Upstream.ErrorId,
+            UpstreamSource = request.Upstream.Source,
         });
     }
 }

@@ -2,6 +2,7 @@ using Engine.Auth;
 using Engine.Diagnostics;
 using Engine.Errors;
 using Engine.Rules;
+using Engine.Upstream;
 
 namespace Engine.Connection;
 
@@ -44,4 +45,9 @@ internal struct RequestState
     /// <summary>The catalog code of the failure, also after a response started (a cut body, a reset tunnel).</summary>
     public ErrorCode Error;
     public TerminationState Termination;
+    /// <summary>
+    /// The node's own error answer the refusal was translated from (or that made the last node fail): the
+    /// problem body's <c>upstream</c> member and the log line's. Default: none.
+    /// </summary>
+    public NodeAnswer Upstream;
 }

@@ -180,6 +180,40 @@ internal static class ProxyFailures
         _ => "the node refused, reset or did not accept the connection"u8,
     });
 
+    /// <summary>
+    /// Whether a refused route ends on a node's own error answer that is answered translated (<see cref="NodeAnswered"/>)
+    /// rather than by the route's status: the node refused, or the target failed behind it. A node's 407 keeps its
+    /// credentials detail; RETRIES_EXHAUSTED and the binding refusals keep their codes (the answer still rides along).
+    /// </summary>
+    public static bool IsTranslated(in RouteResult route) =>
+        route.Connect.NodeAnswer.IsError && route.Connect.Status != ConnectStatus.NodeAuthFailed
+            && route.Status is RouteStatus.NodeFailed or RouteStatus.TargetFailed;
+
+    /// <summary>Room <see cref="NodeAnswered"/> needs for its detail (NodeAnswerClassifier.WriteDetail).</summary>
+    public const int NodeAnswerDetailLength = 160;
+
+    /// <summary>
+    /// A node's own error answer, translated: <see cref="NodeAnswerClassifier"/> chose the code (target failure, or
+    /// the node's), the detail quotes the node (<c>node de-squid answered 503 ERR_DNS_FAIL (X-Squid-Error)</c>), and
+    /// the request carries the answer for the <c>upstream</c> member and the log line.
+    /// </summary>
+    public static ProxyFailure NodeAnswered(in NodeAnswer answer, ReadOnlySpan<byte> nodeId, Span<byte> buffer)
+    {
+        ErrorCode code = answer.Code;
+        TerminationCause cause = code switch
+        {
+            ErrorCode.GatewayTimeout => TerminationCause.TargetTimeout,
+            ErrorCode.BuildRequest or ErrorCode.BuildConnect => TerminationCause.Proxy,
+            _ => TerminationCause.TargetAbort,
+        };
+        // Name and connect failures happen before the target speaks; the rest while its answer was awaited.
+        TerminationPhase phase = code is ErrorCode.TargetReset or ErrorCode.GatewayTimeout or ErrorCode.ResponseError or ErrorCode.RequestError
+            ? TerminationPhase.Headers
+            : TerminationPhase.Connect;
+        int length = NodeAnswerClassifier.WriteDetail(buffer, answer, nodeId);
+        return new ProxyFailure(code, new TerminationState(cause, phase), buffer[..length]);
+    }
+
     /// <summary>A failed connect, naming who failed and when.</summary>
     public static ProxyFailure Connect(ConnectResult connect, bool isConnect)
     {
@@ -244,7 +278,8 @@ internal static class ProxyFailures
     /// <summary>An exchange that failed before the client saw a response byte (<see cref="ExchangeOutcome.Failed"/>).</summary>
     public static ProxyFailure Of(in ExchangeResult result) => result.Failure switch
     {
-        ExchangeFailure.ClientFraming => new(ErrorCode.BadRequest, result.Termination, "invalid chunked framing in the request body (RFC 9112 7.1)"u8),
+        // The same answers the head parser gives for the same faults (malformed.md #12; 431 for an oversized trailer section).
+        ExchangeFailure.ClientFraming => Rejected(result.ClientFramingError.ToRejectReason()),
         ExchangeFailure.RequestSendFailed => new(ErrorCode.RequestError, result.Termination, "the target closed the connection while the request was sent"u8),
         ExchangeFailure.TargetClosedDuringUpload => new(ErrorCode.RequestError, result.Termination, "the target closed the connection while the request body was sent"u8),
         ExchangeFailure.ResponseHeadTimeout => new(ErrorCode.GatewayTimeout, result.Termination, "no response head from the target within ResponseHeadTimeout"u8),

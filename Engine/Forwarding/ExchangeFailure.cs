@@ -16,4 +16,6 @@ internal enum ExchangeFailure : byte
     ResponseMalformed,
     /// <summary>The target closed or reset before a complete response head.</summary>
     TargetClosedBeforeHead,
+    /// <summary>An http node answered with its own error, which blames the target or says what the node cannot carry (<see cref="ExchangeResult.NodeAnswer"/>).</summary>
+    NodeAnswered,
 }

@@ -34,7 +34,8 @@ internal sealed partial class HttpExchange
         ConnectStatus NodeFailure = ConnectStatus.Connected,
         bool ReceivedBytes = false,
         bool KeepsClient = false,
-        int Status = 0);
+        int Status = 0,
+        NodeAnswer NodeAnswer = default);
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<ResponseRelay> RelayResponseAsync(Socket upstream, SocketReader upstreamReader)
@@ -126,6 +127,20 @@ internal sealed partial class HttpExchange
             }
 
             statusCode = _response.StatusCode;
+            if (Node.Type == NodeType.Http)
+            {
+                // A proxy error signal means the node wrote this answer itself (errors.md: never relayed as the
+                // target's). Its body is not read: the caller closes the connection, it never goes back to the pool.
+                NodeAnswer answer = NodeAnswerClassifier.Classify(_response, connect: false);
+                if (answer.IsError)
+                {
+                    // After a relayed 100 Continue only closing is left, logged as the node's abort.
+                    return new ResponseRelay(anySent ? RelayOutcome.BrokenAfterHead : RelayOutcome.NotStarted,
+                        anySent ? new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Headers) : TerminationState.Normal,
+                        ReceivedBytes: true, Status: statusCode, NodeAnswer: answer);
+                }
+            }
+
             if (_response.SwitchesProtocols)
             {
                 (RelayOutcome upgraded, TerminationState upgradeEnd) = await RelayUpgradeAsync(upstream, upstreamReader).ConfigureAwait(false);

@@ -26,7 +26,8 @@ namespace Engine.Forwarding;
 /// through an http node → the node failed; otherwise <see cref="ExchangeFailure.RequestSendFailed"/>.</item>
 /// <item>Start the upload (only for a request with a body), concurrently with 3.</item>
 /// <item>Read the response head under ResponseHeadTimeout; relay interim heads (1xx) to HTTP/1.1 clients.</item>
-/// <item>Classify: an http node's 407, silence or garbage is the node's failure; a stale reused connection earns one retry.</item>
+/// <item>Classify: an http node's error answer (<see cref="NodeAnswerClassifier"/>) is translated, never relayed; its 407,
+/// silence or garbage is the node's failure; a stale reused connection earns one retry.</item>
 /// <item>Write the response head (hop-by-hop stripped, Via, node fields) and relay the body with its framing,
 /// or relay both ways after 101 Switching Protocols.</item>
 /// <item>Decide reuse: the upstream connection goes back to the pool only after a complete, delimited
@@ -149,8 +150,15 @@ internal sealed partial class HttpExchange : IDisposable
 
         UploadResult uploaded = await upload.ConfigureAwait(false);
 
-        // :: Step 4 — a proxy answers a failed target with its own 502/504; silence, garbage or
-        // its 407 are the node's failure.
+        // :: Step 4 — a node's own error answer is translated: a target failure it reports is answered
+        // as ours, its own failure fails over; silence, garbage or its 407 are the node's failure.
+        if (relay.Outcome == RelayOutcome.NotStarted && relay.NodeAnswer.IsError && uploaded != UploadResult.ClientFraming)
+        {
+            return relay.NodeAnswer.FailsOver
+                ? Result(ExchangeOutcome.NodeFailed, TerminationState.Normal) with { NodeFailure = ConnectStatus.NodeUnavailable, Status = relay.Status, NodeAnswer = relay.NodeAnswer }
+                : Result(ExchangeOutcome.Failed, TerminationState.Normal) with { Failure = ExchangeFailure.NodeAnswered, Status = relay.Status, NodeAnswer = relay.NodeAnswer };
+        }
+
         if (relay.Outcome == RelayOutcome.NotStarted && Node.Type == NodeType.Http && uploaded != UploadResult.ClientFraming
             && (relay.NodeFailure != ConnectStatus.Connected || relay.Failure == ExchangeFailure.ResponseMalformed
                 || (relay.Failure == ExchangeFailure.TargetClosedBeforeHead && !relay.ReceivedBytes && !canRetry)))
@@ -179,6 +187,7 @@ internal sealed partial class HttpExchange : IDisposable
                 return Result(ExchangeOutcome.Failed, new TerminationState(TerminationCause.Proxy, TerminationPhase.Request)) with
                 {
                     Failure = ExchangeFailure.ClientFraming,
+                    ClientFramingError = _requestChunks.Error,
                 };
             case RelayOutcome.NotStarted:
                 return Result(ExchangeOutcome.Failed, relay.Termination) with

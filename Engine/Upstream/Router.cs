@@ -185,28 +185,29 @@ internal sealed class Router
         }
 
         bool rotating = _hasSession && session.NodeId is null && previous is not null;
-        return await AttemptAsync(target, node, previous, rotating, ConnectStatus.Connected).ConfigureAwait(false);
+        return await AttemptAsync(target, node, previous, rotating, failed: default).ConfigureAwait(false);
     }
 
     /// <summary>
     /// The node failed on the request itself (an http node reset, answered garbage or its own 407)
     /// before anything reached the client: carry on the same attempt sequence as if its connect had failed.
+    /// <paramref name="failure"/> keeps the node's classified answer, if any, for the refusal that may follow.
     /// </summary>
-    public ValueTask<RouteResult> ReplaceAsync(RouteTarget target, ConnectStatus failure)
+    public ValueTask<RouteResult> ReplaceAsync(RouteTarget target, ConnectResult failure)
     {
         Release();
         return AttemptAsync(target, Node, previous: null, rotating: false, failure);
     }
 
     /// <summary>The node failed on a request that cannot be sent again: count it against the node and refuse.</summary>
-    public RouteResult FailWithoutReplacement(ConnectStatus failure)
+    public RouteResult FailWithoutReplacement(ConnectResult failure)
     {
         Node?.RecordFailure(_routing!.Pool.Health, _time.GetTimestamp());
-        return new RouteResult(RouteStatus.NodeFailed, Connect: new ConnectResult(failure));
+        return new RouteResult(RouteStatus.NodeFailed, Connect: failure);
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    private async ValueTask<RouteResult> AttemptAsync(RouteTarget target, Node? node, Node? previous, bool rotating, ConnectStatus failed)
+    private async ValueTask<RouteResult> AttemptAsync(RouteTarget target, Node? node, Node? previous, bool rotating, ConnectResult failed)
     {
         NodeRouting routing = _routing!;
         NodePool nodes = routing.Pool;
@@ -227,10 +228,10 @@ internal sealed class Router
             UpstreamCredentials credentials = CredentialsFor(node);
             Socket? reused = null;
             ConnectResult connect;
-            if (failed != ConnectStatus.Connected)
+            if (failed.Status != ConnectStatus.Connected)
             {
-                connect = new ConnectResult(failed);
-                failed = ConnectStatus.Connected;
+                connect = failed;
+                failed = default;
             }
             else if (target.Purpose == ConnectPurpose.Http
                 && target.Pool?.Rent(node.Index, target.Head.TargetHost, target.Port, canRetry: target.CanResendWhole) is { } pooled)
