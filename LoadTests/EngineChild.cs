@@ -35,7 +35,7 @@ internal sealed class EngineChild : IDisposable
     /// <summary>Its stdout and stderr.</summary>
     public string LogPath => _process.LogPath;
 
-    /// <summary>Engine.dll: <paramref name="explicitPath"/>, else Engine's build output next to this LoadTests build (same configuration), else the copy in this build's folder.</summary>
+    /// <summary>Engine.dll or a published Engine executable: <paramref name="explicitPath"/>, else Engine's build output next to this LoadTests build (same configuration), else the copy in this build's folder.</summary>
     public static string FindDll(string? explicitPath)
     {
         if (explicitPath is not null)
@@ -76,8 +76,7 @@ internal sealed class EngineChild : IDisposable
         string config = Path.Combine(work.FullName, name + ".json");
         await File.WriteAllTextAsync(config, Config(o, port, adminPort, token, Path.Combine(work.FullName, name + "-access.log")), cancellationToken);
 
-        string dotnet = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
-        ChildProcess process = ChildProcess.Start([dotnet, dll, "--config", config], config, o.Pin, lifetime, Path.Combine(work.FullName, name + ".log"));
+        ChildProcess process = ChildProcess.Start([.. Launch(dll), "--config", config], config, o.Pin, lifetime, Path.Combine(work.FullName, name + ".log"));
         var engine = new EngineChild(process, port, adminPort, token);
         try
         {
@@ -89,6 +88,21 @@ internal sealed class EngineChild : IDisposable
             engine.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// How to run <paramref name="engine"/>: a build's Engine.dll through the dotnet host that runs
+    /// this runner, a published native executable (<c>dotnet publish Engine</c>: Native AOT) as it is.
+    /// </summary>
+    internal static string[] Launch(string engine)
+    {
+        if (!engine.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+        {
+            return [engine];
+        }
+
+        string dotnet = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
+        return [dotnet, engine];
     }
 
     /// <summary>

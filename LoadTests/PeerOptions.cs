@@ -25,7 +25,8 @@ internal sealed class PeerOptions
                               seconds long after --warmup more (6; 0 skips it)
           --start 0           use what already listens instead of starting the origin and peers
           --scripts DIR       the peer scripts (/work/shared/bench/peers)
-          --engine PATH       Engine.dll (default: the build beside this LoadTests)
+          --engine PATH       Engine.dll (default: the build beside this LoadTests), or a published
+                              Engine executable (dotnet publish Engine: Native AOT), run as it is
           --engine-port P     the engine's proxy listener (19100); its admin listener is P+90
           --access-log 0      run the engine without its access log (the peers log nothing either)
           --origin IP:PORT    the peers' origin nginx (127.0.0.1:18080: /small 13 bytes, /big 256 MiB)
