@@ -189,27 +189,35 @@ internal sealed class PeerRun : IAsyncDisposable
     /// get windows of --cold seconds from the moment it accepts connections, through --warmup seconds;
     /// its first window's rate over its last (its own steady rate) is the figure. A process that
     /// compiles while it serves (tiered JIT) reads below 1×; one that starts with its final code, ~1×.
+    /// On a shared box the neighbours move the wall-clock ratio, so the same ratio of requests per
+    /// CPU second of the process (what it would serve with the core to itself) is reported beside it.
     /// </summary>
     private async Task MeasureColdAsync(int rep, PeerTarget target, CancellationToken cancellationToken)
     {
         using FreshServer fresh = await FreshServer.StartAsync(target, _engineDll, _work, _o, cancellationToken);
         var rates = new List<double>();
+        var perCpuSecond = new List<double>();
         long errors = 0;
         for (int window = 0; window < _o.ColdWindows; window++)
         {
+            double cpuBefore = ProcessTree.CpuSeconds(fresh.Pid);
             RunResult result = await Scenarios.KeepAliveGetAsync(Options(fresh.Target, "get", "--duration", Seconds(_o.Cold)), _o.Origin, cancellationToken: cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
+            double cpu = ProcessTree.CpuSeconds(fresh.Pid) - cpuBefore;
             rates.Add(Rate(result));
+            perCpuSecond.Add(cpu > 0 ? result.Ok / cpu : double.NaN);
             errors += result.Errors;
         }
 
         double ratio = rates[^1] > 0 ? rates[0] / rates[^1] : double.NaN;
+        double ratioPerCpu = perCpuSecond[0] / perCpuSecond[^1];
         Add(target, PeerKeys.ColdRps, rates[0]);
         Add(target, PeerKeys.ColdSteadyRps, rates[^1]);
         Add(target, PeerKeys.ColdRatio, ratio);
+        Add(target, PeerKeys.ColdRatioPerCpu, ratioPerCpu);
         Add(target, PeerKeys.ColdErrors, errors);
         Log(string.Create(CultureInfo.InvariantCulture,
-            $"r{rep} cold    {target.Name,-13} pid {fresh.Pid}, {fresh.Threads()} threads; req/s per {_o.Cold.TotalSeconds:0} s: {string.Join(" ", rates.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}; first ÷ last {ratio:0.00}×, errors {errors}"));
+            $"r{rep} cold    {target.Name,-13} pid {fresh.Pid}, {fresh.Threads()} threads; req/s per {_o.Cold.TotalSeconds:0} s: {string.Join(" ", rates.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}; per CPU s: {string.Join(" ", perCpuSecond.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}; first ÷ last {ratio:0.00}×, per CPU s {ratioPerCpu:0.00}×, errors {errors}"));
     }
 
     private async Task MeasureAsync(int rep, string scenario, PeerTarget target, CancellationToken cancellationToken)

@@ -26,6 +26,7 @@ internal static class PeerTable
         ("KiB/idle tunnel", PeerKeys.KibPerIdleTunnel, "0.0"),
         ("cold req/s", PeerKeys.ColdRps, "N0"),
         ("cold vs steady", PeerKeys.ColdRatio, "0.00×"),
+        ("cold vs steady per CPU s", PeerKeys.ColdRatioPerCpu, "0.00×"),
     ];
 
     private static readonly (string Header, string Key)[] Ratios =

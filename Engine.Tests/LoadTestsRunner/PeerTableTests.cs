@@ -24,6 +24,7 @@ public sealed class PeerTableTests
         results.Add("haproxy-http", PeerKeys.Rps, double.NaN);
         results.Add("engine", PeerKeys.ColdRps, 13_800);
         results.Add("engine", PeerKeys.ColdRatio, 0.565);
+        results.Add("engine", PeerKeys.ColdRatioPerCpu, 0.42);
         results.Add("engine", PeerKeys.ColdErrors, 0);
         return results;
     }
@@ -63,6 +64,7 @@ public sealed class PeerTableTests
         Assert.Equal("–", haproxy[Array.IndexOf(header, "errors")]);
         Assert.Equal("13,800", engine[Array.IndexOf(header, "cold req/s")]);
         Assert.Equal("0.57×", engine[Array.IndexOf(header, "cold vs steady")]);
+        Assert.Equal("0.42×", engine[Array.IndexOf(header, "cold vs steady per CPU s")]);
         Assert.Equal("0", engine[Array.IndexOf(header, "errors")]);
         Assert.Equal("–", squid[Array.IndexOf(header, "cold vs steady")]);
     }
