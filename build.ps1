@@ -24,7 +24,7 @@ param(
     # Arguments passed to the load runner, e.g. 'get --proxy 127.0.0.1:8080 --auth country-any:demo-key'.
     [string] $LoadArgs = 'get --duration 10',
 
-    # Output folder for the publish task.
+    # Output folder for the publish task (Native AOT: Engine.csproj sets PublishAot; clang and zlib1g-dev on Linux).
     [string] $Output = 'artifacts/publish'
 )
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
@@ -9,22 +8,16 @@ namespace LoadTests;
 /// <summary>
 /// The engine as a child process for <c>LoadTests peers</c>, pinned like the peers
 /// (<c>taskset -c 1 dotnet Engine.dll --config …</c>), with an admin listener for its GC figures.
-/// It runs under timeout(1): should this runner be killed outright, the engine still ends once
-/// the run's time budget is over. Disposing kills it (and the timeout wrapper) by PID.
 /// </summary>
 internal sealed class EngineChild : IDisposable
 {
     private static readonly TimeSpan ReadyLimit = TimeSpan.FromSeconds(30);
 
-    private readonly Process _wrapper;
-    private readonly StreamWriter _log;
-    private readonly string _config;
+    private readonly ChildProcess _process;
 
-    private EngineChild(Process wrapper, StreamWriter log, int port, int adminPort, string token, string config)
+    private EngineChild(ChildProcess process, int port, int adminPort, string token)
     {
-        _wrapper = wrapper;
-        _config = config;
-        _log = log;
+        _process = process;
         EndPoint = new IPEndPoint(IPAddress.Loopback, port);
         Metrics = new Uri($"http://127.0.0.1:{adminPort}/metrics");
         Token = token;
@@ -37,9 +30,12 @@ internal sealed class EngineChild : IDisposable
     public string Token { get; }
 
     /// <summary>The engine's own process (the wrapper's child), whose tree's CPU and RSS are read.</summary>
-    public int Pid { get; private set; }
+    public int Pid => _process.Pid;
 
-    /// <summary>Engine.dll: <paramref name="explicitPath"/>, else Engine's build output next to this LoadTests build (same configuration), else the copy in this build's folder.</summary>
+    /// <summary>Its stdout and stderr.</summary>
+    public string LogPath => _process.LogPath;
+
+    /// <summary>Engine.dll or a published Engine executable: <paramref name="explicitPath"/>, else Engine's build output next to this LoadTests build (same configuration), else the copy in this build's folder.</summary>
     public static string FindDll(string? explicitPath)
     {
         if (explicitPath is not null)
@@ -62,54 +58,29 @@ internal sealed class EngineChild : IDisposable
         return File.Exists(beside) ? beside : throw new ArgumentException("Engine.dll not found; build Engine or pass --engine PATH");
     }
 
+    /// <param name="name">Names its config and log files in <paramref name="work"/>: the run's engine and a fresh one for the cold start run side by side.</param>
+    /// <param name="port">Its proxy listener; the admin listener is on port + 90.</param>
     /// <param name="lifetime">The longest it may run (timeout(1)'s limit).</param>
-    public static async Task<EngineChild> StartAsync(string dll, DirectoryInfo work, PeerOptions o, TimeSpan lifetime, CancellationToken cancellationToken)
+    public static async Task<EngineChild> StartAsync(string dll, DirectoryInfo work, string name, int port, PeerOptions o, TimeSpan lifetime, CancellationToken cancellationToken)
     {
-        int adminPort = o.EnginePort + 90;
-        foreach (int port in (int[])[o.EnginePort, adminPort])
+        int adminPort = port + 90;
+        foreach (int p in (int[])[port, adminPort])
         {
-            if (await PeerProcesses.IsListeningAsync(port, cancellationToken))
+            if (await PeerProcesses.IsListeningAsync(p, cancellationToken))
             {
-                throw new InvalidOperationException($"127.0.0.1:{port} is already in use (another engine?); pick others with --engine-port");
+                throw new InvalidOperationException($"127.0.0.1:{p} is already in use (another engine?); pick others with --engine-port");
             }
         }
 
         string token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
-        string config = Path.Combine(work.FullName, "engine.json");
-        await File.WriteAllTextAsync(config, Config(o, adminPort, token, Path.Combine(work.FullName, "access.log")), cancellationToken);
+        string config = Path.Combine(work.FullName, name + ".json");
+        await File.WriteAllTextAsync(config, Config(o, port, adminPort, token, Path.Combine(work.FullName, name + "-access.log")), cancellationToken);
 
-        // timeout(1) forks the engine and forwards signals to it; taskset execs into dotnet, so the
-        // wrapper's only child is the engine's own process.
-        var start = new ProcessStartInfo("timeout") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string arg in (string[])["--kill-after=5", ((int)lifetime.TotalSeconds).ToString(CultureInfo.InvariantCulture)])
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        if (o.Pin)
-        {
-            start.ArgumentList.Add("taskset");
-            start.ArgumentList.Add("-c");
-            start.ArgumentList.Add("1");
-        }
-
-        string dotnet = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
-        foreach (string arg in (string[])[dotnet, dll, "--config", config])
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        var log = new StreamWriter(Path.Combine(work.FullName, "engine.log")) { AutoFlush = true };
-        var wrapper = new Process { StartInfo = start };
-        wrapper.OutputDataReceived += (_, e) => Write(log, e.Data);
-        wrapper.ErrorDataReceived += (_, e) => Write(log, e.Data);
-        wrapper.Start();
-        wrapper.BeginOutputReadLine();
-        wrapper.BeginErrorReadLine();
-        var engine = new EngineChild(wrapper, log, o.EnginePort, adminPort, token, config);
+        ChildProcess process = ChildProcess.Start([.. Launch(dll), "--config", config], config, o.Pin, lifetime, Path.Combine(work.FullName, name + ".log"));
+        var engine = new EngineChild(process, port, adminPort, token);
         try
         {
-            await engine.WaitReadyAsync(cancellationToken);
+            await process.WaitListeningAsync([port, adminPort], ReadyLimit, cancellationToken);
             return engine;
         }
         catch
@@ -119,15 +90,19 @@ internal sealed class EngineChild : IDisposable
         }
     }
 
-    private static void Write(StreamWriter log, string? line)
+    /// <summary>
+    /// How to run <paramref name="engine"/>: a build's Engine.dll through the dotnet host that runs
+    /// this runner, a published native executable (<c>dotnet publish Engine</c>: Native AOT) as it is.
+    /// </summary>
+    internal static string[] Launch(string engine)
     {
-        if (line is not null)
+        if (!engine.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
         {
-            lock (log)
-            {
-                log.WriteLine(line);
-            }
+            return [engine];
         }
+
+        string dotnet = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
+        return [dotnet, engine];
     }
 
     /// <summary>
@@ -136,9 +111,9 @@ internal sealed class EngineChild : IDisposable
     /// sockets), and IpAuth for 127.0.0.0/8 so clients without credentials get in, as they do at
     /// the peers. The access log goes to a file, rotated at 64 MiB × 2 so a long run cannot fill /tmp.
     /// </summary>
-    internal static string Config(PeerOptions o, int adminPort, string token, string accessLog) => $$"""
+    internal static string Config(PeerOptions o, int port, int adminPort, string token, string accessLog) => $$"""
         { "Engine": {
-            "Listeners": [ { "Endpoint": "127.0.0.1:{{o.EnginePort}}", "Protocol": "http" } ],
+            "Listeners": [ { "Endpoint": "127.0.0.1:{{port}}", "Protocol": "http" } ],
             "Security": { "AllowPrivateTargets": true, "AllowedConnectPorts": [ {{o.Origin.Port}} ] },
             "Limits": { "MaxConnections": 50000 },
             "AccessLog": { "Enabled": {{(o.AccessLog ? "true" : "false")}}, "Path": {{JsonSerializer.Serialize(accessLog)}}, "MaxBytes": {{64 << 20}}, "MaxFiles": 2 },
@@ -147,83 +122,5 @@ internal sealed class EngineChild : IDisposable
             "Nodes": [ { "Id": "local", "Type": "direct" } ] } }
         """;
 
-    private async Task WaitReadyAsync(CancellationToken cancellationToken)
-    {
-        long started = Stopwatch.GetTimestamp();
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (_wrapper.HasExited)
-            {
-                throw new InvalidOperationException($"the engine exited ({_wrapper.ExitCode}) before it was ready; see {((FileStream)_log.BaseStream).Name}");
-            }
-
-            if (Pid == 0 && ProcessTree.Of(_wrapper.Id) is [_, int child, ..])
-            {
-                Pid = child;
-            }
-
-            if (Pid != 0 && await PeerProcesses.IsListeningAsync(EndPoint.Port, cancellationToken)
-                && await PeerProcesses.IsListeningAsync(Metrics.Port, cancellationToken))
-            {
-                return;
-            }
-
-            if (Stopwatch.GetElapsedTime(started) > ReadyLimit)
-            {
-                throw new TimeoutException($"the engine did not listen on {EndPoint} within {ReadyLimit.TotalSeconds:0} s");
-            }
-
-            await Task.Delay(100, cancellationToken);
-        }
-    }
-
-    private bool RunsOurConfig(int pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/cmdline").Contains(_config, StringComparison.Ordinal);
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
-
-    public void Dispose()
-    {
-        try
-        {
-            if (!_wrapper.HasExited)
-            {
-                _wrapper.Kill(entireProcessTree: true);
-                _wrapper.WaitForExit(TimeSpan.FromSeconds(10));
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // Exited between the check and the kill.
-        }
-
-        // The engine itself, should the tree walk above have missed it (reparented after the wrapper
-        // died); only if that PID still runs our config, not a process that reused the number.
-        if (ProcessTree.IsAlive(Pid) && RunsOurConfig(Pid))
-        {
-            try
-            {
-                using var engine = Process.GetProcessById(Pid);
-                engine.Kill();
-                engine.WaitForExit(TimeSpan.FromSeconds(10));
-            }
-            catch (ArgumentException)
-            {
-            }
-        }
-
-        _wrapper.Dispose();
-        lock (_log)
-        {
-            _log.Dispose();
-        }
-    }
+    public void Dispose() => _process.Dispose();
 }

@@ -16,6 +16,11 @@ internal static class PeerKeys
     public const string TunnelErrors = "tunnel.errors";
     public const string KibPerIdleTunnel = "idle.kib";
     public const string IdleFailed = "idle.failed";
+    public const string ColdRps = "cold.rps";
+    public const string ColdSteadyRps = "cold.steady_rps";
+    public const string ColdRatio = "cold.ratio";
+    public const string ColdRatioPerCpu = "cold.ratio_per_cpu";
+    public const string ColdErrors = "cold.errors";
 
     /// <summary>The engine's runtime during a scenario: <c>gc0.get</c>, <c>alloc.tunnel</c>, ….</summary>
     public static string Gc(string what, string scenario) => what + "." + scenario;

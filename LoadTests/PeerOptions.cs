@@ -20,13 +20,18 @@ internal sealed class PeerOptions
           --tunnels-held N    idle tunnels held for the RSS figure (2000)
           --hold S            seconds they are held before RSS is read again (3)
           --warmup S          keep-alive GETs against the engine before measuring: tiered JIT (20)
+          --cold S            cold start: each repetition starts the engine and HAProxy (http mode) anew
+                              and reports req/s in their first S seconds against their own rate S
+                              seconds long after --warmup more (6; 0 skips it)
           --start 0           use what already listens instead of starting the origin and peers
           --scripts DIR       the peer scripts (/work/shared/bench/peers)
-          --engine PATH       Engine.dll (default: the build beside this LoadTests)
+          --engine PATH       Engine.dll (default: the build beside this LoadTests), or a published
+                              Engine executable (dotnet publish Engine: Native AOT), run as it is
           --engine-port P     the engine's proxy listener (19100); its admin listener is P+90
           --access-log 0      run the engine without its access log (the peers log nothing either)
           --origin IP:PORT    the peers' origin nginx (127.0.0.1:18080: /small 13 bytes, /big 256 MiB)
-          --pin 0             pin nothing (PIN=0 for the peer scripts too)
+          --pin 0             pin nothing (PIN=0 for the peer scripts too): every process may use both
+                              cores (HAProxy then starts one thread per core, nbthread 2 on this box)
         """;
 
     public required IReadOnlyList<PeerTarget> Targets { get; init; }
@@ -36,6 +41,9 @@ internal sealed class PeerOptions
     public int TunnelsHeld { get; init; } = 2000;
     public TimeSpan Hold { get; init; } = TimeSpan.FromSeconds(3);
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>The cold-start window: the issue's "first 6 s of a fresh process"; zero skips the cold start.</summary>
+    public TimeSpan Cold { get; init; } = TimeSpan.FromSeconds(6);
     public bool Start { get; init; } = true;
     public string Scripts { get; init; } = "/work/shared/bench/peers";
     public string? Engine { get; init; }
@@ -67,6 +75,7 @@ internal sealed class PeerOptions
             TunnelsHeld = Int("tunnels-held", d.TunnelsHeld, 1),
             Hold = Seconds("hold", d.Hold),
             Warmup = Seconds("warmup", d.Warmup),
+            Cold = Seconds("cold", d.Cold),
             Start = Get("start") is not ("0" or "false"),
             Scripts = Get("scripts") ?? d.Scripts,
             Engine = Get("engine"),
@@ -79,5 +88,11 @@ internal sealed class PeerOptions
 
     /// <summary>An upper bound of the whole run: the engine child is started under timeout(1) with it, so it cannot outlive a killed runner for long.</summary>
     public TimeSpan Budget =>
-        TimeSpan.FromMinutes(3) + Warmup + (Reps * Targets.Count * (2 * Duration + Hold + TimeSpan.FromSeconds(90)));
+        TimeSpan.FromMinutes(3) + Warmup + (Reps * Targets.Count * (2 * Duration + Hold + TimeSpan.FromSeconds(90))) + (Reps * 2 * ColdLifetime);
+
+    /// <summary>The cold start's windows: the first, those covering --warmup, the last (the process's own steady rate).</summary>
+    public int ColdWindows => Cold > TimeSpan.Zero ? 2 + (int)Math.Ceiling(Warmup / Cold) : 0;
+
+    /// <summary>An upper bound of one fresh process's life (its timeout(1) limit).</summary>
+    public TimeSpan ColdLifetime => (ColdWindows * (Cold + TimeSpan.FromSeconds(5))) + TimeSpan.FromSeconds(60);
 }

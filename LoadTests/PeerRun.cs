@@ -24,6 +24,7 @@ internal sealed class PeerRun : IAsyncDisposable
     private readonly List<string> _notes = [];
     private PeerProcesses? _peers;
     private EngineChild? _engine;
+    private string? _engineDll;
     private EngineMetricsClient? _metrics;
     private bool _keepEngineLog;
 
@@ -73,9 +74,9 @@ internal sealed class PeerRun : IAsyncDisposable
 
         if (wanted.Any(t => t.IsEngine))
         {
-            string dll = EngineChild.FindDll(_o.Engine);
+            string dll = _engineDll = EngineChild.FindDll(_o.Engine);
             Log($"engine: {dll} on 127.0.0.1:{_o.EnginePort}{(_o.Pin ? ", CPU 1" : string.Empty)}, access log {(_o.AccessLog ? "on" : "off")}");
-            _engine = await EngineChild.StartAsync(dll, _work, _o, _o.Budget, cancellationToken);
+            _engine = await EngineChild.StartAsync(dll, _work, PeerTarget.Engine, _o.EnginePort, _o, _o.Budget, cancellationToken);
             _metrics = new EngineMetricsClient(_engine.Metrics, _engine.Token);
         }
 
@@ -96,7 +97,15 @@ internal sealed class PeerRun : IAsyncDisposable
             throw new InvalidOperationException("no target to measure");
         }
 
-        Log($"targets: {string.Join(", ", _targets.Select(t => $"{t.Name}:{t.Port}"))}");
+        var described = new List<string>();
+        foreach (PeerTarget target in _targets)
+        {
+            // The thread count says whether an unpinned HAProxy runs nbthread 2 (one per core).
+            int pid = target.IsEngine ? _engine!.Pid : await PeerProcesses.PidOfAsync(target.Name, target.Port, cancellationToken);
+            described.Add(pid > 0 && ProcessTree.IsAlive(pid) ? $"{target.Name}:{target.Port} ({ProcStat.Threads(pid)} threads)" : $"{target.Name}:{target.Port}");
+        }
+
+        Log($"targets: {string.Join(", ", described)}");
     }
 
     /// <summary>Tiered JIT needs ~20 s of load before the engine runs its final code; the load generator warms up with it.</summary>
@@ -158,7 +167,57 @@ internal sealed class PeerRun : IAsyncDisposable
                     }
                 }
             }
+
+            // Last in the repetition, so the load generator itself runs warm code by then.
+            foreach (PeerTarget target in _targets.Where(FreshServer.CanStart).Where(_ => _o.Cold > TimeSpan.Zero))
+            {
+                try
+                {
+                    await MeasureColdAsync(rep, target, cancellationToken);
+                }
+                catch (Exception e) when (e is SocketException or IOException && !cancellationToken.IsCancellationRequested)
+                {
+                    Log($"r{rep} cold {target.Name}: {e.Message}");
+                    _results.Add(target.Name, PeerKeys.ColdErrors, 1);
+                }
+            }
         }
+    }
+
+    /// <summary>
+    /// The cold start (issue 18): a fresh process of the target, pinned like the run, gets back-to-back
+    /// get windows of --cold seconds from the moment it accepts connections, through --warmup seconds;
+    /// its first window's rate over its last (its own steady rate) is the figure. A process that
+    /// compiles while it serves (tiered JIT) reads below 1×; one that starts with its final code, ~1×.
+    /// On a shared box the neighbours move the wall-clock ratio, so the same ratio of requests per
+    /// CPU second of the process (what it would serve with the core to itself) is reported beside it.
+    /// </summary>
+    private async Task MeasureColdAsync(int rep, PeerTarget target, CancellationToken cancellationToken)
+    {
+        using FreshServer fresh = await FreshServer.StartAsync(target, _engineDll, _work, _o, cancellationToken);
+        var rates = new List<double>();
+        var perCpuSecond = new List<double>();
+        long errors = 0;
+        for (int window = 0; window < _o.ColdWindows; window++)
+        {
+            double cpuBefore = ProcessTree.CpuSeconds(fresh.Pid);
+            RunResult result = await Scenarios.KeepAliveGetAsync(Options(fresh.Target, "get", "--duration", Seconds(_o.Cold)), _o.Origin, cancellationToken: cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            double cpu = ProcessTree.CpuSeconds(fresh.Pid) - cpuBefore;
+            rates.Add(Rate(result));
+            perCpuSecond.Add(cpu > 0 ? result.Ok / cpu : double.NaN);
+            errors += result.Errors;
+        }
+
+        double ratio = rates[^1] > 0 ? rates[0] / rates[^1] : double.NaN;
+        double ratioPerCpu = perCpuSecond[0] / perCpuSecond[^1];
+        Add(target, PeerKeys.ColdRps, rates[0]);
+        Add(target, PeerKeys.ColdSteadyRps, rates[^1]);
+        Add(target, PeerKeys.ColdRatio, ratio);
+        Add(target, PeerKeys.ColdRatioPerCpu, ratioPerCpu);
+        Add(target, PeerKeys.ColdErrors, errors);
+        Log(string.Create(CultureInfo.InvariantCulture,
+            $"r{rep} cold    {target.Name,-13} pid {fresh.Pid}, {fresh.Threads()} threads; req/s per {_o.Cold.TotalSeconds:0} s: {string.Join(" ", rates.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}; per CPU s: {string.Join(" ", perCpuSecond.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}; first ÷ last {ratio:0.00}×, per CPU s {ratioPerCpu:0.00}×, errors {errors}"));
     }
 
     private async Task MeasureAsync(int rep, string scenario, PeerTarget target, CancellationToken cancellationToken)
@@ -266,7 +325,14 @@ internal sealed class PeerRun : IAsyncDisposable
         text.Append(CultureInfo.InvariantCulture,
             $"LoadTests peers, {DateTime.Now:yyyy-MM-dd HH:mm}: {_o.Reps} repetition(s), medians; get and connect {_o.Duration.TotalSeconds:0} s × {_o.Connections} connections; tunnel = /big (256 MiB) through one CONNECT; {_o.TunnelsHeld} idle tunnels held once, on fresh processes before any other load; ");
         text.Append(_o.Pin ? "proxies on CPU 1, origin + load generator on CPU 0; " : "unpinned; ");
-        text.Append(CultureInfo.InvariantCulture, $"engine access log {(_o.AccessLog ? "on (a file)" : "off")}, peers log nothing.\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"engine access log {(_o.AccessLog ? "on (a file)" : "off")}, peers log nothing.");
+        if (_o.Cold > TimeSpan.Zero)
+        {
+            text.Append(CultureInfo.InvariantCulture,
+                $" Cold start (engine, haproxy-http): a fresh process's get req/s in its first {_o.Cold.TotalSeconds:0} s, and that ÷ its own rate in {_o.Cold.TotalSeconds:0} s windows after {(_o.ColdWindows - 2) * _o.Cold.TotalSeconds:0} s more.");
+        }
+
+        text.Append("\n\n");
         text.Append(PeerTable.Render(_results, _targets.Select(t => t.Name)));
         if (_targets.Any(t => t.IsEngine))
         {

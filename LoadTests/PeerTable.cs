@@ -24,6 +24,9 @@ internal static class PeerTable
         ("tunnel MB/s", PeerKeys.MegabytesPerSecond, "N0"),
         ("CPU s/GiB", PeerKeys.CpuSecondsPerGib, "0.00"),
         ("KiB/idle tunnel", PeerKeys.KibPerIdleTunnel, "0.0"),
+        ("cold req/s", PeerKeys.ColdRps, "N0"),
+        ("cold vs steady", PeerKeys.ColdRatio, "0.00×"),
+        ("cold vs steady per CPU s", PeerKeys.ColdRatioPerCpu, "0.00×"),
     ];
 
     private static readonly (string Header, string Key)[] Ratios =
@@ -36,7 +39,7 @@ internal static class PeerTable
         ("KiB/tunnel vs engine", PeerKeys.KibPerIdleTunnel),
     ];
 
-    private static readonly string[] ErrorKeys = [PeerKeys.GetErrors, PeerKeys.ConnectErrors, PeerKeys.TunnelErrors, PeerKeys.IdleFailed];
+    private static readonly string[] ErrorKeys = [PeerKeys.GetErrors, PeerKeys.ConnectErrors, PeerKeys.TunnelErrors, PeerKeys.IdleFailed, PeerKeys.ColdErrors];
 
     public static string Render(PeerResults results, IEnumerable<string> targets)
     {

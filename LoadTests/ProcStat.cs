@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace LoadTests;
 
-/// <summary>Another process's CPU time and RSS, from /proc (Linux).</summary>
+/// <summary>Another process's CPU time, RSS and thread count, from /proc (Linux).</summary>
 internal static class ProcStat
 {
     // USER_HZ: 100 on every mainstream Linux build (sysconf(_SC_CLK_TCK)).
@@ -22,5 +22,12 @@ internal static class ProcStat
     {
         string? line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
         return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+
+    /// <summary>The process's threads (HAProxy starts one per core it may run on: its nbthread).</summary>
+    public static int Threads(int pid)
+    {
+        string? line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("Threads:", StringComparison.Ordinal));
+        return line is null ? 0 : int.Parse(line.AsSpan("Threads:".Length).Trim(), CultureInfo.InvariantCulture);
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Engine.Tests.Fixtures;
@@ -29,8 +30,29 @@ public sealed class AdminNodePutTests : IAsyncLifetime
                 "Packages": [ { "Id": "fleet", "Key": "fleet-key", "DefaultRules": "country-any" } ],
                 "Nodes": [ { "Id": "local", "Type": "direct", "Country": "us" } ] } }
             """);
+        // EngineProcess waits for the proxy listener only; the admin listener is bound after it, and a
+        // slow start (a loaded box, methods compiled optimized on first call) left the PUT refused.
+        await WaitListeningAsync(adminPort);
         _admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}/"), Timeout = TimeSpan.FromSeconds(15) };
         _admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+    }
+
+    private static async Task WaitListeningAsync(int port)
+    {
+        using var limit = new CancellationTokenSource(UpstreamProcess.StartTimeout);
+        while (true)
+        {
+            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                await probe.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), limit.Token);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(50, limit.Token);
+            }
+        }
     }
 
     public async Task DisposeAsync()

@@ -45,7 +45,7 @@ internal sealed class EngineProcess : IAsyncDisposable
         string config = Path.Combine(directory, "engine.json");
         await File.WriteAllTextAsync(config, engineJson.Replace("{PORT}", port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
         string executable = dotnet;
-        List<string> arguments = [engine, "--config", config];
+        List<string> arguments = engine.Length > 0 ? [engine, "--config", config] : ["--config", config];
         if (fileLimit is int limit)
         {
             // prlimit sets the limit and execs the command: the PID stays the engine's.
@@ -60,9 +60,20 @@ internal sealed class EngineProcess : IAsyncDisposable
             : new EngineProcess(process, config);
     }
 
-    /// <summary>The host and the Engine build copied beside the tests; a missing one fails the test (the build is broken).</summary>
+    /// <summary>
+    /// The host and the Engine build copied beside the tests; a missing one fails the test (the build
+    /// is broken). ENGINE_TESTS_PUBLISHED=PATH runs a published engine executable instead (the Native
+    /// AOT build of <c>dotnet publish Engine</c>), so these process-level tests can check what ships.
+    /// </summary>
     internal static (string Dotnet, string Engine) Command()
     {
+        if (Environment.GetEnvironmentVariable("ENGINE_TESTS_PUBLISHED") is { Length: > 0 } published)
+        {
+            return File.Exists(published)
+                ? (published, string.Empty)
+                : throw new InvalidOperationException($"ENGINE_TESTS_PUBLISHED={published}: no such file");
+        }
+
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
             ? host
             : UpstreamProcess.FindOnPath("dotnet") ?? throw new InvalidOperationException("dotnet is not on PATH and DOTNET_HOST_PATH is not set");

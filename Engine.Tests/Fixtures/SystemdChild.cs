@@ -75,7 +75,8 @@ internal sealed partial class SystemdChild : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (string argument in (string[])["-c", Wrapper, fd.ToString(CultureInfo.InvariantCulture), dotnet, engine, "--config", configFile])
+        string[] command = engine.Length > 0 ? [dotnet, engine] : [dotnet];   // a published executable runs as it is
+        foreach (string argument in (string[])["-c", Wrapper, fd.ToString(CultureInfo.InvariantCulture), .. command, "--config", configFile])
         {
             info.ArgumentList.Add(argument);
         }

@@ -22,6 +22,10 @@ public sealed class PeerTableTests
         results.Add("squid", PeerKeys.GetErrors, 2);
         results.Add("squid", PeerKeys.ConnectErrors, 3);
         results.Add("haproxy-http", PeerKeys.Rps, double.NaN);
+        results.Add("engine", PeerKeys.ColdRps, 13_800);
+        results.Add("engine", PeerKeys.ColdRatio, 0.565);
+        results.Add("engine", PeerKeys.ColdRatioPerCpu, 0.42);
+        results.Add("engine", PeerKeys.ColdErrors, 0);
         return results;
     }
 
@@ -58,6 +62,11 @@ public sealed class PeerTableTests
         Assert.Equal("–", squid[Array.IndexOf(header, "tunnels/s vs engine")]);
         Assert.Equal("–", haproxy[Array.IndexOf(header, "req/s")]);
         Assert.Equal("–", haproxy[Array.IndexOf(header, "errors")]);
+        Assert.Equal("13,800", engine[Array.IndexOf(header, "cold req/s")]);
+        Assert.Equal("0.57×", engine[Array.IndexOf(header, "cold vs steady")]);
+        Assert.Equal("0.42×", engine[Array.IndexOf(header, "cold vs steady per CPU s")]);
+        Assert.Equal("0", engine[Array.IndexOf(header, "errors")]);
+        Assert.Equal("–", squid[Array.IndexOf(header, "cold vs steady")]);
     }
 
     [Fact]

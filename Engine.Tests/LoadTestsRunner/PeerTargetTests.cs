@@ -46,7 +46,33 @@ public sealed class PeerTargetTests
         Assert.False(o.Start);
         Assert.True(o.Pin);
         Assert.Equal(["engine", "haproxy-http", "squid"], o.Targets.Select(t => t.Name));
+        Assert.Equal(TimeSpan.FromSeconds(6), o.Cold);
+        Assert.Equal(6, o.ColdWindows);   // the first 6 s, 20 s of --warmup in 4 windows, the steady one
     }
+
+    [Fact]
+    public void PeerOptions_ColdZero_NoColdWindows() =>
+        Assert.Equal(0, PeerOptions.Parse(["peers", "--cold", "0"]).ColdWindows);
+
+    [Fact]
+    public void FreshServer_Rebind_MovesTheOneLoopbackBind()
+    {
+        const string config = "frontend fwd_http\n  bind 127.0.0.1:18100\n  http-request set-dst req.hdr(host),field(1,:)\n";
+
+        string moved = FreshServer.Rebind(config, 19102);
+
+        Assert.Contains("  bind 127.0.0.1:19102\n", moved, StringComparison.Ordinal);
+        Assert.DoesNotContain("18100", moved, StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() => FreshServer.Rebind("frontend f\n  bind :80\n", 19102));
+    }
+
+    [Theory]
+    [InlineData("engine", true)]
+    [InlineData("haproxy-http", true)]
+    [InlineData("haproxy-tcp", false)]
+    [InlineData("squid", false)]
+    public void FreshServer_CanStart_EngineAndHaproxyHttp(string name, bool expected) =>
+        Assert.Equal(expected, FreshServer.CanStart(PeerTarget.All(19100).Single(t => t.Name == name)));
 
     [Fact]
     public void Parse_LoneOptionWithoutValue_Throws() =>

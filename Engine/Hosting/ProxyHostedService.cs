@@ -204,6 +204,13 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         }
 
         _server = new ProxyServer(_services, maxConnections, _options.Listeners.Count > 0 ? _options.Listeners[0].Backlog : ListenerOptions.DefaultBacklog);
+        // The reload handlers (SIGHUP, the file watcher) before the listeners accept: a reload sent as
+        // soon as the port answers (systemctl reload, a deploy script, a test) was otherwise lost.
+        if (_source is not null)
+        {
+            _reloader = new ConfigReloader(_source, Apply, _logger, outcome: ok => _services?.Metrics?.Reloaded(ok));
+        }
+
         _listeners = SystemdSocketActivation.Adopt(ProxyServicesFactory.Listeners(_options), _logger);
         _server.Start(_listeners);
         foreach (IPEndPoint endPoint in _server.EndPoints)
@@ -217,11 +224,6 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
             EngineLog.Ready(_logger, curl);
             _console.WriteLine($"engine ready. try:\n  {curl}");
             _console.Flush();
-        }
-
-        if (_source is not null)
-        {
-            _reloader = new ConfigReloader(_source, Apply, _logger, outcome: ok => _services?.Metrics?.Reloaded(ok));
         }
 
         // Admin listener (docs/admin.md): after the proxy listeners, so /readyz never sees them unbound.
