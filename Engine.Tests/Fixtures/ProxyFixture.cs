@@ -56,7 +56,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
             Time = options.Time,
         };
 
-        Server = new ProxyServer(Services, options.MaxConnections);
+        Server = new ProxyServer(Services, options.MaxConnections) { Accept = options.Accept };
         var listeners = new List<ListenerBinding> { new(new IPEndPoint(IPAddress.Loopback, 0), options.AutoDetect ? ClientProtocol.Auto : ClientProtocol.Http, ProxyProtocol: options.ProxyProtocol) };
         if (options.Socks)
         {
@@ -200,6 +200,9 @@ internal sealed class ProxyFixtureOptions
     public Engine.Transport.TlsCertificateSource? Tls { get; set; }
 
     public TimeProvider Time { get; set; } = TimeProvider.System;
+
+    /// <summary>The listeners' accept, for fault injection (<see cref="ProxyServer.Accept"/>); null: the socket's own.</summary>
+    public Func<System.Net.Sockets.Socket, ValueTask<System.Net.Sockets.Socket>>? Accept { get; set; }
 
     public List<Package> Packages { get; } =
     [

@@ -46,6 +46,9 @@ internal sealed class ProxyServer : IAsyncDisposable
     /// <summary>Accepts retried after a pause because the process was out of descriptors or memory (every listener).</summary>
     public long AcceptPauses => _listeners.Sum(static l => l.AcceptPauses);
 
+    /// <summary>The tests' fault seam into every listener's accept (<see cref="SocketListener.Accept"/>); null: the socket's own.</summary>
+    internal Func<System.Net.Sockets.Socket, ValueTask<System.Net.Sockets.Socket>>? Accept { get; init; }
+
     /// <summary>Every listener's accept loop is running (what the systemd watchdog vouches for).</summary>
     public bool IsAccepting => _listeners.Count > 0 && _listeners.TrueForAll(l => l.IsAccepting);
 
@@ -86,6 +89,11 @@ internal sealed class ProxyServer : IAsyncDisposable
 
         foreach (SocketListener listener in _listeners)
         {
+            if (Accept is not null)
+            {
+                listener.Accept = Accept;
+            }
+
             listener.Start();
         }
     }
