@@ -29,7 +29,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
         configure?.Invoke(options);
         // Synchronized: the log's writer task and the test read the same stream.
         _logSink = options.AccessLogSink ?? Stream.Synchronized(_log);
-        AccessLog = new AccessLog(_logSink);
+        AccessLog = new AccessLog(_logSink, successSampleRate: options.AccessLogErrorsOnly ? 0 : 1.0);   // as AccessLogFactory reads Level = errors
         var policy = new TargetPolicy(options.AllowPrivateTargets, options.AllowedConnectPorts, options.BlockedDomains, options.AllowedHttpPorts);
         var dns = new DnsCache(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2), resolve: options.Resolve);
         var pool = new NodePool(options.Nodes, options.Health ?? NodeHealthPolicy.Default(options.Time));
@@ -97,8 +97,8 @@ internal sealed class ProxyFixture : IAsyncDisposable
 
     public Uri Uri => new($"http://127.0.0.1:{EndPoint.Port}");
 
-    /// <summary>Graceful stop, as on SIGTERM.</summary>
-    public Task StopAsync() => Server.StopAsync(_drain);
+    /// <summary>Graceful stop, as on SIGTERM; how many connections the drain deadline cut.</summary>
+    public Task<int> StopAsync() => Server.StopAsync(_drain);
 
     /// <summary>Waits until the access log has at least <paramref name="count"/> lines and returns them.</summary>
     public async Task<string[]> LogLinesAsync(int count = 1)
@@ -166,6 +166,9 @@ internal sealed class ProxyFixtureOptions
 
     /// <summary>Where access-log lines go instead of the captured buffer (e.g. <see cref="Stream.Null"/> when measuring allocations).</summary>
     public Stream? AccessLogSink { get; set; }
+
+    /// <summary><c>AccessLog:Level = errors</c>: only lines that count as errors (no success is sampled in).</summary>
+    public bool AccessLogErrorsOnly { get; set; }
 
     public TimeSpan Drain { get; set; } = TimeSpan.FromSeconds(5);
 

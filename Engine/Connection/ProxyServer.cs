@@ -290,7 +290,8 @@ internal sealed class ProxyServer : IAsyncDisposable
     }
 
     /// <summary>Graceful stop: no new connections, in-flight work gets <paramref name="drain"/>.</summary>
-    public async Task StopAsync(TimeSpan drain)
+    /// <returns>How many connections were still open at the drain deadline and were cut.</returns>
+    public async Task<int> StopAsync(TimeSpan drain)
     {
         foreach (SocketListener listener in _listeners)
         {
@@ -304,15 +305,22 @@ internal sealed class ProxyServer : IAsyncDisposable
             drained &= await listener.WaitForConnectionsAsync(drain).ConfigureAwait(false);
         }
 
-        if (!drained)
+        if (drained)
         {
-            await _aborted.CancelAsync().ConfigureAwait(false);
-            foreach (SocketListener listener in _listeners)
-            {
-                listener.AbortAll();
-                await listener.WaitForConnectionsAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-            }
+            return 0;
         }
+
+        // Counted as they are cut: after the cut they are gone, and the open-connection count
+        // read then said "0 still open" after cutting two (issue 19.8).
+        int cut = 0;
+        await _aborted.CancelAsync().ConfigureAwait(false);
+        foreach (SocketListener listener in _listeners)
+        {
+            cut += listener.AbortAll();
+            await listener.WaitForConnectionsAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+
+        return cut;
     }
 
     private int _disposed;

@@ -203,11 +203,16 @@ internal sealed class SocketListener : IDisposable
 
     public void Dispose() => _socket.Dispose();
 
-    public void AbortAll()
+    /// <returns>How many connections were cut.</returns>
+    public int AbortAll()
     {
+        int cut = 0;
         foreach (SocketConnection connection in _active.Keys)
         {
             connection.Abort();
+            cut++;
         }
+
+        return cut;
     }
 }
