@@ -36,7 +36,9 @@ internal sealed class ProxyFixture : IAsyncDisposable
         State = options.State ?? new Engine.State.MemoryStateStore(options.Time, options.Sessions);
         Sessions = State.Sessions;
         INodeConnector connector = new NodeConnector(pool, dns, policy, options.Limits.ConnectTimeout);
-        Routing = new NodeRouting(pool, options.WrapConnector?.Invoke(connector) ?? connector, Sessions, options.MaxAttempts, options.Time);
+        // As ProxyServicesFactory wires it: TCP-connect probes of nodes that traffic took out.
+        NodeProber? prober = options.ProbeInterval is { } interval ? new NodeProber(pool, (NodeConnector)connector, probe: null, interval, options.Time) : null;
+        Routing = new NodeRouting(pool, options.WrapConnector?.Invoke(connector) ?? connector, Sessions, options.MaxAttempts, options.Time, prober);
         Services = new ProxyServices
         {
             Limits = options.Limits,
@@ -203,6 +205,9 @@ internal sealed class ProxyFixtureOptions
     public Engine.Transport.TlsCertificateSource? Tls { get; set; }
 
     public TimeProvider Time { get; set; } = TimeProvider.System;
+
+    /// <summary>Probe ejected http/socks5 nodes with a TCP connect this often (production's default is on, 5 s); null: no prober.</summary>
+    public TimeSpan? ProbeInterval { get; set; }
 
     /// <summary>The listeners' accept, for fault injection (<see cref="ProxyServer.Accept"/>); null: the socket's own.</summary>
     public Func<System.Net.Sockets.Socket, ValueTask<System.Net.Sockets.Socket>>? Accept { get; set; }
