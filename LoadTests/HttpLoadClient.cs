@@ -26,6 +26,12 @@ internal sealed class HttpLoadClient : IDisposable
 
     public Socket Socket => _socket;
 
+    /// <summary>
+    /// The catalog code (<c>X-Proxy-Error</c>) of the last response head read, or null when it had
+    /// none: a status alone does not say whose words an answer is (a 502 from the origin is not NODE_NOT_FOUND).
+    /// </summary>
+    public string? ProxyError { get; private set; }
+
     public ValueTask<int> SendAsync(ReadOnlyMemory<byte> request, CancellationToken cancellationToken) =>
         _socket.SendAsync(request, SocketFlags.None, cancellationToken);
 
@@ -46,6 +52,8 @@ internal sealed class HttpLoadClient : IDisposable
         {
             status = -1;
         }
+
+        ProxyError = HeaderValue(head, "\r\nx-proxy-error:"u8);
 
         long length = 0;
         int cl = IndexOfIgnoreCase(head, "\r\ncontent-length:"u8);
@@ -93,6 +101,7 @@ internal sealed class HttpLoadClient : IDisposable
             status = -1;
         }
 
+        ProxyError = HeaderValue(_buffer.AsSpan(_start, headEnd), "\r\nx-proxy-error:"u8);
         _start += headEnd + 4;
         return status;
     }
@@ -113,6 +122,20 @@ internal sealed class HttpLoadClient : IDisposable
         int n = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken);
         _end += n;
         return n > 0;
+    }
+
+    /// <summary>The trimmed value of the first field named by <paramref name="lowerPrefix"/> (<c>\r\nname:</c>), or null.</summary>
+    private static string? HeaderValue(ReadOnlySpan<byte> head, ReadOnlySpan<byte> lowerPrefix)
+    {
+        int at = IndexOfIgnoreCase(head, lowerPrefix);
+        if (at < 0)
+        {
+            return null;
+        }
+
+        ReadOnlySpan<byte> value = head[(at + lowerPrefix.Length)..];
+        int eol = value.IndexOf("\r\n"u8);
+        return System.Text.Encoding.ASCII.GetString((eol < 0 ? value : value[..eol]).Trim((byte)' '));
     }
 
     private static int IndexOfIgnoreCase(ReadOnlySpan<byte> haystack, ReadOnlySpan<byte> lowerNeedle)

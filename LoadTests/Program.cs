@@ -181,6 +181,9 @@ internal sealed record RunResult(string Scenario, string Mode, long Ok, long Err
 
     /// <summary>What the engine's runtime did during the run (collections, bytes allocated), from its /metrics.</summary>
     public RuntimeCounters? EngineGc { get; init; }
+
+    /// <summary>The answers counted in <see cref="Errors"/>, by status and catalog code (or how the exchange ended).</summary>
+    public Outcomes Unexpected { get; init; } = new();
 }
 
 internal static class Scenarios
@@ -195,8 +198,13 @@ internal static class Scenarios
         : "Proxy-Authorization: Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(o.ProxyAuth)) + "\r\n";
 
     /// <param name="expectedStatus">200 for the get scenario; 407 for the error storm (wrong keys).</param>
-    public static async Task<RunResult> KeepAliveGetAsync(LoadOptions o, IPEndPoint origin, int expectedStatus = 200, CancellationToken cancellationToken = default)
+    /// <param name="expectedCode">
+    /// The <c>X-Proxy-Error</c> the expected answer carries (AUTH_FAILED for the engine's storm); null: none
+    /// is checked on a non-200 (peers answer 407 in their own words) and a 200 must carry none.
+    /// </param>
+    public static async Task<RunResult> KeepAliveGetAsync(LoadOptions o, IPEndPoint origin, int expectedStatus = 200, string? expectedCode = null, CancellationToken cancellationToken = default)
     {
+        var unexpected = new Outcomes();
         string target = o.Proxy is null || o.Raw ? o.Path : $"http://{origin}{o.Path}";
         byte[] request = Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: {origin}\r\nUser-Agent: LoadTests\r\n{AuthHeader(o)}\r\n");
         IPEndPoint connectTo = o.Proxy ?? origin;
@@ -220,12 +228,16 @@ internal static class Scenarios
                         long t0 = Stopwatch.GetTimestamp();
                         await client.SendAsync(request, stop.Token);
                         (int status, _) = await client.ReadResponseAsync(stop.Token);
-                        if (status == expectedStatus)
+                        bool codeMatches = expectedCode is not null ? client.ProxyError == expectedCode
+                            : expectedStatus != 200 || client.ProxyError is null;
+                        if (status == expectedStatus && codeMatches)
                         {
                             local.RecordValue(ElapsedNanos(t0));
                             Interlocked.Increment(ref ok);
                             continue;
                         }
+
+                        unexpected.Add(Outcomes.Label(status, client.ProxyError));
                     }
                     catch (Exception e) when (e is OperationCanceledException or System.Net.Sockets.SocketException)
                     {
@@ -233,6 +245,8 @@ internal static class Scenarios
                         {
                             break;
                         }
+
+                        unexpected.Add(Outcomes.Label(e));
                     }
 
                     // A wrong status, a close or a reset (tinyproxy closes after every response): counted,
@@ -259,7 +273,10 @@ internal static class Scenarios
         }
 
         await Task.WhenAll(Enumerable.Range(0, o.Connections).Select(_ => Task.Run(Worker)));
-        return new RunResult(expectedStatus == 200 ? "get" : "storm", o.Proxy is null ? "direct" : Mode(o), ok, errors, 0, Stopwatch.GetElapsedTime(started), histogram);
+        return new RunResult(expectedStatus == 200 ? "get" : "storm", o.Proxy is null ? "direct" : Mode(o), ok, errors, 0, Stopwatch.GetElapsedTime(started), histogram)
+        {
+            Unexpected = unexpected,
+        };
     }
 
     /// <param name="path">What to download: by default the built-in origin's <c>/bytes/{--bytes}</c>; the peers' nginx serves <c>/big</c>.</param>
@@ -270,9 +287,11 @@ internal static class Scenarios
         stop.CancelAfter(o.Duration);
         long started = Stopwatch.GetTimestamp();
         using HttpLoadClient client = await HttpLoadClient.ConnectAsync(o.Proxy ?? origin, stop.Token);
-        if (o.Proxy is not null && !o.Raw && !await OpenTunnelAsync(client, o, origin, stop.Token))
+        var unexpected = new Outcomes();
+        if (o.Proxy is not null && !o.Raw && await OpenTunnelAsync(client, o, origin, stop.Token) is { } refused)
         {
-            return new RunResult("tunnel", Mode(o), 0, 1, 0, Stopwatch.GetElapsedTime(started), histogram);
+            unexpected.Add(refused);
+            return new RunResult("tunnel", Mode(o), 0, 1, 0, Stopwatch.GetElapsedTime(started), histogram) { Unexpected = unexpected };
         }
 
         long t0 = Stopwatch.GetTimestamp();
@@ -281,18 +300,25 @@ internal static class Scenarios
         TimeSpan elapsed = Stopwatch.GetElapsedTime(t0);
         histogram.RecordValue(ElapsedNanos(t0));
         bool complete = code == 200 && body == o.Bytes;
-        return new RunResult("tunnel", o.Proxy is null ? "direct" : Mode(o), complete ? 1 : 0, complete ? 0 : 1, body, elapsed, histogram);
+        if (!complete)
+        {
+            unexpected.Add(code == 200 ? string.Create(CultureInfo.InvariantCulture, $"200 cut at {body} bytes") : Outcomes.Label(code, client.ProxyError));
+        }
+
+        return new RunResult("tunnel", o.Proxy is null ? "direct" : Mode(o), complete ? 1 : 0, complete ? 0 : 1, body, elapsed, histogram) { Unexpected = unexpected };
     }
 
     private static string Mode(LoadOptions o) => o.Raw ? "raw" : o.Socks ? "socks5" : "proxy";
 
     /// <summary>CONNECT (200 expected) or, with --socks, a SOCKS5 handshake: username/password from --auth, IPv4 CONNECT.</summary>
-    private static async Task<bool> OpenTunnelAsync(HttpLoadClient client, LoadOptions o, IPEndPoint origin, CancellationToken cancellationToken)
+    /// <returns>Null when the tunnel is open, else what answered instead (<see cref="Outcomes"/>' label).</returns>
+    private static async Task<string?> OpenTunnelAsync(HttpLoadClient client, LoadOptions o, IPEndPoint origin, CancellationToken cancellationToken)
     {
         if (!o.Socks)
         {
             await client.SendAsync(Encoding.ASCII.GetBytes($"CONNECT {origin} HTTP/1.1\r\nHost: {origin}\r\n{AuthHeader(o)}\r\n"), cancellationToken);
-            return await client.ReadHeadAsync(cancellationToken) == 200;
+            int status = await client.ReadHeadAsync(cancellationToken);
+            return status == 200 ? null : Outcomes.Label(status, client.ProxyError);
         }
 
         string[] credentials = (o.ProxyAuth ?? ":").Split(':', 2);
@@ -309,13 +335,15 @@ internal static class Scenarios
             int n = await client.Socket.ReceiveAsync(replies.AsMemory(filled), System.Net.Sockets.SocketFlags.None, cancellationToken);
             if (n == 0)
             {
-                return false;
+                return "closed";
             }
 
             filled += n;
         }
 
-        return replies[1] == 2 && replies[3] == 0 && replies[5] == 0;
+        return replies[1] == 2 && replies[3] == 0 && replies[5] == 0
+            ? null
+            : string.Create(CultureInfo.InvariantCulture, $"socks5 method {replies[1]} auth {replies[3]} reply {replies[5]}");
     }
 
     /// <summary>New connection per request: CONNECT (or SOCKS5) + GET /small + close; with --raw a plain connection + GET + close.</summary>
@@ -327,6 +355,7 @@ internal static class Scenarios
         }
 
         byte[] get = Encoding.ASCII.GetBytes($"GET /small HTTP/1.1\r\nHost: {origin}\r\nConnection: close\r\n\r\n");
+        var unexpected = new Outcomes();
         LongHistogram histogram = NewHistogram();
         long ok = 0, errors = 0;
         long budget = o.MaxRequests == long.MaxValue ? 2000 : o.MaxRequests;
@@ -343,14 +372,15 @@ internal static class Scenarios
                 try
                 {
                     using HttpLoadClient client = await HttpLoadClient.ConnectAsync(o.Proxy, stop.Token);
-                    bool good = o.Raw || await OpenTunnelAsync(client, o, origin, stop.Token);
-                    if (good)
+                    string? refused = o.Raw ? null : await OpenTunnelAsync(client, o, origin, stop.Token);
+                    if (refused is null)
                     {
                         await client.SendAsync(get, stop.Token);
-                        good = (await client.ReadResponseAsync(stop.Token)).Status == 200;
+                        int status = (await client.ReadResponseAsync(stop.Token)).Status;
+                        refused = status == 200 ? null : Outcomes.Label(status, client.ProxyError);
                     }
 
-                    if (good)
+                    if (refused is null)
                     {
                         local.RecordValue(ElapsedNanos(t0));
                         Interlocked.Increment(ref ok);
@@ -358,6 +388,7 @@ internal static class Scenarios
                     else
                     {
                         Interlocked.Increment(ref errors);
+                        unexpected.Add(refused);
                     }
                 }
                 catch (Exception e) when (e is OperationCanceledException or System.Net.Sockets.SocketException)
@@ -365,6 +396,7 @@ internal static class Scenarios
                     if (!stop.IsCancellationRequested)
                     {
                         Interlocked.Increment(ref errors);
+                        unexpected.Add(Outcomes.Label(e));
                     }
                 }
             }
@@ -376,6 +408,6 @@ internal static class Scenarios
         }
 
         await Task.WhenAll(Enumerable.Range(0, o.Connections).Select(_ => Task.Run(Worker)));
-        return new RunResult("connect", Mode(o), ok, errors, 0, Stopwatch.GetElapsedTime(started), histogram);
+        return new RunResult("connect", Mode(o), ok, errors, 0, Stopwatch.GetElapsedTime(started), histogram) { Unexpected = unexpected };
     }
 }

@@ -13,13 +13,31 @@ namespace LoadTests;
 /// A bounded soak (issue 9): the engine in this process (so its heap and unobserved task
 /// exceptions can be read), hammered for --duration by --connections workers mixing plain
 /// requests, tunnels, wrong keys, unmatched rules, a rate-limited package, sessions that rotate
-/// every three requests, and a node that refuses every connection (failover). Afterwards: sockets
+/// every three requests, and a pool with a node that refuses every connection (failover).
+/// Every kind has the answers it may get, status and catalog code (issue 16.5): anything else,
+/// a close or a timeout included, is a problem reported by kind and answer. Afterwards: sockets
 /// back to the post-warm-up baseline, heap and RSS within a margin of it, no unobserved task
-/// exception, and every request accounted (completed + rejected + failed = sent, failed = 0).
+/// exception, and every request accounted.
 /// </summary>
 internal static class Soak
 {
-    private static readonly string[] Kinds = ["get", "tunnel", "wrong-key", "no-match", "limited", "session"];
+    /// <param name="User">The rules; <c>{w}</c> becomes the worker's number.</param>
+    /// <param name="Expected">Every answer this kind may get, as <see cref="Outcomes.Label(int, string?)"/> spells it.</param>
+    internal sealed record Kind(string Name, string User, string Key, bool Tunnel, string[] Expected);
+
+    internal static readonly Kind[] Kinds =
+    [
+        new("get", "country-us", "soak-key", Tunnel: false, ["200"]),
+        new("tunnel", "country-us", "soak-key", Tunnel: true, ["200"]),
+        new("wrong-key", "country-us", "not-a-key", Tunnel: false, ["407 AUTH_FAILED"]),
+        new("no-match", "country-fr", "soak-key", Tunnel: false, ["502 NODE_NOT_FOUND"]),
+        new("limited", "country-us", "slow-key", Tunnel: false, ["200", "429 RATE_LIMIT_EXCEEDED"]),
+        new("session", "country-us-session-w{w}-rotate-requests_3", "soak-key", Tunnel: true, ["200"]),
+        // Germany has one live and one dead node: the default onerror-replace fails over to 200;
+        // onerror-fail answers the documented NODE_UNAVAILABLE when the dead one was picked.
+        new("dead-node", "country-de", "soak-key", Tunnel: false, ["200"]),
+        new("dead-node-fail", "country-de-onerror-fail", "soak-key", Tunnel: false, ["200", "502 NODE_UNAVAILABLE"]),
+    ];
 
     public static async Task<int> RunAsync(LoadOptions o, IPEndPoint origin)
     {
@@ -36,7 +54,9 @@ internal static class Soak
                 "Nodes": [
                   { "Id": "a", "Type": "direct", "Country": "us" },
                   { "Id": "b", "Type": "direct", "Country": "us" },
-                  { "Id": "dead", "Type": "http", "Address": "127.0.0.1:{{closedPort}}", "Country": "us" } ],
+                  { "Id": "dead", "Type": "http", "Address": "127.0.0.1:{{closedPort}}", "Country": "us" },
+                  { "Id": "de-live", "Type": "direct", "Country": "de" },
+                  { "Id": "de-dead", "Type": "http", "Address": "127.0.0.1:{{closedPort}}", "Country": "de" } ],
                 "Routing": { "FailuresToEject": 1000 } } }
             """;
         await using InProcessEngine? engine = InProcessEngine.Start(json);
@@ -48,8 +68,8 @@ internal static class Soak
         ProxyServer server = engine.Server;
         IPEndPoint proxy = server.EndPoints[0];
 
-        long sent = 0, completed = 0, rejected = 0, failed = 0;
-        var byKind = new long[Kinds.Length];
+        long sent = 0;
+        Outcomes[] answers = [.. Kinds.Select(_ => new Outcomes())];
         TimeSpan warmUp = TimeSpan.FromSeconds(Math.Min(10, o.Duration.TotalSeconds / 6));
         using var stop = new CancellationTokenSource(o.Duration);
         var clock = Stopwatch.StartNew();
@@ -61,18 +81,18 @@ internal static class Soak
             {
                 int kind = (int)((worker + i) % Kinds.Length);
                 Interlocked.Increment(ref sent);
-                Interlocked.Increment(ref byKind[kind]);
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+                string answer;
                 try
                 {
-                    int status = await OneAsync(proxy, origin, Kinds[kind], worker, timeout.Token);
-                    Interlocked.Increment(ref status is >= 200 and < 300 ? ref completed : ref rejected);
+                    answer = await OneAsync(proxy, origin, Kinds[kind], worker, timeout.Token);
                 }
                 catch (Exception e) when (e is OperationCanceledException or IOException or System.Net.Sockets.SocketException)
                 {
-                    Interlocked.Increment(ref failed);
-                    Console.Error.WriteLine($"failed {Kinds[kind]}: {e.GetType().Name} {e.Message}");
+                    answer = Outcomes.Label(e);
                 }
+
+                answers[kind].Add(answer);
             }
         }
 
@@ -98,15 +118,13 @@ internal static class Soak
         Snapshot start = baseline ?? end;
 
         var problems = new List<string>();
-        if (sent != completed + rejected + failed)
+        long accounted = answers.Sum(a => a.Total);
+        if (sent != accounted)
         {
-            problems.Add($"accounting: sent {sent} != completed {completed} + rejected {rejected} + failed {failed}");
+            problems.Add($"accounting: sent {sent} != answers counted {accounted}");
         }
 
-        if (failed > 0)
-        {
-            problems.Add($"{failed} requests failed without an answer");
-        }
+        problems.AddRange(Unexpected(answers));
 
         if (end.OpenConnections != 0)
         {
@@ -134,9 +152,14 @@ internal static class Soak
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"scenario=soak seconds={elapsed.TotalSeconds:0} sent={sent} completed={completed} rejected={rejected} failed={failed} rate={sent / elapsed.TotalSeconds:0} per_s " +
+            $"scenario=soak seconds={elapsed.TotalSeconds:0} sent={sent} rate={sent / elapsed.TotalSeconds:0} per_s " +
             $"fds={start.Descriptors}->{end.Descriptors} heap_mb={start.HeapBytes >> 20}->{end.HeapBytes >> 20} rss_mb={start.RssBytes >> 20}->{end.RssBytes >> 20} " +
-            $"open_connections={end.OpenConnections} unobserved={unobserved} mix={string.Join(',', Kinds.Select((k, i) => $"{k}:{byKind[i]}"))}"));
+            $"open_connections={end.OpenConnections} unobserved={unobserved}"));
+        for (int k = 0; k < Kinds.Length; k++)
+        {
+            Console.WriteLine($"  {Kinds[k].Name}: {answers[k].Render()}");
+        }
+
         foreach (string problem in problems)
         {
             Console.WriteLine("soak problem: " + problem);
@@ -145,25 +168,32 @@ internal static class Soak
         return problems.Count == 0 ? 0 : 1;
     }
 
-    private static async Task<int> OneAsync(IPEndPoint proxy, IPEndPoint origin, string kind, int worker, CancellationToken token)
+    /// <summary>One problem line per kind that got an answer outside its expected ones.</summary>
+    internal static IEnumerable<string> Unexpected(IReadOnlyList<Outcomes> answers)
     {
-        (string user, string key) = kind switch
+        for (int k = 0; k < Kinds.Length; k++)
         {
-            "wrong-key" => ("country-us", "not-a-key"),
-            "no-match" => ("country-fr", "soak-key"),
-            "limited" => ("country-us", "slow-key"),
-            "session" => ($"country-us-session-w{worker}-rotate-requests_3", "soak-key"),
-            _ => ("country-us", "soak-key"),
-        };
-        string auth = "Proxy-Authorization: Basic " + Convert.ToBase64String(Encoding.ASCII.GetBytes(user + ":" + key)) + "\r\n";
+            Outcomes wrong = answers[k].Except(Kinds[k].Expected);
+            if (!wrong.IsEmpty)
+            {
+                yield return $"{Kinds[k].Name} expected {string.Join(" or ", Kinds[k].Expected)}, got {wrong.Render()}";
+            }
+        }
+    }
+
+    /// <returns>The answer's label: the CONNECT's when it was refused, else the GET's.</returns>
+    private static async Task<string> OneAsync(IPEndPoint proxy, IPEndPoint origin, Kind kind, int worker, CancellationToken token)
+    {
+        string user = kind.User.Replace("{w}", worker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        string auth = "Proxy-Authorization: Basic " + Convert.ToBase64String(Encoding.ASCII.GetBytes(user + ":" + kind.Key)) + "\r\n";
         using HttpLoadClient client = await HttpLoadClient.ConnectAsync(proxy, token);
-        if (kind is "tunnel" or "session")
+        if (kind.Tunnel)
         {
             await client.SendAsync(Encoding.ASCII.GetBytes($"CONNECT {origin} HTTP/1.1\r\nHost: {origin}\r\n{auth}\r\n"), token);
             int connect = await client.ReadHeadAsync(token);
             if (connect != 200)
             {
-                return connect > 0 ? connect : throw new IOException("tunnel closed before an answer");
+                return Outcomes.Label(connect, client.ProxyError);
             }
 
             await client.SendAsync(Encoding.ASCII.GetBytes($"GET /small HTTP/1.1\r\nHost: {origin}\r\nConnection: close\r\n\r\n"), token);
@@ -174,7 +204,7 @@ internal static class Soak
         }
 
         (int status, _) = await client.ReadResponseAsync(token);
-        return status > 0 ? status : throw new IOException("closed before an answer");
+        return Outcomes.Label(status, client.ProxyError);
     }
 
     private static int ClosedPort()

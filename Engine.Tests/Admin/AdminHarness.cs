@@ -32,6 +32,7 @@ internal sealed class AdminHarness : IAsyncDisposable
             configure?.Invoke(options);
         });
         Metrics.Observe(() => Proxy.Server.OpenConnections, () => Proxy.Routing.Pool);
+        Metrics.ObserveAcceptPauses(() => Proxy.Server.AcceptPauses);   // as ProxyHostedService wires it
         Admin = new AdminServer(() => Proxy.Services, Token, meters: meter => ReferenceEquals(meter, Metrics.Meter));
         Admin.Start(new IPEndPoint(IPAddress.Loopback, 0));
         Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Admin.EndPoint.Port}/"), Timeout = TimeSpan.FromSeconds(15) };

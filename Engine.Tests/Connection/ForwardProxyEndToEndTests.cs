@@ -369,7 +369,7 @@ public sealed class ForwardProxyEndToEndTests : IAsyncLifetime
                 break;
             }
 
-            await Task.Delay(50);
+            await Task.Delay(50);   // real time is the point: one byte per 50 ms against a 600 ms head deadline
             if (started.Elapsed > TimeSpan.FromSeconds(10))
             {
                 break;

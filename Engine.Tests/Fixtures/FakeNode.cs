@@ -97,7 +97,7 @@ internal sealed class FakeNode : IAsyncDisposable
                     return;
                 case FakeNodeMode.Garbage:
                     await client.SendAsync("SSH-2.0-OpenSSH\r\n\r\n"u8.ToArray(), SocketFlags.None);
-                    await Task.Delay(200);
+                    await HoldUntilPeerClosesAsync(client);   // so the engine judges the garbage, not a close
                     return;
             }
 
@@ -111,6 +111,17 @@ internal sealed class FakeNode : IAsyncDisposable
             }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Reads and drops what the engine sends until it hangs up (bounded: 10 s, or the node's stop).</summary>
+    private async Task HoldUntilPeerClosesAsync(Socket client)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        limit.CancelAfter(TimeSpan.FromSeconds(10));
+        byte[] sink = new byte[4096];
+        while (await client.ReceiveAsync(sink, SocketFlags.None, limit.Token) > 0)
         {
         }
     }

@@ -29,14 +29,16 @@ internal sealed class ProxyFixture : IAsyncDisposable
         configure?.Invoke(options);
         // Synchronized: the log's writer task and the test read the same stream.
         _logSink = options.AccessLogSink ?? Stream.Synchronized(_log);
-        AccessLog = new AccessLog(_logSink);
+        AccessLog = new AccessLog(_logSink, successSampleRate: options.AccessLogErrorsOnly ? 0 : 1.0);   // as AccessLogFactory reads Level = errors
         var policy = new TargetPolicy(options.AllowPrivateTargets, options.AllowedConnectPorts, options.BlockedDomains, options.AllowedHttpPorts);
         var dns = new DnsCache(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2), resolve: options.Resolve);
         var pool = new NodePool(options.Nodes, options.Health ?? NodeHealthPolicy.Default(options.Time));
         State = options.State ?? new Engine.State.MemoryStateStore(options.Time, options.Sessions);
         Sessions = State.Sessions;
         INodeConnector connector = new NodeConnector(pool, dns, policy, options.Limits.ConnectTimeout);
-        Routing = new NodeRouting(pool, options.WrapConnector?.Invoke(connector) ?? connector, Sessions, options.MaxAttempts, options.Time);
+        // As ProxyServicesFactory wires it: TCP-connect probes of nodes that traffic took out.
+        NodeProber? prober = options.ProbeInterval is { } interval ? new NodeProber(pool, (NodeConnector)connector, probe: null, interval, options.Time) : null;
+        Routing = new NodeRouting(pool, options.WrapConnector?.Invoke(connector) ?? connector, Sessions, options.MaxAttempts, options.Time, prober);
         Services = new ProxyServices
         {
             Limits = options.Limits,
@@ -56,7 +58,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
             Time = options.Time,
         };
 
-        Server = new ProxyServer(Services, options.MaxConnections);
+        Server = new ProxyServer(Services, options.MaxConnections) { Accept = options.Accept };
         var listeners = new List<ListenerBinding> { new(new IPEndPoint(IPAddress.Loopback, 0), options.AutoDetect ? ClientProtocol.Auto : ClientProtocol.Http, ProxyProtocol: options.ProxyProtocol) };
         if (options.Socks)
         {
@@ -97,8 +99,8 @@ internal sealed class ProxyFixture : IAsyncDisposable
 
     public Uri Uri => new($"http://127.0.0.1:{EndPoint.Port}");
 
-    /// <summary>Graceful stop, as on SIGTERM.</summary>
-    public Task StopAsync() => Server.StopAsync(_drain);
+    /// <summary>Graceful stop, as on SIGTERM; how many connections the drain deadline cut.</summary>
+    public Task<int> StopAsync() => Server.StopAsync(_drain);
 
     /// <summary>Waits until the access log has at least <paramref name="count"/> lines and returns them.</summary>
     public async Task<string[]> LogLinesAsync(int count = 1)
@@ -167,6 +169,9 @@ internal sealed class ProxyFixtureOptions
     /// <summary>Where access-log lines go instead of the captured buffer (e.g. <see cref="Stream.Null"/> when measuring allocations).</summary>
     public Stream? AccessLogSink { get; set; }
 
+    /// <summary><c>AccessLog:Level = errors</c>: only lines that count as errors (no success is sampled in).</summary>
+    public bool AccessLogErrorsOnly { get; set; }
+
     public TimeSpan Drain { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The pool; by default one direct node named <c>local</c> tagged us/dc.</summary>
@@ -200,6 +205,12 @@ internal sealed class ProxyFixtureOptions
     public Engine.Transport.TlsCertificateSource? Tls { get; set; }
 
     public TimeProvider Time { get; set; } = TimeProvider.System;
+
+    /// <summary>Probe ejected http/socks5 nodes with a TCP connect this often (production's default is on, 5 s); null: no prober.</summary>
+    public TimeSpan? ProbeInterval { get; set; }
+
+    /// <summary>The listeners' accept, for fault injection (<see cref="ProxyServer.Accept"/>); null: the socket's own.</summary>
+    public Func<System.Net.Sockets.Socket, ValueTask<System.Net.Sockets.Socket>>? Accept { get; set; }
 
     public List<Package> Packages { get; } =
     [

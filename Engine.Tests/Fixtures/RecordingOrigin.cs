@@ -15,6 +15,7 @@ internal sealed class RecordingOrigin : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accept;
     private readonly List<RecordedRequest> _requests = [];
+    private readonly List<Task> _connections = [];
 
     public RecordingOrigin()
     {
@@ -34,6 +35,18 @@ internal sealed class RecordingOrigin : IAsyncDisposable
             {
                 return [.. _requests];
             }
+        }
+    }
+
+    /// <summary>
+    /// Completes when every connection accepted so far has ended (the proxy closed it and everything
+    /// it sent was read and recorded): after that no request sent on them can still arrive.
+    /// </summary>
+    public Task ConnectionsEndedAsync(TimeSpan limit)
+    {
+        lock (_connections)
+        {
+            return Task.WhenAll([.. _connections]).WaitAsync(limit);
         }
     }
 
@@ -59,7 +72,10 @@ internal sealed class RecordingOrigin : IAsyncDisposable
                 return;
             }
 
-            _ = Task.Run(() => ServeAsync(client));
+            lock (_connections)
+            {
+                _connections.Add(Task.Run(() => ServeAsync(client)));
+            }
         }
     }
 

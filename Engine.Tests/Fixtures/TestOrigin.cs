@@ -171,6 +171,7 @@ internal sealed class TestOrigin : IAsyncDisposable
                 await stream.WriteAsync(new byte[1000]);
                 await stream.FlushAsync();
                 // Let the bytes be read first: an RST makes the peer's kernel drop what is unread.
+                // Real time on purpose: nothing tells a sender that the peer's process has read them.
                 await Task.Delay(300);
                 socket.Linger(0);
                 return false;

@@ -91,9 +91,14 @@ public sealed class ConfigReloadTests : IAsyncLifetime
 
             Assert.Equal("DISALLOWED", (await ProxyReply.ConnectAsync(endPoint, 443, "country-us", "a-key", host: "blocked.example")).Error);
 
-            // An invalid file is refused: the running configuration stays.
-            await File.WriteAllTextAsync(path, """{ "Engine": { "Listeners": [ { "Endpoint": "nowhere" } ] } }""");
-            await Task.Delay(1500);
+            // An invalid file is refused: the running configuration stays. Waited for on the
+            // engine's reload counter (this collection runs alone, so it is this engine's).
+            using (ReloadRecorder reloads = ReloadRecorder.Start())
+            {
+                await File.WriteAllTextAsync(path, """{ "Engine": { "Listeners": [ { "Endpoint": "nowhere" } ] } }""");
+                await reloads.Refused.WaitAsync(TimeSpan.FromSeconds(10));
+            }
+
             Assert.Equal(200, (await ProxyReply.GetAsync(endPoint, _origin.Port, "country-us", "b-key")).Status);
         }
         finally
@@ -117,6 +122,45 @@ public sealed class ConfigReloadTests : IAsyncLifetime
 
         await Eventually(async () => (await ProxyReply.GetAsync(engine.EndPoint, _origin.Port, "country-us", "b-key")).Status == 200, TimeSpan.FromSeconds(10));
         await Eventually(() => Task.FromResult(engine.Output.Contains("(SIGHUP)", StringComparison.Ordinal)), TimeSpan.FromSeconds(5));
+    }
+
+    /// <summary>Completes <see cref="Refused"/> at the first <c>engine.reloads{result="failed"}</c> measurement in this process.</summary>
+    private sealed class ReloadRecorder : IDisposable
+    {
+        private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+        private readonly TaskCompletionSource _refused = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        private ReloadRecorder()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == Engine.Diagnostics.EngineMetrics.MeterName && instrument.Name == "engine.reloads")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+            {
+                foreach (KeyValuePair<string, object?> tag in tags)
+                {
+                    if (tag.Key == "result" && Equals(tag.Value, "failed"))
+                    {
+                        _refused.TrySetResult();
+                    }
+                }
+            });
+        }
+
+        public Task Refused => _refused.Task;
+
+        public static ReloadRecorder Start()
+        {
+            var recorder = new ReloadRecorder();
+            recorder._listener.Start();
+            return recorder;
+        }
+
+        public void Dispose() => _listener.Dispose();
     }
 
     private async Task<Socket> OpenTunnelAsync(IPEndPoint proxy, string credentials)

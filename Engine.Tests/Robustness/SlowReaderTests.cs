@@ -35,7 +35,8 @@ public sealed class SlowReaderTests
         long heapBefore = GC.GetTotalMemory(forceFullCollection: true);
         byte[] buffer = new byte[16 * 1024];
         long read = 0;
-        // About 1 MB/s for three seconds while the origin could send 512 MB at once.
+        // About 1 MB/s for three seconds while the origin could send 512 MB at once. Real time is the
+        // point here: the client must be slow while the origin is fast, so the sleeps are the test.
         for (int i = 0; i < 60; i++)
         {
             read += await socket.ReceiveAsync(buffer, SocketFlags.None);

@@ -117,7 +117,9 @@ public sealed class SmugglingTests : IAsyncLifetime
         await socket.ConnectAsync(_proxy.EndPoint);
         await socket.SendAsync(Encoding.Latin1.GetBytes(payload), SocketFlags.None);
         (string answer, bool closed) = await ReadAsync(socket, TimeSpan.FromSeconds(2));
-        await Task.Delay(200);   // a smuggled second request would reach the origin by now
+        // The engine has closed the client; once it has closed its upstream connections too and
+        // the origin read them to the end, a smuggled second request would have been recorded.
+        await _origin.ConnectionsEndedAsync(TimeSpan.FromSeconds(10));
         IReadOnlyList<RecordedRequest> seen = _origin.Requests;
 
         Assert.DoesNotContain(seen, r => r.RequestLine.Contains("smuggled", StringComparison.Ordinal));

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Engine.Tests.Admin;
 using Engine.Transport;
 
 namespace Engine.Tests.Transport;
@@ -71,5 +72,38 @@ public class SocketListenerTests
         Assert.Equal(0, counter.Current);
         Assert.Equal(0, listener.ActiveConnections);
         await listener.StopAcceptingAsync();
+    }
+
+    [Fact]
+    public async Task Accept_OutOfDescriptors_PausesCountsInMetricsAndResumes()
+    {
+        // EMFILE as the kernel gives it: a client waits in the backlog and accept(2) fails, three
+        // times; the loop must pause (10, 20, 40 ms), count each pause, and then serve the client.
+        int failures = 3;
+        await using var h = new AdminHarness(options => options.Accept = async listening =>
+        {
+            if (Volatile.Read(ref failures) > 0)
+            {
+                bool pending = await Task.Run(() => listening.Poll(TimeSpan.FromSeconds(10), SelectMode.SelectRead));
+                if (pending && Interlocked.Decrement(ref failures) >= 0)
+                {
+                    throw new SocketException((int)SocketError.TooManyOpenSockets);
+                }
+            }
+
+            return await listening.AcceptAsync(CancellationToken.None);
+        });
+
+        using (HttpClient proxy = h.ProxyClient())
+        using (HttpResponseMessage ok = await proxy.GetAsync(h.OriginUrl("/small")))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+
+        Assert.Equal(3, h.Proxy.Server.AcceptPauses);
+        Assert.True(h.Proxy.Server.IsAccepting);
+        using HttpResponseMessage scrape = await h.Client.GetAsync("metrics");
+        string[] lines = (await scrape.Content.ReadAsStringAsync()).Split('\n');
+        Assert.Contains("engine_accept_paused_total 3", lines);
     }
 }

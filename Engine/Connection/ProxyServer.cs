@@ -46,6 +46,9 @@ internal sealed class ProxyServer : IAsyncDisposable
     /// <summary>Accepts retried after a pause because the process was out of descriptors or memory (every listener).</summary>
     public long AcceptPauses => _listeners.Sum(static l => l.AcceptPauses);
 
+    /// <summary>The tests' fault seam into every listener's accept (<see cref="SocketListener.Accept"/>); null: the socket's own.</summary>
+    internal Func<System.Net.Sockets.Socket, ValueTask<System.Net.Sockets.Socket>>? Accept { get; init; }
+
     /// <summary>Every listener's accept loop is running (what the systemd watchdog vouches for).</summary>
     public bool IsAccepting => _listeners.Count > 0 && _listeners.TrueForAll(l => l.IsAccepting);
 
@@ -86,6 +89,11 @@ internal sealed class ProxyServer : IAsyncDisposable
 
         foreach (SocketListener listener in _listeners)
         {
+            if (Accept is not null)
+            {
+                listener.Accept = Accept;
+            }
+
             listener.Start();
         }
     }
@@ -282,7 +290,8 @@ internal sealed class ProxyServer : IAsyncDisposable
     }
 
     /// <summary>Graceful stop: no new connections, in-flight work gets <paramref name="drain"/>.</summary>
-    public async Task StopAsync(TimeSpan drain)
+    /// <returns>How many connections were still open at the drain deadline and were cut.</returns>
+    public async Task<int> StopAsync(TimeSpan drain)
     {
         foreach (SocketListener listener in _listeners)
         {
@@ -296,15 +305,22 @@ internal sealed class ProxyServer : IAsyncDisposable
             drained &= await listener.WaitForConnectionsAsync(drain).ConfigureAwait(false);
         }
 
-        if (!drained)
+        if (drained)
         {
-            await _aborted.CancelAsync().ConfigureAwait(false);
-            foreach (SocketListener listener in _listeners)
-            {
-                listener.AbortAll();
-                await listener.WaitForConnectionsAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-            }
+            return 0;
         }
+
+        // Counted as they are cut: after the cut they are gone, and the open-connection count
+        // read then said "0 still open" after cutting two (issue 19.8).
+        int cut = 0;
+        await _aborted.CancelAsync().ConfigureAwait(false);
+        foreach (SocketListener listener in _listeners)
+        {
+            cut += listener.AbortAll();
+            await listener.WaitForConnectionsAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+
+        return cut;
     }
 
     private int _disposed;

@@ -262,14 +262,16 @@ internal static class ProxyFailures
 
     /// <summary>
     /// A response or tunnel cut after its head or 200 went out cannot be answered in-band; its line
-    /// carries this code (errors.md: sampling never drops it). None: the end was normal, or an
-    /// idle timeout or shutdown, whose termination state says enough.
+    /// carries this code (errors.md: sampling never drops it, and AccessLog:Level = errors keeps
+    /// it). A cut at the shutdown's drain deadline is OVERLOADED ("draining for shutdown"). None:
+    /// the end was normal, or an idle timeout, whose termination state says enough.
     /// </summary>
     public static ErrorCode AfterAnswerStarted(TerminationState termination, ExchangeFailure failure) => termination.Cause switch
     {
         TerminationCause.TargetAbort => failure == ExchangeFailure.ResponseMalformed ? ErrorCode.ResponseError : ErrorCode.TargetReset,
         TerminationCause.TargetTimeout => ErrorCode.GatewayTimeout,
         TerminationCause.ClientAbort => ErrorCode.WriteError,
+        TerminationCause.Killed => ErrorCode.Overloaded,
         _ => ErrorCode.None,
     };
 

@@ -107,7 +107,7 @@ internal sealed partial class HttpExchange
                         anySent = true;
                         if (!await FlushAsync().ConfigureAwait(false))
                         {
-                            return new ResponseRelay(RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Headers), ReceivedBytes: true);
+                            return new ResponseRelay(RelayOutcome.BrokenAfterHead, ClientGone(TerminationPhase.Headers), ReceivedBytes: true);
                         }
                     }
 
@@ -171,6 +171,13 @@ internal sealed partial class HttpExchange
         }
     }
 
+    /// <summary>
+    /// A flush to the client that failed: the client left (C), or the shutdown cut the connection
+    /// at the drain deadline (K), which cancels the flush and aborts the client's socket too.
+    /// </summary>
+    private TerminationState ClientGone(TerminationPhase phase) =>
+        new(_aborted.IsCancellationRequested ? TerminationCause.Killed : TerminationCause.ClientAbort, phase);
+
     private static ResponseRelay Failed(bool anySent, bool received, int status, TerminationState termination, ExchangeFailure failure) =>
         new(anySent ? RelayOutcome.BrokenAfterHead : RelayOutcome.NotStarted, termination, failure, ReceivedBytes: received, Status: status);
 
@@ -197,7 +204,7 @@ internal sealed partial class HttpExchange
         {
             return await FlushAsync().ConfigureAwait(false)
                 ? (RelayOutcome.Relayed, TerminationState.Normal, ExchangeFailure.None)
-                : (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Data), ExchangeFailure.None);
+                : (RelayOutcome.BrokenAfterHead, ClientGone(TerminationPhase.Data), ExchangeFailure.None);
         }
 
         long remaining = framing == ResponseBodyFraming.ContentLength ? _response.ContentLength : long.MaxValue;
@@ -226,7 +233,7 @@ internal sealed partial class HttpExchange
             upstreamReader.AdvanceTo(body.End, done ? body.End : buffer.End);
             if (!await FlushAsync().ConfigureAwait(false))
             {
-                return (RelayOutcome.BrokenAfterHead, new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Data), ExchangeFailure.None);
+                return (RelayOutcome.BrokenAfterHead, ClientGone(TerminationPhase.Data), ExchangeFailure.None);
             }
 
             if (!done && !ReportTrafficBatch())

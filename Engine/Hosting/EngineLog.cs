@@ -15,8 +15,8 @@ internal static partial class EngineLog
     [LoggerMessage(3, LogLevel.Information, "Stopping: no new connections; draining open ones for up to {Drain}")]
     public static partial void Draining(ILogger logger, TimeSpan drain);
 
-    [LoggerMessage(4, LogLevel.Information, "Stopped; {Open} connections were still open")]
-    public static partial void Stopped(ILogger logger, long open);
+    [LoggerMessage(4, LogLevel.Information, "Stopped; {Cut} connections were still open at the drain deadline and were cut")]
+    public static partial void Stopped(ILogger logger, int cut);
 
     [LoggerMessage(6, LogLevel.Information, "systemd watchdog enabled: WATCHDOG=1 every {Interval}")]
     public static partial void WatchdogEnabled(ILogger logger, TimeSpan interval);

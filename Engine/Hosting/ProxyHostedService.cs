@@ -296,8 +296,8 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         }
 
         EngineLog.Draining(_logger, _options.Limits.ShutdownDrain);
-        await _server.StopAsync(_options.Limits.ShutdownDrain).ConfigureAwait(false);
-        EngineLog.Stopped(_logger, _server.OpenConnections);
+        int cut = await _server.StopAsync(_options.Limits.ShutdownDrain).ConfigureAwait(false);
+        EngineLog.Stopped(_logger, cut);
     }
 
     private int _disposed;

@@ -30,6 +30,7 @@ internal sealed class SocketListener : IDisposable
     private long _lastAccept;
     private long _acceptPauses;
     private readonly Action<SocketError>? _onAcceptPaused;
+    private Func<Socket, ValueTask<Socket>> _accept = static listening => listening.AcceptAsync(CancellationToken.None);
 
     // Pause after an accept that failed for lack of descriptors or memory: doubling from 10 ms to 1 s.
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(10);
@@ -75,6 +76,17 @@ internal sealed class SocketListener : IDisposable
 
     public int ActiveConnections => _active.Count;
 
+    /// <summary>
+    /// How the loop takes the next client off the listening socket: <see cref="Socket.AcceptAsync(CancellationToken)"/>.
+    /// A fault seam for tests (an accept that fails with EMFILE cannot be provoked on a shared box
+    /// without starving every other process of descriptors); set before <see cref="Start"/>.
+    /// </summary>
+    internal Func<Socket, ValueTask<Socket>> Accept
+    {
+        get => _accept;
+        set => _accept = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
     /// <summary>Accepts that failed for lack of descriptors or memory and were retried after a pause.</summary>
     public long AcceptPauses => Interlocked.Read(ref _acceptPauses);
 
@@ -103,7 +115,7 @@ internal sealed class SocketListener : IDisposable
             Socket client;
             try
             {
-                client = await _socket.AcceptAsync(CancellationToken.None).ConfigureAwait(false);   // the ValueTask overload: no Task per accept
+                client = await _accept(_socket).ConfigureAwait(false);
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
             {
@@ -203,11 +215,16 @@ internal sealed class SocketListener : IDisposable
 
     public void Dispose() => _socket.Dispose();
 
-    public void AbortAll()
+    /// <returns>How many connections were cut.</returns>
+    public int AbortAll()
     {
+        int cut = 0;
         foreach (SocketConnection connection in _active.Keys)
         {
             connection.Abort();
+            cut++;
         }
+
+        return cut;
     }
 }

@@ -43,7 +43,8 @@ internal sealed class Squid : IAsyncDisposable
     public int Pid => _process.Pid;
 
     /// <summary>Starts squid; with <paramref name="user"/> it requires Basic credentials. Throws <see cref="Tools.Unavailable"/> (a skip, a failure under CI) when it cannot run.</summary>
-    public static async Task<Squid> StartAsync(string? user = null, string? password = null)
+    /// <param name="port">A port to listen on (a restart on the one a killed squid had); null: a free one.</param>
+    public static async Task<Squid> StartAsync(string? user = null, string? password = null, int? port = null)
     {
         string? unavailable = user is null ? UnavailableReason : CredentialsUnavailableReason;
         if (unavailable is not null)
@@ -54,7 +55,7 @@ internal sealed class Squid : IAsyncDisposable
         string executable = UpstreamProcess.FindOnPath("squid")!;
         // Starts the loopback resolver that dns_nameservers names.
         _ = LoopbackDns.UnavailableReason;
-        int port = UpstreamProcess.FreePort();
+        int listenPort = port ?? UpstreamProcess.FreePort();
         string directory = UpstreamProcess.CreateDirectory("squid-").FullName;
         string logs = UpstreamProcess.CreateWritableSubdirectory(directory, "logs");
 
@@ -81,7 +82,7 @@ internal sealed class Squid : IAsyncDisposable
         // No "http_access deny CONNECT !SSL_ports" (the stock config's rule): CONNECT to any port is allowed.
         // cache_effective_user: squid refuses to serve as root and switches to it.
         string config = $"""
-            http_port 127.0.0.1:{port}
+            http_port 127.0.0.1:{listenPort}
             pid_filename {logs}/squid.pid
             access_log stdio:{logs}/access.log
             cache_log {logs}/cache.log
@@ -107,9 +108,9 @@ internal sealed class Squid : IAsyncDisposable
 
         // -N: no daemon, no kid process (the PID is the server); -n: a service name of our own so two
         // instances never share a name-derived resource.
-        string service = $"enginetest{port}";
+        string service = $"enginetest{listenPort}";
         (UpstreamProcess? process, string? failure) = await UpstreamProcess.StartAsync(
-            executable, ["-N", "-n", service, "-f", configPath], directory, port, Path.Combine(logs, "cache.log"), hermeticDns: false);
+            executable, ["-N", "-n", service, "-f", configPath], directory, listenPort, Path.Combine(logs, "cache.log"), hermeticDns: false);
         if (process is null)
         {
             throw Tools.Unavailable(failure);

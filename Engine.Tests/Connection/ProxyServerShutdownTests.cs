@@ -1,0 +1,107 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Engine.Tests.Fixtures;
+
+namespace Engine.Tests.Connection;
+
+/// <summary>
+/// Issue 19.8, shutdown accounting: what the drain deadline cuts is counted, logged as killed by
+/// shutdown (K…) rather than client-ended (CD), and carries a code, so <c>AccessLog:Level = errors</c>
+/// keeps its line.
+/// </summary>
+[Collection(SerialCollection.Name)]
+public sealed class ProxyServerShutdownTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static readonly string Auth = "Proxy-Authorization: Basic " + Convert.ToBase64String(Encoding.ASCII.GetBytes("country-us:" + ProxyFixture.Key)) + "\r\n";
+
+    [Fact]
+    public async Task Stop_DrainDeadlineCutsATunnelAndADownload_CountsBoth_LogsThemKilledWithACode_AtErrorsLevel()
+    {
+        await using var origin = new TestOrigin();
+        using var target = new TcpListener(IPAddress.Loopback, 0);
+        target.Start();
+        // A short drain on purpose: the deadline passing is what is tested, and neither exchange ends by itself.
+        await using var proxy = new ProxyFixture(o =>
+        {
+            o.Drain = TimeSpan.FromMilliseconds(300);
+            o.AccessLogErrorsOnly = true;
+        });
+
+        int targetPort = ((IPEndPoint)target.LocalEndpoint).Port;
+        using Socket tunnel = await ConnectAsync(proxy, $"CONNECT 127.0.0.1:{targetPort} HTTP/1.1\r\nHost: 127.0.0.1:{targetPort}\r\n{Auth}\r\n");
+        using Socket targetSide = await target.AcceptSocketAsync().WaitAsync(Timeout);
+        // A 1 GiB download the client does not read: the engine waits on the client's window when the drain ends.
+        string authority = $"127.0.0.1:{origin.Port}";
+        using Socket download = await ConnectAsync(proxy, $"GET http://{authority}/bytes/1073741824 HTTP/1.1\r\nHost: {authority}\r\n{Auth}Connection: close\r\n\r\n");
+
+        int cut = await proxy.StopAsync().WaitAsync(Timeout);
+
+        Assert.Equal(2, cut);   // before: the count was read after the cut, and said 0
+        string[] lines = await proxy.LogLinesAsync(2);
+        Assert.Equal(2, lines.Length);   // Level = errors: only these two, both kept
+        string tunnelLine = Assert.Single(lines, l => l.Contains(" method=CONNECT ", StringComparison.Ordinal));
+        string downloadLine = Assert.Single(lines, l => l.Contains(" method=GET ", StringComparison.Ordinal));
+        foreach (string line in (string[])[tunnelLine, downloadLine])
+        {
+            Assert.Contains(" status=200 ", line, StringComparison.Ordinal);
+            Assert.Contains(" code=OVERLOADED ", line, StringComparison.Ordinal);   // errors.md: "draining for shutdown"
+            Assert.Contains(" ts=KD", line, StringComparison.Ordinal);              // before: CD for the download, no code for either
+        }
+    }
+
+    [Fact]
+    public async Task Stop_EverythingEndsWithinTheDrain_CutsNothing()
+    {
+        await using var proxy = new ProxyFixture(o => o.Drain = TimeSpan.FromSeconds(10));
+        using var idle = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await idle.ConnectAsync(proxy.EndPoint);
+
+        Assert.Equal(0, await proxy.StopAsync().WaitAsync(Timeout));   // an idle connection is closed, not cut
+    }
+
+    [Fact]
+    public async Task ResponseCutAfterItsHead_ByTheTarget_IsLoggedAtErrorsLevel()
+    {
+        await using var origin = new TestOrigin();
+        await using var proxy = new ProxyFixture(o => o.AccessLogErrorsOnly = true);
+        string authority = $"127.0.0.1:{origin.Port}";
+        using Socket client = await ConnectAsync(proxy, $"GET http://{authority}/reset HTTP/1.1\r\nHost: {authority}\r\n{Auth}\r\n");
+        byte[] buffer = new byte[64 * 1024];
+        using var limit = new CancellationTokenSource(Timeout);
+        try
+        {
+            while (await client.ReceiveAsync(buffer, SocketFlags.None, limit.Token) > 0)
+            {
+            }
+        }
+        catch (SocketException)
+        {
+            // the engine closes a response it cannot finish; a reset is as good as a FIN here
+        }
+
+        string line = Assert.Single(await proxy.LogLinesAsync(1));
+        Assert.Contains(" status=200 ", line, StringComparison.Ordinal);
+        Assert.Contains(" code=TARGET_RESET ", line, StringComparison.Ordinal);
+        Assert.Contains(" ts=SD", line, StringComparison.Ordinal);
+    }
+
+    /// <summary>Sends <paramref name="request"/> and reads the answer's head, which must be a 200.</summary>
+    private static async Task<Socket> ConnectAsync(ProxyFixture proxy, string request)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(proxy.EndPoint);
+        await socket.SendAsync(Encoding.ASCII.GetBytes(request), SocketFlags.None);
+        var head = new StringBuilder();
+        byte[] one = new byte[1];
+        using var limit = new CancellationTokenSource(Timeout);
+        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal) && await socket.ReceiveAsync(one, SocketFlags.None, limit.Token) > 0)
+        {
+            head.Append((char)one[0]);
+        }
+
+        Assert.StartsWith("HTTP/1.1 200 ", head.ToString(), StringComparison.Ordinal);
+        return socket;
+    }
+}
