@@ -63,6 +63,7 @@ internal static class ForwardAllocation
         {
             const int Warm = 2000, Short = 500, Long = 4500;
             await RunAsync(Warm);
+            await Engine.Tests.Diagnostics.AllocationMeasurement.WarmUntilJitQuietAsync(() => RunAsync(Short));
             long started = Stopwatch.GetTimestamp();
             long before = GC.GetTotalAllocatedBytes(precise: true);
             await RunAsync(Short);

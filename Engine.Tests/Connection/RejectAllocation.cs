@@ -46,6 +46,7 @@ internal static class RejectAllocation
         {
             const int Warm = 2000, Short = 500, Long = 4500;
             await RunAsync(Warm);
+            await Engine.Tests.Diagnostics.AllocationMeasurement.WarmUntilJitQuietAsync(() => RunAsync(Short));
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
             long before = GC.GetTotalAllocatedBytes(precise: true);
             await RunAsync(Short);
