@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -17,18 +16,6 @@ namespace Engine.Tests.Connection;
 /// </summary>
 internal static class ForwardAllocation
 {
-    private const int Clients = 8;
-
-    /// <summary>
-    /// On top of the process's idle allocation over the extra time (measured right after, 2-4 KB/s at a load
-    /// average of 20 on this 2-core box, which the long-minus-short difference also holds): the jitter
-    /// between the two, 0.7 to 3 KB over six runs (thread-pool and timer work that does not repeat
-    /// exactly). So this whole-process figure resolves about one 24-byte object per 200 requests (3.8 KB
-    /// over the 32,000 extra requests); one per request is 768 KB. The thread-local measurers (parser,
-    /// rules, error writer, access log, node selection, sessions) have no allowance at all.
-    /// </summary>
-    public const long LoopAllowance = 4 * 1024;
-
     public static Engine.Tests.Diagnostics.AllocationMeasurement MeasureRequests() => MeasureAsync().GetAwaiter().GetResult();
 
     private static async Task<Engine.Tests.Diagnostics.AllocationMeasurement> MeasureAsync()
@@ -39,68 +26,7 @@ internal static class ForwardAllocation
         byte[] request = Encoding.ASCII.GetBytes(
             $"GET http://127.0.0.1:{origin.Port}/small HTTP/1.1\r\nHost: 127.0.0.1:{origin.Port}\r\nProxy-Authorization: Basic {credentials}\r\n\r\n");
 
-        var clients = new Socket[Clients];
-        var buffers = new byte[Clients][];
-        for (int i = 0; i < Clients; i++)
-        {
-            clients[i] = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await clients[i].ConnectAsync(proxy.EndPoint);
-            buffers[i] = new byte[16 * 1024];
-        }
-
-        async Task RunAsync(int requestsPerClient)
-        {
-            var loops = new Task[Clients];
-            for (int i = 0; i < Clients; i++)
-            {
-                loops[i] = KeepAliveClient.RunAsync(clients[i], request, buffers[i], requestsPerClient, CompleteResponse);
-            }
-
-            await Task.WhenAll(loops);
-        }
-
-        try
-        {
-            const int Warm = 2000, Short = 500, Long = 4500;
-            await RunAsync(Warm);
-            long started = Stopwatch.GetTimestamp();
-            long before = GC.GetTotalAllocatedBytes(precise: true);
-            await RunAsync(Short);
-            long shortRun = GC.GetTotalAllocatedBytes(precise: true) - before;
-            TimeSpan shortTime = Stopwatch.GetElapsedTime(started);
-            // The long run twice, the smaller counted: a cost per request shows in both, while a
-            // one-off in the process (a ~20 KB event - a pool block, a thread's first allocations -
-            // landed in one long run in about half of today's full-suite runs: 0.2-1 B "per request")
-            // shows in one at most. Both figures are reported.
-            long longRun = long.MaxValue;
-            TimeSpan extraTime = TimeSpan.Zero;
-            for (int i = 0; i < 2; i++)
-            {
-                started = Stopwatch.GetTimestamp();
-                before = GC.GetTotalAllocatedBytes(precise: true);
-                await RunAsync(Long);
-                long run = GC.GetTotalAllocatedBytes(precise: true) - before;
-                TimeSpan time = Stopwatch.GetElapsedTime(started) - shortTime;
-                Console.WriteLine($"Forward.SteadyState long run {i + 1}: {run - shortRun} B over {(long)(Long - Short) * Clients} requests");
-                if (run < longRun)
-                {
-                    longRun = run;
-                    extraTime = time;
-                }
-            }
-
-            // The same engine idle for as long as the long run took longer: what the process
-            // allocates with no request in flight, which the difference also holds.
-            long idle = await Engine.Tests.Diagnostics.AllocationMeasurement.MeasureIdleAsync(extraTime);
-            return new(longRun - shortRun, (long)(Long - Short) * Clients, idle + LoopAllowance, "request");
-        }
-        finally
-        {
-            foreach (Socket client in clients)
-            {
-                client.Dispose();
-            }
-        }
+        return await KeepAliveAllocation.MeasureAsync("Forward.SteadyState", proxy.EndPoint, request, CompleteResponse);
     }
 
     private static bool CompleteResponse(ReadOnlySpan<byte> received)
