@@ -48,7 +48,7 @@ internal sealed partial class HttpExchange
                 sending = true;
                 foreach (ReadOnlyMemory<byte> segment in body)
                 {
-                    await upstream.SendAsync(segment, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                    await SocketOperation.SendAsync(upstream, segment, cancellationToken).ConfigureAwait(false);
                 }
 
                 _bytesIn += body.Length;

@@ -113,7 +113,7 @@ internal sealed partial class HttpExchange : IDisposable
         WriteUpstreamHead();
         try
         {
-            await upstream.SendAsync(_upstreamHead.WrittenMemory, SocketFlags.None, _aborted).ConfigureAwait(false);
+            await SocketOperation.SendAsync(upstream, _upstreamHead.WrittenMemory, _aborted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
         {

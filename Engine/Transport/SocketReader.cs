@@ -103,7 +103,7 @@ internal sealed class SocketReader : PipeReader
             return new ValueTask<ReadResult>(TakeResult());
         }
 
-        ValueTask<int> receive = _socket!.ReceiveAsync(free, SocketFlags.None, cancellationToken);
+        ValueTask<int> receive = SocketOperation.ReceiveAsync(_socket!, free, cancellationToken);
         if (receive.IsCompletedSuccessfully)
         {
             Received(receive.Result, free.Length);
@@ -138,7 +138,7 @@ internal sealed class SocketReader : PipeReader
             if (_buffer is null)
             {
                 // Zero-byte wait first: the block is taken only once there is something to put in it.
-                ValueTask<int> wait = _socket!.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
+                ValueTask<int> wait = SocketOperation.ReceiveAsync(_socket!, Memory<byte>.Empty, cancellationToken);
                 if (!wait.IsCompletedSuccessfully)
                 {
                     await wait.ConfigureAwait(false);
@@ -157,7 +157,7 @@ internal sealed class SocketReader : PipeReader
                 return TakeResult();
             }
 
-            ValueTask<int> receive = _socket!.ReceiveAsync(free, SocketFlags.None, cancellationToken);
+            ValueTask<int> receive = SocketOperation.ReceiveAsync(_socket!, free, cancellationToken);
             int received = receive.IsCompletedSuccessfully ? receive.Result : await receive.ConfigureAwait(false);
             Received(received, free.Length);
             return TakeResult();

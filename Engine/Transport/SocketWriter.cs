@@ -86,7 +86,7 @@ internal sealed class SocketWriter : PipeWriter
         ValueTask<int> send;
         try
         {
-            send = _socket.SendAsync(_buffer.AsMemory(0, _length), SocketFlags.None, cancellationToken);
+            send = SocketOperation.SendAsync(_socket, _buffer.AsMemory(0, _length), cancellationToken);
         }
         catch (ObjectDisposedException)
         {
@@ -130,12 +130,12 @@ internal sealed class SocketWriter : PipeWriter
         {
             foreach ((IMemoryOwner<byte> owner, int length) in _sealed!)
             {
-                await _socket.SendAsync(owner.Memory[..length], SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                await SocketOperation.SendAsync(_socket, owner.Memory[..length], cancellationToken).ConfigureAwait(false);
             }
 
             if (_length > 0)
             {
-                await _socket.SendAsync(_buffer.AsMemory(0, _length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                await SocketOperation.SendAsync(_socket, _buffer.AsMemory(0, _length), cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)

@@ -5,7 +5,7 @@ using Engine.Transport;
 
 namespace Engine.Tunnel;
 
-/// <summary>A socket as a relay end: the runtime's own cached operations, nothing per read.</summary>
+/// <summary>A socket as a relay end: pooled <see cref="SocketOperation"/>s, nothing per read.</summary>
 internal sealed class SocketSide : RelaySide
 {
     private readonly Socket _socket;
@@ -27,7 +27,7 @@ internal sealed class SocketSide : RelaySide
             return new ValueTask<int>(taken);
         }
 
-        return _socket.ReceiveAsync(buffer, SocketFlags.None);
+        return SocketOperation.ReceiveAsync(_socket, buffer);
     }
 
     private bool TakeBuffered(Memory<byte> buffer, out int taken)
@@ -52,7 +52,7 @@ internal sealed class SocketSide : RelaySide
         return true;
     }
 
-    public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> data) => _socket.SendAsync(data, SocketFlags.None);
+    public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> data) => SocketOperation.SendAsync(_socket, data);
 
     public override void ShutdownSend()
     {

@@ -81,7 +81,7 @@ internal sealed class DirectConnector
                 socket.Bind(_localEndPoint.AddressFamily == address.AddressFamily ? _localEndPoint : new IPEndPoint(IPAddress.IPv6Any, 0));
             }
 
-            await socket.ConnectAsync(endPoint, deadline).ConfigureAwait(false);
+            await SocketOperation.ConnectAsync(socket, endPoint, deadline).ConfigureAwait(false);
             return new ConnectResult(ConnectStatus.Connected, socket, endPoint);
         }
         catch (OperationCanceledException)

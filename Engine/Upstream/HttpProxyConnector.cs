@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using Engine.Errors;
 using Engine.Forwarding;
+using Engine.Transport;
 
 namespace Engine.Upstream;
 
@@ -32,7 +33,7 @@ internal static class HttpProxyConnector
         try
         {
             int length = Encoding.ASCII.GetBytes(request.ToString(), buffer);
-            await node.SendAsync(buffer.AsMemory(0, length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            await SocketOperation.SendAsync(node, buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
 
             int headLength = -1;
             int filled = 0;
@@ -43,7 +44,7 @@ internal static class HttpProxyConnector
                     return (ConnectStatus.NodeProtocolError, default, default);
                 }
 
-                int n = await node.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                int n = await SocketOperation.ReceiveAsync(node, buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
                 if (n == 0)
                 {
                     return (ConnectStatus.NodeUnavailable, default, default);

@@ -137,7 +137,7 @@ internal sealed class NodeConnector : INodeConnector
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
-                await socket.ConnectAsync(new IPEndPoint(address, node.Port), deadline).ConfigureAwait(false);
+                await SocketOperation.ConnectAsync(socket, new IPEndPoint(address, node.Port), deadline).ConfigureAwait(false);
                 return socket;
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException)

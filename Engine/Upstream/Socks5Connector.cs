@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Engine.Transport;
 
 namespace Engine.Upstream;
 
@@ -29,7 +30,7 @@ internal static class Socks5Connector
             buffer[n++] = Version;
             buffer[n++] = 1;
             buffer[n++] = withAuth ? MethodUserPass : MethodNoAuth;
-            await node.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            await SocketOperation.SendAsync(node, buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
             if (!await ReceiveExactlyAsync(node, buffer.AsMemory(0, 2), cancellationToken).ConfigureAwait(false))
             {
                 // Closed before answering: the node is down or shedding load, as when an HTTP node closes.
@@ -66,7 +67,7 @@ internal static class Socks5Connector
                 return ConnectStatus.NodeCannotCarry;
             }
 
-            await node.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            await SocketOperation.SendAsync(node, buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
             return await ReadReplyAsync(node, buffer, cancellationToken).ConfigureAwait(false);
         }
         catch (SocketException)
@@ -90,7 +91,7 @@ internal static class Socks5Connector
         n += Encoding.UTF8.GetBytes(username, buffer.AsSpan(n));
         buffer[n++] = (byte)passLength;
         n += Encoding.UTF8.GetBytes(password, buffer.AsSpan(n));
-        await node.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        await SocketOperation.SendAsync(node, buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
         if (!await ReceiveExactlyAsync(node, buffer.AsMemory(0, 2), cancellationToken).ConfigureAwait(false))
         {
             return ConnectStatus.NodeUnavailable;
@@ -175,7 +176,7 @@ internal static class Socks5Connector
     {
         while (!buffer.IsEmpty)
         {
-            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            int n = await SocketOperation.ReceiveAsync(socket, buffer, cancellationToken).ConfigureAwait(false);
             if (n == 0)
             {
                 return false;
