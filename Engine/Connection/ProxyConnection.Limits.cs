@@ -30,31 +30,13 @@ internal sealed partial class ProxyConnection
 
     /// <summary>The request ended: its remaining bytes, its slot and its outcome for the domain's breaker.</summary>
     private void EndAdmitted() =>
-        _admission.End(_request.BytesIn + _request.BytesOut, CircuitOutcomeOf(), _services.Time.GetTimestamp());
+        _admission.End(_request.BytesIn + _request.BytesOut, _request.CircuitOutcome, _services.Time.GetTimestamp());
 
     /// <summary>False when the package's breaker for this domain is open.</summary>
     private bool PassCircuit(string host, out int retryAfterSeconds) =>
         _admission.PassCircuit(_services.Breakers, _request.Package!, host, _services.Time.GetTimestamp(), out retryAfterSeconds);
 
-    /// <summary>What the request tells the domain's breaker: a target failure, a success, or nothing about the target.</summary>
-    private CircuitOutcome CircuitOutcomeOf() => _request.Error switch
-    {
-        ErrorCode.TargetConnectFailed or ErrorCode.TargetReset or ErrorCode.NameNotResolved or ErrorCode.GatewayTimeout
-            or ErrorCode.ResponseError or ErrorCode.RequestError => CircuitOutcome.Failure,
-        ErrorCode.None when _request.Status >= 500 => CircuitOutcome.Failure,
-        ErrorCode.None when _request.Status > 0 => CircuitOutcome.Success,
-        _ => CircuitOutcome.Neutral,
-    };
-
-    /// <summary>
-    /// How an answered request (a response head or a tunnel's 200 sent) ended, for its log line: a
-    /// cut because the traffic ran out names which limit; any other failure its code.
-    /// </summary>
-    private void EndAnswered(TerminationState termination, ExchangeFailure failure)
-    {
-        _request.Termination = termination;
-        _request.Error = termination.Cause == TerminationCause.Resource
-            ? ProxyFailures.TrafficCut(_services.Limiter.CreditPoolBytes is long pool && _services.Limiter.State.CreditsUsed >= pool)
-            : ProxyFailures.AfterAnswerStarted(termination, failure);
-    }
+    /// <summary>How an answered request (a response head or a tunnel's 200 sent) ended, for its log line.</summary>
+    private void EndAnswered(TerminationState termination, ExchangeFailure failure) =>
+        _request.EndAnswered(termination, failure, _services.Limiter);
 }

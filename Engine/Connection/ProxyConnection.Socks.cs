@@ -56,7 +56,10 @@ internal sealed partial class ProxyConnection : ISocks5Authenticator
             _request.Termination = new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Request);
         }
 
-        WriteAccessLog();
+        if (_handoff is null)
+        {
+            WriteAccessLog();   // a tunnel writes its line when it ends
+        }
     }
 
     /// <summary>

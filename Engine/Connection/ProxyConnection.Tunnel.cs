@@ -16,7 +16,7 @@ internal sealed partial class ProxyConnection
 {
     private static ReadOnlySpan<byte> ConnectionEstablished => "HTTP/1.1 200 Connection established\r\n"u8;
 
-    /// <summary>CONNECT: open the path, answer 200, relay both ways until both sides are done.</summary>
+    /// <summary>CONNECT: open the path, answer 200, and hand the relay over (<see cref="Handoff"/>): the connection's loop ends there.</summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<bool> TunnelAsync()
     {
@@ -39,7 +39,7 @@ internal sealed partial class ProxyConnection
             return clientContinues;
         }
 
-        using Socket target = route.Socket!;
+        Socket target = route.Socket!;
         WriteConnectionEstablished();
         if (!route.Early.IsEmpty)
         {
@@ -50,16 +50,15 @@ internal sealed partial class ProxyConnection
 
         if (!await FlushAsync().ConfigureAwait(false))
         {
+            target.Dispose();
             EndAnswered(new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Connect), ExchangeFailure.None);
             return false;
         }
 
+        // The relay runs after this connection object is gone (TunnelHandoff): it ends the request.
         _request.Status = 200;
-        using var relay = new TunnelRelay(RelaySide.ForClient(_input, _output), target, _services.Limits.IdleTimeout, _aborted, _services.Time, _admission.Traffic);
-        TunnelResult result = await relay.RunAsync().ConfigureAwait(false);
-        _request.BytesIn += result.BytesFromClient;
-        _request.BytesOut += result.BytesFromTarget;
-        EndAnswered(result.Termination, ExchangeFailure.None);
+        var relay = new TunnelRelay(RelaySide.ForClient(_input, _output), target, _services.Limits.IdleTimeout, _aborted, _services.Time, _admission.Traffic);
+        _handoff = new TunnelHandoff(_services, _request, relay, target, _admission, _router, _client, _head.MethodBytes, _head.Target, _credentials);
         return false;
     }
 

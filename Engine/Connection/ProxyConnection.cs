@@ -16,14 +16,15 @@ namespace Engine.Connection;
 /// <summary>
 /// One client connection, as a loop over components: read a head (<see cref="HttpRequestParser"/>,
 /// or <see cref="Socks5Handshake"/>) → authenticate (<see cref="PackageDirectory"/>) → admit
-/// (<c>Limits</c>) → route (<see cref="Router"/>) → tunnel (<c>Tunnel/TunnelRelay</c>) or exchange
-/// (<see cref="HttpExchange"/>) → log. Components return result values; every refusal goes out
-/// through <see cref="RejectAsync(in ProxyFailure)"/> with the code <see cref="ProxyFailures"/> picks,
-/// and every request ends in one access-log line.
+/// (<c>Limits</c>) → route (<see cref="Router"/>) → tunnel (<c>Tunnel/TunnelRelay</c>, run by the
+/// <see cref="TunnelHandoff"/> after this object is gone) or exchange (<see cref="HttpExchange"/>) →
+/// log. Components return result values; every refusal goes out through
+/// <see cref="RejectAsync(in ProxyFailure)"/> with the code <see cref="ProxyFailures"/> picks, and
+/// every request ends in one access-log line.
 /// </summary>
 internal sealed partial class ProxyConnection : IDisposable
 {
-    private readonly ServicesHandle? _handle;
+    private readonly ServicesHandle _handle;
     private ProxyServices _services;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
@@ -48,17 +49,14 @@ internal sealed partial class ProxyConnection : IDisposable
 
     private RequestState _request;
 
+    // Set when a CONNECT got its 200: the request ends in the tunnel, after this object is gone.
+    private TunnelHandoff? _handoff;
+
+    /// <param name="handle">The configuration in force; re-read at every request so a reload reaches keep-alive connections.</param>
     /// <param name="draining">Shutdown began: finish the request in flight, accept no further one.</param>
     /// <param name="aborted">The drain period is over: cut whatever is still running.</param>
     /// <param name="protocol">What the listener's clients speak; SOCKS5 is one handshake, one tunnel.</param>
-    public ProxyConnection(ProxyServices services, PipeReader input, PipeWriter output, IPEndPoint client, CancellationToken draining, CancellationToken aborted,
-        ClientProtocol protocol = ClientProtocol.Http)
-        : this(new ServicesHandle(services), input, output, client, draining, aborted, protocol)
-    {
-    }
-
-    /// <param name="handle">The configuration in force; re-read at every request so a reload reaches keep-alive connections.</param>
-    public ProxyConnection(ServicesHandle handle, PipeReader input, PipeWriter output, IPEndPoint client, CancellationToken draining, CancellationToken aborted,
+    private ProxyConnection(ServicesHandle handle, PipeReader input, PipeWriter output, IPEndPoint client, CancellationToken draining, CancellationToken aborted,
         ClientProtocol protocol = ClientProtocol.Http)
     {
         _handle = handle;
@@ -74,8 +72,21 @@ internal sealed partial class ProxyConnection : IDisposable
         _reader = new RequestHeadReader(input, services.ParserLimits);
     }
 
-    /// <summary>Runs until the client leaves, an error closes the connection, or shutdown.</summary>
-    public async Task RunAsync()
+    /// <summary>
+    /// Serves a client connection until the client leaves, an error closes it, shutdown, or a
+    /// tunnel takes it over: then the tunnel is returned, to be run (<see cref="TunnelHandoff.RunAsync"/>)
+    /// once this connection object and its request loop are gone.
+    /// </summary>
+    public static async Task<TunnelHandoff?> ServeAsync(ServicesHandle handle, PipeReader input, PipeWriter output, IPEndPoint client,
+        CancellationToken draining, CancellationToken aborted, ClientProtocol protocol = ClientProtocol.Http)
+    {
+        using var connection = new ProxyConnection(handle, input, output, client, draining, aborted, protocol);
+        await connection.RunAsync().ConfigureAwait(false);
+        return connection._handoff;
+    }
+
+    /// <summary>Runs until the client leaves, an error closes the connection, shutdown, or a tunnel's handoff.</summary>
+    private async Task RunAsync()
     {
         if (_protocol == ClientProtocol.Auto)
         {
@@ -116,6 +127,11 @@ internal sealed partial class ProxyConnection : IDisposable
                     _router.Release();
                 }
 
+                if (_handoff is not null)
+                {
+                    return;   // the tunnel writes the line when it ends
+                }
+
                 WriteAccessLog();
                 if (!keepGoing || !_head.KeepAlive)
                 {
@@ -140,7 +156,7 @@ internal sealed partial class ProxyConnection : IDisposable
     /// <summary>The one reset of per-request state: the request's record and the router's attempt sequence.</summary>
     private void BeginRequest()
     {
-        _services = _handle?.Current ?? _services;
+        _services = _handle.Current;
         _request = new RequestState(CorrelationId.Next(), _services.Time.GetTimestamp());
         _router.Reset();
     }
@@ -180,7 +196,10 @@ internal sealed partial class ProxyConnection : IDisposable
         }
         finally
         {
-            EndAdmitted();
+            if (_handoff is null)
+            {
+                EndAdmitted();   // a tunnel's admission ends with the tunnel
+            }
         }
     }
 

@@ -106,8 +106,11 @@ internal sealed class ProxyServer : IAsyncDisposable
             return;
         }
 
-        using var connection = new ProxyConnection(_handle, transport.Input, transport.Output, client, _draining.Token, _aborted.Token, protocol);
-        await connection.RunAsync().ConfigureAwait(false);
+        TunnelHandoff? tunnel = await ProxyConnection.ServeAsync(_handle, transport.Input, transport.Output, client, _draining.Token, _aborted.Token, protocol).ConfigureAwait(false);
+        if (tunnel is not null)
+        {
+            await tunnel.RunAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -169,8 +172,11 @@ internal sealed class ProxyServer : IAsyncDisposable
         PipeWriter output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
         try
         {
-            using var connection = new ProxyConnection(_handle, input, output, client, _draining.Token, _aborted.Token);
-            await connection.RunAsync().ConfigureAwait(false);
+            TunnelHandoff? tunnel = await ProxyConnection.ServeAsync(_handle, input, output, client, _draining.Token, _aborted.Token).ConfigureAwait(false);
+            if (tunnel is not null)
+            {
+                await tunnel.RunAsync().ConfigureAwait(false);
+            }
         }
         finally
         {

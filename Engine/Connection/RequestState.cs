@@ -1,6 +1,8 @@
 using Engine.Auth;
 using Engine.Diagnostics;
 using Engine.Errors;
+using Engine.Forwarding;
+using Engine.Limits;
 using Engine.Rules;
 using Engine.Upstream;
 
@@ -50,4 +52,26 @@ internal struct RequestState
     /// problem body's <c>upstream</c> member and the log line's. Default: none.
     /// </summary>
     public NodeAnswer Upstream;
+
+    /// <summary>
+    /// How an answered request (a response head or a tunnel's 200 sent) ended, for its log line: a
+    /// cut because the traffic ran out names which limit; any other failure its code.
+    /// </summary>
+    public void EndAnswered(TerminationState termination, ExchangeFailure failure, RequestLimiter limiter)
+    {
+        Termination = termination;
+        Error = termination.Cause == TerminationCause.Resource
+            ? ProxyFailures.TrafficCut(limiter.CreditPoolBytes is long pool && limiter.State.CreditsUsed >= pool)
+            : ProxyFailures.AfterAnswerStarted(termination, failure);
+    }
+
+    /// <summary>What the request tells the domain's breaker: a target failure, a success, or nothing about the target.</summary>
+    public readonly CircuitOutcome CircuitOutcome => Error switch
+    {
+        ErrorCode.TargetConnectFailed or ErrorCode.TargetReset or ErrorCode.NameNotResolved or ErrorCode.GatewayTimeout
+            or ErrorCode.ResponseError or ErrorCode.RequestError => CircuitOutcome.Failure,
+        ErrorCode.None when Status >= 500 => CircuitOutcome.Failure,
+        ErrorCode.None when Status > 0 => CircuitOutcome.Success,
+        _ => CircuitOutcome.Neutral,
+    };
 }

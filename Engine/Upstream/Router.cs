@@ -108,6 +108,17 @@ internal sealed class Router
         Node = null;
     }
 
+    /// <summary>
+    /// Hands the node the request entered over to a tunnel that outlives this router's connection:
+    /// the tunnel leaves it when it ends, and <see cref="Release"/> no longer does.
+    /// </summary>
+    public Node? TakeEntered()
+    {
+        Node? entered = _entered;
+        _entered = null;
+        return entered;
+    }
+
     /// <summary>Gives the request's node back (its in-flight count) when the request ends or moves on.</summary>
     public void Release()
     {

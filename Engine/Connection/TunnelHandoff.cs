@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using Engine.Forwarding;
+using Engine.Limits;
+using Engine.Transport;
+using Engine.Tunnel;
+using Engine.Upstream;
+
+namespace Engine.Connection;
+
+/// <summary>
+/// A tunnel after its 200 (or SOCKS5 success), outliving the <see cref="ProxyConnection"/> that
+/// opened it. Once the relay runs, the connection has nothing left to do but wait for it, so it
+/// hands over what the tunnel's end needs — the relay and the target socket, the admission
+/// (concurrency slot, traffic meter, breaker), the node it entered, the request's record and the
+/// few bytes of its log line — and its own objects go: the request head and its header table,
+/// the head reader, the router and the suspended async frames of the request loop, ~2 KB of every
+/// held tunnel (docs/performance.md). HAProxy's stream is likewise two connections and their
+/// buffers once a tunnel is established.
+/// </summary>
+internal sealed class TunnelHandoff
+{
+    private readonly ProxyServices _services;
+    private readonly TunnelRelay _relay;
+    private readonly Socket _target;
+    private readonly RequestAdmission _admission;
+    private readonly Node? _entered;
+    private readonly Node? _node;
+    private readonly int _attempts;
+    private readonly IPEndPoint _client;
+    private readonly byte[] _line;          // the method, then the request-target, as received
+    private readonly int _methodLength;
+    private readonly byte[] _credentials;   // the connection's decoded credentials: the rules are its first RulesLength bytes
+    private RequestState _request;
+
+    public TunnelHandoff(ProxyServices services, in RequestState request, TunnelRelay relay, Socket target, RequestAdmission admission,
+        Router router, IPEndPoint client, ReadOnlySpan<byte> method, ReadOnlySpan<byte> requestTarget, byte[] credentials)
+    {
+        _services = services;
+        _request = request;
+        _relay = relay;
+        _target = target;
+        _admission = admission;
+        _entered = router.TakeEntered();
+        _node = router.Node;
+        _attempts = router.Attempts;
+        _client = client;
+        _line = new byte[method.Length + requestTarget.Length];
+        method.CopyTo(_line);
+        requestTarget.CopyTo(_line.AsSpan(method.Length));
+        _methodLength = method.Length;
+        _credentials = credentials;
+    }
+
+    /// <summary>Relays until both directions are done, then ends the request as the connection would have: bytes, slot, node, log line.</summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    public async ValueTask<TunnelResult> RunAsync()
+    {
+        TunnelResult result;
+        try
+        {
+            result = await _relay.RunAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _relay.Dispose();
+            _target.Dispose();
+        }
+
+        _request.BytesIn += result.BytesFromClient;
+        _request.BytesOut += result.BytesFromTarget;
+        _request.EndAnswered(result.Termination, ExchangeFailure.None, _services.Limiter);
+        _admission.End(_request.BytesIn + _request.BytesOut, _request.CircuitOutcome, _services.Time.GetTimestamp());
+        _entered?.Leave();
+        RequestLog.Write(_services, _request, _line.AsSpan(0, _methodLength), _line.AsSpan(_methodLength), _client, _node, _attempts, tunnel: true,
+            _request.RulesLength > 0 ? _credentials.AsSpan(0, _request.RulesLength) : default);
+        return result;
+    }
+}
