@@ -56,7 +56,7 @@ internal sealed partial class ProxyConnection : IDisposable
     /// <param name="draining">Shutdown began: finish the request in flight, accept no further one.</param>
     /// <param name="aborted">The drain period is over: cut whatever is still running.</param>
     /// <param name="protocol">What the listener's clients speak; SOCKS5 is one handshake, one tunnel.</param>
-    private ProxyConnection(ServicesHandle handle, PipeReader input, PipeWriter output, IPEndPoint client, CancellationToken draining, CancellationToken aborted,
+    public ProxyConnection(ServicesHandle handle, PipeReader input, PipeWriter output, IPEndPoint client, CancellationToken draining, CancellationToken aborted,
         ClientProtocol protocol = ClientProtocol.Http)
     {
         _handle = handle;
@@ -73,80 +73,82 @@ internal sealed partial class ProxyConnection : IDisposable
     }
 
     /// <summary>
-    /// Serves a client connection until the client leaves, an error closes it, shutdown, or a
-    /// tunnel takes it over: then the tunnel is returned, to be run (<see cref="TunnelHandoff.RunAsync"/>)
-    /// once this connection object and its request loop are gone.
+    /// Serves the connection until the client leaves, an error closes it, shutdown, or a tunnel
+    /// takes it over; disposes itself at the end. The tunnel it returns runs after this object and
+    /// its request loop are gone (<see cref="TunnelHandoff.RunAsync"/>), so a caller awaits it with
+    /// no reference to the connection: <c>await new ProxyConnection(…).RunAsync()</c>.
     /// </summary>
-    public static async Task<TunnelHandoff?> ServeAsync(ServicesHandle handle, PipeReader input, PipeWriter output, IPEndPoint client,
-        CancellationToken draining, CancellationToken aborted, ClientProtocol protocol = ClientProtocol.Http)
+    public async Task<TunnelHandoff?> RunAsync()
     {
-        using var connection = new ProxyConnection(handle, input, output, client, draining, aborted, protocol);
-        await connection.RunAsync().ConfigureAwait(false);
-        return connection._handoff;
-    }
-
-    /// <summary>Runs until the client leaves, an error closes the connection, shutdown, or a tunnel's handoff.</summary>
-    private async Task RunAsync()
-    {
-        if (_protocol == ClientProtocol.Auto)
-        {
-            _socks = await _reader.PeekIsSocksAsync(_services.Limits.RequestHeadTimeout).ConfigureAwait(false);
-        }
-
-        if (_socks)
-        {
-            await RunSocksAsync().ConfigureAwait(false);
-            return;
-        }
-
-        // An idle keep-alive connection waiting for its next request closes as soon as draining starts.
-        CancellationTokenRegistration onDrain = _draining.UnsafeRegister(static s => ((RequestHeadReader)s!).WakeIfIdle(), _reader);
         try
         {
-            while (!_draining.IsCancellationRequested)
+            if (_protocol == ClientProtocol.Auto)
             {
-                HeadOutcome outcome = await _reader.ReadAsync(_head, _services.Limits, _draining).ConfigureAwait(false);
-                if (outcome != HeadOutcome.Complete)
-                {
-                    await FinishUnparsedAsync(outcome).ConfigureAwait(false);
-                    return;
-                }
-
-                BeginRequest();
-                bool keepGoing;
-                try
-                {
-                    keepGoing = await HandleRequestAsync().ConfigureAwait(false);
-                }
-                catch (Exception e) when (IsInternalFault(e))
-                {
-                    keepGoing = await FailInternallyAsync(e).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _router.Release();
-                }
-
-                if (_handoff is not null)
-                {
-                    return;   // the tunnel writes the line when it ends
-                }
-
-                WriteAccessLog();
-                if (!keepGoing || !_head.KeepAlive)
-                {
-                    return;
-                }
-
-                _head.Reset();
+                _socks = await _reader.PeekIsSocksAsync(_services.Limits.RequestHeadTimeout).ConfigureAwait(false);
             }
+
+            if (_socks)
+            {
+                await RunSocksAsync().ConfigureAwait(false);
+                return _handoff;
+            }
+
+            // An idle keep-alive connection waiting for its next request closes as soon as draining starts.
+            CancellationTokenRegistration onDrain = _draining.UnsafeRegister(static s => ((RequestHeadReader)s!).WakeIfIdle(), _reader);
+            try
+            {
+                while (!_draining.IsCancellationRequested)
+                {
+                    HeadOutcome outcome = await _reader.ReadAsync(_head, _services.Limits, _draining).ConfigureAwait(false);
+                    if (outcome != HeadOutcome.Complete)
+                    {
+                        await FinishUnparsedAsync(outcome).ConfigureAwait(false);
+                        break;
+                    }
+
+                    BeginRequest();
+                    bool keepGoing;
+                    try
+                    {
+                        keepGoing = await HandleRequestAsync().ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (IsInternalFault(e))
+                    {
+                        keepGoing = await FailInternallyAsync(e).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _router.Release();
+                    }
+
+                    if (_handoff is not null)
+                    {
+                        break;   // the tunnel writes the line when it ends
+                    }
+
+                    WriteAccessLog();
+                    if (!keepGoing || !_head.KeepAlive)
+                    {
+                        break;
+                    }
+
+                    _head.Reset();
+                }
+            }
+            finally
+            {
+                onDrain.Dispose();
+            }
+
+            return _handoff;
         }
         finally
         {
-            onDrain.Dispose();
+            Dispose();
         }
     }
 
+    /// <summary>Called by <see cref="RunAsync"/> itself when the connection's loop ends.</summary>
     public void Dispose()
     {
         _reader.Dispose();

@@ -106,7 +106,7 @@ internal sealed class ProxyServer : IAsyncDisposable
             return;
         }
 
-        TunnelHandoff? tunnel = await ProxyConnection.ServeAsync(_handle, transport.Input, transport.Output, client, _draining.Token, _aborted.Token, protocol).ConfigureAwait(false);
+        TunnelHandoff? tunnel = await new ProxyConnection(_handle, transport.Input, transport.Output, client, _draining.Token, _aborted.Token, protocol).RunAsync().ConfigureAwait(false);
         if (tunnel is not null)
         {
             await tunnel.RunAsync().ConfigureAwait(false);
@@ -172,7 +172,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         PipeWriter output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
         try
         {
-            TunnelHandoff? tunnel = await ProxyConnection.ServeAsync(_handle, input, output, client, _draining.Token, _aborted.Token).ConfigureAwait(false);
+            TunnelHandoff? tunnel = await new ProxyConnection(_handle, input, output, client, _draining.Token, _aborted.Token).RunAsync().ConfigureAwait(false);
             if (tunnel is not null)
             {
                 await tunnel.RunAsync().ConfigureAwait(false);
