@@ -58,7 +58,7 @@ internal sealed partial class ProxyConnection
         // The relay runs after this connection object is gone (TunnelHandoff): it ends the request.
         _request.Status = 200;
         var relay = new TunnelRelay(RelaySide.ForClient(_input, _output), target, _services.Limits.IdleTimeout, _aborted, _services.Time, _admission.Traffic);
-        _handoff = new TunnelHandoff(_services, _request, relay, target, _admission, _router, _client, _head.MethodBytes, _head.Target, _credentials);
+        _handoff = new TunnelHandoff(_services, _request, relay, target, _admission, _router, _client, _head.MethodBytes, _head.Target, LoggedRules);
         return false;
     }
 

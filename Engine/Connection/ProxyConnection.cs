@@ -24,61 +24,79 @@ namespace Engine.Connection;
 /// </summary>
 internal sealed partial class ProxyConnection : IDisposable
 {
+    private readonly ConnectionPool _home;
     private readonly ServicesHandle _handle;
-    private ProxyServices _services;
-    private readonly PipeReader _input;
-    private readonly PipeWriter _output;
-    private readonly IPEndPoint _client;
     private readonly CancellationToken _draining;
     private readonly CancellationToken _aborted;
-    private readonly RequestHeadReader _reader;
+    private readonly RequestHeadReader _reader = new();
     private readonly RequestHead _head = new();
     private readonly Router _router = new();
-    private readonly RequestAdmission _admission = new();
-    private readonly ClientProtocol _protocol;
+    private ProxyServices _services;
+
+    // The client's; set by Attach, dropped when the loop ends (a pooled object pins nothing of it).
+    private PipeReader _input = null!;
+    private PipeWriter _output = null!;
+    private IPEndPoint _client = null!;
+    private ClientProtocol _protocol;
     private bool _socks;
 
-    // Decoded Basic credentials (rules:key); sized to the longest header this connection sent, not
-    // to the 1 KiB limit, because every held tunnel keeps it.
+    // A tunnel takes this over at its handoff; the next client gets a new one.
+    private RequestAdmission _admission = new();
+
+    // Decoded Basic credentials (rules:key); sized to the longest header a client of this object
+    // sent, not to the 1 KiB limit. Wiped when the loop ends.
     private byte[] _credentials = [];
 
-    // Made on first use: a tunnel never needs an exchange, an HTTP client never a handshake, and
-    // 10,000 idle tunnels should not each carry ~5 KB of forwarding state (docs/performance.md).
+    // Made on first use: a tunnel never needs an exchange, an HTTP client never a handshake.
     private HttpExchange? _exchange;
     private Socks5Handshake? _handshake;
 
     private RequestState _request;
 
-    // Set when a CONNECT got its 200: the request ends in the tunnel, after this object is gone.
+    // Set when a CONNECT got its 200: the request ends in the tunnel, after this object moved on.
     private TunnelHandoff? _handoff;
 
-    /// <param name="handle">The configuration in force; re-read at every request so a reload reaches keep-alive connections.</param>
-    /// <param name="draining">Shutdown began: finish the request in flight, accept no further one.</param>
-    /// <param name="aborted">The drain period is over: cut whatever is still running.</param>
-    /// <param name="protocol">What the listener's clients speak; SOCKS5 is one handshake, one tunnel.</param>
-    public ProxyConnection(ServicesHandle handle, PipeReader input, PipeWriter output, IPEndPoint client, CancellationToken draining, CancellationToken aborted,
-        ClientProtocol protocol = ClientProtocol.Http)
+    /// <summary>Made by <see cref="ConnectionPool.Rent"/> only: one connection object serves many clients in turn.</summary>
+    internal ProxyConnection(ConnectionPool home)
     {
-        _handle = handle;
-        ProxyServices services = handle.Current;
-        _protocol = protocol;
-        _socks = protocol == ClientProtocol.Socks5;
-        _services = services;
+        _home = home;
+        _handle = home.Handle;
+        _draining = home.Draining;
+        _aborted = home.Aborted;
+        _services = _handle.Current;
+    }
+
+    /// <summary>
+    /// The one reset of per-connection state, for the next client: its reader and writer, its
+    /// address, what its listener speaks; the configuration in force now. Per-request state is
+    /// reset by <see cref="BeginRequest"/>.
+    /// </summary>
+    /// <param name="protocol">What the listener's clients speak; SOCKS5 is one handshake, one tunnel.</param>
+    internal void Attach(PipeReader input, PipeWriter output, IPEndPoint client, ClientProtocol protocol)
+    {
+        _services = _handle.Current;
         _input = input;
         _output = output;
         _client = client;
-        _draining = draining;
-        _aborted = aborted;
-        _reader = new RequestHeadReader(input, services.ParserLimits);
+        _protocol = protocol;
+        _socks = protocol == ClientProtocol.Socks5;
+        _reader.Attach(input, _services.ParserLimits);
+        _exchange?.Attach(input, output);
+        _handshake?.Attach(input, output);
+        _head.Reset();
+        _router.Reset();
+        _request = default;
+        _handoff = null;
     }
 
     /// <summary>
     /// Serves the connection until the client leaves, an error closes it, shutdown, or a tunnel
     /// takes it over; disposes itself at the end. The tunnel it returns runs after this object and
     /// its request loop are gone (<see cref="TunnelHandoff.RunAsync"/>), so a caller awaits it with
-    /// no reference to the connection: <c>await new ProxyConnection(…).RunAsync()</c>.
+    /// no reference to the connection: <c>await pool.Rent(…).RunAsync()</c>.
     /// </summary>
-    public async Task<TunnelHandoff?> RunAsync()
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    public async ValueTask<TunnelHandoff?> RunAsync()
     {
         try
         {
@@ -144,11 +162,30 @@ internal sealed partial class ProxyConnection : IDisposable
         }
         finally
         {
-            Dispose();
+            Recycle();
         }
     }
 
-    /// <summary>Called by <see cref="RunAsync"/> itself when the connection's loop ends.</summary>
+    // The loop ended: let go of the client and go back to the pool. The last thing RunAsync does.
+    private void Recycle()
+    {
+        if (_handoff is not null)
+        {
+            _admission = new RequestAdmission();
+            _handoff = null;
+        }
+
+        _credentials.AsSpan().Clear();
+        _input = null!;
+        _output = null!;
+        _client = null!;
+        _reader.Detach();
+        _exchange?.Detach();
+        _handshake?.Detach();
+        _home.Return(this);
+    }
+
+    /// <summary>For the pool: a connection it does not keep.</summary>
     public void Dispose()
     {
         _reader.Dispose();
@@ -276,6 +313,8 @@ internal sealed partial class ProxyConnection : IDisposable
     }
 
     private void WriteAccessLog() =>
-        RequestLog.Write(_services, _request, _head, _client, _router, tunnel: _socks || _head.TargetForm == TargetForm.Authority,
-            _request.RulesLength > 0 ? _credentials.AsSpan(0, _request.RulesLength) : default);
+        RequestLog.Write(_services, _request, _head, _client, _router, tunnel: _socks || _head.TargetForm == TargetForm.Authority, LoggedRules);
+
+    /// <summary>The rules the client sent, for the log line (never the key); empty when the package's defaults applied.</summary>
+    private ReadOnlySpan<byte> LoggedRules => _request.RulesLength > 0 ? _credentials.AsSpan(0, _request.RulesLength) : default;
 }

@@ -21,11 +21,13 @@ internal sealed class ProxyServer : IAsyncDisposable
     private readonly CancellationTokenSource _draining = new();
     private readonly CancellationTokenSource _aborted = new();
     private readonly ConnectionCounter _counter;
+    private readonly ConnectionPool _connections;
     private readonly int _backlog;
 
     public ProxyServer(ProxyServices services, long maxConnections, int backlog = 4096)
     {
         _handle = new ServicesHandle(services);
+        _connections = new ConnectionPool(_handle, _draining.Token, _aborted.Token);
         _counter = new ConnectionCounter(maxConnections);
         _backlog = backlog;
     }
@@ -42,6 +44,9 @@ internal sealed class ProxyServer : IAsyncDisposable
     public IReadOnlyList<IPEndPoint> EndPoints => _listeners.Select(l => l.EndPoint).ToArray();
 
     public long OpenConnections => _counter.Current;
+
+    /// <summary>Connection objects waiting for their next client (<see cref="ConnectionPool"/>).</summary>
+    internal int FreeConnectionObjects => _connections.Free;
 
     /// <summary>Accepts retried after a pause because the process was out of descriptors or memory (every listener).</summary>
     public long AcceptPauses => _listeners.Sum(static l => l.AcceptPauses);
@@ -106,7 +111,7 @@ internal sealed class ProxyServer : IAsyncDisposable
             return;
         }
 
-        TunnelHandoff? tunnel = await new ProxyConnection(_handle, transport.Input, transport.Output, client, _draining.Token, _aborted.Token, protocol).RunAsync().ConfigureAwait(false);
+        TunnelHandoff? tunnel = await _connections.Rent(transport.Input, transport.Output, client, protocol).RunAsync().ConfigureAwait(false);
         if (tunnel is not null)
         {
             await tunnel.RunAsync().ConfigureAwait(false);
@@ -172,7 +177,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         PipeWriter output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
         try
         {
-            TunnelHandoff? tunnel = await new ProxyConnection(_handle, input, output, client, _draining.Token, _aborted.Token).RunAsync().ConfigureAwait(false);
+            TunnelHandoff? tunnel = await _connections.Rent(input, output, client, ClientProtocol.Http).RunAsync().ConfigureAwait(false);
             if (tunnel is not null)
             {
                 await tunnel.RunAsync().ConfigureAwait(false);
@@ -344,6 +349,7 @@ internal sealed class ProxyServer : IAsyncDisposable
             listener.Dispose();
         }
 
+        _connections.Dispose();
         _draining.Dispose();
         _aborted.Dispose();
     }

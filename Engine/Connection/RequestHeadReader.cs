@@ -13,16 +13,35 @@ namespace Engine.Connection;
 /// </summary>
 internal sealed class RequestHeadReader : IDisposable
 {
-    private readonly PipeReader _input;
-    private readonly HttpRequestParser _parser;
-    private readonly CancellationTokenSource _deadline = new();
+    private PipeReader _input = null!;
+    private HttpRequestParser _parser = new();
+    private CancellationTokenSource _deadline = new();
     private bool _awaitingHead;
 
-    public RequestHeadReader(PipeReader input, HttpParserLimits limits)
+    /// <summary>Reads from <paramref name="input"/> from now on: a pooled connection's next client. Nothing of the previous one is kept.</summary>
+    public void Attach(PipeReader input, HttpParserLimits limits)
     {
         _input = input;
-        _parser = new HttpRequestParser(limits);
+        _awaitingHead = false;
+        if (ReferenceEquals(_parser.Limits, limits))
+        {
+            _parser.Reset();
+        }
+        else
+        {
+            _parser = new HttpRequestParser(limits);   // a reload changed them
+        }
+
+        if (!_deadline.TryReset())
+        {
+            // Cancelled by the last client's deadline: a source cannot be reset from there.
+            _deadline.Dispose();
+            _deadline = new CancellationTokenSource();
+        }
     }
+
+    /// <summary>Lets go of the client's reader (a pooled connection pins nothing of its last client).</summary>
+    public void Detach() => _input = null!;
 
     /// <summary>Why the last head was rejected.</summary>
     public RejectReason RejectReason => _parser.RejectReason;

@@ -29,13 +29,13 @@ internal sealed class TunnelHandoff
     private readonly Node? _node;
     private readonly int _attempts;
     private readonly IPEndPoint _client;
-    private readonly byte[] _line;          // the method, then the request-target, as received
+    private readonly byte[] _line;          // the method, the request-target (as received), then the rules
     private readonly int _methodLength;
-    private readonly byte[] _credentials;   // the connection's decoded credentials: the rules are its first RulesLength bytes
+    private readonly int _targetLength;
     private RequestState _request;
 
     public TunnelHandoff(ProxyServices services, in RequestState request, TunnelRelay relay, Socket target, RequestAdmission admission,
-        Router router, IPEndPoint client, ReadOnlySpan<byte> method, ReadOnlySpan<byte> requestTarget, byte[] credentials)
+        Router router, IPEndPoint client, ReadOnlySpan<byte> method, ReadOnlySpan<byte> requestTarget, ReadOnlySpan<byte> rules)
     {
         _services = services;
         _request = request;
@@ -46,11 +46,12 @@ internal sealed class TunnelHandoff
         _node = router.Node;
         _attempts = router.Attempts;
         _client = client;
-        _line = new byte[method.Length + requestTarget.Length];
+        _line = new byte[method.Length + requestTarget.Length + rules.Length];
         method.CopyTo(_line);
         requestTarget.CopyTo(_line.AsSpan(method.Length));
+        rules.CopyTo(_line.AsSpan(method.Length + requestTarget.Length));
         _methodLength = method.Length;
-        _credentials = credentials;
+        _targetLength = requestTarget.Length;
     }
 
     /// <summary>Relays until both directions are done, then ends the request as the connection would have: bytes, slot, node, log line.</summary>
@@ -73,8 +74,8 @@ internal sealed class TunnelHandoff
         _request.EndAnswered(result.Termination, ExchangeFailure.None, _services.Limiter);
         _admission.End(_request.BytesIn + _request.BytesOut, _request.CircuitOutcome, _services.Time.GetTimestamp());
         _entered?.Leave();
-        RequestLog.Write(_services, _request, _line.AsSpan(0, _methodLength), _line.AsSpan(_methodLength), _client, _node, _attempts, tunnel: true,
-            _request.RulesLength > 0 ? _credentials.AsSpan(0, _request.RulesLength) : default);
+        RequestLog.Write(_services, _request, _line.AsSpan(0, _methodLength), _line.AsSpan(_methodLength, _targetLength), _client, _node, _attempts,
+            tunnel: true, _line.AsSpan(_methodLength + _targetLength));
         return result;
     }
 }

@@ -43,8 +43,8 @@ internal sealed partial class HttpExchange : IDisposable
 
     private static readonly Task<UploadResult> NoBodyUploaded = Task.FromResult(UploadResult.Complete);
 
-    private readonly PipeReader _clientInput;
-    private readonly PipeWriter _clientOutput;
+    private PipeReader _clientInput;
+    private PipeWriter _clientOutput;
     private readonly CancellationToken _aborted;
     private readonly CancellationToken _draining;
     private readonly SocketReader _upstreamReader = new();
@@ -69,6 +69,22 @@ internal sealed partial class HttpExchange : IDisposable
         _clientOutput = clientOutput;
         _aborted = aborted;
         _draining = draining;
+    }
+
+    /// <summary>Serves another client from now on (a pooled connection's next one); per-exchange state is reset by <see cref="RunAsync"/>.</summary>
+    public void Attach(PipeReader clientInput, PipeWriter clientOutput)
+    {
+        _clientInput = clientInput;
+        _clientOutput = clientOutput;
+        _request = default;
+    }
+
+    /// <summary>Lets go of the client's reader and writer and the last request.</summary>
+    public void Detach()
+    {
+        _clientInput = null!;
+        _clientOutput = null!;
+        _request = default;
     }
 
     private RequestHead Head => _request.Head;

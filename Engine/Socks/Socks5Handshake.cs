@@ -26,8 +26,8 @@ internal sealed class Socks5Handshake
     private const int HostOffset = 510;
 
     private readonly byte[] _fields = new byte[HostOffset + Socks5Parser.MaxHostLength];
-    private readonly PipeReader _input;
-    private readonly PipeWriter _output;
+    private PipeReader _input;
+    private PipeWriter _output;
 
     // What the last message parsed to.
     private bool _offersNoAuth;
@@ -42,6 +42,26 @@ internal sealed class Socks5Handshake
     {
         _input = input;
         _output = output;
+    }
+
+    /// <summary>Serves another client from now on (a pooled connection's next one): the last one's credentials are wiped.</summary>
+    public void Attach(PipeReader input, PipeWriter output)
+    {
+        _input = input;
+        _output = output;
+        Array.Clear(_fields);
+        _offersNoAuth = _offersUserPass = _unsupportedAddress = false;
+        _userLength = _passwordLength = 0;
+        _request = default;
+        _bytesOut = 0;
+    }
+
+    /// <summary>Lets go of the client's reader and writer; its credentials are wiped.</summary>
+    public void Detach()
+    {
+        _input = null!;
+        _output = null!;
+        Array.Clear(_fields);
     }
 
     private enum Message : byte
