@@ -108,65 +108,73 @@ internal sealed partial class ProxyConnection : IDisposable
             if (_socks)
             {
                 await RunSocksAsync().ConfigureAwait(false);
-                return _handoff;
             }
-
-            // An idle keep-alive connection waiting for its next request closes as soon as draining starts.
-            CancellationTokenRegistration onDrain = _draining.UnsafeRegister(static s => ((RequestHeadReader)s!).WakeIfIdle(), _reader);
-            try
+            else
             {
-                while (!_draining.IsCancellationRequested)
+                // The HTTP request loop, inline: one frame per connection. An idle keep-alive
+                // connection waiting for its next request closes as soon as draining starts.
+                CancellationTokenRegistration onDrain = _draining.UnsafeRegister(static s => ((RequestHeadReader)s!).WakeIfIdle(), _reader);
+                try
                 {
-                    HeadOutcome outcome = await _reader.ReadAsync(_head, _services.Limits, _draining).ConfigureAwait(false);
-                    if (outcome != HeadOutcome.Complete)
+                    while (!_draining.IsCancellationRequested)
                     {
-                        await FinishUnparsedAsync(outcome).ConfigureAwait(false);
-                        break;
-                    }
+                        HeadOutcome outcome = await _reader.ReadAsync(_head, _services.Limits, _draining).ConfigureAwait(false);
+                        if (outcome != HeadOutcome.Complete)
+                        {
+                            await FinishUnparsedAsync(outcome).ConfigureAwait(false);
+                            break;
+                        }
 
-                    BeginRequest();
-                    bool keepGoing;
-                    try
-                    {
-                        keepGoing = await HandleRequestAsync().ConfigureAwait(false);
-                    }
-                    catch (Exception e) when (IsInternalFault(e))
-                    {
-                        keepGoing = await FailInternallyAsync(e).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        _router.Release();
-                    }
+                        BeginRequest();
+                        bool keepGoing;
+                        try
+                        {
+                            keepGoing = await HandleRequestAsync().ConfigureAwait(false);
+                        }
+                        catch (Exception e) when (IsInternalFault(e))
+                        {
+                            keepGoing = await FailInternallyAsync(e).ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            _router.Release();
+                        }
 
-                    if (_handoff is not null)
-                    {
-                        break;   // the tunnel writes the line when it ends
-                    }
+                        if (_handoff is not null)
+                        {
+                            break;   // the tunnel writes the line when it ends
+                        }
 
-                    WriteAccessLog();
-                    if (!keepGoing || !_head.KeepAlive)
-                    {
-                        break;
-                    }
+                        WriteAccessLog();
+                        if (!keepGoing || !_head.KeepAlive)
+                        {
+                            break;
+                        }
 
-                    _head.Reset();
+                        _head.Reset();
+                    }
+                }
+                finally
+                {
+                    onDrain.Dispose();
                 }
             }
-            finally
-            {
-                onDrain.Dispose();
-            }
 
-            return _handoff;
-        }
-        finally
-        {
+            TunnelHandoff? handoff = _handoff;
             Recycle();
+            return handoff;
+        }
+        catch
+        {
+            // A socket error or a cut ended the loop mid-request: something it started (an upload
+            // still reading the client) may not have ended, so this object is not handed to
+            // another client.
+            Dispose();
+            throw;
         }
     }
 
-    // The loop ended: let go of the client and go back to the pool. The last thing RunAsync does.
+    // The loop ended normally: let go of the client and go back to the pool.
     private void Recycle()
     {
         if (_handoff is not null)
