@@ -15,9 +15,11 @@ internal sealed class BlockMemoryPool : MemoryPool<byte>
     public const int SmallBlock = 4 * 1024;
     public const int LargeBlock = 32 * 1024;
 
-    // Blocks kept for reuse per size; beyond this, returned blocks are left to the GC so a burst
-    // does not pin its peak memory forever.
-    private const int MaxRetainedPerSize = 4096;
+    // Blocks kept for reuse per size (16 MiB of small ones, 8 MiB of large ones); beyond this,
+    // returned blocks are left to the GC so a burst does not pin its peak memory for good. Large
+    // blocks are only taken while bytes stream, so few are free at a time.
+    private const int MaxRetainedSmall = 4096;
+    private const int MaxRetainedLarge = 256;
 
     private readonly ConcurrentQueue<Block> _small = new();
     private readonly ConcurrentQueue<Block> _large = new();
@@ -39,20 +41,21 @@ internal sealed class BlockMemoryPool : MemoryPool<byte>
             return block;
         }
 
-        return new Block(this, GC.AllocateUninitializedArray<byte>(queue == _small ? SmallBlock : LargeBlock, pinned: true), queue);
+        bool small = queue == _small;
+        return new Block(this, GC.AllocateUninitializedArray<byte>(small ? SmallBlock : LargeBlock, pinned: true), queue, small ? MaxRetainedSmall : MaxRetainedLarge);
     }
 
     protected override void Dispose(bool disposing)
     {
     }
 
-    private sealed class Block(BlockMemoryPool pool, byte[] array, ConcurrentQueue<Block>? home) : IMemoryOwner<byte>
+    private sealed class Block(BlockMemoryPool pool, byte[] array, ConcurrentQueue<Block>? home, int retained = 0) : IMemoryOwner<byte>
     {
         public Memory<byte> Memory => array;
 
         public void Dispose()
         {
-            if (home is not null && home.Count < MaxRetainedPerSize)
+            if (home is not null && home.Count < retained)
             {
                 home.Enqueue(this);
             }
