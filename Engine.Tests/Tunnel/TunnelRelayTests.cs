@@ -177,6 +177,46 @@ public class TunnelRelayTests
         Assert.Equal(new TerminationState(TerminationCause.ClientTimeout, TerminationPhase.Data), result.Termination);
     }
 
+    [Fact]
+    public async Task IdleChecks_TwoTunnelsShareOneTimer_TheIdleOneEnds_TheActiveOneRunsOn()
+    {
+        var clock = new Engine.Tests.Fixtures.ManualTimeProvider();
+        await using Rig idleRig = await Rig.CreateAsync(pipes: false);
+        await using Rig activeRig = await Rig.CreateAsync(pipes: false);
+        TimeSpan idleTimeout = TimeSpan.FromSeconds(60);
+        using var idle = new TunnelRelay(RelaySide.ForClient(idleRig.ClientInput, idleRig.ClientOutput), idleRig.RelayTargetSide, idleTimeout, default, clock);
+        using var active = new TunnelRelay(RelaySide.ForClient(activeRig.ClientInput, activeRig.ClientOutput), activeRig.RelayTargetSide, idleTimeout, default, clock);
+        ValueTask<TunnelResult> idleRun = idle.RunAsync();
+        ValueTask<TunnelResult> activeRun = active.RunAsync();
+        Assert.Single(clock.CreatedDueTimes);   // one timer for both, ticking every quarter of the idle period
+        Assert.Equal(TimeSpan.FromSeconds(15), clock.CreatedDueTimes[0]);
+
+        byte[] one = new byte[1];
+        for (int quarter = 0; quarter < 4; quarter++)
+        {
+            await activeRig.Client.SendAsync(one, SocketFlags.None);   // activity stamps the tunnel's clock reading
+            Assert.Equal(1, await activeRig.Target.ReceiveAsync(one, SocketFlags.None).WaitAsync(TestTimeout));
+            clock.Advance(TimeSpan.FromSeconds(15));
+        }
+
+        TunnelResult idleResult = await idleRun.AsTask().WaitAsync(TestTimeout);
+        Assert.Equal(new TerminationState(TerminationCause.ClientTimeout, TerminationPhase.Data), idleResult.Termination);
+        Assert.False(activeRun.IsCompleted);
+
+        clock.Advance(TimeSpan.FromSeconds(60));   // now the other one has been idle for a whole period too
+        TunnelResult activeResult = await activeRun.AsTask().WaitAsync(TestTimeout);
+        Assert.Equal(new TerminationState(TerminationCause.ClientTimeout, TerminationPhase.Data), activeResult.Termination);
+
+        // Both left: the next tunnel on this clock gets a new timer (the old one was stopped with the last tunnel).
+        await using Rig nextRig = await Rig.CreateAsync(pipes: false);
+        using var next = new TunnelRelay(RelaySide.ForClient(nextRig.ClientInput, nextRig.ClientOutput), nextRig.RelayTargetSide, idleTimeout, default, clock);
+        ValueTask<TunnelResult> nextRun = next.RunAsync();
+        Assert.Equal(2, clock.CreatedDueTimes.Count);
+        nextRig.Client.Shutdown(SocketShutdown.Both);
+        nextRig.Target.Shutdown(SocketShutdown.Both);
+        await nextRun.AsTask().WaitAsync(TestTimeout);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

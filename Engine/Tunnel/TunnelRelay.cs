@@ -14,7 +14,7 @@ namespace Engine.Tunnel;
 /// </summary>
 /// <remarks>
 /// What an idle tunnel holds here: this object, two flows and their two continuation delegates
-/// (~0.4 KB), beside the sockets themselves. The per-direction async methods and the client's two
+/// (~0.4 KB), beside the sockets themselves; its idle check is a place in a shared list (<see cref="IdleSweep"/>). The per-direction async methods and the client's two
 /// pipes it replaces held ~2 KB more per tunnel (docs/performance.md, gcdump of held tunnels).
 /// </remarks>
 internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDisposable
@@ -28,7 +28,7 @@ internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDis
     private readonly ITrafficSink? _traffic;
     private readonly CancellationTokenRegistration _shutdownRegistration;
     private ManualResetValueTaskSourceCore<TunnelResult> _completion;
-    private ITimer? _idleTimer;
+    private IdleSweep? _sweep;
     private long _lastActivity;
     private int _running = 2;
     private int _firstCause;   // TerminationState packed: cause << 8 | phase; 0 = none yet
@@ -56,10 +56,11 @@ internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDis
         Touch();
         if (_idleTimeout > TimeSpan.Zero && _idleTimeout != Timeout.InfiniteTimeSpan)
         {
-            // One timer per tunnel, ticking a few times per idle period, instead of resetting a
-            // timer on every read: activity is a single timestamp write on the relay path.
+            // Checked a few times per idle period by one timer shared with every tunnel of the same
+            // period (IdleSweep), instead of resetting a timer on every read: activity is a single
+            // timestamp write on the relay path.
             TimeSpan period = TimeSpan.FromTicks(Math.Max(_idleTimeout.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks));
-            _idleTimer = _time.CreateTimer(static s => ((TunnelRelay)s!).CheckIdle(), this, period, period);
+            _sweep = IdleSweep.Join(this, _time, period);
         }
 
         ValueTask<TunnelResult> result = new(this, _completion.Version);
@@ -75,7 +76,7 @@ internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDis
             return;
         }
 
-        _idleTimer?.Dispose();
+        _sweep?.Leave(this);
         ReportTraffic(0);   // the remainder
         int packed = Volatile.Read(ref _firstCause);
         TerminationState state = packed == 0
@@ -119,7 +120,13 @@ internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDis
         }
     }
 
-    private void CheckIdle()
+    /// <summary>IdleSweep's links: this tunnel's neighbours in its sweep's list while it runs.</summary>
+    internal TunnelRelay? SweepPrevious { get; set; }
+
+    internal TunnelRelay? SweepNext { get; set; }
+
+    /// <summary>Called by <see cref="IdleSweep"/> a few times per idle period.</summary>
+    internal void CheckIdle()
     {
         ReportTraffic(1);   // a slow tunnel still reports what it moved, a few times per idle period
 
@@ -155,6 +162,6 @@ internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDis
     public void Dispose()
     {
         _shutdownRegistration.Dispose();
-        _idleTimer?.Dispose();
+        _sweep?.Leave(this);
     }
 }
