@@ -16,7 +16,7 @@ internal sealed partial class ProxyConnection
 {
     private static ReadOnlySpan<byte> ConnectionEstablished => "HTTP/1.1 200 Connection established\r\n"u8;
 
-    /// <summary>CONNECT: open the path, answer 200, and hand the relay over (<see cref="Handoff"/>): the connection's loop ends there.</summary>
+    /// <summary>CONNECT: open the path, answer 200, and hand the relay over (<see cref="TunnelHandoff"/>): the connection's loop ends there.</summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<bool> TunnelAsync()
     {
