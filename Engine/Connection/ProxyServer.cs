@@ -321,13 +321,14 @@ internal sealed class ProxyServer : IAsyncDisposable
             return 0;
         }
 
-        // Counted as they are cut: after the cut they are gone, and the open-connection count
-        // read then said "0 still open" after cutting two (issue 19.8).
-        int cut = 0;
+        // Counted when the deadline passes, before anything is cut: once the abort token fires, a
+        // tunnel it kills can end (and leave the list) before the listeners are walked, and the
+        // count read after the cut said "0 still open" after cutting two (issue 19.8).
+        int cut = _listeners.Sum(static l => l.OpenConnections);
         await _aborted.CancelAsync().ConfigureAwait(false);
         foreach (SocketListener listener in _listeners)
         {
-            cut += listener.AbortAll();
+            listener.AbortAll();
             await listener.WaitForConnectionsAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
 

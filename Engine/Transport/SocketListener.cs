@@ -215,16 +215,15 @@ internal sealed class SocketListener : IDisposable
 
     public void Dispose() => _socket.Dispose();
 
-    /// <returns>How many connections were cut.</returns>
-    public int AbortAll()
+    /// <summary>Connections still running (accepted and not yet ended).</summary>
+    public int OpenConnections => _active.Count;
+
+    /// <summary>Closes every connection still open: pending reads and writes end.</summary>
+    public void AbortAll()
     {
-        int cut = 0;
         foreach (SocketConnection connection in _active.Keys)
         {
             connection.Abort();
-            cut++;
         }
-
-        return cut;
     }
 }
