@@ -16,6 +16,7 @@ internal sealed class DirectConnector
     private readonly DnsCache _dns;
     private readonly TargetPolicy _policy;
     private readonly TimeSpan _connectTimeout;
+    private readonly ConnectDeadlines _deadlines = new();
     private readonly IPEndPoint? _localEndPoint;
 
     public DirectConnector(DnsCache dns, TargetPolicy policy, TimeSpan connectTimeout, IPAddress? localAddress = null)
@@ -29,44 +30,50 @@ internal sealed class DirectConnector
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<ConnectResult> ConnectAsync(string host, int port, CancellationToken shutdown)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
-        deadline.CancelAfter(_connectTimeout);
-
-        ResolveResult resolved = await _dns.ResolveAsync(host, deadline.Token).ConfigureAwait(false);
-        switch (resolved.Status)
+        CancellationTokenSource deadline = _deadlines.Start(_connectTimeout, shutdown);
+        try
         {
-            case ResolveStatus.NotFound:
-            case ResolveStatus.Failed:
-                return new ConnectResult(ConnectStatus.NameNotResolved);
-            case ResolveStatus.TimedOut:
-                return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.TimedOut);
-        }
 
-        ConnectResult last = default;
-        bool anyAllowed = false;
-        foreach (IPAddress address in resolved.Addresses)
-        {
-            if (_policy.CheckAddress(address, out AddressClass addressClass) != PolicyVerdict.Allowed)
+            ResolveResult resolved = await _dns.ResolveAsync(host, deadline.Token).ConfigureAwait(false);
+            switch (resolved.Status)
             {
-                // Report the first refusal unless a later allowed address is tried.
-                if (!anyAllowed && last.Status != ConnectStatus.Disallowed)
+                case ResolveStatus.NotFound:
+                case ResolveStatus.Failed:
+                    return new ConnectResult(ConnectStatus.NameNotResolved);
+                case ResolveStatus.TimedOut:
+                    return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.TimedOut);
+            }
+
+            ConnectResult last = default;
+            bool anyAllowed = false;
+            foreach (IPAddress address in resolved.Addresses)
+            {
+                if (_policy.CheckAddress(address, out AddressClass addressClass) != PolicyVerdict.Allowed)
                 {
-                    last = new ConnectResult(ConnectStatus.Disallowed, Verdict: PolicyVerdict.ForbiddenAddress, AddressClass: addressClass,
-                        RemoteEndPoint: new IPEndPoint(address, port));
+                    // Report the first refusal unless a later allowed address is tried.
+                    if (!anyAllowed && last.Status != ConnectStatus.Disallowed)
+                    {
+                        last = new ConnectResult(ConnectStatus.Disallowed, Verdict: PolicyVerdict.ForbiddenAddress, AddressClass: addressClass,
+                            RemoteEndPoint: new IPEndPoint(address, port));
+                    }
+
+                    continue;
                 }
 
-                continue;
+                anyAllowed = true;
+                last = await TryConnectAsync(address, port, deadline.Token, shutdown).ConfigureAwait(false);
+                if (last.Status is ConnectStatus.Connected or ConnectStatus.TimedOut or ConnectStatus.Aborted)
+                {
+                    return last;
+                }
             }
 
-            anyAllowed = true;
-            last = await TryConnectAsync(address, port, deadline.Token, shutdown).ConfigureAwait(false);
-            if (last.Status is ConnectStatus.Connected or ConnectStatus.TimedOut or ConnectStatus.Aborted)
-            {
-                return last;
-            }
+            return last.Status == ConnectStatus.Connected && last.Socket is null ? new ConnectResult(ConnectStatus.NameNotResolved) : last;
         }
-
-        return last.Status == ConnectStatus.Connected && last.Socket is null ? new ConnectResult(ConnectStatus.NameNotResolved) : last;
+        finally
+        {
+            _deadlines.Return(deadline, shutdown);
+        }
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]

@@ -16,6 +16,7 @@ internal sealed class NodeConnector : INodeConnector
     private readonly DnsCache _dns;
     private readonly TargetPolicy _policy;
     private readonly TimeSpan _connectTimeout;
+    private readonly ConnectDeadlines _deadlines = new();
     private readonly DirectConnector[] _direct;
 
     public NodeConnector(NodePool pool, DnsCache dns, TargetPolicy policy, TimeSpan connectTimeout)
@@ -58,44 +59,50 @@ internal sealed class NodeConnector : INodeConnector
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<ConnectResult> ThroughProxyAsync(Node node, string host, int port, ConnectPurpose purpose, UpstreamCredentials credentials, CancellationToken shutdown)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
-        deadline.CancelAfter(_connectTimeout);
-        Socket? socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
-        if (socket is null)
-        {
-            return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.NodeUnavailable);
-        }
-
+        CancellationTokenSource deadline = _deadlines.Start(_connectTimeout, shutdown);
         try
         {
-            if (node.Type == NodeType.Http)
+            Socket? socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
+            if (socket is null)
             {
-                if (purpose == ConnectPurpose.Http)
-                {
-                    return Keep(ref socket, new ConnectResult(ConnectStatus.Connected, socket));
-                }
-
-                (ConnectStatus status, NodeAnswer answer, ReadOnlyMemory<byte> early) = await HttpProxyConnector.ConnectAsync(socket, host, port, credentials.Authorization ?? node.ProxyAuthorization, deadline.Token).ConfigureAwait(false);
-                return status == ConnectStatus.Connected ? Keep(ref socket, new ConnectResult(status, socket, Early: early)) : new ConnectResult(status, NodeAnswer: answer);
+                return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.NodeUnavailable);
             }
 
-            ConnectStatus socks = await Socks5Connector.HandshakeAsync(socket, host, port,
-                credentials.IsRendered ? credentials.Username : node.Username, credentials.IsRendered ? credentials.Password : node.Password, deadline.Token).ConfigureAwait(false);
-            return socks == ConnectStatus.Connected ? Keep(ref socket, new ConnectResult(socks, socket)) : new ConnectResult(socks);
-        }
-        catch (OperationCanceledException)
-        {
-            // The node took the connection but the answer did not come in time: the node or the
-            // target behind it is slow, which GATEWAY_TIMEOUT names without blaming either.
-            return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.TimedOut);
-        }
-        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
-        {
-            return new ConnectResult(ConnectStatus.NodeUnavailable);
+            try
+            {
+                if (node.Type == NodeType.Http)
+                {
+                    if (purpose == ConnectPurpose.Http)
+                    {
+                        return Keep(ref socket, new ConnectResult(ConnectStatus.Connected, socket));
+                    }
+
+                    (ConnectStatus status, NodeAnswer answer, ReadOnlyMemory<byte> early) = await HttpProxyConnector.ConnectAsync(socket, host, port, credentials.Authorization ?? node.ProxyAuthorization, deadline.Token).ConfigureAwait(false);
+                    return status == ConnectStatus.Connected ? Keep(ref socket, new ConnectResult(status, socket, Early: early)) : new ConnectResult(status, NodeAnswer: answer);
+                }
+
+                ConnectStatus socks = await Socks5Connector.HandshakeAsync(socket, host, port,
+                    credentials.IsRendered ? credentials.Username : node.Username, credentials.IsRendered ? credentials.Password : node.Password, deadline.Token).ConfigureAwait(false);
+                return socks == ConnectStatus.Connected ? Keep(ref socket, new ConnectResult(socks, socket)) : new ConnectResult(socks);
+            }
+            catch (OperationCanceledException)
+            {
+                // The node took the connection but the answer did not come in time: the node or the
+                // target behind it is slow, which GATEWAY_TIMEOUT names without blaming either.
+                return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.TimedOut);
+            }
+            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+            {
+                return new ConnectResult(ConnectStatus.NodeUnavailable);
+            }
+            finally
+            {
+                socket?.Dispose();
+            }
         }
         finally
         {
-            socket?.Dispose();
+            _deadlines.Return(deadline, shutdown);
         }
     }
 
@@ -117,10 +124,16 @@ internal sealed class NodeConnector : INodeConnector
             return false;
         }
 
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
-        deadline.CancelAfter(_connectTimeout);
-        using Socket? socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
-        return socket is not null;
+        CancellationTokenSource deadline = _deadlines.Start(_connectTimeout, shutdown);
+        try
+        {
+            using Socket? socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
+            return socket is not null;
+        }
+        finally
+        {
+            _deadlines.Return(deadline, shutdown);
+        }
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
