@@ -71,12 +71,11 @@ internal sealed partial class HttpExchange : IDisposable
         _draining = draining;
     }
 
-    /// <summary>Serves another client from now on (a pooled connection's next one); per-exchange state is reset by <see cref="RunAsync"/>.</summary>
+    /// <summary>Serves another client from now on (a pooled connection's next one, after <see cref="Detach"/>); per-exchange state is reset by <see cref="RunAsync"/>.</summary>
     public void Attach(PipeReader clientInput, PipeWriter clientOutput)
     {
         _clientInput = clientInput;
         _clientOutput = clientOutput;
-        _request = default;
     }
 
     /// <summary>Lets go of the client's reader and writer and the last request.</summary>

@@ -44,24 +44,23 @@ internal sealed class Socks5Handshake
         _output = output;
     }
 
-    /// <summary>Serves another client from now on (a pooled connection's next one): the last one's credentials are wiped.</summary>
+    /// <summary>Serves another client from now on (a pooled connection's next one, after <see cref="Detach"/>).</summary>
     public void Attach(PipeReader input, PipeWriter output)
     {
         _input = input;
         _output = output;
-        Array.Clear(_fields);
-        _offersNoAuth = _offersUserPass = _unsupportedAddress = false;
-        _userLength = _passwordLength = 0;
-        _request = default;
-        _bytesOut = 0;
     }
 
-    /// <summary>Lets go of the client's reader and writer; its credentials are wiped.</summary>
+    /// <summary>Lets go of the client's reader and writer and forgets everything it sent: its credentials are wiped.</summary>
     public void Detach()
     {
         _input = null!;
         _output = null!;
         Array.Clear(_fields);
+        _offersNoAuth = _offersUserPass = _unsupportedAddress = false;
+        _userLength = _passwordLength = 0;
+        _request = default;
+        _bytesOut = 0;
     }
 
     private enum Message : byte
