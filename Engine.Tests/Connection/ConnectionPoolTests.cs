@@ -63,7 +63,7 @@ public sealed class ConnectionPoolTests : IAsyncLifetime
         string auth = Convert.ToBase64String(Encoding.ASCII.GetBytes("country-us-session-tunnel1:" + ProxyFixture.Key));
         await tunnel.SendAsync(Encoding.ASCII.GetBytes(
             $"CONNECT 127.0.0.1:{_echo.Port} HTTP/1.1\r\nHost: 127.0.0.1:{_echo.Port}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"), SocketFlags.None);
-        string opened = await ReceiveAsync(tunnel, until: Encoding.ASCII.GetString(EchoTarget.Greeting));
+        string opened = await SocketText.ReceiveUntilAsync(tunnel, until: Encoding.ASCII.GetString(EchoTarget.Greeting));
         Assert.StartsWith("HTTP/1.1 200", opened, StringComparison.Ordinal);
         // The greeting came through the relay, which starts only after the connection object went back.
         Assert.Equal(1, _proxy.Server.FreeConnectionObjects);
@@ -74,7 +74,7 @@ public sealed class ConnectionPoolTests : IAsyncLifetime
         Assert.Equal(1, _proxy.Server.FreeConnectionObjects);
 
         await tunnel.SendAsync(Encoding.ASCII.GetBytes("still-here"), SocketFlags.None);
-        Assert.Equal("still-here", await ReceiveAsync(tunnel, until: "still-here"));
+        Assert.Equal("still-here", await SocketText.ReceiveUntilAsync(tunnel, until: "still-here"));
         tunnel.Shutdown(SocketShutdown.Send);
         Assert.Equal(0, await tunnel.ReceiveAsync(new byte[16], SocketFlags.None));
 
@@ -92,26 +92,6 @@ public sealed class ConnectionPoolTests : IAsyncLifetime
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(_proxy.EndPoint);
         await socket.SendAsync(Encoding.ASCII.GetBytes(request), SocketFlags.None);
-        return await ReceiveAsync(socket, until: null);
-    }
-
-    // Reads until the text ends with <paramref name="until"/> (null: until the peer closes).
-    private static async Task<string> ReceiveAsync(Socket socket, string? until)
-    {
-        var received = new StringBuilder();
-        byte[] buffer = new byte[4096];
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (until is null || !received.ToString().EndsWith(until, StringComparison.Ordinal))
-        {
-            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
-            if (n == 0)
-            {
-                break;
-            }
-
-            received.Append(Encoding.ASCII.GetString(buffer, 0, n));
-        }
-
-        return received.ToString();
+        return await SocketText.ReceiveUntilAsync(socket, until: null);
     }
 }

@@ -41,14 +41,14 @@ public sealed class TunnelHandoffTests : IAsyncLifetime
         string auth = Convert.ToBase64String(Encoding.ASCII.GetBytes("country-us-session-held1:p-key"));
         await client.SendAsync(Encoding.ASCII.GetBytes(
             $"CONNECT 127.0.0.1:{_target.Port} HTTP/1.1\r\nHost: 127.0.0.1:{_target.Port}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"), SocketFlags.None);
-        string answer = await ReadUntilAsync(client, EchoTarget.Greeting.Length);
+        string answer = await SocketText.ReceiveUntilAsync(client, until: Encoding.ASCII.GetString(EchoTarget.Greeting));
         Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
         Assert.EndsWith(Encoding.ASCII.GetString(EchoTarget.Greeting), answer, StringComparison.Ordinal);
 
         // The relay runs: bytes go both ways through it while the connection object is gone.
         byte[] ping = Encoding.ASCII.GetBytes("ping-through-the-tunnel");
         await client.SendAsync(ping, SocketFlags.None);
-        Assert.Equal("ping-through-the-tunnel", await ReadUntilAsync(client, ping.Length, exact: true));
+        Assert.Equal("ping-through-the-tunnel", await SocketText.ReceiveUntilAsync(client, until: "ping-through-the-tunnel"));
 
         Assert.Equal(1, _proxy.Services.Limiter.InFlight("p"));
         Assert.Equal(1, node.InFlight);
@@ -70,24 +70,5 @@ public sealed class TunnelHandoffTests : IAsyncLifetime
         Assert.InRange(bytesOut, EchoTarget.Greeting.Length + ping.Length, EchoTarget.Greeting.Length + ping.Length + 256);
         Assert.Equal(0, _proxy.Services.Limiter.InFlight("p"));
         Assert.Equal(0, node.InFlight);
-    }
-
-    private static async Task<string> ReadUntilAsync(Socket socket, int tail, bool exact = false)
-    {
-        var received = new StringBuilder();
-        byte[] buffer = new byte[1024];
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (exact ? received.Length < tail : !received.ToString().Contains("\r\n\r\n", StringComparison.Ordinal) || received.Length < received.ToString().IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4 + tail)
-        {
-            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
-            if (n == 0)
-            {
-                break;
-            }
-
-            received.Append(Encoding.ASCII.GetString(buffer, 0, n));
-        }
-
-        return received.ToString();
     }
 }
