@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Engine.Targets;
+using Engine.Transport;
 using Engine.Upstream;
 
 namespace Engine.Tests.Upstream;
@@ -24,7 +25,11 @@ public class DirectConnectorTests
 
         Assert.Equal(ConnectStatus.Connected, result.Status);
         using Socket socket = result.Socket!;
-        Assert.True(socket.Connected);
+        using Socket accepted = await listener.AcceptSocketAsync();
+        await SocketOperation.SendAsync(socket, "x"u8.ToArray());
+        var received = new byte[1];
+        Assert.Equal(1, await accepted.ReceiveAsync(received));
+        Assert.Equal((byte)'x', received[0]);
     }
 
     [Fact]

@@ -98,7 +98,10 @@ internal sealed partial class ProxyConnection
             }
             finally
             {
-                upstream?.Dispose();
+                if (upstream is not null)
+                {
+                    SocketOperation.Close(upstream);
+                }
                 upstream = null;
             }
 

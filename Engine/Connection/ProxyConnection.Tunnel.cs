@@ -50,7 +50,7 @@ internal sealed partial class ProxyConnection
 
         if (!await FlushAsync().ConfigureAwait(false))
         {
-            target.Dispose();
+            SocketOperation.Close(target);
             EndAnswered(new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Connect), ExchangeFailure.None);
             return false;
         }

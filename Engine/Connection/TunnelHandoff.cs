@@ -66,7 +66,7 @@ internal sealed class TunnelHandoff
         finally
         {
             _relay.Dispose();
-            _target.Dispose();
+            SocketOperation.Close(_target);
         }
 
         _request.BytesIn += result.BytesFromClient;

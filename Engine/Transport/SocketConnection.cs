@@ -33,13 +33,13 @@ internal sealed class SocketConnection : IAsyncDisposable
     public IPEndPoint LocalEndPoint { get; }
 
     /// <summary>Closes at once: pending reads and writes end.</summary>
-    public void Abort() => _socket.Dispose();
+    public void Abort() => SocketOperation.Close(_socket);
 
     public async ValueTask DisposeAsync()
     {
         // The handler is done: send what it wrote, pass the end on as a FIN, then close.
         await Output.CompleteAsync().ConfigureAwait(false);
         Input.Complete();
-        _socket.Dispose();
+        SocketOperation.Close(_socket);
     }
 }

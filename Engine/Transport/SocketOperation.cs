@@ -7,9 +7,10 @@ using System.Threading.Tasks.Sources;
 namespace Engine.Transport;
 
 /// <summary>
-/// One send or receive on any socket, from a process-wide pool: the engine's only way to move
-/// bytes through a socket on the data path (client reads and writes, upstream exchanges, both
-/// directions of a tunnel).
+/// One send, receive or connect on any socket: the engine's only way to move bytes through a
+/// socket on the data path (client reads and writes, upstream exchanges, both directions of a
+/// tunnel). On Linux x86-64 they go through the engine's own loop (<see cref="EpollLoop"/>);
+/// elsewhere through pooled event args, as described here.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -53,6 +54,11 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
     /// <summary>Receives into <paramref name="buffer"/> (empty: waits until data is there, without a buffer); 0 is the peer's FIN.</summary>
     public static ValueTask<int> ReceiveAsync(Socket socket, Memory<byte> buffer, CancellationToken token = default)
     {
+        if (EpollLoop.Enabled)
+        {
+            return EpollSocket.For(socket).ReceiveAsync(buffer, token);
+        }
+
         if (token.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<int>(token);
@@ -77,6 +83,11 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
     /// <summary>Sends all of <paramref name="data"/> (a stream socket's send completes only when the kernel took every byte).</summary>
     public static ValueTask<int> SendAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken token = default)
     {
+        if (EpollLoop.Enabled)
+        {
+            return EpollSocket.For(socket).SendAsync(data, token);
+        }
+
         if (token.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<int>(token);
@@ -101,6 +112,11 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
     /// <summary>Connects <paramref name="socket"/>; a cancelled token aborts the attempt (the socket is then closed).</summary>
     public static ValueTask<int> ConnectAsync(Socket socket, EndPoint endPoint, CancellationToken token = default)
     {
+        if (EpollLoop.Enabled && endPoint is IPEndPoint ip)
+        {
+            return EpollSocket.For(socket).ConnectAsync(ip, token);
+        }
+
         if (token.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<int>(token);
@@ -121,6 +137,28 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
 
         return pending ? operation.Wait(socket, Direction.Connect, token) : operation.CompletedAtOnce();
     }
+
+    /// <summary>
+    /// Closes a data-path socket; its waiting operations end with
+    /// <see cref="SocketError.OperationAborted"/>. Every socket that moved bytes through this type is
+    /// closed here, not by <see cref="Socket.Dispose()"/>: on the engine's own loop a closed
+    /// descriptor leaves epoll without an event, and nothing else would wake its waiters.
+    /// </summary>
+    public static void Close(Socket socket)
+    {
+        if (EpollLoop.Enabled)
+        {
+            EpollSocket.Close(socket);
+        }
+        else
+        {
+            socket.Dispose();
+        }
+    }
+
+    /// <summary>Whether a connection may be offered again: no error, reset or FIN seen on it.</summary>
+    public static bool IsOpen(Socket socket) =>
+        EpollLoop.Enabled && EpollSocket.Find(socket) is { } known ? known.IsOpen : socket.Connected;
 
     private static SocketOperation Rent()
     {

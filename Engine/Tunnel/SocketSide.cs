@@ -84,6 +84,6 @@ internal sealed class SocketSide : RelaySide
 
         // Closing is what ends a send blocked on a peer that stopped reading; the connection
         // writes nothing after a tunnel, so its later dispose finds the socket closed.
-        _socket.Dispose();
+        SocketOperation.Close(_socket);
     }
 }

@@ -93,12 +93,12 @@ internal sealed class DirectConnector
         }
         catch (OperationCanceledException)
         {
-            socket.Dispose();
+            SocketOperation.Close(socket);
             return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.TimedOut, RemoteEndPoint: endPoint);
         }
         catch (SocketException e)
         {
-            socket.Dispose();
+            SocketOperation.Close(socket);
             ConnectStatus status = e.SocketErrorCode == SocketError.TimedOut ? ConnectStatus.TimedOut : ConnectStatus.Refused;
             return new ConnectResult(status, RemoteEndPoint: endPoint, SocketError: e.SocketErrorCode);
         }

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Engine.Transport;
 
 namespace Engine.Upstream;
 
@@ -36,7 +37,7 @@ internal sealed class IdleConnectionList
         int expired = 0;
         while (expired < _count && _entries[expired].ReturnedAt <= cutoff)
         {
-            _entries[expired].Socket.Dispose();
+            SocketOperation.Close(_entries[expired].Socket);
             expired++;
         }
 
@@ -54,7 +55,7 @@ internal sealed class IdleConnectionList
     {
         for (int i = 0; i < _count; i++)
         {
-            _entries[i].Socket.Dispose();
+            SocketOperation.Close(_entries[i].Socket);
         }
 
         Array.Clear(_entries, 0, _count);

@@ -97,7 +97,10 @@ internal sealed class NodeConnector : INodeConnector
             }
             finally
             {
-                socket?.Dispose();
+                if (socket is not null)
+                {
+                    SocketOperation.Close(socket);
+                }
             }
         }
         finally
@@ -127,8 +130,14 @@ internal sealed class NodeConnector : INodeConnector
         CancellationTokenSource deadline = _deadlines.Start(_connectTimeout, shutdown);
         try
         {
-            using Socket? socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
-            return socket is not null;
+            Socket? socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
+            if (socket is null)
+            {
+                return false;
+            }
+
+            SocketOperation.Close(socket);
+            return true;
         }
         finally
         {
@@ -155,7 +164,7 @@ internal sealed class NodeConnector : INodeConnector
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
-                socket.Dispose();
+                SocketOperation.Close(socket);
                 if (deadline.IsCancellationRequested)
                 {
                     return null;

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Engine.Transport;
 
 namespace Engine.Upstream;
 
@@ -82,7 +83,11 @@ internal sealed class NodeProber : IDisposable
         }
 
         ConnectResult result = await _connector.ConnectAsync(node, _host, _port, ConnectPurpose.Tunnel, _stop.Token).ConfigureAwait(false);
-        using Socket? socket = result.Socket;
+        if (result.Socket is not null)
+        {
+            SocketOperation.Close(result.Socket);
+        }
+
         return result.Status == ConnectStatus.Connected;
     }
 

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Engine.Transport;
 
 namespace Engine.Upstream;
 
@@ -140,7 +141,7 @@ internal sealed class UpstreamConnectionPool : IDisposable
                 return socket;
             }
 
-            socket.Dispose();
+            SocketOperation.Close(socket);
             Interlocked.Increment(ref _stale);
         }
     }
@@ -153,7 +154,7 @@ internal sealed class UpstreamConnectionPool : IDisposable
     {
         ArgumentNullException.ThrowIfNull(socket);
         bool kept = false;
-        if (socket.Connected && host.Length <= UpstreamKeyComparer.MaxHostLength)
+        if (SocketOperation.IsOpen(socket) && host.Length <= UpstreamKeyComparer.MaxHostLength)
         {
             var key = new UpstreamLookup(egressId, host, port);
             lock (_lock)
@@ -179,7 +180,7 @@ internal sealed class UpstreamConnectionPool : IDisposable
 
         if (!kept)
         {
-            socket.Dispose();
+            SocketOperation.Close(socket);
             Interlocked.Increment(ref _rejected);
         }
 

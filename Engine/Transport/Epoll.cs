@@ -1,0 +1,186 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Engine.Transport;
+
+/// <summary>
+/// The Linux calls the engine's own socket loop makes (<see cref="EpollLoop"/>,
+/// <see cref="EpollSocket"/>), and the one map from errno to <see cref="SocketError"/>. x86-64
+/// only: <c>struct epoll_event</c> is packed there and aligned elsewhere; other machines keep the
+/// runtime's sockets (<see cref="EpollLoop.Enabled"/>).
+/// </summary>
+internal static unsafe partial class Epoll
+{
+    public const int EpollIn = 0x001;
+    public const int EpollOut = 0x004;
+    public const int EpollErr = 0x008;
+    public const int EpollHup = 0x010;
+    public const int EpollRdHup = 0x2000;
+    public const uint EpollEt = 1u << 31;
+
+    private const int EpollCtlAdd = 1;
+    private const int EpollCloexec = 0x80000;
+    private const int MsgPeek = 0x02;
+    private const int MsgDontWait = 0x40;
+    private const int MsgNoSignal = 0x4000;
+    private const int SolSocket = 1;
+    private const int SoError = 4;
+    private const int FSetFl = 4;
+    private const int ORdWr = 2;
+    private const int ONonBlock = 0x800;
+
+    public const int EAgain = 11;
+    public const int EInProgress = 115;
+    private const int EIntr = 4;
+
+    [StructLayout(LayoutKind.Sequential, Pack = 4)]
+    public struct Event
+    {
+        public uint Events;
+        public ulong Data;
+    }
+
+    public static int Create() => epoll_create1(EpollCloexec);
+
+    /// <summary>Edge-triggered, both directions, for the socket's life (closing the descriptor removes it).</summary>
+    public static int Add(int epoll, SafeHandle socket, ulong data)
+    {
+        var e = new Event { Events = EpollIn | EpollOut | EpollRdHup | EpollEt, Data = data };
+        return epoll_ctl(epoll, EpollCtlAdd, socket, &e);
+    }
+
+    public static int Wait(int epoll, Event* events, int capacity)
+    {
+        while (true)
+        {
+            int n = epoll_wait(epoll, events, capacity, -1);
+            if (n >= 0 || Marshal.GetLastPInvokeError() != EIntr)
+            {
+                return n;
+            }
+        }
+    }
+
+    /// <summary>Bytes received, 0 at the peer's FIN, -1 with <paramref name="errno"/> set.</summary>
+    public static nint Receive(SafeHandle socket, Span<byte> buffer, out int errno)
+    {
+        nint n;
+        fixed (byte* p = buffer)
+        {
+            n = recv(socket, p, (nuint)buffer.Length, MsgDontWait);
+        }
+
+        errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+        return n;
+    }
+
+    /// <summary>1 when a byte is waiting, 0 at the peer's FIN, -1 with <paramref name="errno"/> set: a zero-length recv(2) answers 0 at once on Linux.</summary>
+    public static nint Peek(SafeHandle socket, out int errno)
+    {
+        byte b;
+        nint n = recv(socket, &b, 1, MsgDontWait | MsgPeek);
+        errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+        return n;
+    }
+
+    public static nint Send(SafeHandle socket, ReadOnlySpan<byte> data, out int errno)
+    {
+        nint n;
+        fixed (byte* p = data)
+        {
+            n = send(socket, p, (nuint)data.Length, MsgDontWait | MsgNoSignal);
+        }
+
+        errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+        return n;
+    }
+
+    /// <summary>Starts a non-blocking connect: 0 done, else the errno (<see cref="EInProgress"/>: wait until writable).</summary>
+    public static int StartConnect(SafeHandle socket, ReadOnlySpan<byte> address)
+    {
+        // A socket the runtime made is blocking until its first async call; this one never makes one.
+        if (fcntl(socket, FSetFl, ORdWr | ONonBlock) != 0)
+        {
+            return Marshal.GetLastPInvokeError();
+        }
+
+        fixed (byte* p = address)
+        {
+            return connect(socket, p, (uint)address.Length) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+    }
+
+    /// <summary>The finished connect's outcome: 0, or its errno.</summary>
+    public static int ConnectResult(SafeHandle socket)
+    {
+        int error = 0;
+        uint length = sizeof(int);
+        return getsockopt(socket, SolSocket, SoError, &error, &length) == 0 ? error : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>Writes <c>sockaddr_in</c> or <c>sockaddr_in6</c> for <paramref name="endPoint"/>; returns its length.</summary>
+    public static int WriteAddress(System.Net.IPEndPoint endPoint, Span<byte> destination)
+    {
+        destination.Clear();
+        bool v6 = endPoint.AddressFamily == AddressFamily.InterNetworkV6;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(destination, (ushort)(v6 ? 10 : 2));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)endPoint.Port);
+        if (v6)
+        {
+            endPoint.Address.TryWriteBytes(destination.Slice(8, 16), out _);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(destination[24..], (uint)endPoint.Address.ScopeId);
+            return 28;
+        }
+
+        endPoint.Address.TryWriteBytes(destination.Slice(4, 4), out _);
+        return 16;
+    }
+
+    /// <summary>The runtime's names for the errors a TCP socket reports, so callers see what they saw before.</summary>
+    public static SocketError ToSocketError(int errno) => errno switch
+    {
+        0 => SocketError.Success,
+        EAgain => SocketError.WouldBlock,
+        9 => SocketError.OperationAborted,       // EBADF: closed under us
+        13 or 1 => SocketError.AccessDenied,     // EACCES, EPERM
+        32 => SocketError.Shutdown,              // EPIPE
+        99 => SocketError.AddressNotAvailable,
+        100 => SocketError.NetworkDown,
+        101 => SocketError.NetworkUnreachable,
+        103 => SocketError.ConnectionAborted,
+        104 => SocketError.ConnectionReset,
+        105 => SocketError.NoBufferSpaceAvailable,
+        107 => SocketError.NotConnected,
+        110 => SocketError.TimedOut,
+        111 => SocketError.ConnectionRefused,
+        112 => SocketError.HostDown,
+        113 => SocketError.HostUnreachable,
+        EInProgress => SocketError.InProgress,
+        _ => SocketError.SocketError,
+    };
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int epoll_create1(int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int epoll_ctl(int epfd, int op, SafeHandle fd, Event* e);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int epoll_wait(int epfd, Event* events, int maxevents, int timeout);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint recv(SafeHandle fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint send(SafeHandle fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int connect(SafeHandle fd, byte* address, uint length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getsockopt(SafeHandle fd, int level, int name, int* value, uint* length);
+
+    // fcntl(2) is variadic; on x86-64 an int argument travels in the same register either way.
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fcntl(SafeHandle fd, int command, int argument);
+}

@@ -1,0 +1,325 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
+
+namespace Engine.Transport;
+
+/// <summary>
+/// One direction of an <see cref="EpollSocket"/>: at most one receive (reader) or one send or
+/// connect (writer) at a time, tried at once while the direction may be ready, parked until the
+/// loop's next edge when it is not.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Readiness is a count of edges (<see cref="Signal"/>) and the count at which the direction was
+/// last found drained: EAGAIN, or a receive that came back shorter than its buffer (the kernel gave
+/// everything it had; anything later raises a new edge). While the two are equal an operation parks
+/// without a syscall — the two <c>recvfrom</c> per keep-alive request the runtime's sockets spent
+/// on EAGAIN. A FIN, reset or hang-up is sticky (<see cref="HungUp"/>): the receive that took the
+/// last bytes may come back short while the FIN behind them raised its edge before.
+/// </para>
+/// <para>
+/// The parked operation belongs to whoever moves <c>_state</c> off <see cref="Parked"/>: the loop
+/// (an edge), a cancellation, or <see cref="Abort"/>. Continuations run inline on that thread.
+/// </para>
+/// </remarks>
+internal sealed class EpollOperation : IValueTaskSource<int>
+{
+    private const int Idle = 0;
+    private const int Parked = 1;
+    private const int Claimed = 2;
+
+    private readonly EpollSocket _owner;
+    private readonly bool _isReader;
+    private ManualResetValueTaskSourceCore<int> _core;
+    private int _edges;
+    private int _drainedAt = -1;
+    private volatile bool _hungUp;
+    private int _state;
+    private Kind _kind;
+    private Memory<byte> _buffer;
+    private int _done;
+    private CancellationToken _token;
+    private CancellationTokenRegistration _registration;
+
+    public EpollOperation(EpollSocket owner, bool isReader)
+    {
+        _owner = owner;
+        _isReader = isReader;
+    }
+
+    private enum Kind : byte
+    {
+        Receive,
+        Send,
+        Connect,
+    }
+
+    /// <summary>The peer's FIN (reader), a reset or a hang-up was seen.</summary>
+    public bool HungUp => _hungUp;
+
+    public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken token)
+    {
+        System.Diagnostics.Debug.Assert(_isReader);
+        _kind = Kind.Receive;
+        _buffer = buffer;
+        return Start(token);
+    }
+
+    public ValueTask<int> SendAsync(ReadOnlyMemory<byte> data, CancellationToken token)
+    {
+        System.Diagnostics.Debug.Assert(!_isReader);
+        _kind = Kind.Send;
+        _buffer = MemoryMarshal.AsMemory(data);
+        _done = 0;
+        return Start(token);
+    }
+
+    public ValueTask<int> ConnectAsync(ReadOnlySpan<byte> address, CancellationToken token)
+    {
+        if (token.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<int>(token);
+        }
+
+        int before = Volatile.Read(ref _edges);
+        int errno = Epoll.StartConnect(_owner.Handle, address);
+        if (errno == 0)
+        {
+            return new ValueTask<int>(0);
+        }
+
+        if (errno != Epoll.EInProgress)
+        {
+            return ValueTask.FromException<int>(new SocketException((int)Epoll.ToSocketError(errno)));
+        }
+
+        _kind = Kind.Connect;
+        _drainedAt = before;   // not writable until the handshake's edge
+        return Start(token);
+    }
+
+    private ValueTask<int> Start(CancellationToken token)
+    {
+        if (_owner.IsClosed)
+        {
+            _buffer = default;
+            ObjectDisposedException.ThrowIf(true, this);
+        }
+
+        if (token.IsCancellationRequested)
+        {
+            _buffer = default;
+            return ValueTask.FromCanceled<int>(token);
+        }
+
+        short version = _core.Version;
+        while (true)
+        {
+            if (TryComplete(out int result, out int errno))
+            {
+                _buffer = default;
+                return errno == 0 ? new ValueTask<int>(result) : ValueTask.FromException<int>(Error(errno));
+            }
+
+            _owner.Register();
+            int drained = _drainedAt;
+            Interlocked.Exchange(ref _state, Parked);   // a full fence: the edge count is read after this store, as Signal reads the state after its increment
+            if (Volatile.Read(ref _edges) == drained && !_hungUp && !_owner.IsClosed)
+            {
+                break;   // any edge from here on finds the operation parked
+            }
+
+            if (Interlocked.CompareExchange(ref _state, Idle, Parked) != Parked)
+            {
+                return new ValueTask<int>(this, version);   // the loop (or a cancel) took it already
+            }
+        }
+
+        if (token.CanBeCanceled)
+        {
+            // After parking: a completion that wins the race leaves a registration GetResult disposes.
+            _token = token;
+            _registration = token.UnsafeRegister(static state => ((EpollOperation)state!).Cancel(), this);
+        }
+
+        return new ValueTask<int>(this, version);
+    }
+
+    /// <summary>An edge for this direction (the loop's thread; one loop per socket, so never two at once).</summary>
+    public void Signal(bool hangUp)
+    {
+        if (hangUp)
+        {
+            _hungUp = true;
+        }
+
+        Interlocked.Increment(ref _edges);
+        if (Volatile.Read(ref _state) == Parked && Interlocked.CompareExchange(ref _state, Claimed, Parked) == Parked)
+        {
+            Resume();
+        }
+    }
+
+    private void Resume()
+    {
+        while (true)
+        {
+            if (TryComplete(out int result, out int errno))
+            {
+                _buffer = default;
+                if (errno == 0)
+                {
+                    _core.SetResult(result);
+                }
+                else
+                {
+                    _core.SetException(Error(errno));
+                }
+
+                return;
+            }
+
+            // Woken for nothing (the edge was for bytes an earlier call already took): park again.
+            int drained = _drainedAt;
+            Interlocked.Exchange(ref _state, Parked);   // a full fence: the edge count is read after this store, as Signal reads the state after its increment
+            if (Volatile.Read(ref _edges) == drained && !_hungUp && !_owner.IsClosed)
+            {
+                return;
+            }
+
+            if (Interlocked.CompareExchange(ref _state, Claimed, Parked) != Parked)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>True when the operation finished (<paramref name="errno"/> 0 or its error); false when it must wait for an edge.</summary>
+    private bool TryComplete(out int result, out int errno)
+    {
+        result = 0;
+        errno = 0;
+        if (_owner.IsClosed)
+        {
+            errno = 9;   // EBADF: OperationAborted, as the runtime ends an operation on a closed socket
+            return true;
+        }
+
+        int edges = Volatile.Read(ref _edges);
+        if (edges == _drainedAt && !_hungUp)
+        {
+            return false;
+        }
+
+        try
+        {
+            switch (_kind)
+            {
+                case Kind.Receive:
+                    nint received = _buffer.IsEmpty ? Epoll.Peek(_owner.Handle, out errno) : Epoll.Receive(_owner.Handle, _buffer.Span, out errno);
+                    if (received >= 0)
+                    {
+                        if (_buffer.IsEmpty)
+                        {
+                            return true;   // a byte or the FIN is there: the zero-byte wait is over
+                        }
+
+                        if (received < _buffer.Length && received > 0)
+                        {
+                            _drainedAt = edges;
+                        }
+
+                        result = (int)received;
+                        return true;
+                    }
+
+                    break;
+
+                case Kind.Send:
+                    while (_done < _buffer.Length)
+                    {
+                        nint sent = Epoll.Send(_owner.Handle, _buffer.Span[_done..], out errno);
+                        if (sent < 0)
+                        {
+                            break;
+                        }
+
+                        _done += (int)sent;
+                    }
+
+                    if (_done == _buffer.Length)
+                    {
+                        errno = 0;
+                        result = _done;
+                        return true;
+                    }
+
+                    break;
+
+                default:
+                    errno = Epoll.ConnectResult(_owner.Handle);
+                    return true;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            errno = 9;
+            return true;
+        }
+
+        if (errno != Epoll.EAgain)
+        {
+            return true;
+        }
+
+        // Nothing now: wait for the next edge. A sticky hang-up the kernel just contradicted is
+        // dropped, or the wait would spin; a real one raises another edge.
+        errno = 0;
+        _drainedAt = edges;
+        _hungUp = false;
+        return false;
+    }
+
+    private static SocketException Error(int errno) => new((int)Epoll.ToSocketError(errno));
+
+    private void Cancel()
+    {
+        if (Interlocked.CompareExchange(ref _state, Claimed, Parked) == Parked)
+        {
+            _buffer = default;
+            _core.SetException(new OperationCanceledException(_token));
+        }
+    }
+
+    /// <summary>The socket is closing: a parked operation ends with <see cref="SocketError.OperationAborted"/>.</summary>
+    public void Abort()
+    {
+        if (Interlocked.CompareExchange(ref _state, Claimed, Parked) == Parked)
+        {
+            _buffer = default;
+            _core.SetException(new SocketException((int)SocketError.OperationAborted));
+        }
+    }
+
+    int IValueTaskSource<int>.GetResult(short token)
+    {
+        _registration.Dispose();   // waits for a cancellation callback that is running right now
+        _registration = default;
+        _token = default;
+        try
+        {
+            return _core.GetResult(token);
+        }
+        finally
+        {
+            _core.Reset();
+            Volatile.Write(ref _state, Idle);
+        }
+    }
+
+    ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}
