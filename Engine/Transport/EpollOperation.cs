@@ -217,6 +217,16 @@ internal sealed class EpollOperation : IValueTaskSource<int>
             switch (_kind)
             {
                 case Kind.Receive:
+                    if (_buffer.IsEmpty && (_drainedAt != -1 || _hungUp))
+                    {
+                        // An edge (or a FIN) since the socket was last drained: the zero-byte wait is
+                        // over without asking the kernel. Its peek was the third recvfrom per
+                        // keep-alive request; an edge for bytes already taken only costs the next read
+                        // a wait with its buffer in hand. A socket never drained yet is peeked, so a
+                        // silent one (a tunnel's target) waits without a buffer.
+                        return true;
+                    }
+
                     nint received = _buffer.IsEmpty ? Epoll.Peek(_owner.Handle, out errno) : Epoll.Receive(_owner.Handle, _buffer.Span, out errno);
                     if (received >= 0)
                     {
