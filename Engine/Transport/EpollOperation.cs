@@ -82,6 +82,10 @@ internal sealed class EpollOperation : IValueTaskSource<int>
             return ValueTask.FromCanceled<int>(token);
         }
 
+        // A socket we connect has nothing to read before the loop says so: its registration (at the
+        // connect's wait, or at the first read's) reports bytes that came earlier as an edge. Marked
+        // drained, its first zero-byte wait (a tunnel's target side) parks without a peek.
+        _owner.Reader.MarkDrainedIfNew();
         int before = Volatile.Read(ref _edges);
         int errno = Epoll.StartConnect(_owner.Handle, address);
         if (errno == 0)
@@ -97,6 +101,14 @@ internal sealed class EpollOperation : IValueTaskSource<int>
         _kind = Kind.Connect;
         _drainedAt = before;   // not writable until the handshake's edge
         return Start(token);
+    }
+
+    internal void MarkDrainedIfNew()
+    {
+        if (_drainedAt == -1)
+        {
+            _drainedAt = 0;
+        }
     }
 
     private ValueTask<int> Start(CancellationToken token)
