@@ -4,8 +4,8 @@ namespace Engine.Transport;
 
 /// <summary>
 /// An epoll instance and the thread that waits on it: the engine's own event loop for data-path
-/// sockets. One per processor the process saw at start; each socket joins one loop (round robin)
-/// at its first wait and stays there, and its waiting operations resume on that loop's thread, as
+/// sockets. One per processor the process saw at start; each socket joins one loop at its first
+/// wait (the loop it was touched from, else the next in turn) and stays there, and its waiting operations resume on that loop's thread, as
 /// the runtime's sockets did with <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS</c>.
 /// </summary>
 /// <remarks>
@@ -43,9 +43,20 @@ internal sealed unsafe class EpollLoop
 
     public int Descriptor => _epoll;
 
-    /// <summary>The loop the next socket joins.</summary>
+    [ThreadStatic]
+    private static EpollLoop? t_current;
+
+    /// <summary>
+    /// The loop the next socket joins: the caller's own when it runs on one (an upstream socket
+    /// joins its client's loop, so a request's events never cross threads), else the next in turn.
+    /// </summary>
     public static EpollLoop Next()
     {
+        if (t_current is { } current)
+        {
+            return current;
+        }
+
         EpollLoop[] loops = Volatile.Read(ref s_loops) ?? Start();
         return loops.Length == 1 ? loops[0] : loops[(int)((uint)Interlocked.Increment(ref s_next) % (uint)loops.Length)];
     }
@@ -70,6 +81,7 @@ internal sealed unsafe class EpollLoop
 
     private void Run()
     {
+        t_current = this;
         Epoll.Event* events = (Epoll.Event*)NativeMemory.Alloc(Capacity, (nuint)sizeof(Epoll.Event));
         while (true)
         {
