@@ -53,6 +53,7 @@ internal sealed class EpollOperation : IValueTaskSource<int>
         Receive,
         Send,
         Connect,
+        Readable,
     }
 
     /// <summary>The peer's FIN (reader), a reset or a hang-up was seen.</summary>
@@ -65,6 +66,22 @@ internal sealed class EpollOperation : IValueTaskSource<int>
         _buffer = buffer;
         return Start(token);
     }
+
+    /// <summary>
+    /// Ends at the next edge after <paramref name="drainedAt"/> (a listening socket: a connection
+    /// was queued), with no syscall of its own. <paramref name="drainedAt"/> is the edge count read
+    /// before the caller found the socket empty, so an edge in between is not lost.
+    /// </summary>
+    public ValueTask<int> WaitReadableAsync(int drainedAt)
+    {
+        System.Diagnostics.Debug.Assert(_isReader);
+        _kind = Kind.Readable;
+        _drainedAt = drainedAt;
+        return Start(default);
+    }
+
+    /// <summary>Edges seen so far (read before a check whose answer <see cref="WaitReadableAsync"/> then relies on).</summary>
+    public int Edges => Volatile.Read(ref _edges);
 
     public ValueTask<int> SendAsync(ReadOnlyMemory<byte> data, CancellationToken token)
     {
@@ -278,6 +295,9 @@ internal sealed class EpollOperation : IValueTaskSource<int>
                     }
 
                     break;
+
+                case Kind.Readable:
+                    return true;   // an edge since the caller found it empty
 
                 default:
                     errno = Epoll.ConnectResult(_owner.Handle);

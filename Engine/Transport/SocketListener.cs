@@ -12,15 +12,6 @@ namespace Engine.Transport;
 /// </summary>
 internal sealed class SocketListener : IDisposable
 {
-    // Backpressure per direction, as Kestrel's defaults: a reader that falls 64 KiB behind stops
-    // the writer (1 MiB for Kestrel's request side; a relaying proxy keeps both sides small so
-    // tens of thousands of connections stay within memory).
-    // Inline schedulers: a flush runs the waiting reader (the connection's handler, or the send
-    // loop) on the flushing thread instead of queueing it to the thread pool. On a loaded box every
-    // such hop is a context switch; removing them took keep-alive GETs on one core from ~16k to
-    // ~42k req/s. It is safe because no reader or writer of these pipes blocks or holds a lock across
-    // a flush.
-
     private readonly Socket _socket;
     private readonly ConnectionCounter _counter;
     private readonly Func<SocketConnection, Task> _onConnection;
@@ -30,7 +21,8 @@ internal sealed class SocketListener : IDisposable
     private long _lastAccept;
     private long _acceptPauses;
     private readonly Action<SocketError>? _onAcceptPaused;
-    private Func<Socket, ValueTask<Socket>> _accept = static listening => listening.AcceptAsync(CancellationToken.None);
+    private static readonly Func<Socket, ValueTask<Socket>> RuntimeAccept = static listening => listening.AcceptAsync(CancellationToken.None);
+    private Func<Socket, ValueTask<Socket>> _accept = RuntimeAccept;
 
     // Pause after an accept that failed for lack of descriptors or memory: doubling from 10 ms to 1 s.
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(10);
@@ -115,6 +107,13 @@ internal sealed class SocketListener : IDisposable
             Socket client;
             try
             {
+                if (ReferenceEquals(_accept, RuntimeAccept))
+                {
+                    // On the engine's loop: wait there, so the runtime's accept completes at once on
+                    // the loop's thread and the connection starts where its sockets will wait.
+                    await SocketOperation.WaitForConnectionAsync(_socket).ConfigureAwait(false);
+                }
+
                 client = await _accept(_socket).ConfigureAwait(false);
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
@@ -199,7 +198,7 @@ internal sealed class SocketListener : IDisposable
     /// <summary>Stops accepting; open connections continue.</summary>
     public async Task StopAcceptingAsync()
     {
-        _socket.Dispose();
+        SocketOperation.Close(_socket);   // wakes the accept loop's wait on the engine's loop
         if (_accepting is not null)
         {
             await _accepting.ConfigureAwait(false);
@@ -213,7 +212,7 @@ internal sealed class SocketListener : IDisposable
         return await Task.WhenAny(all, Task.Delay(timeout)).ConfigureAwait(false) == all;
     }
 
-    public void Dispose() => _socket.Dispose();
+    public void Dispose() => SocketOperation.Close(_socket);
 
     /// <summary>Connections still running (accepted and not yet ended).</summary>
     public int OpenConnections => _active.Count;

@@ -156,6 +156,14 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
         }
     }
 
+    /// <summary>
+    /// On the engine's own loop: completes when <paramref name="listening"/> has a connection
+    /// queued, on the loop's thread, so the accept after it completes there at once. Elsewhere
+    /// completes at once (the runtime's accept waits by itself).
+    /// </summary>
+    public static ValueTask<int> WaitForConnectionAsync(Socket listening) =>
+        EpollLoop.Enabled ? EpollSocket.For(listening).WaitForConnectionAsync() : new ValueTask<int>(0);
+
     /// <summary>Whether a connection may be offered again: no error, reset or FIN seen on it.</summary>
     public static bool IsOpen(Socket socket) =>
         EpollLoop.Enabled && EpollSocket.Find(socket) is { } known ? known.IsOpen : socket.Connected;
