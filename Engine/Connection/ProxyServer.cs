@@ -114,7 +114,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         TunnelHandoff? tunnel = await _connections.Rent(transport.Input, transport.Output, client, protocol).RunAsync().ConfigureAwait(false);
         if (tunnel is not null)
         {
-            await tunnel.RunAsync().ConfigureAwait(false);
+            transport.HandOver(tunnel);   // the listener runs it and ends the connection with it
         }
     }
 

@@ -19,7 +19,7 @@ namespace Engine.Connection;
 /// held tunnel (docs/performance.md). HAProxy's stream is likewise two connections and their
 /// buffers once a tunnel is established.
 /// </summary>
-internal sealed class TunnelHandoff
+internal sealed class TunnelHandoff : IConnectionTail
 {
     private readonly ProxyServices _services;
     private readonly TunnelRelay _relay;
@@ -33,6 +33,8 @@ internal sealed class TunnelHandoff
     private readonly int _methodLength;
     private readonly int _targetLength;
     private RequestState _request;
+    private Action<object?>? _ended;
+    private object? _endedState;
 
     public TunnelHandoff(ProxyServices services, in RequestState request, TunnelRelay relay, Socket target, RequestAdmission admission,
         Router router, IPEndPoint client, ReadOnlySpan<byte> method, ReadOnlySpan<byte> requestTarget, ReadOnlySpan<byte> rules)
@@ -54,21 +56,48 @@ internal sealed class TunnelHandoff
         _targetLength = requestTarget.Length;
     }
 
-    /// <summary>Relays until both directions are done, then ends the request as the connection would have: bytes, slot, node, log line.</summary>
-    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    public async ValueTask<TunnelResult> RunAsync()
+    /// <summary>
+    /// Relays until both directions are done, ends the request as the connection would have
+    /// (bytes, slot, node, log line), then calls <paramref name="ended"/>. Nothing awaits in
+    /// between: the relay calls back when its last direction ends.
+    /// </summary>
+    public void Start(Action<object?> ended, object? state)
     {
-        TunnelResult result;
+        _ended = ended;
+        _endedState = state;
+        _relay.Start(static handoff => ((TunnelHandoff)handoff!).RelayEnded(), this);
+    }
+
+    /// <summary>The same, awaited: for a connection whose frames stay anyway (TLS, whose stream lives in them).</summary>
+    public Task RunAsync()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Start(static state => ((TaskCompletionSource)state!).SetResult(), done);
+        return done.Task;
+    }
+
+    private void RelayEnded()
+    {
         try
         {
-            result = await _relay.RunAsync().ConfigureAwait(false);
+            End(_relay.Result);
+        }
+        catch (Exception e)
+        {
+            // Runs on the loop thread that ended the relay: a fault in this bookkeeping must not
+            // take that thread (and every socket on it) down, and must not pass unseen either.
+            ConnectionLog.InternalError(_services.Log, _request.CorrelationId.ToString(), e);
         }
         finally
         {
-            _relay.Dispose();
-            SocketOperation.Close(_target);
+            _ended!(_endedState);
         }
+    }
 
+    private void End(TunnelResult result)
+    {
+        _relay.Dispose();
+        SocketOperation.Close(_target);
         _request.BytesIn += result.BytesFromClient;
         _request.BytesOut += result.BytesFromTarget;
         _request.EndAnswered(result.Termination, ExchangeFailure.None, _services.Limiter);
@@ -76,6 +105,5 @@ internal sealed class TunnelHandoff
         _entered?.Leave();
         RequestLog.Write(_services, _request, _line.AsSpan(0, _methodLength), _line.AsSpan(_methodLength, _targetLength), _client, _node, _attempts,
             tunnel: true, _line.AsSpan(_methodLength + _targetLength));
-        return result;
     }
 }

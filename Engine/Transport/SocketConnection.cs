@@ -32,6 +32,18 @@ internal sealed class SocketConnection : IAsyncDisposable
 
     public IPEndPoint LocalEndPoint { get; }
 
+    /// <summary>What runs on after the handler returned (a tunnel), if it handed something over.</summary>
+    public IConnectionTail? Tail { get; private set; }
+
+    /// <summary>Whether the connection took one of the listener's slots (ended with it).</summary>
+    internal bool Admitted { get; set; }
+
+    /// <summary>The listener that accepted it: ends it when a handed-over tail calls back.</summary>
+    internal SocketListener? Listener { get; set; }
+
+    /// <summary>Called by the handler as it returns: the listener starts <paramref name="tail"/> and ends the connection when it does.</summary>
+    public void HandOver(IConnectionTail tail) => Tail = tail;
+
     /// <summary>Closes at once: pending reads and writes end.</summary>
     public void Abort() => SocketOperation.Close(_socket);
 

@@ -16,7 +16,8 @@ internal sealed class SocketListener : IDisposable
     private readonly ConnectionCounter _counter;
     private readonly Func<SocketConnection, Task> _onConnection;
     private readonly Func<SocketConnection, Task> _onOverloaded;
-    private readonly ConcurrentDictionary<SocketConnection, Task> _active = new();
+    private readonly ConcurrentDictionary<SocketConnection, byte> _active = new();
+    private TaskCompletionSource? _drained;   // set by WaitForConnectionsAsync; completed when the last connection ends
     private Task? _accepting;
     private long _lastAccept;
     private long _acceptPauses;
@@ -141,41 +142,64 @@ internal sealed class SocketListener : IDisposable
             backoff = FirstBackoff;
             Interlocked.Exchange(ref _lastAccept, Environment.TickCount64);
             client.NoDelay = true;
-            var connection = new SocketConnection(client);
-            bool admitted = _counter.TryAcquire();
+            var connection = new SocketConnection(client) { Admitted = _counter.TryAcquire(), Listener = this };
 
             // Registered before it runs: RunAsync goes synchronously as far as it can, and a client
-            // that is already gone finishes (and removes itself) before RunAsync returns. Adding the
-            // task afterwards re-added finished connections for good: the 10-minute soak found
-            // ~7,000 of them held (heap 9 -> 54 MB). TryUpdate only replaces the placeholder while
-            // the connection is still registered.
-            _active[connection] = Task.CompletedTask;
-            Task running = RunAsync(connection, admitted);
-            if (!running.IsCompleted)
-            {
-                _active.TryUpdate(connection, running, Task.CompletedTask);
-            }
+            // that is already gone finishes (and removes itself) before RunAsync returns. Adding it
+            // afterwards re-added finished connections for good: the 10-minute soak found ~7,000
+            // of them held (heap 9 -> 54 MB).
+            _active[connection] = 0;
+            _ = RunAsync(connection);
         }
     }
 
     // Runs synchronously until the connection's first wait (its first read: microseconds), then the
     // accept loop goes on. No Task.Yield: with inline socket completions that hop to the thread
     // pool was a context switch per connection on a loaded core.
-    private async Task RunAsync(SocketConnection connection, bool admitted)
+    private async Task RunAsync(SocketConnection connection)
     {
+        bool handedOver = false;
         try
         {
-            await (admitted ? _onConnection(connection) : _onOverloaded(connection)).ConfigureAwait(false);
+            await (connection.Admitted ? _onConnection(connection) : _onOverloaded(connection)).ConfigureAwait(false);
+            if (connection.Tail is { } tail)
+            {
+                handedOver = true;
+                tail.Start(static state =>
+                {
+                    var ended = (SocketConnection)state!;
+                    _ = ended.Listener!.EndAsync(ended);
+                }, connection);
+            }
         }
         finally
         {
+            if (!handedOver)
+            {
+                await EndAsync(connection).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>The connection's end, once: closed, its slot back, out of the drain count.</summary>
+    private async Task EndAsync(SocketConnection connection)
+    {
+        try
+        {
             await connection.DisposeAsync().ConfigureAwait(false);
-            if (admitted)
+        }
+        finally
+        {
+            if (connection.Admitted)
             {
                 _counter.Release();
             }
 
             _active.TryRemove(connection, out _);
+            if (_active.IsEmpty && Volatile.Read(ref _drained) is { } drained)
+            {
+                drained.TrySetResult();
+            }
         }
     }
 
@@ -208,8 +232,14 @@ internal sealed class SocketListener : IDisposable
     /// <summary>Waits for open connections to end, up to <paramref name="timeout"/>; true when all ended.</summary>
     public async Task<bool> WaitForConnectionsAsync(TimeSpan timeout)
     {
-        Task all = Task.WhenAll(_active.Values);
-        return await Task.WhenAny(all, Task.Delay(timeout)).ConfigureAwait(false) == all;
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _drained, drained);
+        if (_active.IsEmpty)
+        {
+            drained.TrySetResult();   // the last one ended before the write above was seen
+        }
+
+        return await Task.WhenAny(drained.Task, Task.Delay(timeout)).ConfigureAwait(false) == drained.Task;
     }
 
     public void Dispose() => SocketOperation.Close(_socket);

@@ -53,6 +53,27 @@ internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDis
     /// <summary>Relays until both directions are done; awaited once.</summary>
     public ValueTask<TunnelResult> RunAsync()
     {
+        ValueTask<TunnelResult> result = new(this, _completion.Version);
+        Begin();
+        return result;
+    }
+
+    /// <summary>
+    /// Relays until both directions are done, then calls <paramref name="ended"/>(<paramref name="state"/>)
+    /// on the thread that ended it; the outcome is then <see cref="Result"/>. For an owner that
+    /// waits without an async frame (a held tunnel, <see cref="Transport.IConnectionTail"/>).
+    /// </summary>
+    public void Start(Action<object?> ended, object? state)
+    {
+        _completion.OnCompleted(ended, state, _completion.Version, ValueTaskSourceOnCompletedFlags.None);
+        Begin();
+    }
+
+    /// <summary>The outcome, once the relay has ended (read once).</summary>
+    public TunnelResult Result => _completion.GetResult(_completion.Version);
+
+    private void Begin()
+    {
         Touch();
         if (_idleTimeout > TimeSpan.Zero && _idleTimeout != Timeout.InfiniteTimeSpan)
         {
@@ -63,10 +84,8 @@ internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDis
             _sweep = IdleSweep.Join(this, _time, period);
         }
 
-        ValueTask<TunnelResult> result = new(this, _completion.Version);
         _upstream.Start();
         _downstream.Start();
-        return result;
     }
 
     private void FlowEnded()
