@@ -53,6 +53,7 @@ public sealed class TunnelHandoffTests : IAsyncLifetime
         Assert.Equal(1, _proxy.Services.Limiter.InFlight("p"));
         Assert.Equal(1, node.InFlight);
         Assert.Equal(0, _proxy.AccessLog.Written);   // the line belongs to the tunnel's end
+        Assert.Equal(1, _proxy.Server.OpenConnections);   // handed over, not ended: the listener's slot is still taken
 
         client.Shutdown(SocketShutdown.Send);
         Assert.Equal(0, await client.ReceiveAsync(new byte[16], SocketFlags.None));   // the target's FIN came back through
@@ -70,5 +71,13 @@ public sealed class TunnelHandoffTests : IAsyncLifetime
         Assert.InRange(bytesOut, EchoTarget.Greeting.Length + ping.Length, EchoTarget.Greeting.Length + ping.Length + 256);
         Assert.Equal(0, _proxy.Services.Limiter.InFlight("p"));
         Assert.Equal(0, node.InFlight);
+
+        // The relay's end calls the listener back, which ends the connection: its slot comes back.
+        var ending = System.Diagnostics.Stopwatch.StartNew();
+        while (_proxy.Server.OpenConnections != 0)
+        {
+            Assert.True(ending.Elapsed < TimeSpan.FromSeconds(10), "the connection was not ended with its tunnel");
+            await Task.Delay(10);
+        }
     }
 }
