@@ -300,7 +300,15 @@ internal sealed class EpollOperation : IValueTaskSource<int>
                     return true;   // an edge since the caller found it empty
 
                 default:
-                    errno = Epoll.ConnectResult(_owner.Handle);
+                    // Writable without an error or hang-up: the handshake completed, no need to ask
+                    // (getsockopt(SO_ERROR) was one syscall per tunnel). A failed connect raises
+                    // EPOLLERR, and only then is its errno read.
+                    errno = _hungUp ? Epoll.ConnectResult(_owner.Handle) : 0;
+                    if (_hungUp && errno == 0)
+                    {
+                        errno = 111;   // hung up without a pending error: the peer refused or reset
+                    }
+
                     return true;
             }
         }

@@ -142,6 +142,7 @@ internal sealed class SocketListener : IDisposable
             backoff = FirstBackoff;
             Interlocked.Exchange(ref _lastAccept, Environment.TickCount64);
             client.NoDelay = true;
+            SocketOperation.Accepted(client);
             var connection = new SocketConnection(client) { Admitted = _counter.TryAcquire(), Listener = this };
 
             // Registered before it runs: RunAsync goes synchronously as far as it can, and a client

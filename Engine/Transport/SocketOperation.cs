@@ -164,6 +164,18 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
     public static ValueTask<int> WaitForConnectionAsync(Socket listening) =>
         EpollLoop.Enabled ? EpollSocket.For(listening).WaitForConnectionAsync() : new ValueTask<int>(0);
 
+    /// <summary>
+    /// A client just accepted: on the engine's loop its first wait parks without a peek, since
+    /// joining the loop reports bytes that came before as an edge (one syscall per connection).
+    /// </summary>
+    public static void Accepted(Socket client)
+    {
+        if (EpollLoop.Enabled)
+        {
+            EpollSocket.For(client).Reader.MarkDrainedIfNew();
+        }
+    }
+
     /// <summary>Whether a connection may be offered again: no error, reset or FIN seen on it.</summary>
     public static bool IsOpen(Socket socket) =>
         EpollLoop.Enabled && EpollSocket.Find(socket) is { } known ? known.IsOpen : socket.Connected;
