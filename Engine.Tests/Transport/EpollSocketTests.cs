@@ -148,6 +148,25 @@ public class EpollSocketTests
         Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
     }
 
+    [Theory]
+    [InlineData("127.0.0.1", 8080)]
+    [InlineData("10.1.2.3", 1)]
+    [InlineData("::1", 443)]
+    [InlineData("2001:db8::1234", 65535)]
+    [InlineData("fe80::1%3", 80)]
+    public void WriteAddress_MatchesTheRuntimesNativeSockaddr(string address, int port)
+    {
+        // What connect(2) is given: sockaddr_in / sockaddr_in6 exactly as the runtime itself lays
+        // them out for the kernel (no socket is opened; the IPv6 cases need no IPv6 on the box).
+        var endPoint = new IPEndPoint(IPAddress.Parse(address), port);
+        Span<byte> written = stackalloc byte[28];
+        int length = Epoll.WriteAddress(endPoint, written);
+
+        SocketAddress expected = endPoint.Serialize();
+        Assert.Equal(expected.Size, length);
+        Assert.Equal(expected.Buffer.Span[..expected.Size].ToArray(), written[..length].ToArray());
+    }
+
     [Fact]
     public async Task For_DescriptorOfASocketDisposedWithoutClose_ServesTheNextSocketWithThatNumber()
     {
