@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
+using Engine.Transport;
 using Engine.Upstream;
 using Engine.Tests.Tunnel;
 
@@ -197,6 +198,32 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
         _time.Advance(UpstreamConnectionPool.FreshWithoutCheck);
         Assert.Null(pool.Rent(1, "h"u8, 80, canRetry: true));
         Assert.True(IsDisposed(second.A));
+    }
+
+    [Fact]
+    public async Task Rent_RetryableAndJustReturned_ButTheLoopSawTheServersFin_IsNotHandedOut()
+    {
+        using UpstreamConnectionPool pool = Pool();
+        SocketPair pair = await PairAsync();
+
+        // An exchange read its response through the engine's loop, so the loop watches the socket.
+        ValueTask<int> read = SocketOperation.ReceiveAsync(pair.A, new byte[16]);
+        pair.B.Send("HTTP/1.1 204 No Content\r\n\r\n"u8);
+        Assert.True(await read > 0);
+        pool.Return(1, "h"u8, 80, pair.A);
+
+        // The server closes the idle keep-alive connection; the loop marks it without any syscall.
+        pair.B.Shutdown(SocketShutdown.Send);
+        var seen = System.Diagnostics.Stopwatch.StartNew();
+        while (SocketOperation.IsOpen(pair.A))
+        {
+            Assert.True(seen.Elapsed < TimeSpan.FromSeconds(10), "the loop never saw the FIN");
+            await Task.Delay(5);
+        }
+
+        // Fresh and retryable would skip the poll, but the FIN is already known: discarded, not rented.
+        Assert.Null(pool.Rent(1, "h"u8, 80, canRetry: true));
+        Assert.True(IsDisposed(pair.A));
     }
 
     [Fact]

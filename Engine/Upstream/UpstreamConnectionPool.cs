@@ -134,8 +134,11 @@ internal sealed class UpstreamConnectionPool : IDisposable
                 _idleCount--;
             }
 
-            // Outside the lock: a syscall per candidate. Each turn removes one socket, so the loop ends.
-            if ((canRetry && fresh) || !IsStale(socket))
+            // Outside the lock: a syscall per candidate unless skipped. Each turn removes one socket,
+            // so the loop ends. The skip still refuses a socket whose FIN or reset the event loop has
+            // already seen (no syscall: a flag), so a server's keep-alive close does not cost the
+            // request its retry.
+            if ((canRetry && fresh && SocketOperation.IsOpen(socket)) || !IsStale(socket))
             {
                 Interlocked.Increment(ref _hits);
                 return socket;
