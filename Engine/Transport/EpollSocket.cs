@@ -46,18 +46,7 @@ internal sealed class EpollSocket
     /// <summary>No error, reset or FIN seen and not closed: a pooled upstream connection may be offered again.</summary>
     public bool IsOpen => !_closed && !Reader.HungUp && !Writer.HungUp;
 
-    public static EpollSocket For(Socket socket)
-    {
-        SafeSocketHandle handle = socket.SafeHandle;
-        int descriptor = (int)handle.DangerousGetHandle();
-        EpollSocket?[] table = Volatile.Read(ref s_byDescriptor);
-        if ((uint)descriptor < (uint)table.Length && table[descriptor] is { } known && ReferenceEquals(known._socket, socket))
-        {
-            return known;
-        }
-
-        return Adopt(socket, handle, descriptor);
-    }
+    public static EpollSocket For(Socket socket) => Find(socket) ?? Adopt(socket, socket.SafeHandle, (int)socket.SafeHandle.DangerousGetHandle());
 
     /// <summary>The entry of <paramref name="socket"/> if it has one (it moved bytes through the loop).</summary>
     public static EpollSocket? Find(Socket socket)

@@ -66,18 +66,7 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
 
         SocketOperation operation = Rent();
         operation.SetBuffer(buffer);
-        bool pending;
-        try
-        {
-            pending = socket.ReceiveAsync(operation);
-        }
-        catch
-        {
-            operation.Return();
-            throw;
-        }
-
-        return pending ? operation.Wait(socket, Direction.Receive, token) : operation.CompletedAtOnce();
+        return operation.Start(socket, Direction.Receive, token);
     }
 
     /// <summary>Sends all of <paramref name="data"/> (a stream socket's send completes only when the kernel took every byte).</summary>
@@ -95,18 +84,7 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
 
         SocketOperation operation = Rent();
         operation.SetBuffer(MemoryMarshal.AsMemory(data));
-        bool pending;
-        try
-        {
-            pending = socket.SendAsync(operation);
-        }
-        catch
-        {
-            operation.Return();
-            throw;
-        }
-
-        return pending ? operation.Wait(socket, Direction.Send, token) : operation.CompletedAtOnce();
+        return operation.Start(socket, Direction.Send, token);
     }
 
     /// <summary>Connects <paramref name="socket"/>; a cancelled token aborts the attempt (the socket is then closed).</summary>
@@ -124,18 +102,7 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
 
         SocketOperation operation = Rent();
         operation.RemoteEndPoint = endPoint;
-        bool pending;
-        try
-        {
-            pending = socket.ConnectAsync(operation);
-        }
-        catch
-        {
-            operation.Return();
-            throw;
-        }
-
-        return pending ? operation.Wait(socket, Direction.Connect, token) : operation.CompletedAtOnce();
+        return operation.Start(socket, Direction.Connect, token);
     }
 
     /// <summary>
@@ -206,6 +173,27 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
         {
             Interlocked.Decrement(ref s_pooled);
         }
+    }
+
+    private ValueTask<int> Start(Socket socket, Direction direction, CancellationToken token)
+    {
+        bool pending;
+        try
+        {
+            pending = direction switch
+            {
+                Direction.Receive => socket.ReceiveAsync(this),
+                Direction.Send => socket.SendAsync(this),
+                _ => socket.ConnectAsync(this),
+            };
+        }
+        catch
+        {
+            Return();
+            throw;
+        }
+
+        return pending ? Wait(socket, direction, token) : CompletedAtOnce();
     }
 
     private ValueTask<int> CompletedAtOnce()
