@@ -37,6 +37,32 @@ public class SocketListenerTests
         Assert.Throws<ObjectDisposedException>(() => listening.Accept());
     }
 
+    private static readonly AsyncLocal<string?> Ambient = new();
+
+    [Fact]
+    public async Task Connections_DoNotInheritTheStartersExecutionContext()
+    {
+        // A host that starts the listener inside a logging scope or an Activity must not hand that
+        // ambient state to every client.
+        var seen = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var listener = new SocketListener(new IPEndPoint(IPAddress.Loopback, 0), 16, new ConnectionCounter(10), _ =>
+        {
+            seen.TrySetResult(Ambient.Value);
+            return Task.CompletedTask;
+        }, _ => Task.CompletedTask);
+
+        Ambient.Value = "host scope";
+        listener.Start();
+        Assert.Equal("host scope", Ambient.Value);   // the starter's own context is left as it was
+        using (var client = new TcpClient())
+        {
+            await client.ConnectAsync(listener.EndPoint).WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Null(await seen.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+
+        await listener.StopAcceptingAsync();
+    }
+
     [Fact]
     public void Constructor_PortAlreadyServedByAnotherListener_FailsWithAddressInUse()
     {

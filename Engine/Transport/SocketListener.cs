@@ -97,7 +97,14 @@ internal sealed class SocketListener : IDisposable
     public void Start()
     {
         Interlocked.Exchange(ref _lastAccept, Environment.TickCount64);
-        _accepting = AcceptLoopAsync();
+
+        // Connections start with an empty ExecutionContext, not the starter's: when the engine is
+        // embedded, the host's AsyncLocal values (a request's logging scope, an Activity) would
+        // otherwise ride on every client's awaits and parent everything they log or trace.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _accepting = AcceptLoopAsync();
+        }
     }
 
     private async Task AcceptLoopAsync()
