@@ -142,6 +142,10 @@ public class TunnelRelayTests
         rig.Client.Shutdown(SocketShutdown.Send);
         Assert.Equal("late", await ReadToEndAsync(rig.Target).WaitAsync(TestTimeout));
         Assert.Equal(TerminationState.Normal, (await run.WaitAsync(TestTimeout)).Termination);
+
+        // The second FIN ended the tunnel: the relay passed it on by closing the target's socket (a
+        // close sends the FIN), not by a shutdown that the owner's close would then repeat.
+        Assert.True(rig.RelayTargetSide.SafeHandle.IsClosed);
     }
 
     [Theory]

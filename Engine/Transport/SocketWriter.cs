@@ -190,6 +190,13 @@ internal sealed class SocketWriter : PipeWriter
         ShutdownSend();
     }
 
+    /// <summary>Done without a shutdown of its own: the socket is closed next, and its close sends the FIN.</summary>
+    public void CompleteAtClose()
+    {
+        _completed = true;
+        Release();
+    }
+
     private void ShutdownSend()
     {
         Release();

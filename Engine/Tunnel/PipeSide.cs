@@ -57,7 +57,7 @@ internal sealed class PipeSide : RelaySide
         return data.Length;
     }
 
-    public override void ShutdownSend() => _output.Complete();
+    public override void ShutdownSend(bool closing) => _output.Complete();
 
     public override void Abort()
     {

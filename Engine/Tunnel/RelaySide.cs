@@ -22,8 +22,13 @@ internal abstract class RelaySide
     /// <summary>Sends all of <paramref name="data"/>; throws when the end can no longer be written to.</summary>
     public abstract ValueTask<int> SendAsync(ReadOnlyMemory<byte> data);
 
-    /// <summary>Passes the other end's FIN on (half-close); never throws.</summary>
-    public abstract void ShutdownSend();
+    /// <summary>
+    /// Passes the other end's FIN on (half-close); never throws. <paramref name="closing"/>: the
+    /// other direction has ended too, so the tunnel ends here; a socket is then closed at once and
+    /// its close sends the FIN (everything it received was read, so not a reset): one
+    /// <c>shutdown</c> per tunnel less than a shutdown followed by the owner's close.
+    /// </summary>
+    public abstract void ShutdownSend(bool closing);
 
     /// <summary>Ends pending and future I/O at once; never throws.</summary>
     public abstract void Abort();

@@ -54,8 +54,17 @@ internal sealed class SocketSide : RelaySide
 
     public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> data) => SocketOperation.SendAsync(_socket, data);
 
-    public override void ShutdownSend()
+    public override void ShutdownSend(bool closing)
     {
+        if (closing)
+        {
+            // The tunnel ends here: close now, and the close sends the FIN. The owner's close later
+            // finds it closed; the connection's writer sends nothing after a tunnel.
+            _writer?.CompleteAtClose();
+            SocketOperation.Close(_socket);
+            return;
+        }
+
         if (_writer is not null)
         {
             _writer.Complete();   // nothing is buffered after the answer; the connection's close then sends no second shutdown

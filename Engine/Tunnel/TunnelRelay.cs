@@ -106,6 +106,9 @@ internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDis
 
     private bool HasFailed => Volatile.Read(ref _firstCause) != 0;
 
+    // Read by a flow at its FIN: the other one already passed its own on and finished.
+    private bool OtherFlowEnded => Volatile.Read(ref _running) == 1;
+
     private void Moved()
     {
         Touch();
