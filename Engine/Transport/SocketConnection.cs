@@ -21,7 +21,6 @@ internal sealed class SocketConnection : IAsyncDisposable
         Input = new SocketReader(socket, client: true);
         Output = new SocketWriter(socket);
         RemoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
-        LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
     }
 
     public SocketReader Input { get; }
@@ -29,8 +28,6 @@ internal sealed class SocketConnection : IAsyncDisposable
     public SocketWriter Output { get; }
 
     public IPEndPoint RemoteEndPoint { get; }
-
-    public IPEndPoint LocalEndPoint { get; }
 
     /// <summary>What runs on after the handler returned (a tunnel), if it handed something over.</summary>
     public IConnectionTail? Tail { get; private set; }
