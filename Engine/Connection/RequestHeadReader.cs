@@ -15,7 +15,7 @@ internal sealed class RequestHeadReader : IDisposable
 {
     private PipeReader _input = null!;
     private HttpRequestParser _parser = new();
-    private CancellationTokenSource _deadline = new();
+    private readonly Deadline _deadline = new(TimeProvider.System);
     private bool _awaitingHead;
 
     /// <summary>Reads from <paramref name="input"/> from now on: a pooled connection's next client. Nothing of the previous one is kept.</summary>
@@ -32,12 +32,7 @@ internal sealed class RequestHeadReader : IDisposable
             _parser = new HttpRequestParser(limits);   // a reload changed them
         }
 
-        if (!_deadline.TryReset())
-        {
-            // Cancelled by the last client's deadline: a source cannot be reset from there.
-            _deadline.Dispose();
-            _deadline = new CancellationTokenSource();
-        }
+        _deadline.Clear();
     }
 
     /// <summary>Lets go of the client's reader (a pooled connection pins nothing of its last client).</summary>
@@ -54,7 +49,7 @@ internal sealed class RequestHeadReader : IDisposable
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<HeadOutcome> ReadAsync(RequestHead head, ConnectionLimits limits, CancellationToken draining)
     {
-        _deadline.CancelAfter(limits.IdleTimeout);
+        CancellationToken deadline = _deadline.Arm(limits.IdleTimeout);
         bool started = false;
         Volatile.Write(ref _awaitingHead, true);
         if (draining.IsCancellationRequested)
@@ -66,7 +61,7 @@ internal sealed class RequestHeadReader : IDisposable
         {
             while (true)
             {
-                ValueTask<ReadResult> pending = _input.ReadAsync(_deadline.Token);
+                ValueTask<ReadResult> pending = _input.ReadAsync(deadline);
                 ReadResult read = pending.IsCompletedSuccessfully ? pending.Result : await pending.ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = read.Buffer;
                 if (read.IsCanceled)
@@ -78,14 +73,14 @@ internal sealed class RequestHeadReader : IDisposable
                 if (!started && !buffer.IsEmpty)
                 {
                     started = true;
-                    _deadline.CancelAfter(limits.RequestHeadTimeout);
+                    deadline = _deadline.Arm(limits.RequestHeadTimeout);
                 }
 
                 ParseStatus status = Parse(buffer, head, out SequencePosition consumed);
                 if (status == ParseStatus.Complete)
                 {
                     _input.AdvanceTo(consumed);
-                    _deadline.TryReset();
+                    _deadline.Clear();
                     return HeadOutcome.Complete;
                 }
 
@@ -124,10 +119,10 @@ internal sealed class RequestHeadReader : IDisposable
     /// <summary>Peeks at the first byte without consuming it (within <paramref name="timeout"/>); a silent client is served as HTTP, whose reader then times it out.</summary>
     public async ValueTask<bool> PeekIsSocksAsync(TimeSpan timeout)
     {
-        _deadline.CancelAfter(timeout);
+        CancellationToken deadline = _deadline.Arm(timeout);
         try
         {
-            ReadResult read = await _input.ReadAsync(_deadline.Token).ConfigureAwait(false);
+            ReadResult read = await _input.ReadAsync(deadline).ConfigureAwait(false);
             bool socks = !read.Buffer.IsEmpty && read.Buffer.FirstSpan[0] == 0x05;
             _input.AdvanceTo(read.Buffer.Start);
             return socks;
@@ -138,19 +133,19 @@ internal sealed class RequestHeadReader : IDisposable
         }
         finally
         {
-            _deadline.TryReset();
+            _deadline.Clear();
         }
     }
 
     /// <summary>Reads and discards a refused request's body of <paramref name="length"/> bytes; false when the client did not send it in time.</summary>
     public async ValueTask<bool> SkipBodyAsync(long length, TimeSpan timeout)
     {
-        _deadline.CancelAfter(timeout);
+        CancellationToken deadline = _deadline.Arm(timeout);
         try
         {
             while (length > 0)
             {
-                ReadResult read = await _input.ReadAsync(_deadline.Token).ConfigureAwait(false);
+                ReadResult read = await _input.ReadAsync(deadline).ConfigureAwait(false);
                 long take = Math.Min(length, read.Buffer.Length);
                 _input.AdvanceTo(read.Buffer.GetPosition(take));
                 length -= take;
@@ -160,7 +155,7 @@ internal sealed class RequestHeadReader : IDisposable
                 }
             }
 
-            _deadline.TryReset();
+            _deadline.Clear();
             return true;
         }
         catch (Exception e) when (e is OperationCanceledException or IOException)
@@ -176,12 +171,12 @@ internal sealed class RequestHeadReader : IDisposable
     /// </summary>
     public async ValueTask LingerAsync(TimeSpan timeout)
     {
-        _deadline.CancelAfter(timeout);
+        CancellationToken deadline = _deadline.Arm(timeout);
         try
         {
             while (true)
             {
-                ReadResult read = await _input.ReadAsync(_deadline.Token).ConfigureAwait(false);
+                ReadResult read = await _input.ReadAsync(deadline).ConfigureAwait(false);
                 _input.AdvanceTo(read.Buffer.End);
                 if (read.IsCompleted || read.IsCanceled)
                 {
@@ -196,13 +191,9 @@ internal sealed class RequestHeadReader : IDisposable
     }
 
     /// <summary>Arms the deadline a SOCKS5 handshake reads under.</summary>
-    public CancellationToken StartDeadline(TimeSpan timeout)
-    {
-        _deadline.CancelAfter(timeout);
-        return _deadline.Token;
-    }
+    public CancellationToken StartDeadline(TimeSpan timeout) => _deadline.Arm(timeout);
 
-    public void ClearDeadline() => _deadline.TryReset();
+    public void ClearDeadline() => _deadline.Clear();
 
     public void Dispose() => _deadline.Dispose();
 

@@ -52,7 +52,7 @@ internal sealed partial class HttpExchange : IDisposable
     private readonly ResponseHead _response = new();
     private readonly ChunkedFramingScanner _requestChunks = new();
     private readonly ChunkedFramingScanner _responseChunks = new();
-    private CancellationTokenSource? _deadline;
+    private Deadline? _deadline;
 
     // The exchange in progress (set by RunAsync, read by its steps).
     private ExchangeRequest _request;
@@ -221,20 +221,19 @@ internal sealed partial class HttpExchange : IDisposable
     private ExchangeResult Result(ExchangeOutcome outcome, TerminationState termination) =>
         new(outcome, termination, BytesIn: _bytesIn, BytesOut: _bytesOut);
 
-    /// <summary>Arms the exchange's deadline; a deadline that fired is replaced, since a cancelled source cannot be reset.</summary>
+    /// <summary>Arms the exchange's deadline for its next phase (the response head, a body read).</summary>
     private CancellationToken StartDeadline(TimeSpan timeout)
     {
-        if (_deadline is null || _deadline.IsCancellationRequested)
+        if (_deadline is null || !ReferenceEquals(_deadline.Time, Settings.Time))
         {
             _deadline?.Dispose();
-            _deadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, Settings.Time);
+            _deadline = new Deadline(Settings.Time);
         }
 
-        _deadline.CancelAfter(timeout);
-        return _deadline.Token;
+        return _deadline.Arm(timeout);
     }
 
-    private void ClearDeadline() => _deadline?.TryReset();
+    private void ClearDeadline() => _deadline?.Clear();
 
     private void WriteUpstreamHead()
     {
