@@ -34,8 +34,8 @@ public class TunnelRelayBenchmarks
     {
         (_client, _clientServer) = Pair();
         (_targetClient, _target) = Pair();
-        _transport = new SocketConnection(_clientServer);
-        _relay = new TunnelRelay(RelaySide.ForClient(_transport.Input, _transport.Output), _targetClient, TimeSpan.FromMinutes(10), CancellationToken.None);
+        _transport = new SocketConnection(TcpSocket.Adopt(_clientServer), (IPEndPoint)_clientServer.RemoteEndPoint!);
+        _relay = new TunnelRelay(RelaySide.ForClient(_transport.Input, _transport.Output), TcpSocket.Adopt(_targetClient), TimeSpan.FromMinutes(10), CancellationToken.None);
         _running = _relay.RunAsync().AsTask();
     }
 

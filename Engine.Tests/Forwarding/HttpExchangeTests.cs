@@ -6,6 +6,7 @@ using Engine.Diagnostics;
 using Engine.Forwarding;
 using Engine.Http;
 using Engine.Upstream;
+using Engine.Transport;
 
 namespace Engine.Tests.Forwarding;
 
@@ -61,7 +62,7 @@ public sealed class HttpExchangeTests : IAsyncLifetime
     private static RequestHead Get => Parse("GET http://example.com/a#frag HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n");
 
     private Task<ExchangeResult> Run(RequestHead head, Node node, bool pooled = true, bool canRetry = false) =>
-        _exchange.RunAsync(new ExchangeRequest(head, node, _upstream.A, pooled, canRetry, Settings)).AsTask();
+        _exchange.RunAsync(new ExchangeRequest(head, node, TcpSocket.Adopt(_upstream.A), pooled, canRetry, Settings)).AsTask();
 
     /// <summary>What the far end received up to the end of the request head.</summary>
     private async Task<string> ReceiveHeadAsync()

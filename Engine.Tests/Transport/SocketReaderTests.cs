@@ -15,7 +15,7 @@ public class SocketReaderTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         var reader = new SocketReader();
-        reader.Attach(pair.B);
+        reader.Attach(TcpSocket.Adopt(pair.B));
 
         await pair.A.SendAsync("HTTP/1.1 200 OK\r\n"u8.ToArray().AsMemory(), SocketFlags.None);
         ReadResult first = await reader.ReadAsync().AsTask().WaitAsync(Timeout);
@@ -38,7 +38,7 @@ public class SocketReaderTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         var reader = new SocketReader();
-        reader.Attach(pair.B);
+        reader.Attach(TcpSocket.Adopt(pair.B));
         await pair.A.SendAsync("first|second"u8.ToArray().AsMemory(), SocketFlags.None);
         ReadResult read = await ReadAtLeastAsync(reader, 12);
         SequencePosition bar = read.Buffer.PositionOf((byte)'|')!.Value;
@@ -57,7 +57,7 @@ public class SocketReaderTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         var reader = new SocketReader();
-        reader.Attach(pair.B);
+        reader.Attach(TcpSocket.Adopt(pair.B));
         byte[] big = new byte[100_000];
         new Random(7).NextBytes(big);
         Task send = pair.A.SendAsync(big.AsMemory(), SocketFlags.None).AsTask();
@@ -85,7 +85,7 @@ public class SocketReaderTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         var reader = new SocketReader();
-        reader.Attach(pair.B);
+        reader.Attach(TcpSocket.Adopt(pair.B));
         byte[] data = new byte[300_000];
         new Random(11).NextBytes(data);
         Task send = Task.Run(async () =>
@@ -118,7 +118,7 @@ public class SocketReaderTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         var reader = new SocketReader();
-        reader.Attach(pair.B);
+        reader.Attach(TcpSocket.Adopt(pair.B));
         pair.A.Shutdown(SocketShutdown.Send);
         ReadResult read = await reader.ReadAsync().AsTask().WaitAsync(Timeout);
         Assert.True(read.IsCompleted);
@@ -134,7 +134,7 @@ public class SocketReaderTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         var reader = new SocketReader();
-        reader.Attach(pair.B);
+        reader.Attach(TcpSocket.Adopt(pair.B));
         ValueTask<ReadResult> pending = reader.ReadAsync();
         Assert.False(pending.IsCompleted);
 
@@ -150,7 +150,7 @@ public class SocketReaderTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         var reader = new SocketReader();
-        reader.Attach(pair.B);
+        reader.Attach(TcpSocket.Adopt(pair.B));
         reader.CancelPendingRead();
         ValueTask<ReadResult> read = reader.ReadAsync();
         Assert.True(read.IsCompletedSuccessfully);
@@ -163,7 +163,7 @@ public class SocketReaderTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         var reader = new SocketReader();
-        reader.Attach(pair.B);
+        reader.Attach(TcpSocket.Adopt(pair.B));
         using var deadline = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await reader.ReadAsync(deadline.Token));
         reader.Complete();
@@ -175,13 +175,13 @@ public class SocketReaderTests
         using SocketPair first = await SocketPair.CreateAsync();
         using SocketPair second = await SocketPair.CreateAsync();
         var reader = new SocketReader();
-        reader.Attach(first.B);
+        reader.Attach(TcpSocket.Adopt(first.B));
         await first.A.SendAsync("one"u8.ToArray().AsMemory(), SocketFlags.None);
         ReadResult read = await ReadAtLeastAsync(reader, 3);
         Assert.Equal("one", ToText(read.Buffer));
         reader.Complete();   // unconsumed bytes are dropped with the buffer
 
-        reader.Attach(second.B);
+        reader.Attach(TcpSocket.Adopt(second.B));
         await second.A.SendAsync("two"u8.ToArray().AsMemory(), SocketFlags.None);
         read = await ReadAtLeastAsync(reader, 3);
         Assert.Equal("two", ToText(read.Buffer));
@@ -193,7 +193,7 @@ public class SocketReaderTests
     public async Task ClientReader_WaitsForDataThenReads_AndAResetIsConnectionReset()
     {
         using SocketPair pair = await SocketPair.CreateAsync();
-        var reader = new SocketReader(pair.B, client: true);
+        var reader = new SocketReader(TcpSocket.Adopt(pair.B), client: true);
 
         ValueTask<ReadResult> waiting = reader.ReadAsync();
         Assert.False(waiting.IsCompleted);   // the zero-byte wait: no data, no block taken
@@ -219,7 +219,7 @@ public class SocketReaderTests
     public async Task ClientReader_CancelPendingRead_WakesTheWaitAsCanceled()
     {
         using SocketPair pair = await SocketPair.CreateAsync();
-        var reader = new SocketReader(pair.B, client: true);
+        var reader = new SocketReader(TcpSocket.Adopt(pair.B), client: true);
         ValueTask<ReadResult> waiting = reader.ReadAsync();
         reader.CancelPendingRead();
         ReadResult read = await waiting.AsTask().WaitAsync(Timeout);

@@ -14,7 +14,7 @@ public class SocketWriterTests
     {
         // A response head and a 32 KiB body read written before one flush span two pool blocks.
         using SocketPair pair = await SocketPair.CreateAsync();
-        var writer = new SocketWriter(pair.B);
+        var writer = new SocketWriter(TcpSocket.Adopt(pair.B));
         byte[] expected = new byte[100 + (80 * 1024) + 7];
         new Random(5).NextBytes(expected);
         writer.Write(expected.AsSpan(0, 100));
@@ -34,7 +34,7 @@ public class SocketWriterTests
     public async Task FlushAsync_ClientReset_IsCompletedNotThrown()
     {
         using SocketPair pair = await SocketPair.CreateAsync();
-        var writer = new SocketWriter(pair.B);
+        var writer = new SocketWriter(TcpSocket.Adopt(pair.B));
         pair.A.LingerState = new LingerOption(true, 0);
         pair.A.Close();   // RST
 
@@ -53,7 +53,7 @@ public class SocketWriterTests
     public async Task CompleteAsync_SendsWhatIsBufferedThenFin()
     {
         using SocketPair pair = await SocketPair.CreateAsync();
-        var writer = new SocketWriter(pair.B);
+        var writer = new SocketWriter(TcpSocket.Adopt(pair.B));
         writer.Write("last words"u8.ToArray().AsSpan());
         await writer.CompleteAsync().AsTask().WaitAsync(Timeout);
 

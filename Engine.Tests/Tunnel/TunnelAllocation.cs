@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Net;
 using Engine.Transport;
 using Engine.Tunnel;
 
@@ -27,8 +28,8 @@ internal static class TunnelAllocation
     {
         using SocketPair clientLink = await SocketPair.CreateAsync();
         using SocketPair targetLink = await SocketPair.CreateAsync();
-        await using var transport = new SocketConnection(clientLink.B);
-        using var relay = new TunnelRelay(RelaySide.ForClient(transport.Input, transport.Output), targetLink.A, TimeSpan.FromMinutes(1), CancellationToken.None);
+        await using var transport = new SocketConnection(TcpSocket.Adopt(clientLink.B), (IPEndPoint)clientLink.B.RemoteEndPoint!);
+        using var relay = new TunnelRelay(RelaySide.ForClient(transport.Input, transport.Output), TcpSocket.Adopt(targetLink.A), TimeSpan.FromMinutes(1), CancellationToken.None);
         Task<TunnelResult> running = relay.RunAsync().AsTask();
 
         byte[] chunk = new byte[64 * 1024];

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Engine.Diagnostics;
+using System.Net;
 using Engine.Transport;
 using Engine.Tunnel;
 
@@ -36,11 +37,11 @@ public class TunnelRelayTests
             SocketPair targetLink = await SocketPair.CreateAsync();
             return pipes
                 ? new Rig { ClientLink = clientLink, TargetLink = targetLink, Pipes = new SocketPipes(clientLink.B) }
-                : new Rig { ClientLink = clientLink, TargetLink = targetLink, Transport = new SocketConnection(clientLink.B) };
+                : new Rig { ClientLink = clientLink, TargetLink = targetLink, Transport = new SocketConnection(TcpSocket.Adopt(clientLink.B), (IPEndPoint)clientLink.B.RemoteEndPoint!) };
         }
 
         public TunnelRelay Relay(TimeSpan idle, CancellationToken shutdown = default) =>
-            new(RelaySide.ForClient(ClientInput, ClientOutput), RelayTargetSide, idle, shutdown);
+            new(RelaySide.ForClient(ClientInput, ClientOutput), TcpSocket.Adopt(RelayTargetSide), idle, shutdown);
 
         public async ValueTask DisposeAsync()
         {
@@ -188,8 +189,8 @@ public class TunnelRelayTests
         await using Rig idleRig = await Rig.CreateAsync(pipes: false);
         await using Rig activeRig = await Rig.CreateAsync(pipes: false);
         TimeSpan idleTimeout = TimeSpan.FromSeconds(60);
-        using var idle = new TunnelRelay(RelaySide.ForClient(idleRig.ClientInput, idleRig.ClientOutput), idleRig.RelayTargetSide, idleTimeout, default, clock);
-        using var active = new TunnelRelay(RelaySide.ForClient(activeRig.ClientInput, activeRig.ClientOutput), activeRig.RelayTargetSide, idleTimeout, default, clock);
+        using var idle = new TunnelRelay(RelaySide.ForClient(idleRig.ClientInput, idleRig.ClientOutput), TcpSocket.Adopt(idleRig.RelayTargetSide), idleTimeout, default, clock);
+        using var active = new TunnelRelay(RelaySide.ForClient(activeRig.ClientInput, activeRig.ClientOutput), TcpSocket.Adopt(activeRig.RelayTargetSide), idleTimeout, default, clock);
         ValueTask<TunnelResult> idleRun = idle.RunAsync();
         ValueTask<TunnelResult> activeRun = active.RunAsync();
         Assert.Single(clock.CreatedDueTimes);   // one timer for both, ticking every quarter of the idle period
@@ -213,7 +214,7 @@ public class TunnelRelayTests
 
         // Both left: the next tunnel on this clock gets a new timer (the old one was stopped with the last tunnel).
         await using Rig nextRig = await Rig.CreateAsync(pipes: false);
-        using var next = new TunnelRelay(RelaySide.ForClient(nextRig.ClientInput, nextRig.ClientOutput), nextRig.RelayTargetSide, idleTimeout, default, clock);
+        using var next = new TunnelRelay(RelaySide.ForClient(nextRig.ClientInput, nextRig.ClientOutput), TcpSocket.Adopt(nextRig.RelayTargetSide), idleTimeout, default, clock);
         ValueTask<TunnelResult> nextRun = next.RunAsync();
         Assert.Equal(2, clock.CreatedDueTimes.Count);
         nextRig.Client.Shutdown(SocketShutdown.Both);

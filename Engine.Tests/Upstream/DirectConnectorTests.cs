@@ -24,12 +24,13 @@ public class DirectConnectorTests
         ConnectResult result = await Connector(Dns("127.0.0.1"), allowPrivate: true).ConnectAsync("origin.test", port, default);
 
         Assert.Equal(ConnectStatus.Connected, result.Status);
-        using Socket socket = result.Socket!;
+        TcpSocket socket = result.Socket!;
         using Socket accepted = await listener.AcceptSocketAsync();
-        await SocketOperation.SendAsync(socket, "x"u8.ToArray());
+        await socket.SendAsync("x"u8.ToArray());
         var received = new byte[1];
         Assert.Equal(1, await accepted.ReceiveAsync(received));
         Assert.Equal((byte)'x', received[0]);
+        socket.Close();
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Engine.Tests.Fixtures;
 using Engine.Tests.Fixtures.Upstreams;
 using Engine.Upstream;
+using Engine.Transport;
 
 namespace Engine.Tests.Upstream;
 
@@ -36,7 +37,7 @@ public class HttpProxyConnectorRealTests
         Socket socket = await TunnelProbe.ConnectAsync(node);
         using var deadline = new CancellationTokenSource(TunnelProbe.Timeout);
         (ConnectStatus status, NodeAnswer answer, ReadOnlyMemory<byte> early) =
-            await HttpProxyConnector.ConnectAsync(socket, host, port, proxyAuthorization, deadline.Token);
+            await HttpProxyConnector.ConnectAsync(TcpSocket.Adopt(socket), host, port, proxyAuthorization, deadline.Token);
         return (status, answer.Status, early, socket);
     }
 

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Engine.Tests.Fixtures;
 using Engine.Tests.Fixtures.Upstreams;
 using Engine.Upstream;
+using Engine.Transport;
 
 namespace Engine.Tests.Upstream;
 
@@ -34,7 +35,7 @@ public class Socks5ConnectorRealTests
     {
         Socket socket = await TunnelProbe.ConnectAsync(node);
         using var deadline = new CancellationTokenSource(TunnelProbe.Timeout);
-        ConnectStatus status = await Socks5Connector.HandshakeAsync(socket, host, port, user, password, deadline.Token);
+        ConnectStatus status = await Socks5Connector.HandshakeAsync(TcpSocket.Adopt(socket), host, port, user, password, deadline.Token);
         return (status, socket);
     }
 

@@ -46,11 +46,11 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
         using UpstreamConnectionPool pool = Pool();
         SocketPair pair = await PairAsync();
 
-        Assert.True(pool.Return(1, "Example.COM"u8, 80, pair.A));
+        Assert.True(pool.Return(1, "Example.COM"u8, 80, TcpSocket.Adopt(pair.A)));
         Assert.Null(pool.Rent(2, "example.com"u8, 80));
         Assert.Null(pool.Rent(1, "example.com"u8, 81));
         Assert.Null(pool.Rent(1, "example.org"u8, 80));
-        Assert.Same(pair.A, pool.Rent(1, "EXAMPLE.com"u8, 80));
+        Assert.Same(TcpSocket.Adopt(pair.A), pool.Rent(1, "EXAMPLE.com"u8, 80));
         Assert.Null(pool.Rent(1, "example.com"u8, 80));
 
         UpstreamPoolCounts counts = pool.GetCounts();
@@ -64,12 +64,12 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
     {
         using UpstreamConnectionPool pool = Pool();
         SocketPair older = await PairAsync(), newer = await PairAsync();
-        pool.Return(1, "h"u8, 80, older.A);
+        pool.Return(1, "h"u8, 80, TcpSocket.Adopt(older.A));
         _time.Advance(TimeSpan.FromSeconds(1));
-        pool.Return(1, "h"u8, 80, newer.A);
+        pool.Return(1, "h"u8, 80, TcpSocket.Adopt(newer.A));
 
-        Assert.Same(newer.A, pool.Rent(1, "h"u8, 80));
-        Assert.Same(older.A, pool.Rent(1, "h"u8, 80));
+        Assert.Same(TcpSocket.Adopt(newer.A), pool.Rent(1, "h"u8, 80));
+        Assert.Same(TcpSocket.Adopt(older.A), pool.Rent(1, "h"u8, 80));
     }
 
     [Fact]
@@ -78,11 +78,11 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
         using UpstreamConnectionPool pool = Pool(perKey: 2);
         SocketPair a = await PairAsync(), b = await PairAsync(), c = await PairAsync(), d = await PairAsync();
 
-        Assert.True(pool.Return(1, "h"u8, 80, a.A));
-        Assert.True(pool.Return(1, "h"u8, 80, b.A));
-        Assert.False(pool.Return(1, "h"u8, 80, c.A));
+        Assert.True(pool.Return(1, "h"u8, 80, TcpSocket.Adopt(a.A)));
+        Assert.True(pool.Return(1, "h"u8, 80, TcpSocket.Adopt(b.A)));
+        Assert.False(pool.Return(1, "h"u8, 80, TcpSocket.Adopt(c.A)));
         Assert.True(IsDisposed(c.A));
-        Assert.True(pool.Return(1, "other"u8, 80, d.A));
+        Assert.True(pool.Return(1, "other"u8, 80, TcpSocket.Adopt(d.A)));
         Assert.Equal(3, pool.IdleCount);
         Assert.Equal(1, pool.GetCounts().Rejected);
     }
@@ -93,9 +93,9 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
         using UpstreamConnectionPool pool = Pool(perKey: 4, total: 2);
         SocketPair a = await PairAsync(), b = await PairAsync(), c = await PairAsync();
 
-        Assert.True(pool.Return(1, "a"u8, 80, a.A));
-        Assert.True(pool.Return(1, "b"u8, 80, b.A));
-        Assert.False(pool.Return(1, "c"u8, 80, c.A));
+        Assert.True(pool.Return(1, "a"u8, 80, TcpSocket.Adopt(a.A)));
+        Assert.True(pool.Return(1, "b"u8, 80, TcpSocket.Adopt(b.A)));
+        Assert.False(pool.Return(1, "c"u8, 80, TcpSocket.Adopt(c.A)));
         Assert.True(IsDisposed(c.A));
         Assert.False(IsDisposed(a.A));
     }
@@ -105,11 +105,11 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
     {
         using UpstreamConnectionPool pool = Pool(perKey: 4, total: 2);
         SocketPair a = await PairAsync(), b = await PairAsync(), c = await PairAsync();
-        pool.Return(1, "a"u8, 80, a.A);
-        Assert.Same(a.A, pool.Rent(1, "a"u8, 80));   // "a" is now an empty key
-        pool.Return(1, "b"u8, 80, b.A);
+        pool.Return(1, "a"u8, 80, TcpSocket.Adopt(a.A));
+        Assert.Same(TcpSocket.Adopt(a.A), pool.Rent(1, "a"u8, 80));   // "a" is now an empty key
+        pool.Return(1, "b"u8, 80, TcpSocket.Adopt(b.A));
 
-        Assert.True(pool.Return(1, "c"u8, 80, c.A));
+        Assert.True(pool.Return(1, "c"u8, 80, TcpSocket.Adopt(c.A)));
         Assert.Equal(2, pool.GetCounts().Keys);
     }
 
@@ -119,7 +119,7 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
         using UpstreamConnectionPool pool = Pool();
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
 
-        Assert.False(pool.Return(1, "h"u8, 80, socket));
+        Assert.False(pool.Return(1, "h"u8, 80, TcpSocket.Adopt(socket)));
         Assert.True(IsDisposed(socket));
     }
 
@@ -128,12 +128,12 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
     {
         using UpstreamConnectionPool pool = Pool();
         SocketPair old = await PairAsync(), fresh = await PairAsync();
-        pool.Return(1, "h"u8, 80, old.A);
+        pool.Return(1, "h"u8, 80, TcpSocket.Adopt(old.A));
         _time.Advance(TimeSpan.FromSeconds(4));
-        pool.Return(1, "h"u8, 80, fresh.A);
+        pool.Return(1, "h"u8, 80, TcpSocket.Adopt(fresh.A));
         _time.Advance(TimeSpan.FromSeconds(6));   // old: 10 s idle, fresh: 6 s
 
-        Assert.Same(fresh.A, pool.Rent(1, "h"u8, 80));
+        Assert.Same(TcpSocket.Adopt(fresh.A), pool.Rent(1, "h"u8, 80));
         Assert.True(IsDisposed(old.A));
         Assert.Equal(1, pool.GetCounts().Expired);
     }
@@ -143,8 +143,8 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
     {
         using UpstreamConnectionPool pool = Pool();
         SocketPair a = await PairAsync(), b = await PairAsync();
-        pool.Return(1, "a"u8, 80, a.A);
-        pool.Return(1, "b"u8, 443, b.A);
+        pool.Return(1, "a"u8, 80, TcpSocket.Adopt(a.A));
+        pool.Return(1, "b"u8, 443, TcpSocket.Adopt(b.A));
         Assert.Equal(2, pool.GetCounts().Keys);
 
         _time.Advance(TimeSpan.FromSeconds(5));   // first sweep at timeout/2: nothing is old enough yet
@@ -163,12 +163,12 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
     {
         using UpstreamConnectionPool pool = Pool();
         SocketPair alive = await PairAsync(), closed = await PairAsync();
-        pool.Return(1, "h"u8, 80, alive.A);
-        pool.Return(1, "h"u8, 80, closed.A);   // newest: tried first
+        pool.Return(1, "h"u8, 80, TcpSocket.Adopt(alive.A));
+        pool.Return(1, "h"u8, 80, TcpSocket.Adopt(closed.A));   // newest: tried first
         closed.B.Dispose();                     // the server's FIN
         Assert.True(await WaitReadableAsync(closed.A));
 
-        Assert.Same(alive.A, pool.Rent(1, "h"u8, 80));
+        Assert.Same(TcpSocket.Adopt(alive.A), pool.Rent(1, "h"u8, 80));
         Assert.True(IsDisposed(closed.A));
         Assert.Equal(1, pool.GetCounts().Stale);
     }
@@ -178,21 +178,21 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
     {
         using UpstreamConnectionPool pool = Pool();
         SocketPair first = await PairAsync(), second = await PairAsync();
-        pool.Return(1, "h"u8, 80, first.A);
+        pool.Return(1, "h"u8, 80, TcpSocket.Adopt(first.A));
         first.B.Dispose();
         Assert.True(await WaitReadableAsync(first.A));
 
         // Back for less than FreshWithoutCheck and the request can go again on a fresh connection:
         // handed out unchecked (no poll); the exchange's one retry covers the dead socket.
-        Assert.Same(first.A, pool.Rent(1, "h"u8, 80, canRetry: true));
+        Assert.Same(TcpSocket.Adopt(first.A), pool.Rent(1, "h"u8, 80, canRetry: true));
 
         // The same dead socket for a request that cannot be retried: checked, discarded.
-        pool.Return(1, "h"u8, 80, first.A);
+        pool.Return(1, "h"u8, 80, TcpSocket.Adopt(first.A));
         Assert.Null(pool.Rent(1, "h"u8, 80, canRetry: false));
         Assert.True(IsDisposed(first.A));
 
         // A retryable request, but the connection idled past FreshWithoutCheck: checked again.
-        pool.Return(1, "h"u8, 80, second.A);
+        pool.Return(1, "h"u8, 80, TcpSocket.Adopt(second.A));
         second.B.Dispose();
         Assert.True(await WaitReadableAsync(second.A));
         _time.Advance(UpstreamConnectionPool.FreshWithoutCheck);
@@ -207,15 +207,15 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
         SocketPair pair = await PairAsync();
 
         // An exchange read its response through the engine's loop, so the loop watches the socket.
-        ValueTask<int> read = SocketOperation.ReceiveAsync(pair.A, new byte[16]);
+        ValueTask<int> read = TcpSocket.Adopt(pair.A).ReceiveAsync(new byte[16]);
         pair.B.Send("HTTP/1.1 204 No Content\r\n\r\n"u8);
         Assert.True(await read > 0);
-        pool.Return(1, "h"u8, 80, pair.A);
+        pool.Return(1, "h"u8, 80, TcpSocket.Adopt(pair.A));
 
         // The server closes the idle keep-alive connection; the loop marks it without any syscall.
         pair.B.Shutdown(SocketShutdown.Send);
         var seen = System.Diagnostics.Stopwatch.StartNew();
-        while (SocketOperation.IsOpen(pair.A))
+        while (TcpSocket.Adopt(pair.A).IsOpen)
         {
             Assert.True(seen.Elapsed < TimeSpan.FromSeconds(10), "the loop never saw the FIN");
             await Task.Delay(5);
@@ -231,7 +231,7 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
     {
         using UpstreamConnectionPool pool = Pool();
         SocketPair pair = await PairAsync();
-        pool.Return(1, "h"u8, 80, pair.A);
+        pool.Return(1, "h"u8, 80, TcpSocket.Adopt(pair.A));
         await pair.B.SendAsync("HTTP/1.1 408 Request Timeout\r\n\r\n"u8.ToArray(), SocketFlags.None);
         Assert.True(await WaitReadableAsync(pair.A));
 
@@ -244,13 +244,13 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
     {
         UpstreamConnectionPool pool = Pool();
         SocketPair a = await PairAsync(), b = await PairAsync();
-        pool.Return(1, "h"u8, 80, a.A);
+        pool.Return(1, "h"u8, 80, TcpSocket.Adopt(a.A));
 
         pool.Dispose();
 
         Assert.True(IsDisposed(a.A));
         Assert.Null(pool.Rent(1, "h"u8, 80));
-        Assert.False(pool.Return(1, "h"u8, 80, b.A));
+        Assert.False(pool.Return(1, "h"u8, 80, TcpSocket.Adopt(b.A)));
         Assert.True(IsDisposed(b.A));
     }
 
@@ -259,11 +259,11 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
     {
         using UpstreamConnectionPool pool = Pool();
         SocketPair pair = await PairAsync();
-        pool.Return(7, "www.example.com"u8, 443, pair.A);
+        pool.Return(7, "www.example.com"u8, 443, TcpSocket.Adopt(pair.A));
 
         void Cycle()
         {
-            Socket socket = pool.Rent(7, "WWW.example.com"u8, 443) ?? throw new InvalidOperationException("miss");
+            TcpSocket socket = pool.Rent(7, "WWW.example.com"u8, 443) ?? throw new InvalidOperationException("miss");
             pool.Return(7, "www.example.com"u8, 443, socket);
         }
 
@@ -286,17 +286,17 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
         {
             Socket socket = (await PairAsync()).A;
             sockets.Add(socket);
-            pool.Return(i % 2, "h"u8, 80, socket);
+            pool.Return(i % 2, "h"u8, 80, TcpSocket.Adopt(socket));
         }
 
-        var inUse = new ConcurrentDictionary<Socket, bool>();
+        var inUse = new ConcurrentDictionary<TcpSocket, bool>();
         int conflicts = 0;
         Task[] workers = Enumerable.Range(0, 4).Select(w => Task.Run(() =>
         {
             for (int i = 0; i < 500; i++)
             {
                 int egress = (w + i) % 2;
-                Socket? socket = pool.Rent(egress, "h"u8, 80);
+                TcpSocket? socket = pool.Rent(egress, "h"u8, 80);
                 if (socket is null)
                 {
                     continue;

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using Engine.Tests.Tunnel;
 using Engine.Upstream;
+using Engine.Transport;
 
 namespace Engine.Tests.Upstream;
 
@@ -65,7 +66,7 @@ public class UpstreamConnectorTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         Task<string> node = FakeSocksNodeAsync(pair.B, null, null, 0);
-        ConnectStatus status = await Socks5Connector.HandshakeAsync(pair.A, "example.com", 443, null, null, default);
+        ConnectStatus status = await Socks5Connector.HandshakeAsync(TcpSocket.Adopt(pair.A), "example.com", 443, null, null, default);
         Assert.Equal(ConnectStatus.Connected, status);
         Assert.Equal("example.com:443", await node.WaitAsync(Timeout));
     }
@@ -75,7 +76,7 @@ public class UpstreamConnectorTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         Task<string> node = FakeSocksNodeAsync(pair.B, "u1", "p1", 0);
-        Assert.Equal(ConnectStatus.Connected, await Socks5Connector.HandshakeAsync(pair.A, "example.com", 80, "u1", "p1", default));
+        Assert.Equal(ConnectStatus.Connected, await Socks5Connector.HandshakeAsync(TcpSocket.Adopt(pair.A), "example.com", 80, "u1", "p1", default));
         await node.WaitAsync(Timeout);
     }
 
@@ -84,7 +85,7 @@ public class UpstreamConnectorTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         Task<string> node = FakeSocksNodeAsync(pair.B, "u1", "p1", 0);
-        Assert.Equal(ConnectStatus.NodeAuthFailed, await Socks5Connector.HandshakeAsync(pair.A, "example.com", 80, "u1", "wrong", default));
+        Assert.Equal(ConnectStatus.NodeAuthFailed, await Socks5Connector.HandshakeAsync(TcpSocket.Adopt(pair.A), "example.com", 80, "u1", "wrong", default));
         Assert.Equal("auth-failed", await node.WaitAsync(Timeout));
     }
 
@@ -99,7 +100,7 @@ public class UpstreamConnectorTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         Task<string> node = FakeSocksNodeAsync(pair.B, null, null, reply);
-        Assert.Equal(Enum.Parse<ConnectStatus>(expected), await Socks5Connector.HandshakeAsync(pair.A, "example.com", 80, null, null, default));
+        Assert.Equal(Enum.Parse<ConnectStatus>(expected), await Socks5Connector.HandshakeAsync(TcpSocket.Adopt(pair.A), "example.com", 80, null, null, default));
         await node.WaitAsync(Timeout);
     }
 
@@ -108,7 +109,7 @@ public class UpstreamConnectorTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         pair.B.Shutdown(SocketShutdown.Both);
-        Assert.Equal(ConnectStatus.NodeUnavailable, await Socks5Connector.HandshakeAsync(pair.A, "example.com", 80, null, null, default));
+        Assert.Equal(ConnectStatus.NodeUnavailable, await Socks5Connector.HandshakeAsync(TcpSocket.Adopt(pair.A), "example.com", 80, null, null, default));
     }
 
     private static async Task<string> FakeHttpNodeAsync(Socket node, string answer)
@@ -131,7 +132,7 @@ public class UpstreamConnectorTests
         using SocketPair pair = await SocketPair.CreateAsync();
         Task<string> node = FakeHttpNodeAsync(pair.B, "HTTP/1.1 200 Connection established\r\n\r\nSSH-2.0-banner");
         (ConnectStatus status, NodeAnswer answer, ReadOnlyMemory<byte> early) =
-            await HttpProxyConnector.ConnectAsync(pair.A, "example.com", 22, "Basic dTpw", default);
+            await HttpProxyConnector.ConnectAsync(TcpSocket.Adopt(pair.A), "example.com", 22, "Basic dTpw", default);
         string request = await node.WaitAsync(Timeout);
 
         Assert.Equal(ConnectStatus.Connected, status);
@@ -165,7 +166,7 @@ public class UpstreamConnectorTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         Task<string> node = FakeHttpNodeAsync(pair.B, answer);
-        (ConnectStatus status, _, _) = await HttpProxyConnector.ConnectAsync(pair.A, "example.com", 443, null, default);
+        (ConnectStatus status, _, _) = await HttpProxyConnector.ConnectAsync(TcpSocket.Adopt(pair.A), "example.com", 443, null, default);
         Assert.Equal(Enum.Parse<ConnectStatus>(expected), status);
         await node.WaitAsync(Timeout);
     }
@@ -175,7 +176,7 @@ public class UpstreamConnectorTests
     {
         using SocketPair pair = await SocketPair.CreateAsync();
         pair.B.Shutdown(SocketShutdown.Send);
-        (ConnectStatus status, _, _) = await HttpProxyConnector.ConnectAsync(pair.A, "example.com", 443, null, default);
+        (ConnectStatus status, _, _) = await HttpProxyConnector.ConnectAsync(TcpSocket.Adopt(pair.A), "example.com", 443, null, default);
         Assert.Equal(ConnectStatus.NodeUnavailable, status);
     }
 }

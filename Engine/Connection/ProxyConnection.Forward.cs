@@ -52,7 +52,7 @@ internal sealed partial class ProxyConnection
 
         _exchange ??= new HttpExchange(_input, _output, _aborted, _draining);
         _request.ExchangeStarted = true;
-        Socket? upstream = route.Socket;
+        TcpSocket? upstream = route.Socket;
         bool reused = route.Reused;
         while (true)
         {
@@ -100,7 +100,7 @@ internal sealed partial class ProxyConnection
             {
                 if (upstream is not null)
                 {
-                    SocketOperation.Close(upstream);
+                    upstream.Close();
                 }
                 upstream = null;
             }

@@ -39,7 +39,7 @@ internal sealed partial class ProxyConnection
             return clientContinues;
         }
 
-        Socket target = route.Socket!;
+        TcpSocket target = route.Socket!;
         WriteConnectionEstablished();
         if (!route.Early.IsEmpty)
         {
@@ -50,7 +50,7 @@ internal sealed partial class ProxyConnection
 
         if (!await FlushAsync().ConfigureAwait(false))
         {
-            SocketOperation.Close(target);
+            target.Close();
             EndAnswered(new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Connect), ExchangeFailure.None);
             return false;
         }

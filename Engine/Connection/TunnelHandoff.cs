@@ -23,7 +23,7 @@ internal sealed class TunnelHandoff : IConnectionTail
 {
     private readonly ProxyServices _services;
     private readonly TunnelRelay _relay;
-    private readonly Socket _target;
+    private readonly TcpSocket _target;
     private readonly RequestAdmission _admission;
     private readonly Node? _entered;
     private readonly Node? _node;
@@ -36,7 +36,7 @@ internal sealed class TunnelHandoff : IConnectionTail
     private Action<object?>? _ended;
     private object? _endedState;
 
-    public TunnelHandoff(ProxyServices services, in RequestState request, TunnelRelay relay, Socket target, RequestAdmission admission,
+    public TunnelHandoff(ProxyServices services, in RequestState request, TunnelRelay relay, TcpSocket target, RequestAdmission admission,
         Router router, IPEndPoint client, ReadOnlySpan<byte> method, ReadOnlySpan<byte> requestTarget, ReadOnlySpan<byte> rules)
     {
         _services = services;
@@ -97,7 +97,7 @@ internal sealed class TunnelHandoff : IConnectionTail
     private void End(TunnelResult result)
     {
         _relay.Dispose();
-        SocketOperation.Close(_target);
+        _target.Close();
         _request.BytesIn += result.BytesFromClient;
         _request.BytesOut += result.BytesFromTarget;
         _request.EndAnswered(result.Termination, ExchangeFailure.None, _services.Limiter);

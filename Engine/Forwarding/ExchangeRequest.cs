@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Engine.Http;
 using Engine.Limits;
+using Engine.Transport;
 using Engine.Upstream;
 
 namespace Engine.Forwarding;
@@ -15,7 +16,7 @@ namespace Engine.Forwarding;
 internal readonly record struct ExchangeRequest(
     RequestHead Head,
     Node Node,
-    Socket Upstream,
+    TcpSocket Upstream,
     bool Pooled,
     bool CanRetry,
     ExchangeSettings Settings,

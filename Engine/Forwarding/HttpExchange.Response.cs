@@ -38,7 +38,7 @@ internal sealed partial class HttpExchange
         NodeAnswer NodeAnswer = default);
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    private async ValueTask<ResponseRelay> RelayResponseAsync(Socket upstream, SocketReader upstreamReader)
+    private async ValueTask<ResponseRelay> RelayResponseAsync(TcpSocket upstream, SocketReader upstreamReader)
     {
         RequestHead head = Head;
         ExchangeSettings settings = Settings;
@@ -264,7 +264,7 @@ internal sealed partial class HttpExchange
     }
 
     /// <summary>101 Switching Protocols (WebSocket through an absolute URI): relay bytes from here on.</summary>
-    private async Task<(RelayOutcome Outcome, TerminationState Termination)> RelayUpgradeAsync(Socket upstream, SocketReader upstreamReader)
+    private async Task<(RelayOutcome Outcome, TerminationState Termination)> RelayUpgradeAsync(TcpSocket upstream, SocketReader upstreamReader)
     {
         ForwardedResponseWriter.WriteHead(_clientOutput, _response, Settings.EngineName, Head.TargetHost, default);
         if (upstreamReader.TryRead(out ReadResult early))

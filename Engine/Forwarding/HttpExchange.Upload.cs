@@ -18,7 +18,7 @@ internal sealed partial class HttpExchange
     }
 
     /// <summary>Streams the request body to the target as it arrives, framing bytes included.</summary>
-    private async Task<UploadResult> UploadBodyAsync(Socket upstream, SocketReader upstreamReader, CancellationToken cancellationToken)
+    private async Task<UploadResult> UploadBodyAsync(TcpSocket upstream, SocketReader upstreamReader, CancellationToken cancellationToken)
     {
         RequestHead head = Head;
         long remaining = head.Framing == BodyFraming.ContentLength ? head.ContentLength : long.MaxValue;
@@ -48,7 +48,7 @@ internal sealed partial class HttpExchange
                 sending = true;
                 foreach (ReadOnlyMemory<byte> segment in body)
                 {
-                    await SocketOperation.SendAsync(upstream, segment, cancellationToken).ConfigureAwait(false);
+                    await upstream.SendAsync(segment, cancellationToken).ConfigureAwait(false);
                 }
 
                 _bytesIn += body.Length;

@@ -120,7 +120,7 @@ internal sealed partial class HttpExchange : IDisposable
     public void Dispose() => _deadline?.Dispose();
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    private async ValueTask<ExchangeResult> ExchangeAsync(Socket upstream, SocketReader upstreamReader)
+    private async ValueTask<ExchangeResult> ExchangeAsync(TcpSocket upstream, SocketReader upstreamReader)
     {
         bool canRetry = _request.CanRetry;
 
@@ -128,7 +128,7 @@ internal sealed partial class HttpExchange : IDisposable
         WriteUpstreamHead();
         try
         {
-            await SocketOperation.SendAsync(upstream, _upstreamHead.WrittenMemory, _aborted).ConfigureAwait(false);
+            await upstream.SendAsync(_upstreamHead.WrittenMemory, _aborted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
         {

@@ -5,7 +5,7 @@ namespace Engine.Transport;
 
 /// <summary>
 /// The Linux calls the engine's own socket loop makes (<see cref="EpollLoop"/>,
-/// <see cref="EpollSocket"/>), and the one map from errno to <see cref="SocketError"/>. x86-64
+/// <see cref="TcpSocket"/>), and the one map from errno to <see cref="SocketError"/>. x86-64
 /// only: <c>struct epoll_event</c> is packed there and aligned elsewhere; other machines keep the
 /// runtime's sockets (<see cref="EpollLoop.Enabled"/>).
 /// </summary>
@@ -28,6 +28,12 @@ internal static unsafe partial class Epoll
     private const int FSetFl = 4;
     private const int ORdWr = 2;
     private const int ONonBlock = 0x800;
+    private const int AfInet = 2;
+    private const int AfInet6 = 10;
+    private const int SockStream = 1;
+    private const int SockNonBlock = 0x800;
+    private const int SockCloexec = 0x80000;
+    private const int IpProtoTcp = 6;
 
     public const int EAgain = 11;
     public const int EInProgress = 115;
@@ -95,11 +101,14 @@ internal static unsafe partial class Epoll
         return n;
     }
 
-    /// <summary>Starts a non-blocking connect: 0 done, else the errno (<see cref="EInProgress"/>: wait until writable).</summary>
-    public static int StartConnect(SafeHandle socket, ReadOnlySpan<byte> address)
+    /// <summary>
+    /// Starts a non-blocking connect: 0 done, else the errno (<see cref="EInProgress"/>: wait until
+    /// writable). <paramref name="setNonBlocking"/> for a socket the runtime made, which is blocking
+    /// until its first async call and never makes one here; the engine's own are non-blocking from birth.
+    /// </summary>
+    public static int StartConnect(SafeHandle socket, ReadOnlySpan<byte> address, bool setNonBlocking)
     {
-        // A socket the runtime made is blocking until its first async call; this one never makes one.
-        if (fcntl(socket, FSetFl, ORdWr | ONonBlock) != 0)
+        if (setNonBlocking && fcntl(socket, FSetFl, ORdWr | ONonBlock) != 0)
         {
             return Marshal.GetLastPInvokeError();
         }
@@ -116,6 +125,64 @@ internal static unsafe partial class Epoll
         int error = 0;
         uint length = sizeof(int);
         return getsockopt(socket, SolSocket, SoError, &error, &length) == 0 ? error : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>Room for <c>sockaddr_in6</c>, the larger of the two.</summary>
+    public const int AddressCapacity = 28;
+
+    /// <summary>A TCP socket, non-blocking and close-on-exec from birth (no <c>fcntl</c> later): its descriptor, or -1 with errno set.</summary>
+    public static int OpenStream(bool v6) => socket(v6 ? AfInet6 : AfInet, SockStream | SockNonBlock | SockCloexec, IpProtoTcp);
+
+    /// <summary>The next queued connection, non-blocking and close-on-exec: its descriptor and the peer's address, or -1 with errno set.</summary>
+    public static int Accept(SafeHandle listening, Span<byte> address, out int length)
+    {
+        uint size = (uint)address.Length;
+        int descriptor;
+        fixed (byte* p = address)
+        {
+            descriptor = accept4(listening, p, &size, SockNonBlock | SockCloexec);
+        }
+
+        length = (int)Math.Min(size, (uint)address.Length);
+        return descriptor;
+    }
+
+    public static int Bind(SafeHandle socket, ReadOnlySpan<byte> address)
+    {
+        fixed (byte* p = address)
+        {
+            return bind(socket, p, (uint)address.Length);
+        }
+    }
+
+    public static int Shutdown(SafeHandle socket, int how) => shutdown(socket, how);
+
+    public static int SetOption(SafeHandle socket, int level, int name, int value) => setsockopt(socket, level, name, &value, sizeof(int));
+
+    public static int Close(int descriptor) => close(descriptor);
+
+    /// <summary>The endpoint in a <c>sockaddr_in</c> or <c>sockaddr_in6</c>; null for any other family.</summary>
+    public static System.Net.IPEndPoint? ReadAddress(ReadOnlySpan<byte> address)
+    {
+        if (address.Length < 16)
+        {
+            return null;
+        }
+
+        ushort family = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(address);
+        int port = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(address[2..]);
+        if (family == AfInet)
+        {
+            return new System.Net.IPEndPoint(new System.Net.IPAddress(address.Slice(4, 4)), port);
+        }
+
+        if (family == AfInet6 && address.Length >= 28)
+        {
+            uint scope = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(address[24..]);
+            return new System.Net.IPEndPoint(new System.Net.IPAddress(address.Slice(8, 16), scope), port);
+        }
+
+        return null;
     }
 
     /// <summary>Writes <c>sockaddr_in</c> or <c>sockaddr_in6</c> for <paramref name="endPoint"/>; returns its length.</summary>
@@ -179,6 +246,24 @@ internal static unsafe partial class Epoll
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int getsockopt(SafeHandle fd, int level, int name, int* value, uint* length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int accept4(SafeHandle fd, byte* address, uint* length, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int bind(SafeHandle fd, byte* address, uint length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int shutdown(SafeHandle fd, int how);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int setsockopt(SafeHandle fd, int level, int name, int* value, uint length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
 
     // fcntl(2) is variadic; on x86-64 an int argument travels in the same register either way.
     [LibraryImport("libc", SetLastError = true)]

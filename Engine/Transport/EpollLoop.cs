@@ -94,7 +94,7 @@ internal sealed unsafe class EpollLoop
 
             for (int i = 0; i < n; i++)
             {
-                EpollSocket.Dispatch(events[i].Data, events[i].Events);
+                TcpSocket.Dispatch(events[i].Data, events[i].Events);
             }
         }
     }

@@ -5,7 +5,7 @@ using System.Threading.Tasks.Sources;
 namespace Engine.Transport;
 
 /// <summary>
-/// One direction of an <see cref="EpollSocket"/>: at most one receive (reader) or one send or
+/// One direction of a <see cref="TcpSocket"/>: at most one receive (reader) or one send or
 /// connect (writer) at a time, tried at once while the direction may be ready, parked until the
 /// loop's next edge when it is not.
 /// </summary>
@@ -29,7 +29,7 @@ internal sealed class EpollOperation : IValueTaskSource<int>
     private const int Parked = 1;
     private const int Claimed = 2;
 
-    private readonly EpollSocket _owner;
+    private readonly TcpSocket _owner;
     private readonly bool _isReader;
     private ManualResetValueTaskSourceCore<int> _core;
     private int _edges;
@@ -42,7 +42,7 @@ internal sealed class EpollOperation : IValueTaskSource<int>
     private CancellationToken _token;
     private CancellationTokenRegistration _registration;
 
-    public EpollOperation(EpollSocket owner, bool isReader)
+    public EpollOperation(TcpSocket owner, bool isReader)
     {
         _owner = owner;
         _isReader = isReader;
@@ -104,9 +104,10 @@ internal sealed class EpollOperation : IValueTaskSource<int>
         // drained, its first zero-byte wait (a tunnel's target side) parks without a peek.
         _owner.Reader.MarkDrainedIfNew();
         int before = Volatile.Read(ref _edges);
-        int errno = Epoll.StartConnect(_owner.Handle, address);
+        int errno = Epoll.StartConnect(_owner.Handle, address, setNonBlocking: _owner.IsAdopted);
         if (errno == 0)
         {
+            _owner.OnConnected();
             return new ValueTask<int>(0);
         }
 
@@ -307,6 +308,11 @@ internal sealed class EpollOperation : IValueTaskSource<int>
                     if (_hungUp && errno == 0)
                     {
                         errno = 111;   // hung up without a pending error: the peer refused or reset
+                    }
+
+                    if (errno == 0)
+                    {
+                        _owner.OnConnected();
                     }
 
                     return true;

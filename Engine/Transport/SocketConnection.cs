@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 
 namespace Engine.Transport;
 
@@ -13,14 +12,14 @@ namespace Engine.Transport;
 /// </summary>
 internal sealed class SocketConnection : IAsyncDisposable
 {
-    private readonly Socket _socket;
+    private readonly TcpSocket _socket;
 
-    public SocketConnection(Socket socket)
+    public SocketConnection(TcpSocket socket, IPEndPoint remoteEndPoint)
     {
         _socket = socket;
         Input = new SocketReader(socket, client: true);
         Output = new SocketWriter(socket);
-        RemoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
+        RemoteEndPoint = remoteEndPoint;
     }
 
     public SocketReader Input { get; }
@@ -42,13 +41,13 @@ internal sealed class SocketConnection : IAsyncDisposable
     public void HandOver(IConnectionTail tail) => Tail = tail;
 
     /// <summary>Closes at once: pending reads and writes end.</summary>
-    public void Abort() => SocketOperation.Close(_socket);
+    public void Abort() => _socket.Close();
 
     public async ValueTask DisposeAsync()
     {
         // The handler is done: send what it wrote, pass the end on as a FIN, then close.
         await Output.CompleteAsync().ConfigureAwait(false);
         Input.Complete();
-        SocketOperation.Close(_socket);
+        _socket.Close();
     }
 }

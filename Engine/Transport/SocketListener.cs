@@ -12,7 +12,8 @@ namespace Engine.Transport;
 /// </summary>
 internal sealed class SocketListener : IDisposable
 {
-    private readonly Socket _socket;
+    private readonly Socket _socket;        // the runtime's: bind, listen, options, or systemd's inherited one
+    private readonly TcpSocket _listening;  // the same socket as the engine's loop waits on it and accepts from it
     private readonly ConnectionCounter _counter;
     private readonly Func<SocketConnection, Task> _onConnection;
     private readonly Func<SocketConnection, Task> _onOverloaded;
@@ -23,11 +24,12 @@ internal sealed class SocketListener : IDisposable
     private long _acceptPauses;
     private readonly Action<SocketError>? _onAcceptPaused;
     private static readonly Func<Socket, ValueTask<Socket>> RuntimeAccept = static listening => listening.AcceptAsync(CancellationToken.None);
-    private Func<Socket, ValueTask<Socket>> _accept = RuntimeAccept;
+    private Func<Socket, ValueTask<Socket>>? _accept;   // a test's fault seam; null: accept4(2) on the engine's loop, else the runtime's
 
     // Pause after an accept that failed for lack of descriptors or memory: doubling from 10 ms to 1 s.
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
+    private static readonly IPEndPoint UnknownPeer = new(IPAddress.IPv6None, 0);   // a family accept4 cannot give for TCP; kept total
 
     public SocketListener(IPEndPoint endPoint, int backlog, ConnectionCounter counter, Func<SocketConnection, Task> onConnection, Func<SocketConnection, Task> onOverloaded,
         Action<SocketError>? onAcceptPaused = null)
@@ -46,6 +48,7 @@ internal sealed class SocketListener : IDisposable
         _socket.Bind(endPoint);
         _socket.Listen(backlog);
         EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+        _listening = Listening(_socket);
     }
 
     /// <summary>
@@ -62,6 +65,17 @@ internal sealed class SocketListener : IDisposable
         _onOverloaded = onOverloaded;
         _socket = listening;
         EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+        _listening = Listening(_socket);
+    }
+
+    private static TcpSocket Listening(Socket socket)
+    {
+        if (EpollLoop.Enabled)
+        {
+            TcpSocket.PrepareListener(socket);   // accept4 answers EAGAIN when nothing is queued, and the loop waits for the edge
+        }
+
+        return TcpSocket.Adopt(socket);
     }
 
     /// <summary>The bound endpoint (the real port when 0 was configured).</summary>
@@ -70,13 +84,14 @@ internal sealed class SocketListener : IDisposable
     public int ActiveConnections => _active.Count;
 
     /// <summary>
-    /// How the loop takes the next client off the listening socket: <see cref="Socket.AcceptAsync(CancellationToken)"/>.
+    /// Replaces how the loop takes the next client off the listening socket (by default
+    /// <c>accept4(2)</c> on the engine's loop, elsewhere <see cref="Socket.AcceptAsync(CancellationToken)"/>).
     /// A fault seam for tests (an accept that fails with EMFILE cannot be provoked on a shared box
     /// without starving every other process of descriptors); set before <see cref="Start"/>.
     /// </summary>
     internal Func<Socket, ValueTask<Socket>> Accept
     {
-        get => _accept;
+        get => _accept ?? RuntimeAccept;
         set => _accept = value ?? throw new ArgumentNullException(nameof(value));
     }
 
@@ -112,17 +127,40 @@ internal sealed class SocketListener : IDisposable
         TimeSpan backoff = FirstBackoff;
         while (true)
         {
-            Socket client;
+            TcpSocket client;
+            IPEndPoint? peer;
             try
             {
-                if (ReferenceEquals(_accept, RuntimeAccept))
+                if (_accept is null && EpollLoop.Enabled)
                 {
-                    // On the engine's loop: wait there, so the runtime's accept completes at once on
-                    // the loop's thread and the connection starts where its sockets will wait.
-                    await SocketOperation.WaitForConnectionAsync(_socket).ConfigureAwait(false);
-                }
+                    // On the engine's loop: accept until the queue is empty, then wait for its edge
+                    // there, so the connection starts on the loop's thread where its sockets will wait.
+                    while (true)
+                    {
+                        int edges = _listening.Reader.Edges;
+                        TcpSocket? next = _listening.TryAccept(out peer, out SocketError error);
+                        if (next is not null)
+                        {
+                            client = next;
+                            break;
+                        }
 
-                client = await _accept(_socket).ConfigureAwait(false);
+                        if (error != SocketError.WouldBlock)
+                        {
+                            throw new SocketException((int)error);
+                        }
+
+                        await _listening.WaitReadableAsync(edges).ConfigureAwait(false);
+                    }
+                }
+                else
+                {
+                    Socket accepted = await (_accept ?? RuntimeAccept)(_socket).ConfigureAwait(false);
+                    accepted.NoDelay = true;
+                    peer = accepted.RemoteEndPoint as IPEndPoint;
+                    client = TcpSocket.Adopt(accepted);
+                    client.MarkAccepted();
+                }
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
             {
@@ -148,9 +186,7 @@ internal sealed class SocketListener : IDisposable
 
             backoff = FirstBackoff;
             Interlocked.Exchange(ref _lastAccept, Environment.TickCount64);
-            client.NoDelay = true;
-            SocketOperation.Accepted(client);
-            var connection = new SocketConnection(client) { Admitted = _counter.TryAcquire(), Listener = this };
+            var connection = new SocketConnection(client, peer ?? UnknownPeer) { Admitted = _counter.TryAcquire(), Listener = this };
 
             // Registered before it runs: RunAsync goes synchronously as far as it can, and a client
             // that is already gone finishes (and removes itself) before RunAsync returns. Adding it
@@ -230,7 +266,7 @@ internal sealed class SocketListener : IDisposable
     /// <summary>Stops accepting; open connections continue.</summary>
     public async Task StopAcceptingAsync()
     {
-        SocketOperation.Close(_socket);   // wakes the accept loop's wait on the engine's loop
+        _listening.Close();   // wakes the accept loop's wait on the engine's loop
         if (_accepting is not null)
         {
             await _accepting.ConfigureAwait(false);
@@ -250,7 +286,7 @@ internal sealed class SocketListener : IDisposable
         return await Task.WhenAny(drained.Task, Task.Delay(timeout)).ConfigureAwait(false) == drained.Task;
     }
 
-    public void Dispose() => SocketOperation.Close(_socket);
+    public void Dispose() => _listening.Close();
 
     /// <summary>Connections still running (accepted and not yet ended).</summary>
     public int OpenConnections => _active.Count;

@@ -7,10 +7,9 @@ using System.Threading.Tasks.Sources;
 namespace Engine.Transport;
 
 /// <summary>
-/// One send, receive or connect on any socket: the engine's only way to move bytes through a
-/// socket on the data path (client reads and writes, upstream exchanges, both directions of a
-/// tunnel). On Linux x86-64 they go through the engine's own loop (<see cref="EpollLoop"/>);
-/// elsewhere through pooled event args, as described here.
+/// One send, receive or connect on a runtime socket, where the engine's own loop does not run
+/// (<see cref="EpollLoop.Enabled"/> false: other platforms, or <c>ENGINE_RUNTIME_SOCKETS=1</c>):
+/// the way a <see cref="TcpSocket"/> moves bytes there, on pooled event args as described here.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -54,11 +53,6 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
     /// <summary>Receives into <paramref name="buffer"/> (empty: waits until data is there, without a buffer); 0 is the peer's FIN.</summary>
     public static ValueTask<int> ReceiveAsync(Socket socket, Memory<byte> buffer, CancellationToken token = default)
     {
-        if (EpollLoop.Enabled)
-        {
-            return EpollSocket.For(socket).ReceiveAsync(buffer, token);
-        }
-
         if (token.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<int>(token);
@@ -72,11 +66,6 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
     /// <summary>Sends all of <paramref name="data"/> (a stream socket's send completes only when the kernel took every byte).</summary>
     public static ValueTask<int> SendAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken token = default)
     {
-        if (EpollLoop.Enabled)
-        {
-            return EpollSocket.For(socket).SendAsync(data, token);
-        }
-
         if (token.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<int>(token);
@@ -90,11 +79,6 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
     /// <summary>Connects <paramref name="socket"/>; a cancelled token aborts the attempt (the socket is then closed).</summary>
     public static ValueTask<int> ConnectAsync(Socket socket, EndPoint endPoint, CancellationToken token = default)
     {
-        if (EpollLoop.Enabled && endPoint is IPEndPoint ip)
-        {
-            return EpollSocket.For(socket).ConnectAsync(ip, token);
-        }
-
         if (token.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<int>(token);
@@ -104,48 +88,6 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
         operation.RemoteEndPoint = endPoint;
         return operation.Start(socket, Direction.Connect, token);
     }
-
-    /// <summary>
-    /// Closes a data-path socket; its waiting operations end with
-    /// <see cref="SocketError.OperationAborted"/>. Every socket that moved bytes through this type is
-    /// closed here, not by <see cref="Socket.Dispose()"/>: on the engine's own loop a closed
-    /// descriptor leaves epoll without an event, and nothing else would wake its waiters.
-    /// </summary>
-    public static void Close(Socket socket)
-    {
-        if (EpollLoop.Enabled)
-        {
-            EpollSocket.Close(socket);
-        }
-        else
-        {
-            socket.Dispose();
-        }
-    }
-
-    /// <summary>
-    /// On the engine's own loop: completes when <paramref name="listening"/> has a connection
-    /// queued, on the loop's thread, so the accept after it completes there at once. Elsewhere
-    /// completes at once (the runtime's accept waits by itself).
-    /// </summary>
-    public static ValueTask<int> WaitForConnectionAsync(Socket listening) =>
-        EpollLoop.Enabled ? EpollSocket.For(listening).WaitForConnectionAsync() : new ValueTask<int>(0);
-
-    /// <summary>
-    /// A client just accepted: on the engine's loop its first wait parks without a peek, since
-    /// joining the loop reports bytes that came before as an edge (one syscall per connection).
-    /// </summary>
-    public static void Accepted(Socket client)
-    {
-        if (EpollLoop.Enabled)
-        {
-            EpollSocket.For(client).Reader.MarkDrainedIfNew();
-        }
-    }
-
-    /// <summary>Whether a connection may be offered again: no error, reset or FIN seen on it.</summary>
-    public static bool IsOpen(Socket socket) =>
-        EpollLoop.Enabled && EpollSocket.Find(socket) is { } known ? known.IsOpen : socket.Connected;
 
     private static SocketOperation Rent()
     {

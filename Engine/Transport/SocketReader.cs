@@ -27,7 +27,7 @@ internal sealed class SocketReader : PipeReader
     /// <summary>Beyond this, a caller that examined everything and still wants more gets a completed read.</summary>
     public const int MaxBufferSize = 1024 * 1024;
 
-    private Socket? _socket;
+    private TcpSocket? _socket;
     private IMemoryOwner<byte>? _owner;
     private byte[]? _buffer;
     private int _start;      // first unconsumed byte
@@ -49,17 +49,17 @@ internal sealed class SocketReader : PipeReader
     /// a connection idle between requests (or holding a tunnel) keeps no buffer; a broken
     /// connection surfaces as <see cref="ConnectionResetException"/>, as every client read expects.
     /// </summary>
-    public SocketReader(Socket socket, bool client)
+    public SocketReader(TcpSocket socket, bool client)
     {
         _client = client;
         Attach(socket);
     }
 
     /// <summary>The socket read from (null when detached).</summary>
-    public Socket? Socket => _socket;
+    public TcpSocket? Socket => _socket;
 
     /// <summary>Reads from <paramref name="socket"/> until <see cref="Complete"/>; the socket stays the caller's.</summary>
-    public void Attach(Socket socket)
+    public void Attach(TcpSocket socket)
     {
         _socket = socket;
         _start = _end = _examined = 0;
@@ -103,7 +103,7 @@ internal sealed class SocketReader : PipeReader
             return new ValueTask<ReadResult>(TakeResult());
         }
 
-        ValueTask<int> receive = SocketOperation.ReceiveAsync(_socket!, free, cancellationToken);
+        ValueTask<int> receive = _socket!.ReceiveAsync(free, cancellationToken);
         if (receive.IsCompletedSuccessfully)
         {
             Received(receive.Result, free.Length);
@@ -138,7 +138,7 @@ internal sealed class SocketReader : PipeReader
             if (_buffer is null)
             {
                 // Zero-byte wait first: the block is taken only once there is something to put in it.
-                ValueTask<int> wait = SocketOperation.ReceiveAsync(_socket!, Memory<byte>.Empty, cancellationToken);
+                ValueTask<int> wait = _socket!.ReceiveAsync(Memory<byte>.Empty, cancellationToken);
                 if (!wait.IsCompletedSuccessfully)
                 {
                     await wait.ConfigureAwait(false);
@@ -157,7 +157,7 @@ internal sealed class SocketReader : PipeReader
                 return TakeResult();
             }
 
-            ValueTask<int> receive = SocketOperation.ReceiveAsync(_socket!, free, cancellationToken);
+            ValueTask<int> receive = _socket!.ReceiveAsync(free, cancellationToken);
             int received = receive.IsCompletedSuccessfully ? receive.Result : await receive.ConfigureAwait(false);
             Received(received, free.Length);
             return TakeResult();
@@ -278,14 +278,7 @@ internal sealed class SocketReader : PipeReader
     public override void CancelPendingRead()
     {
         _cancelPending = true;
-        try
-        {
-            _socket?.Shutdown(SocketShutdown.Receive);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // Already closed: the pending read ends on its own.
-        }
+        _socket?.Shutdown(SocketShutdown.Receive);   // false when already closed: the pending read ends on its own
     }
 
     /// <summary>Detaches from the socket and returns the buffer; the reader can be attached again.</summary>

@@ -22,7 +22,7 @@ namespace Engine.Transport;
 /// </remarks>
 internal sealed class SocketWriter : PipeWriter
 {
-    private readonly Socket _socket;
+    private readonly TcpSocket _socket;
     private IMemoryOwner<byte>? _owner;
     private byte[]? _buffer;
     private int _length;
@@ -36,10 +36,10 @@ internal sealed class SocketWriter : PipeWriter
     private List<(IMemoryOwner<byte> Owner, int Length)>? _sealed;
     private long _sealedBytes;
 
-    public SocketWriter(Socket socket) => _socket = socket;
+    public SocketWriter(TcpSocket socket) => _socket = socket;
 
     /// <summary>The socket written to (the tunnel relay takes it over after the connection's last answer).</summary>
-    public Socket Socket => _socket;
+    public TcpSocket Socket => _socket;
 
     public override bool CanGetUnflushedBytes => true;
 
@@ -86,7 +86,7 @@ internal sealed class SocketWriter : PipeWriter
         ValueTask<int> send;
         try
         {
-            send = SocketOperation.SendAsync(_socket, _buffer.AsMemory(0, _length), cancellationToken);
+            send = _socket.SendAsync(_buffer.AsMemory(0, _length), cancellationToken);
         }
         catch (ObjectDisposedException)
         {
@@ -130,12 +130,12 @@ internal sealed class SocketWriter : PipeWriter
         {
             foreach ((IMemoryOwner<byte> owner, int length) in _sealed!)
             {
-                await SocketOperation.SendAsync(_socket, owner.Memory[..length], cancellationToken).ConfigureAwait(false);
+                await _socket.SendAsync(owner.Memory[..length], cancellationToken).ConfigureAwait(false);
             }
 
             if (_length > 0)
             {
-                await SocketOperation.SendAsync(_socket, _buffer.AsMemory(0, _length), cancellationToken).ConfigureAwait(false);
+                await _socket.SendAsync(_buffer.AsMemory(0, _length), cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
@@ -205,14 +205,7 @@ internal sealed class SocketWriter : PipeWriter
             return;
         }
 
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Send);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // Already closed or reset: the client sees the end either way.
-        }
+        _socket.Shutdown(SocketShutdown.Send);   // false when already closed or reset: the client sees the end either way
     }
 
     private void Reserve(int sizeHint)

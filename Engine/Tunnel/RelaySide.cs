@@ -43,5 +43,5 @@ internal abstract class RelaySide
             ? new SocketSide(socket, isClient: true, reader, writer)
             : new PipeSide(input, output);
 
-    public static RelaySide ForTarget(Socket target) => new SocketSide(target, isClient: false, buffered: null);
+    public static RelaySide ForTarget(TcpSocket target) => new SocketSide(target, isClient: false, buffered: null);
 }

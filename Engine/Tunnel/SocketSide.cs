@@ -5,14 +5,14 @@ using Engine.Transport;
 
 namespace Engine.Tunnel;
 
-/// <summary>A socket as a relay end: pooled <see cref="SocketOperation"/>s, nothing per read.</summary>
+/// <summary>A socket as a relay end: nothing allocated per read or send.</summary>
 internal sealed class SocketSide : RelaySide
 {
-    private readonly Socket _socket;
+    private readonly TcpSocket _socket;
     private readonly SocketWriter? _writer;   // the client connection's writer: the FIN goes out once, through it
     private SocketReader? _buffered;   // the head reader, while it still holds client bytes
 
-    public SocketSide(Socket socket, bool isClient, SocketReader? buffered, SocketWriter? writer = null)
+    public SocketSide(TcpSocket socket, bool isClient, SocketReader? buffered, SocketWriter? writer = null)
         : base(isClient)
     {
         _socket = socket;
@@ -27,7 +27,7 @@ internal sealed class SocketSide : RelaySide
             return new ValueTask<int>(taken);
         }
 
-        return SocketOperation.ReceiveAsync(_socket, buffer);
+        return _socket.ReceiveAsync(buffer);
     }
 
     private bool TakeBuffered(Memory<byte> buffer, out int taken)
@@ -52,7 +52,7 @@ internal sealed class SocketSide : RelaySide
         return true;
     }
 
-    public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> data) => SocketOperation.SendAsync(_socket, data);
+    public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> data) => _socket.SendAsync(data);
 
     public override void ShutdownSend(bool closing)
     {
@@ -61,7 +61,7 @@ internal sealed class SocketSide : RelaySide
             // The tunnel ends here: close now, and the close sends the FIN. The owner's close later
             // finds it closed; the connection's writer sends nothing after a tunnel.
             _writer?.CompleteAtClose();
-            SocketOperation.Close(_socket);
+            _socket.Close();
             return;
         }
 
@@ -71,28 +71,15 @@ internal sealed class SocketSide : RelaySide
             return;
         }
 
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Send);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // Already reset or closed: the far end sees the end either way.
-        }
+        _socket.Shutdown(SocketShutdown.Send);   // false when already reset or closed: the far end sees the end either way
     }
 
     public override void Abort()
     {
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-        }
+        _socket.Shutdown(SocketShutdown.Both);
 
         // Closing is what ends a send blocked on a peer that stopped reading; the connection
         // writes nothing after a tunnel, so its later dispose finds the socket closed.
-        SocketOperation.Close(_socket);
+        _socket.Close();
     }
 }

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
 using Engine.Diagnostics;
+using Engine.Transport;
 
 namespace Engine.Tunnel;
 
@@ -34,7 +35,7 @@ internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDis
     private int _firstCause;   // TerminationState packed: cause << 8 | phase; 0 = none yet
     private long _reported;    // bytes already given to _traffic
 
-    public TunnelRelay(RelaySide client, Socket target, TimeSpan idleTimeout, CancellationToken shutdown, TimeProvider? time = null, ITrafficSink? traffic = null)
+    public TunnelRelay(RelaySide client, TcpSocket target, TimeSpan idleTimeout, CancellationToken shutdown, TimeProvider? time = null, ITrafficSink? traffic = null)
     {
         _client = client;
         _target = RelaySide.ForTarget(target);

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Sockets;
 using Engine.Targets;
 
+using Engine.Transport;
+
 namespace Engine.Upstream;
 
 /// <summary>
@@ -12,7 +14,7 @@ namespace Engine.Upstream;
 /// </summary>
 internal readonly record struct ConnectResult(
     ConnectStatus Status,
-    Socket? Socket = null,
+    TcpSocket? Socket = null,
     IPEndPoint? RemoteEndPoint = null,
     PolicyVerdict Verdict = PolicyVerdict.Allowed,
     AddressClass AddressClass = AddressClass.Public,

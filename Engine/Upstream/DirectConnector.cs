@@ -80,7 +80,7 @@ internal sealed class DirectConnector
     private async ValueTask<ConnectResult> TryConnectAsync(IPAddress address, int port, CancellationToken deadline, CancellationToken shutdown)
     {
         var endPoint = new IPEndPoint(address, port);
-        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var socket = TcpSocket.Create(address.AddressFamily);
         try
         {
             if (_localEndPoint is not null)
@@ -88,17 +88,17 @@ internal sealed class DirectConnector
                 socket.Bind(_localEndPoint.AddressFamily == address.AddressFamily ? _localEndPoint : new IPEndPoint(IPAddress.IPv6Any, 0));
             }
 
-            await SocketOperation.ConnectAsync(socket, endPoint, deadline).ConfigureAwait(false);
+            await socket.ConnectAsync(endPoint, deadline).ConfigureAwait(false);
             return new ConnectResult(ConnectStatus.Connected, socket, endPoint);
         }
         catch (OperationCanceledException)
         {
-            SocketOperation.Close(socket);
+            socket.Close();
             return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.TimedOut, RemoteEndPoint: endPoint);
         }
         catch (SocketException e)
         {
-            SocketOperation.Close(socket);
+            socket.Close();
             ConnectStatus status = e.SocketErrorCode == SocketError.TimedOut ? ConnectStatus.TimedOut : ConnectStatus.Refused;
             return new ConnectResult(status, RemoteEndPoint: endPoint, SocketError: e.SocketErrorCode);
         }

@@ -18,7 +18,7 @@ internal static class HttpProxyConnector
     public const int MaxResponseHeadBytes = 16 * 1024;
 
     public static async ValueTask<(ConnectStatus Status, NodeAnswer Answer, ReadOnlyMemory<byte> Early)> ConnectAsync(
-        Socket node, string host, int port, string? proxyAuthorization, CancellationToken cancellationToken)
+        TcpSocket node, string host, int port, string? proxyAuthorization, CancellationToken cancellationToken)
     {
         var request = new StringBuilder(128);
         string authority = host.Contains(':', StringComparison.Ordinal) ? $"[{host}]:{port}" : $"{host}:{port}";
@@ -33,7 +33,7 @@ internal static class HttpProxyConnector
         try
         {
             int length = Encoding.ASCII.GetBytes(request.ToString(), buffer);
-            await SocketOperation.SendAsync(node, buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            await node.SendAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
 
             int headLength = -1;
             int filled = 0;
@@ -44,7 +44,7 @@ internal static class HttpProxyConnector
                     return (ConnectStatus.NodeProtocolError, default, default);
                 }
 
-                int n = await SocketOperation.ReceiveAsync(node, buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                int n = await node.ReceiveAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
                 if (n == 0)
                 {
                     return (ConnectStatus.NodeUnavailable, default, default);

@@ -21,9 +21,9 @@ internal sealed class IdleConnectionList
     /// <summary>Timestamp of the last rent or return, for dropping keys nobody uses.</summary>
     public long LastUsed { get; set; }
 
-    public void Push(Socket socket, long timestamp) => _entries[_count++] = new Entry(socket, timestamp);
+    public void Push(TcpSocket socket, long timestamp) => _entries[_count++] = new Entry(socket, timestamp);
 
-    public Socket PopNewest(out long returnedAt)
+    public TcpSocket PopNewest(out long returnedAt)
     {
         Entry entry = _entries[--_count];
         _entries[_count] = default;
@@ -37,7 +37,7 @@ internal sealed class IdleConnectionList
         int expired = 0;
         while (expired < _count && _entries[expired].ReturnedAt <= cutoff)
         {
-            SocketOperation.Close(_entries[expired].Socket);
+            _entries[expired].Socket.Close();
             expired++;
         }
 
@@ -55,12 +55,12 @@ internal sealed class IdleConnectionList
     {
         for (int i = 0; i < _count; i++)
         {
-            SocketOperation.Close(_entries[i].Socket);
+            _entries[i].Socket.Close();
         }
 
         Array.Clear(_entries, 0, _count);
         _count = 0;
     }
 
-    private readonly record struct Entry(Socket Socket, long ReturnedAt);
+    private readonly record struct Entry(TcpSocket Socket, long ReturnedAt);
 }

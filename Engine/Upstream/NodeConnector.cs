@@ -62,7 +62,7 @@ internal sealed class NodeConnector : INodeConnector
         CancellationTokenSource deadline = _deadlines.Start(_connectTimeout, shutdown);
         try
         {
-            Socket? socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
+            TcpSocket? socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
             if (socket is null)
             {
                 return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.NodeUnavailable);
@@ -99,7 +99,7 @@ internal sealed class NodeConnector : INodeConnector
             {
                 if (socket is not null)
                 {
-                    SocketOperation.Close(socket);
+                    socket.Close();
                 }
             }
         }
@@ -110,7 +110,7 @@ internal sealed class NodeConnector : INodeConnector
     }
 
     // Hands the socket to the result so the finally above does not close it.
-    private static ConnectResult Keep(ref Socket? socket, ConnectResult result)
+    private static ConnectResult Keep(ref TcpSocket? socket, ConnectResult result)
     {
         socket = null;
         return result;
@@ -130,13 +130,13 @@ internal sealed class NodeConnector : INodeConnector
         CancellationTokenSource deadline = _deadlines.Start(_connectTimeout, shutdown);
         try
         {
-            Socket? socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
+            TcpSocket? socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
             if (socket is null)
             {
                 return false;
             }
 
-            SocketOperation.Close(socket);
+            socket.Close();
             return true;
         }
         finally
@@ -146,7 +146,7 @@ internal sealed class NodeConnector : INodeConnector
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    private async ValueTask<Socket?> ConnectToNodeAsync(Node node, CancellationToken deadline)
+    private async ValueTask<TcpSocket?> ConnectToNodeAsync(Node node, CancellationToken deadline)
     {
         ResolveResult resolved = await _dns.ResolveAsync(node.Host!, deadline).ConfigureAwait(false);
         if (resolved.Status != ResolveStatus.Resolved)
@@ -156,15 +156,15 @@ internal sealed class NodeConnector : INodeConnector
 
         foreach (IPAddress address in resolved.Addresses)
         {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            var socket = TcpSocket.Create(address.AddressFamily);
             try
             {
-                await SocketOperation.ConnectAsync(socket, new IPEndPoint(address, node.Port), deadline).ConfigureAwait(false);
+                await socket.ConnectAsync(new IPEndPoint(address, node.Port), deadline).ConfigureAwait(false);
                 return socket;
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
-                SocketOperation.Close(socket);
+                socket.Close();
                 if (deadline.IsCancellationRequested)
                 {
                     return null;

@@ -85,7 +85,7 @@ internal sealed class NodeProber : IDisposable
         ConnectResult result = await _connector.ConnectAsync(node, _host, _port, ConnectPurpose.Tunnel, _stop.Token).ConfigureAwait(false);
         if (result.Socket is not null)
         {
-            SocketOperation.Close(result.Socket);
+            result.Socket.Close();
         }
 
         return result.Status == ConnectStatus.Connected;

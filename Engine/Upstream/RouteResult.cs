@@ -1,5 +1,7 @@
 using System.Net.Sockets;
 
+using Engine.Transport;
+
 namespace Engine.Upstream;
 
 /// <summary>
@@ -9,7 +11,7 @@ namespace Engine.Upstream;
 /// </summary>
 internal readonly record struct RouteResult(
     RouteStatus Status,
-    Socket? Socket = null,
+    TcpSocket? Socket = null,
     ReadOnlyMemory<byte> Early = default,
     bool Reused = false,
     ConnectResult Connect = default);

@@ -237,7 +237,7 @@ internal sealed class Router
 
             Node = node;
             UpstreamCredentials credentials = CredentialsFor(node);
-            Socket? reused = null;
+            TcpSocket? reused = null;
             ConnectResult connect;
             if (failed.Status != ConnectStatus.Connected)
             {

@@ -19,7 +19,7 @@ internal static class Socks5Connector
     private const byte MethodNoneAcceptable = 0xFF;
 
     public static async ValueTask<ConnectStatus> HandshakeAsync(
-        Socket node, string host, int port, string? username, string? password, CancellationToken cancellationToken)
+        TcpSocket node, string host, int port, string? username, string? password, CancellationToken cancellationToken)
     {
         byte[] buffer = new byte[600];   // largest message: RFC 1929 auth, 3 + 255 + 255 bytes
         bool withAuth = username is not null;
@@ -30,7 +30,7 @@ internal static class Socks5Connector
             buffer[n++] = Version;
             buffer[n++] = 1;
             buffer[n++] = withAuth ? MethodUserPass : MethodNoAuth;
-            await SocketOperation.SendAsync(node, buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+            await node.SendAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
             if (!await ReceiveExactlyAsync(node, buffer.AsMemory(0, 2), cancellationToken).ConfigureAwait(false))
             {
                 // Closed before answering: the node is down or shedding load, as when an HTTP node closes.
@@ -67,7 +67,7 @@ internal static class Socks5Connector
                 return ConnectStatus.NodeCannotCarry;
             }
 
-            await SocketOperation.SendAsync(node, buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+            await node.SendAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
             return await ReadReplyAsync(node, buffer, cancellationToken).ConfigureAwait(false);
         }
         catch (SocketException)
@@ -76,7 +76,7 @@ internal static class Socks5Connector
         }
     }
 
-    private static async ValueTask<ConnectStatus> AuthenticateAsync(Socket node, byte[] buffer, string username, string password, CancellationToken cancellationToken)
+    private static async ValueTask<ConnectStatus> AuthenticateAsync(TcpSocket node, byte[] buffer, string username, string password, CancellationToken cancellationToken)
     {
         int userLength = Encoding.UTF8.GetByteCount(username);
         int passLength = Encoding.UTF8.GetByteCount(password);
@@ -91,7 +91,7 @@ internal static class Socks5Connector
         n += Encoding.UTF8.GetBytes(username, buffer.AsSpan(n));
         buffer[n++] = (byte)passLength;
         n += Encoding.UTF8.GetBytes(password, buffer.AsSpan(n));
-        await SocketOperation.SendAsync(node, buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+        await node.SendAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
         if (!await ReceiveExactlyAsync(node, buffer.AsMemory(0, 2), cancellationToken).ConfigureAwait(false))
         {
             return ConnectStatus.NodeUnavailable;
@@ -129,7 +129,7 @@ internal static class Socks5Connector
         return n + 2;
     }
 
-    private static async ValueTask<ConnectStatus> ReadReplyAsync(Socket node, byte[] buffer, CancellationToken cancellationToken)
+    private static async ValueTask<ConnectStatus> ReadReplyAsync(TcpSocket node, byte[] buffer, CancellationToken cancellationToken)
     {
         // VER REP RSV ATYP, then BND.ADDR (length by ATYP) and BND.PORT, all consumed so that
         // the next byte on the socket is the target's.
@@ -172,11 +172,11 @@ internal static class Socks5Connector
         _ => ConnectStatus.NodeProtocolError,
     };
 
-    private static async ValueTask<bool> ReceiveExactlyAsync(Socket socket, Memory<byte> buffer, CancellationToken cancellationToken)
+    private static async ValueTask<bool> ReceiveExactlyAsync(TcpSocket socket, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         while (!buffer.IsEmpty)
         {
-            int n = await SocketOperation.ReceiveAsync(socket, buffer, cancellationToken).ConfigureAwait(false);
+            int n = await socket.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
             if (n == 0)
             {
                 return false;

@@ -105,12 +105,12 @@ internal sealed class UpstreamConnectionPool : IDisposable
     /// one turns out dead (idempotent, no body: the rule in the remarks) and the connection came
     /// back less than <see cref="FreshWithoutCheck"/> ago, well inside any server's keep-alive timeout.
     /// </summary>
-    public Socket? Rent(int egressId, ReadOnlySpan<byte> host, int port, bool canRetry = false)
+    public TcpSocket? Rent(int egressId, ReadOnlySpan<byte> host, int port, bool canRetry = false)
     {
         var key = new UpstreamLookup(egressId, host, port);
         while (true)
         {
-            Socket socket;
+            TcpSocket socket;
             bool fresh;
             lock (_lock)
             {
@@ -138,13 +138,13 @@ internal sealed class UpstreamConnectionPool : IDisposable
             // so the loop ends. The skip still refuses a socket whose FIN or reset the event loop has
             // already seen (no syscall: a flag), so a server's keep-alive close does not cost the
             // request its retry.
-            if ((canRetry && fresh && SocketOperation.IsOpen(socket)) || !IsStale(socket))
+            if ((canRetry && fresh && socket.IsOpen) || !IsStale(socket))
             {
                 Interlocked.Increment(ref _hits);
                 return socket;
             }
 
-            SocketOperation.Close(socket);
+            socket.Close();
             Interlocked.Increment(ref _stale);
         }
     }
@@ -153,11 +153,11 @@ internal sealed class UpstreamConnectionPool : IDisposable
     /// Offers a connection whose exchange ended cleanly and may be reused (see the remarks for
     /// when). Returns whether the pool kept it; if not, it has been disposed.
     /// </summary>
-    public bool Return(int egressId, ReadOnlySpan<byte> host, int port, Socket socket)
+    public bool Return(int egressId, ReadOnlySpan<byte> host, int port, TcpSocket socket)
     {
         ArgumentNullException.ThrowIfNull(socket);
         bool kept = false;
-        if (SocketOperation.IsOpen(socket) && host.Length <= UpstreamKeyComparer.MaxHostLength)
+        if (socket.IsOpen && host.Length <= UpstreamKeyComparer.MaxHostLength)
         {
             var key = new UpstreamLookup(egressId, host, port);
             lock (_lock)
@@ -183,7 +183,7 @@ internal sealed class UpstreamConnectionPool : IDisposable
 
         if (!kept)
         {
-            SocketOperation.Close(socket);
+            socket.Close();
             Interlocked.Increment(ref _rejected);
         }
 
@@ -235,19 +235,9 @@ internal sealed class UpstreamConnectionPool : IDisposable
     }
 
     // A pooled connection is idle HTTP/1.1: the server has nothing to say until it gets a request.
-    // Readable therefore means FIN or RST (Available == 0) or unsolicited bytes (e.g. a 408 sent
-    // before closing); neither connection can carry the next request.
-    private static bool IsStale(Socket socket)
-    {
-        try
-        {
-            return socket.Poll(0, SelectMode.SelectRead);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            return true;
-        }
-    }
+    // Readable therefore means FIN or RST or unsolicited bytes (e.g. a 408 sent before closing);
+    // neither connection can carry the next request.
+    private static bool IsStale(TcpSocket socket) => socket.HasInputOrEnded();
 
     private void Expire(IdleConnectionList list, long now)
     {

@@ -6,10 +6,11 @@ using Engine.Transport;
 namespace Engine.Tests.Transport;
 
 /// <summary>
-/// The engine's own epoll loop, driven directly (not through the <c>ENGINE_RUNTIME_SOCKETS</c>
-/// switch): the peer side of each pair is a runtime socket.
+/// The engine's own sockets on its epoll loop, driven directly (not through the
+/// <c>ENGINE_RUNTIME_SOCKETS</c> switch): descriptors it opened itself, and runtime sockets it
+/// adopted; the peer side of each pair is a runtime socket.
 /// </summary>
-public class EpollSocketTests
+public class TcpSocketTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
@@ -17,7 +18,7 @@ public class EpollSocketTests
     public async Task ReceiveAsync_DataAndFinArriveWhileParked_ReturnsTheDataThenTheEnd()
     {
         using SocketPair pair = await SocketPair.CreateAsync();
-        EpollSocket socket = EpollSocket.For(pair.B);
+        TcpSocket socket = TcpSocket.Adopt(pair.B);
         var buffer = new byte[64];
 
         // Parked first, so the bytes and the FIN come in as the loop's edges; the read that takes
@@ -43,7 +44,7 @@ public class EpollSocketTests
     public async Task ReceiveAsync_ZeroByteWaitAfterDrain_EndsWhenDataArrives()
     {
         using SocketPair pair = await SocketPair.CreateAsync();
-        EpollSocket socket = EpollSocket.For(pair.B);
+        TcpSocket socket = TcpSocket.Adopt(pair.B);
         var buffer = new byte[64];
         pair.A.Send("one"u8);
         Assert.Equal(3, await ReceiveAtLeastAsync(socket, buffer, 3));
@@ -61,23 +62,23 @@ public class EpollSocketTests
     public async Task ReceiveAsync_ParkedThenClosed_EndsWithOperationAborted()
     {
         using SocketPair pair = await SocketPair.CreateAsync();
-        EpollSocket socket = EpollSocket.For(pair.B);
+        TcpSocket socket = TcpSocket.Adopt(pair.B);
         ValueTask<int> pending = socket.ReceiveAsync(new byte[16], default);
         Assert.False(pending.IsCompleted);
 
         // Closing takes the descriptor out of epoll without an event: only Close wakes the waiter.
-        SocketOperation.Close(pair.B);
+        socket.Close();
 
         SocketException e = await Assert.ThrowsAsync<SocketException>(() => pending.AsTask().WaitAsync(Timeout));
         Assert.Equal(SocketError.OperationAborted, e.SocketErrorCode);
-        Assert.Throws<ObjectDisposedException>(() => EpollSocket.For(pair.B));
+        Assert.Throws<ObjectDisposedException>(() => TcpSocket.Adopt(pair.B));
     }
 
     [Fact]
     public async Task ReceiveAsync_ParkedThenCancelled_EndsCancelledAndTheSocketReadsOn()
     {
         using SocketPair pair = await SocketPair.CreateAsync();
-        EpollSocket socket = EpollSocket.For(pair.B);
+        TcpSocket socket = TcpSocket.Adopt(pair.B);
         using var cancel = new CancellationTokenSource();
         var buffer = new byte[16];
         ValueTask<int> pending = socket.ReceiveAsync(buffer, cancel.Token);
@@ -96,7 +97,7 @@ public class EpollSocketTests
         using SocketPair pair = await SocketPair.CreateAsync();
         pair.B.SendBufferSize = 16 * 1024;
         pair.A.ReceiveBufferSize = 16 * 1024;
-        EpollSocket socket = EpollSocket.For(pair.B);
+        TcpSocket socket = TcpSocket.Adopt(pair.B);
         byte[] data = new byte[4 * 1024 * 1024];
         new Random(7).NextBytes(data);
 
@@ -117,19 +118,102 @@ public class EpollSocketTests
     }
 
     [Fact]
-    public async Task ConnectAsync_Listening_ConnectsAndCarriesBytes()
+    public async Task ConnectAsync_OwnDescriptor_ConnectsFromTheBoundAddressAndCarriesBytes()
     {
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen(1);
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        TcpSocket client = TcpSocket.Create(AddressFamily.InterNetwork);
+        try
+        {
+            client.Bind(new IPEndPoint(IPAddress.Loopback, 0));   // the egress address, as DirectConnector binds it
+            await client.ConnectAsync((IPEndPoint)listener.LocalEndPoint!, default).AsTask().WaitAsync(Timeout);
+            using Socket accepted = await listener.AcceptAsync();
+            Assert.Equal(IPAddress.Loopback, ((IPEndPoint)accepted.RemoteEndPoint!).Address);
+            await client.SendAsync("hi"u8.ToArray(), default);
+            var buffer = new byte[2];
+            Assert.Equal(2, await accepted.ReceiveAsync(buffer));
+            Assert.Equal("hi"u8.ToArray(), buffer);
+            Assert.False(client.HasInputOrEnded());   // nothing sent back yet: a pooled connection like this one is fresh
 
-        await EpollSocket.For(client).ConnectAsync((IPEndPoint)listener.LocalEndPoint!, default).AsTask().WaitAsync(Timeout);
+            accepted.Send("x"u8);
+            Assert.True(await WaitUntilAsync(client.HasInputOrEnded));   // unsolicited bytes: not reusable
+        }
+        finally
+        {
+            client.Close();
+        }
+
+        Assert.True(client.IsClosed);
+        Assert.False(client.Shutdown(SocketShutdown.Send));   // closed: answered, not thrown
+    }
+
+    [Fact]
+    public async Task ConnectAsync_AdoptedRuntimeSocket_ConnectsAndCarriesBytes()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        using var runtime = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        TcpSocket client = TcpSocket.Adopt(runtime);
+
+        await client.ConnectAsync((IPEndPoint)listener.LocalEndPoint!, default).AsTask().WaitAsync(Timeout);
         using Socket accepted = await listener.AcceptAsync();
-        await EpollSocket.For(client).SendAsync("hi"u8.ToArray(), default);
+        await client.SendAsync("hi"u8.ToArray(), default);
         var buffer = new byte[2];
         Assert.Equal(2, await accepted.ReceiveAsync(buffer));
         Assert.Equal("hi"u8.ToArray(), buffer);
+        client.Close();
+        Assert.True(runtime.SafeHandle.IsClosed);   // closing the adopted socket disposes the runtime's
+    }
+
+    [Fact]
+    public async Task TryAccept_QueuedClients_TakesEachWithItsAddressThenWouldBlock()
+    {
+        using var runtime = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        runtime.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        runtime.Listen(8);
+        TcpSocket.PrepareListener(runtime);
+        TcpSocket listening = TcpSocket.Adopt(runtime);
+        try
+        {
+            Assert.Null(listening.TryAccept(out IPEndPoint? none, out SocketError empty));
+            Assert.Equal(SocketError.WouldBlock, empty);
+            Assert.Null(none);
+
+            // The wait parks until a client queues, then the accept takes it.
+            int edges = listening.Reader.Edges;
+            ValueTask<int> queued = listening.WaitReadableAsync(edges);
+            using var first = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await first.ConnectAsync(runtime.LocalEndPoint!);
+            await queued.AsTask().WaitAsync(Timeout);
+
+            TcpSocket accepted = listening.TryAccept(out IPEndPoint? peer, out SocketError error) ?? throw new InvalidOperationException(error.ToString());
+            try
+            {
+                Assert.Equal(first.LocalEndPoint, peer);
+                first.Send("abc"u8);
+                var buffer = new byte[8];
+                Assert.Equal(3, await ReceiveAtLeastAsync(accepted, buffer, 3));
+                await accepted.SendAsync("ok"u8.ToArray(), default);
+                Assert.Equal(2, await first.ReceiveAsync(buffer));
+            }
+            finally
+            {
+                accepted.Close();
+            }
+
+            // The engine's close of its own descriptor is the client's FIN.
+            Assert.Equal(0, await first.ReceiveAsync(new byte[1]).WaitAsync(Timeout));
+            Assert.Null(listening.TryAccept(out _, out error));
+            Assert.Equal(SocketError.WouldBlock, error);
+        }
+        finally
+        {
+            listening.Close();
+        }
+
+        Assert.Throws<ObjectDisposedException>(() => listening.TryAccept(out _, out _));
     }
 
     [Fact]
@@ -142,10 +226,11 @@ public class EpollSocketTests
             port = ((IPEndPoint)probe.LocalEndPoint!).Port;   // bound, never listening: the SYN is answered by a reset
         }
 
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        TcpSocket client = TcpSocket.Create(AddressFamily.InterNetwork);
         SocketException e = await Assert.ThrowsAsync<SocketException>(() =>
-            EpollSocket.For(client).ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), default).AsTask().WaitAsync(Timeout));
+            client.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), default).AsTask().WaitAsync(Timeout));
         Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
+        client.Close();
     }
 
     [Theory]
@@ -165,10 +250,11 @@ public class EpollSocketTests
         SocketAddress expected = endPoint.Serialize();
         Assert.Equal(expected.Size, length);
         Assert.Equal(expected.Buffer.Span[..expected.Size].ToArray(), written[..length].ToArray());
+        Assert.Equal(endPoint, Epoll.ReadAddress(written[..length]));   // what accept(2) hands back reads as the same endpoint
     }
 
     [Fact]
-    public async Task For_DescriptorOfASocketDisposedWithoutClose_ServesTheNextSocketWithThatNumber()
+    public async Task Adopt_DescriptorOfASocketDisposedWithoutClose_ServesTheNextSocketWithThatNumber()
     {
         // A socket disposed directly leaves its entry behind; the next socket that gets the number
         // must get an entry of its own (and its edges), not the dead one's.
@@ -176,7 +262,7 @@ public class EpollSocketTests
         for (int round = 0; round < 3; round++)
         {
             using SocketPair pair = await SocketPair.CreateAsync();
-            EpollSocket socket = EpollSocket.For(pair.B);
+            TcpSocket socket = TcpSocket.Adopt(pair.B);
             ValueTask<int> pending = socket.ReceiveAsync(buffer, default);
             pair.A.Send("x"u8);
             Assert.Equal(1, await pending.AsTask().WaitAsync(Timeout));
@@ -186,7 +272,17 @@ public class EpollSocketTests
         }
     }
 
-    private static async Task<int> ReceiveAtLeastAsync(EpollSocket socket, byte[] buffer, int count)
+    private static async Task<bool> WaitUntilAsync(Func<bool> condition)
+    {
+        for (int i = 0; i < 500 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        return condition();
+    }
+
+    private static async Task<int> ReceiveAtLeastAsync(TcpSocket socket, byte[] buffer, int count)
     {
         int total = 0;
         while (total < count)

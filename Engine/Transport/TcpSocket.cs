@@ -1,0 +1,374 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Engine.Transport;
+
+/// <summary>
+/// A data-path TCP socket: a client the listener accepted, a tunnel's target, an upstream node.
+/// On the engine's own loop (<see cref="EpollLoop.Enabled"/>) it is a descriptor the engine made
+/// itself — <c>accept4(2)</c> or <c>socket(2)</c>, non-blocking and close-on-exec from birth — with
+/// its two directions (<see cref="EpollOperation"/>), found by number in one process-wide table as
+/// HAProxy's fdtab. Elsewhere it wraps a runtime <see cref="Socket"/> and moves bytes through
+/// <see cref="SocketOperation"/>.
+/// </summary>
+/// <remarks>
+/// Why not the runtime's <see cref="Socket"/> on the loop: per tunnel its two sockets, their handles
+/// and the accepted peer's address objects were ~690 B of the ~3 KB allocated, and it cost a
+/// <c>poll(2)</c> before each accept and an <c>fcntl(2)</c> before each connect that a descriptor
+/// made non-blocking at birth does not need. A runtime socket can still be adopted
+/// (<see cref="Adopt"/>): the listener (bound, or passed by systemd) and tests' socket pairs.
+/// Every socket is closed through <see cref="Close"/>: a closed descriptor leaves epoll without an
+/// event, and nothing else would wake its waiters.
+/// </remarks>
+internal sealed class TcpSocket
+{
+    private const int IpProtoTcp = 6, TcpNoDelay = 1;
+
+    private static readonly Lock s_table = new();
+    private static TcpSocket?[] s_byDescriptor = new TcpSocket?[1024];
+    private static int s_generations;
+
+    private readonly SafeHandle _handle;   // owns the descriptor: a syscall in flight holds it open, so its number is never reused under it
+    private readonly Socket? _runtime;     // adopted, or every socket off the engine's loop
+    private readonly int _descriptor;
+    private readonly uint _generation;     // in the event's data with the descriptor: an event for a closed socket's number finds another generation
+    private readonly EpollOperation? _reader;
+    private readonly EpollOperation? _writer;
+    private int _registered;
+    private volatile bool _closed;
+    private volatile bool _connected;      // accepted, or its connect completed: only then may a pool offer it
+
+    private TcpSocket(SafeHandle handle, int descriptor, Socket? runtime)
+    {
+        _handle = handle;
+        _descriptor = descriptor;
+        _runtime = runtime;
+        if (EpollLoop.Enabled)
+        {
+            _generation = (uint)Interlocked.Increment(ref s_generations);
+            _reader = new EpollOperation(this, isReader: true);
+            _writer = new EpollOperation(this, isReader: false);
+        }
+    }
+
+    /// <summary>The receiving direction on the engine's loop.</summary>
+    internal EpollOperation Reader => _reader!;
+
+    /// <summary>The sending (and connecting) direction on the engine's loop.</summary>
+    internal EpollOperation Writer => _writer!;
+
+    internal SafeHandle Handle => _handle;
+
+    internal bool IsClosed => _closed || _handle.IsClosed;
+
+    /// <summary>A runtime socket this one wraps (made blocking by the runtime: its connect must set non-blocking first).</summary>
+    internal bool IsAdopted => _runtime is not null;
+
+    /// <summary>Connected, no error, reset or FIN seen, and not closed: a pooled upstream connection may be offered again.</summary>
+    public bool IsOpen => _reader is { } reader
+        ? _connected && !IsClosed && !reader.HungUp && !_writer!.HungUp
+        : _runtime!.Connected && !_runtime.SafeHandle.IsClosed;
+
+    /// <summary>A new socket for a connect, with Nagle off (every write the engine makes is a whole message).</summary>
+    public static TcpSocket Create(AddressFamily family)
+    {
+        if (!EpollLoop.Enabled)
+        {
+            return Wrap(new Socket(family, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true });
+        }
+
+        int descriptor = Epoll.OpenStream(family == AddressFamily.InterNetworkV6);
+        if (descriptor < 0)
+        {
+            throw new SocketException((int)Epoll.ToSocketError(Marshal.GetLastPInvokeError()));
+        }
+
+        var socket = Own(descriptor);
+        socket.SetOption(IpProtoTcp, TcpNoDelay, 1);
+        return socket;
+    }
+
+    /// <summary>
+    /// Wraps a runtime socket: the listener's, or a test's. On the engine's loop it joins the table
+    /// by its descriptor; the runtime socket keeps owning the descriptor and is disposed by <see cref="Close"/>.
+    /// </summary>
+    public static TcpSocket Adopt(Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        if (!EpollLoop.Enabled)
+        {
+            return Wrap(socket);
+        }
+
+        SafeSocketHandle handle = socket.SafeHandle;
+        ObjectDisposedException.ThrowIf(handle.IsClosed || handle.IsInvalid, socket);
+        int descriptor = (int)handle.DangerousGetHandle();
+        TcpSocket?[] table = Volatile.Read(ref s_byDescriptor);
+        if ((uint)descriptor < (uint)table.Length && table[descriptor] is { } known && ReferenceEquals(known._runtime, socket))
+        {
+            return known;   // adopted before: one entry per socket, or the second would abandon the first's waiters
+        }
+
+        return Enter(new TcpSocket(handle, descriptor, socket) { _connected = socket.Connected });
+    }
+
+    private static TcpSocket Wrap(Socket socket) => new(socket.SafeHandle, (int)socket.SafeHandle.DangerousGetHandle(), socket);
+
+    private static TcpSocket Own(int descriptor) => Enter(new TcpSocket(new Descriptor(descriptor), descriptor, runtime: null));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TcpSocket Enter(TcpSocket socket)
+    {
+        int descriptor = socket._descriptor;
+        lock (s_table)
+        {
+            TcpSocket?[] table = s_byDescriptor;
+            if (descriptor >= table.Length)
+            {
+                Array.Resize(ref table, Math.Max(table.Length * 2, descriptor + 1));
+                Volatile.Write(ref s_byDescriptor, table);
+            }
+
+            // The number is free in the kernel, so an entry still holding it belongs to a socket
+            // closed without Close (a runtime socket disposed by its maker, a handle finalized):
+            // wake whatever still waits on it.
+            table[descriptor]?.Abandon();
+            Volatile.Write(ref table[descriptor], socket);
+        }
+
+        return socket;
+    }
+
+    /// <summary>
+    /// Takes the next connection queued on this listening socket (non-blocking), with Nagle off;
+    /// null with <paramref name="error"/> <see cref="SocketError.WouldBlock"/> when none is queued.
+    /// </summary>
+    public TcpSocket? TryAccept(out IPEndPoint? peer, out SocketError error)
+    {
+        peer = null;
+        Span<byte> address = stackalloc byte[Epoll.AddressCapacity];
+        int descriptor = Epoll.Accept(_handle, address, out int length);
+        if (descriptor < 0)
+        {
+            error = Epoll.ToSocketError(Marshal.GetLastPInvokeError());
+            return null;
+        }
+
+        error = SocketError.Success;
+        TcpSocket client = Own(descriptor);
+        client._connected = true;
+        client.SetOption(IpProtoTcp, TcpNoDelay, 1);
+        client.MarkAccepted();
+        peer = Epoll.ReadAddress(address[..length]);
+        return client;
+    }
+
+    /// <summary>Its connect completed (called by the writer).</summary>
+    internal void OnConnected() => _connected = true;
+
+    /// <summary>
+    /// A client just accepted: on the engine's loop its first wait parks without a peek, since
+    /// joining the loop reports bytes that came before as an edge (one syscall per connection).
+    /// </summary>
+    internal void MarkAccepted() => _reader?.MarkDrainedIfNew();
+
+    /// <summary>Sets a listening runtime socket non-blocking, for <see cref="TryAccept"/>.</summary>
+    internal static void PrepareListener(Socket listening) => listening.Blocking = false;
+
+    /// <summary>Receives into <paramref name="buffer"/> (empty: waits until data is there, without a buffer); 0 is the peer's FIN.</summary>
+    public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken token = default) =>
+        _reader is { } reader ? reader.ReceiveAsync(buffer, token) : SocketOperation.ReceiveAsync(_runtime!, buffer, token);
+
+    /// <summary>Sends all of <paramref name="data"/>.</summary>
+    public ValueTask<int> SendAsync(ReadOnlyMemory<byte> data, CancellationToken token = default) =>
+        _writer is { } writer ? writer.SendAsync(data, token) : SocketOperation.SendAsync(_runtime!, data, token);
+
+    /// <summary>Connects; a cancelled token aborts the attempt (the caller then closes the socket).</summary>
+    public ValueTask<int> ConnectAsync(IPEndPoint endPoint, CancellationToken token = default)
+    {
+        if (_writer is null)
+        {
+            return SocketOperation.ConnectAsync(_runtime!, endPoint, token);
+        }
+
+        Span<byte> address = stackalloc byte[Epoll.AddressCapacity];
+        int length = Epoll.WriteAddress(endPoint, address);
+        return _writer.ConnectAsync(address[..length], token);
+    }
+
+    /// <summary>
+    /// Completes when this listening socket has a connection queued: at the loop's next edge after
+    /// <paramref name="edges"/> (read before the accept that found none), on the loop's thread, so
+    /// the connection accepted next starts where its sockets will wait.
+    /// </summary>
+    public ValueTask<int> WaitReadableAsync(int edges) => _reader!.WaitReadableAsync(edges);
+
+    /// <summary>Binds before a connect (the egress address); throws <see cref="SocketException"/> as the runtime's bind.</summary>
+    public void Bind(IPEndPoint local)
+    {
+        if (_runtime is not null)
+        {
+            _runtime.Bind(local);
+            return;
+        }
+
+        Span<byte> address = stackalloc byte[Epoll.AddressCapacity];
+        int length = Epoll.WriteAddress(local, address);
+        if (Epoll.Bind(_handle, address[..length]) != 0)
+        {
+            throw new SocketException((int)Epoll.ToSocketError(Marshal.GetLastPInvokeError()));
+        }
+    }
+
+    /// <summary>
+    /// Shuts a direction down; false when the socket was already reset or closed (the far end sees
+    /// the end either way).
+    /// </summary>
+    public bool Shutdown(SocketShutdown how)
+    {
+        try
+        {
+            if (_runtime is not null)
+            {
+                _runtime.Shutdown(how);
+                return true;
+            }
+
+            return Epoll.Shutdown(_handle, (int)how) == 0;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// An idle HTTP/1.1 connection with bytes or a FIN waiting (or broken): it cannot carry the next
+    /// request. One non-blocking peek.
+    /// </summary>
+    public bool HasInputOrEnded()
+    {
+        try
+        {
+            if (_reader is null)
+            {
+                return _runtime!.Poll(0, SelectMode.SelectRead);
+            }
+
+            return _closed || Epoll.Peek(_handle, out int errno) >= 0 || errno != Epoll.EAgain;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>Closes; waiting operations end with <see cref="SocketError.OperationAborted"/>.</summary>
+    public void Close()
+    {
+        if (_reader is null)
+        {
+            _runtime!.Dispose();
+            return;
+        }
+
+        _closed = true;   // from here a new operation fails at once
+        if (_runtime is not null)
+        {
+            _runtime.Dispose();
+        }
+        else
+        {
+            _handle.Dispose();   // the descriptor closes when no syscall holds it any more
+        }
+
+        Abandon();
+        lock (s_table)
+        {
+            TcpSocket?[] table = s_byDescriptor;
+            if (ReferenceEquals(table[_descriptor], this))
+            {
+                table[_descriptor] = null;
+            }
+        }
+    }
+
+    /// <summary>Runs on a loop's thread for each event.</summary>
+    public static void Dispatch(ulong data, uint events)
+    {
+        int descriptor = (int)(uint)data;
+        TcpSocket?[] table = Volatile.Read(ref s_byDescriptor);
+        if ((uint)descriptor < (uint)table.Length && table[descriptor] is { } entry && entry._generation == (uint)(data >> 32))
+        {
+            entry.OnEvents(events);
+        }
+    }
+
+    private void OnEvents(uint events)
+    {
+        // A FIN ends reading only; an error or a hang-up (both directions gone) ends both.
+        if ((events & (Epoll.EpollIn | Epoll.EpollErr | Epoll.EpollHup | Epoll.EpollRdHup)) != 0)
+        {
+            _reader!.Signal(hangUp: (events & (Epoll.EpollErr | Epoll.EpollHup | Epoll.EpollRdHup)) != 0);
+        }
+
+        if ((events & (Epoll.EpollOut | Epoll.EpollErr | Epoll.EpollHup)) != 0)
+        {
+            _writer!.Signal(hangUp: (events & (Epoll.EpollErr | Epoll.EpollHup)) != 0);
+        }
+    }
+
+    /// <summary>Joins a loop before the first wait: epoll reports a socket that is ready when it joins, so nothing that came earlier is missed.</summary>
+    internal void Register()
+    {
+        if (Volatile.Read(ref _registered) != 0 || Interlocked.Exchange(ref _registered, 1) != 0)
+        {
+            return;
+        }
+
+        int result;
+        try
+        {
+            result = Epoll.Add(EpollLoop.Next().Descriptor, _handle, ((ulong)_generation << 32) | (uint)_descriptor);
+        }
+        catch (ObjectDisposedException)
+        {
+            Abandon();
+            throw;
+        }
+
+        if (result != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            Abandon();   // the other direction may already be waiting for a loop it will never join
+            throw new SocketException((int)Epoll.ToSocketError(errno));
+        }
+    }
+
+    private void Abandon()
+    {
+        _closed = true;
+        _reader?.Abort();
+        _writer?.Abort();
+    }
+
+    private void SetOption(int level, int name, int value)
+    {
+        // Best effort, as the runtime's NoDelay on a socket the peer already reset: the
+        // connection's first read or write reports the real error.
+        _ = Epoll.SetOption(_handle, level, name, value);
+    }
+
+    /// <summary>A descriptor the engine opened: closed when the last syscall using it is done.</summary>
+    private sealed class Descriptor : SafeHandle
+    {
+        public Descriptor(int descriptor)
+            : base(invalidHandleValue: -1, ownsHandle: true) => SetHandle(descriptor);
+
+        public override bool IsInvalid => handle == -1;
+
+        protected override bool ReleaseHandle() => Epoll.Close((int)handle) == 0;
+    }
+}
