@@ -59,7 +59,7 @@ public class SystemdWatchdogTests
     public async Task Beat_AcceptLoopRunning_SendsWatchdog_AndStoppedLoop_WithholdsIt()
     {
         var counter = new ConnectionCounter(10);
-        using var listener = new SocketListener(new IPEndPoint(IPAddress.Loopback, 0), 16, counter, _ => Task.CompletedTask, _ => Task.CompletedTask);
+        using var listener = new SocketListener(new IPEndPoint(IPAddress.Loopback, 0), 16, counter, _ => ValueTask.CompletedTask, _ => ValueTask.CompletedTask);
         var notifier = new RecordingNotifier();
         var watchdog = new SystemdWatchdog(notifier, () => listener.IsAccepting, NullLogger.Instance);
 

@@ -17,8 +17,8 @@ public class SocketListenerTests
         using var listener = new SocketListener(listening, new ConnectionCounter(10), _ =>
         {
             served.TrySetResult();
-            return Task.CompletedTask;
-        }, _ => Task.CompletedTask);
+            return ValueTask.CompletedTask;
+        }, _ => ValueTask.CompletedTask);
 
         Assert.Equal(listening.LocalEndPoint, listener.EndPoint);
         Assert.False(listener.IsAccepting);
@@ -48,8 +48,8 @@ public class SocketListenerTests
         using var listener = new SocketListener(new IPEndPoint(IPAddress.Loopback, 0), 16, new ConnectionCounter(10), _ =>
         {
             seen.TrySetResult(Ambient.Value);
-            return Task.CompletedTask;
-        }, _ => Task.CompletedTask);
+            return ValueTask.CompletedTask;
+        }, _ => ValueTask.CompletedTask);
 
         Ambient.Value = "host scope";
         listener.Start();
@@ -68,9 +68,9 @@ public class SocketListenerTests
     {
         // Two engines started on one port must not share it (SO_REUSEPORT would let the kernel
         // split clients between them): the second start fails.
-        using var first = new SocketListener(new IPEndPoint(IPAddress.Loopback, 0), 16, new ConnectionCounter(10), _ => Task.CompletedTask, _ => Task.CompletedTask);
+        using var first = new SocketListener(new IPEndPoint(IPAddress.Loopback, 0), 16, new ConnectionCounter(10), _ => ValueTask.CompletedTask, _ => ValueTask.CompletedTask);
         SocketException refused = Assert.Throws<SocketException>(() =>
-            new SocketListener(first.EndPoint, 16, new ConnectionCounter(10), _ => Task.CompletedTask, _ => Task.CompletedTask));
+            new SocketListener(first.EndPoint, 16, new ConnectionCounter(10), _ => ValueTask.CompletedTask, _ => ValueTask.CompletedTask));
         Assert.Equal(SocketError.AddressAlreadyInUse, refused.SocketErrorCode);
     }
 
@@ -80,7 +80,7 @@ public class SocketListenerTests
         // A handler that is done before its first await: the whole connection runs and ends inside
         // the accept loop's call. The listener used to register it after that, and kept it forever.
         var counter = new ConnectionCounter(1000);
-        using var listener = new SocketListener(new IPEndPoint(IPAddress.Loopback, 0), 64, counter, _ => Task.CompletedTask, _ => Task.CompletedTask);
+        using var listener = new SocketListener(new IPEndPoint(IPAddress.Loopback, 0), 64, counter, _ => ValueTask.CompletedTask, _ => ValueTask.CompletedTask);
         listener.Start();
         for (int i = 0; i < 50; i++)
         {

@@ -88,7 +88,7 @@ internal sealed partial class AdminServer : IAsyncDisposable
             throw new InvalidOperationException("The admin server is already started.");
         }
 
-        _listener = new SocketListener(endPoint, Backlog, new ConnectionCounter(MaxConnections), RunAsync, RefuseAsync);
+        _listener = new SocketListener(endPoint, Backlog, new ConnectionCounter(MaxConnections), connection => new ValueTask(RunAsync(connection)), connection => new ValueTask(RefuseAsync(connection)));
         _listener.Start();
     }
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Security;
+using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using Engine.Diagnostics;
 using Engine.Errors;
@@ -70,12 +71,12 @@ internal sealed class ProxyServer : IAsyncDisposable
                 ClientProtocol protocol = binding.Protocol;
                 TlsCertificateSource? tls = binding.Certificate;
                 bool proxyHeader = binding.ProxyProtocol;
-                Func<SocketConnection, Task> serve = tls is null
+                Func<SocketConnection, ValueTask> serve = tls is null
                     ? transport => RunConnectionAsync(transport, protocol, proxyHeader)
-                    : transport => RunTlsConnectionAsync(transport, tls, proxyHeader);
-                Func<SocketConnection, Task> reject = protocol == ClientProtocol.Socks5 ? RejectOverloadedSocksAsync
-                    : tls is null ? RejectOverloadedAsync
-                    : transport => RejectOverloadedTlsAsync(transport, tls);
+                    : transport => new ValueTask(RunTlsConnectionAsync(transport, tls, proxyHeader));
+                Func<SocketConnection, ValueTask> reject = protocol == ClientProtocol.Socks5 ? transport => new ValueTask(RejectOverloadedSocksAsync(transport))
+                    : tls is null ? transport => new ValueTask(RejectOverloadedAsync(transport))
+                    : transport => new ValueTask(RejectOverloadedTlsAsync(transport, tls));
                 _listeners.Add(binding.Inherited is { } inherited
                     ? new SocketListener(inherited, _counter, serve, reject)
                     : new SocketListener(binding.EndPoint, _backlog, _counter, serve, reject));
@@ -103,7 +104,8 @@ internal sealed class ProxyServer : IAsyncDisposable
         }
     }
 
-    private async Task RunConnectionAsync(SocketConnection transport, ClientProtocol protocol, bool proxyHeader)
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
+    private async ValueTask RunConnectionAsync(SocketConnection transport, ClientProtocol protocol, bool proxyHeader)
     {
         IPEndPoint? client = proxyHeader ? await ReadProxyHeaderAsync(transport).ConfigureAwait(false) : transport.RemoteEndPoint;
         if (client is null)

@@ -34,6 +34,11 @@ internal sealed class SocketConnection : IAsyncDisposable
     /// <summary>Whether the connection took one of the listener's slots (ended with it).</summary>
     internal bool Admitted { get; set; }
 
+    /// <summary>Its neighbours in the listener's list of open connections (guarded by the listener).</summary>
+    internal SocketConnection? PreviousActive { get; set; }
+
+    internal SocketConnection? NextActive { get; set; }
+
     /// <summary>The listener that accepted it: ends it when a handed-over tail calls back.</summary>
     internal SocketListener? Listener { get; set; }
 

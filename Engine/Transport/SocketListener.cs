@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -15,9 +14,11 @@ internal sealed class SocketListener : IDisposable
     private readonly Socket _socket;        // the runtime's: bind, listen, options, or systemd's inherited one
     private readonly TcpSocket _listening;  // the same socket as the engine's loop waits on it and accepts from it
     private readonly ConnectionCounter _counter;
-    private readonly Func<SocketConnection, Task> _onConnection;
-    private readonly Func<SocketConnection, Task> _onOverloaded;
-    private readonly ConcurrentDictionary<SocketConnection, byte> _active = new();
+    private readonly Func<SocketConnection, ValueTask> _onConnection;
+    private readonly Func<SocketConnection, ValueTask> _onOverloaded;
+    private readonly Lock _activeLock = new();
+    private SocketConnection? _active;   // connections accepted and not yet ended, linked through themselves (no node per connection)
+    private int _activeCount;
     private TaskCompletionSource? _drained;   // set by WaitForConnectionsAsync; completed when the last connection ends
     private Task? _accepting;
     private long _lastAccept;
@@ -31,7 +32,7 @@ internal sealed class SocketListener : IDisposable
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
     private static readonly IPEndPoint UnknownPeer = new(IPAddress.IPv6None, 0);   // a family accept4 cannot give for TCP; kept total
 
-    public SocketListener(IPEndPoint endPoint, int backlog, ConnectionCounter counter, Func<SocketConnection, Task> onConnection, Func<SocketConnection, Task> onOverloaded,
+    public SocketListener(IPEndPoint endPoint, int backlog, ConnectionCounter counter, Func<SocketConnection, ValueTask> onConnection, Func<SocketConnection, ValueTask> onOverloaded,
         Action<SocketError>? onAcceptPaused = null)
     {
         _onAcceptPaused = onAcceptPaused;
@@ -55,7 +56,7 @@ internal sealed class SocketListener : IDisposable
     /// Accepts on a socket that is already bound and listening (one systemd passed by socket
     /// activation); the listener owns it from here on and accepts exactly as on one it bound.
     /// </summary>
-    public SocketListener(Socket listening, ConnectionCounter counter, Func<SocketConnection, Task> onConnection, Func<SocketConnection, Task> onOverloaded,
+    public SocketListener(Socket listening, ConnectionCounter counter, Func<SocketConnection, ValueTask> onConnection, Func<SocketConnection, ValueTask> onOverloaded,
         Action<SocketError>? onAcceptPaused = null)
     {
         ArgumentNullException.ThrowIfNull(listening);
@@ -81,7 +82,7 @@ internal sealed class SocketListener : IDisposable
     /// <summary>The bound endpoint (the real port when 0 was configured).</summary>
     public IPEndPoint EndPoint { get; }
 
-    public int ActiveConnections => _active.Count;
+    public int ActiveConnections => Volatile.Read(ref _activeCount);
 
     /// <summary>
     /// Replaces how the loop takes the next client off the listening socket (by default
@@ -192,7 +193,7 @@ internal sealed class SocketListener : IDisposable
             // that is already gone finishes (and removes itself) before RunAsync returns. Adding it
             // afterwards re-added finished connections for good: the 10-minute soak found ~7,000
             // of them held (heap 9 -> 54 MB).
-            _active[connection] = 0;
+            Track(connection);
             _ = RunAsync(connection);
         }
     }
@@ -205,7 +206,15 @@ internal sealed class SocketListener : IDisposable
         bool handedOver = false;
         try
         {
-            await (connection.Admitted ? _onConnection(connection) : _onOverloaded(connection)).ConfigureAwait(false);
+            if (connection.Admitted)
+            {
+                await _onConnection(connection).ConfigureAwait(false);
+            }
+            else
+            {
+                await _onOverloaded(connection).ConfigureAwait(false);
+            }
+
             if (connection.Tail is { } tail)
             {
                 handedOver = true;
@@ -239,11 +248,49 @@ internal sealed class SocketListener : IDisposable
                 _counter.Release();
             }
 
-            _active.TryRemove(connection, out _);
-            if (_active.IsEmpty && Volatile.Read(ref _drained) is { } drained)
+            if (Untrack(connection) && Volatile.Read(ref _drained) is { } drained)
             {
                 drained.TrySetResult();
             }
+        }
+    }
+
+    private void Track(SocketConnection connection)
+    {
+        lock (_activeLock)
+        {
+            connection.NextActive = _active;
+            if (_active is not null)
+            {
+                _active.PreviousActive = connection;
+            }
+
+            _active = connection;
+            _activeCount++;
+        }
+    }
+
+    /// <summary>Unlinks an ended connection; true when it was the last one open.</summary>
+    private bool Untrack(SocketConnection connection)
+    {
+        lock (_activeLock)
+        {
+            if (connection.PreviousActive is { } previous)
+            {
+                previous.NextActive = connection.NextActive;
+            }
+            else
+            {
+                _active = connection.NextActive;
+            }
+
+            if (connection.NextActive is { } next)
+            {
+                next.PreviousActive = connection.PreviousActive;
+            }
+
+            connection.PreviousActive = connection.NextActive = null;
+            return --_activeCount == 0;
         }
     }
 
@@ -278,7 +325,7 @@ internal sealed class SocketListener : IDisposable
     {
         var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Volatile.Write(ref _drained, drained);
-        if (_active.IsEmpty)
+        if (Volatile.Read(ref _activeCount) == 0)
         {
             drained.TrySetResult();   // the last one ended before the write above was seen
         }
@@ -289,12 +336,22 @@ internal sealed class SocketListener : IDisposable
     public void Dispose() => _listening.Close();
 
     /// <summary>Connections still running (accepted and not yet ended).</summary>
-    public int OpenConnections => _active.Count;
+    public int OpenConnections => Volatile.Read(ref _activeCount);
 
     /// <summary>Closes every connection still open: pending reads and writes end.</summary>
     public void AbortAll()
     {
-        foreach (SocketConnection connection in _active.Keys)
+        // A snapshot first: an abort can end its connection inline, which unlinks it.
+        var open = new List<SocketConnection>();
+        lock (_activeLock)
+        {
+            for (SocketConnection? c = _active; c is not null; c = c.NextActive)
+            {
+                open.Add(c);
+            }
+        }
+
+        foreach (SocketConnection connection in open)
         {
             connection.Abort();
         }
