@@ -74,6 +74,65 @@ public class PooledValueTaskBuilderTests
         Assert.Equal("request-7", await read);
     }
 
+    [Fact]
+    public async Task DefaultContext_ResumedOnAThreadWithAmbientValues_SeesNoneAndLeavesTheResumersOwn()
+    {
+        // Started under the default context (a fresh thread), resumed inline by a thread that
+        // carries an ambient value of its own: the method sees the default context's nothing, and
+        // the resumer gets its own value back, not what the method set.
+        var gate = new TaskCompletionSource();   // continuations inline, on the thread that completes it
+        ValueTask<string?> resumed = default;
+        var starter = new Thread(() => resumed = SetAfterResumeAsync(gate.Task));
+        starter.UnsafeStart();
+        starter.Join();
+
+        string? leftOnResumer = "unread";
+        var resumer = new Thread(() =>
+        {
+            Flowing.Value = "resumer's";
+            gate.SetResult();
+            leftOnResumer = Flowing.Value;
+        });
+        resumer.UnsafeStart();
+        resumer.Join();
+
+        Assert.True(resumed.IsCompletedSuccessfully);   // inline, on the resumer
+        Assert.Null(await resumed);
+        Assert.Equal("resumer's", leftOnResumer);
+    }
+
+    [Fact]
+    public async Task DefaultContext_ResumedOnADefaultThread_LeavesNothingBehind()
+    {
+        var gate = new TaskCompletionSource();
+        ValueTask<string?> resumed = default;
+        var starter = new Thread(() => resumed = SetAfterResumeAsync(gate.Task));
+        starter.UnsafeStart();
+        starter.Join();
+
+        string? leftOnResumer = "unread";
+        var resumer = new Thread(() =>
+        {
+            gate.SetResult();                             // resumes the method inline on this clean thread
+            leftOnResumer = Flowing.Value;
+        });
+        resumer.UnsafeStart();
+        resumer.Join();
+
+        Assert.True(resumed.IsCompletedSuccessfully);   // inline, on the resumer
+        Assert.Null(await resumed);
+        Assert.Null(leftOnResumer);                       // the method's "set after resume" did not stay on the thread
+    }
+
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private static async ValueTask<string?> SetAfterResumeAsync(Task gate)
+    {
+        await gate;
+        string? seen = Flowing.Value;
+        Flowing.Value = "set after resume";
+        return seen;
+    }
+
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private static async ValueTask<int> AddAsync(int a, int b, Task? gate)
     {
