@@ -37,6 +37,27 @@ public class SocketListenerTests
         Assert.Throws<ObjectDisposedException>(() => listening.Accept());
     }
 
+    [Theory]
+    [InlineData(11, "Wait")]    // EAGAIN: nothing queued
+    [InlineData(24, "Pause")]   // EMFILE: out of descriptors, the listener is fine
+    [InlineData(23, "Pause")]   // ENFILE
+    [InlineData(105, "Pause")]  // ENOBUFS
+    [InlineData(12, "Pause")]   // ENOMEM
+    [InlineData(103, "Next")]   // ECONNABORTED: the client gave up in the queue
+    [InlineData(71, "Next")]    // EPROTO: a protocol error pending on that connection
+    [InlineData(113, "Next")]   // EHOSTUNREACH: the same, a network error
+    [InlineData(1, "Next")]     // EPERM: a firewall refused that connection
+    [InlineData(4, "Next")]     // EINTR: try again
+    [InlineData(9, "Stop")]     // EBADF: the listener was closed
+    [InlineData(22, "Stop")]    // EINVAL: no longer listening
+    [InlineData(88, "Stop")]    // ENOTSOCK
+    public void AcceptError_FromTheKernelsErrno_PausesOnlyForResourcesAndStopsOnlyWhenClosed(int errno, string expected)
+    {
+        // The accept loop's own path (accept4 on the engine's loop): a failed queued connection
+        // must never end the listener, and running out of descriptors must pause, not stop.
+        Assert.Equal(Enum.Parse<SocketListener.AcceptErrorStep>(expected), SocketListener.OnAcceptError(Epoll.ToSocketError(errno)));
+    }
+
     private static readonly AsyncLocal<string?> Ambient = new();
 
     [Fact]

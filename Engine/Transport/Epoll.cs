@@ -209,6 +209,12 @@ internal static unsafe partial class Epoll
         0 => SocketError.Success,
         EAgain => SocketError.WouldBlock,
         9 => SocketError.OperationAborted,       // EBADF: closed under us
+        EIntr => SocketError.Interrupted,
+        12 => SocketError.NoBufferSpaceAvailable,   // ENOMEM, as the runtime maps it
+        22 => SocketError.InvalidArgument,       // EINVAL: e.g. accept on a socket no longer listening
+        23 or 24 => SocketError.TooManyOpenSockets,   // ENFILE, EMFILE
+        88 => SocketError.NotSocket,             // ENOTSOCK
+        98 => SocketError.AddressAlreadyInUse,   // EADDRINUSE (bind)
         13 or 1 => SocketError.AccessDenied,     // EACCES, EPERM
         32 => SocketError.Shutdown,              // EPIPE
         99 => SocketError.AddressNotAvailable,

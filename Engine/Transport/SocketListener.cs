@@ -146,12 +146,16 @@ internal sealed class SocketListener : IDisposable
                             break;
                         }
 
-                        if (error != SocketError.WouldBlock)
+                        switch (OnAcceptError(error))
                         {
-                            throw new SocketException((int)error);
+                            case AcceptErrorStep.Wait:
+                                await _listening.WaitReadableAsync(edges).ConfigureAwait(false);
+                                break;
+                            case AcceptErrorStep.Next:
+                                break;
+                            default:
+                                throw new SocketException((int)error);   // pause (out of descriptors or memory), or stop (closed): below
                         }
-
-                        await _listening.WaitReadableAsync(edges).ConfigureAwait(false);
                     }
                 }
                 else
@@ -233,6 +237,36 @@ internal sealed class SocketListener : IDisposable
             }
         }
     }
+
+    internal enum AcceptErrorStep
+    {
+        /// <summary>Nothing queued: wait for the listener's edge.</summary>
+        Wait,
+
+        /// <summary>The queued connection failed (reset, aborted, a network error it carried): take the next.</summary>
+        Next,
+
+        /// <summary>Out of descriptors or kernel memory: pause and retry.</summary>
+        Pause,
+
+        /// <summary>The listening socket is closed or no longer listening.</summary>
+        Stop,
+    }
+
+    /// <summary>
+    /// What the accept loop does after <c>accept4(2)</c> failed with <paramref name="error"/>. Linux
+    /// passes errors pending on a queued connection to accept (ECONNABORTED, EPROTO, ENETDOWN,
+    /// EHOSTUNREACH, ...) and asks the caller to treat them as EAGAIN and go on; only running out
+    /// of descriptors or memory (pause, as nginx does) and a closed listener (stop) are not the
+    /// connection's own.
+    /// </summary>
+    internal static AcceptErrorStep OnAcceptError(SocketError error) => error switch
+    {
+        SocketError.WouldBlock => AcceptErrorStep.Wait,
+        SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable => AcceptErrorStep.Pause,
+        SocketError.OperationAborted or SocketError.InvalidArgument or SocketError.NotSocket => AcceptErrorStep.Stop,
+        _ => AcceptErrorStep.Next,
+    };
 
     /// <summary>The connection's end, once: closed, its slot back, out of the drain count.</summary>
     private async Task EndAsync(SocketConnection connection)
