@@ -217,6 +217,51 @@ public class TcpSocketTests
     }
 
     [Fact]
+    public async Task ConnectAsync_IPv6Loopback_CarriesBytesAndSeesThePeersFin()
+    {
+        using var listener = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
+        listener.Listen(1);
+        TcpSocket client = TcpSocket.Create(AddressFamily.InterNetworkV6);
+        try
+        {
+            await client.ConnectAsync((IPEndPoint)listener.LocalEndPoint!, default).AsTask().WaitAsync(Timeout);
+            using Socket accepted = await listener.AcceptAsync();
+            await client.SendAsync("v6"u8.ToArray(), default);
+            var buffer = new byte[2];
+            Assert.Equal(2, await accepted.ReceiveAsync(buffer));
+            Assert.True(client.IsOpen);
+
+            accepted.Shutdown(SocketShutdown.Send);   // an idle pooled connection the server closed
+            Assert.True(await WaitUntilAsync(client.HasInputOrEnded));
+        }
+        finally
+        {
+            client.Close();
+        }
+    }
+
+    [Fact]
+    public void Bind_AddressInUse_ThrowsAsTheRuntimesBind()
+    {
+        // The egress address of a node (DirectConnector binds before connecting): a bind that fails
+        // reports the runtime's error, which the connector turns into its answer.
+        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        taken.Listen(1);
+        TcpSocket socket = TcpSocket.Create(AddressFamily.InterNetwork);
+        try
+        {
+            SocketException e = Assert.Throws<SocketException>(() => socket.Bind((IPEndPoint)taken.LocalEndPoint!));
+            Assert.Equal(SocketError.AddressAlreadyInUse, e.SocketErrorCode);
+        }
+        finally
+        {
+            socket.Close();
+        }
+    }
+
+    [Fact]
     public async Task ConnectAsync_NothingListening_FailsWithConnectionRefused()
     {
         int port;
