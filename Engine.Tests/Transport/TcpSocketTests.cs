@@ -192,6 +192,7 @@ public class TcpSocketTests
             try
             {
                 Assert.Equal(first.LocalEndPoint, peer);
+                Assert.True(accepted.NoDelay);   // every write the engine makes is a whole message: Nagle off
                 first.Send("abc"u8);
                 var buffer = new byte[8];
                 Assert.Equal(3, await ReceiveAtLeastAsync(accepted, buffer, 3));
@@ -205,6 +206,21 @@ public class TcpSocketTests
 
             // The engine's close of its own descriptor is the client's FIN.
             Assert.Equal(0, await first.ReceiveAsync(new byte[1]).WaitAsync(Timeout));
+
+            // The next client: Nagle off as well, inherited from the listener without a setsockopt of its own.
+            using var second = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            edges = listening.Reader.Edges;
+            await second.ConnectAsync(runtime.LocalEndPoint!);
+            TcpSocket? next = listening.TryAccept(out _, out _);
+            if (next is null)
+            {
+                await listening.WaitReadableAsync(edges).AsTask().WaitAsync(Timeout);
+                next = listening.TryAccept(out _, out _);
+            }
+
+            Assert.NotNull(next);
+            Assert.True(next.NoDelay);
+            next.Close();
             Assert.Null(listening.TryAccept(out _, out error));
             Assert.Equal(SocketError.WouldBlock, error);
         }

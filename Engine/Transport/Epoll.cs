@@ -159,6 +159,14 @@ internal static unsafe partial class Epoll
 
     public static int SetOption(SafeHandle socket, int level, int name, int value) => setsockopt(socket, level, name, &value, sizeof(int));
 
+    /// <summary>An int option's value, or -1 when it cannot be read.</summary>
+    public static int GetOption(SafeHandle socket, int level, int name)
+    {
+        int value = 0;
+        uint length = sizeof(int);
+        return getsockopt(socket, level, name, &value, &length) == 0 ? value : -1;
+    }
+
     public static int Close(int descriptor) => close(descriptor);
 
     /// <summary>The endpoint in a <c>sockaddr_in</c> or <c>sockaddr_in6</c>; null for any other family.</summary>

@@ -39,6 +39,7 @@ internal sealed class TcpSocket
     private int _registered;
     private volatile bool _closed;
     private volatile bool _connected;      // accepted, or its connect completed: only then may a pool offer it
+    private int _acceptedNoDelay;          // a listener's: 0 not known yet, 1 accepted sockets inherit TCP_NODELAY from it, -1 they do not
 
     private TcpSocket(SafeHandle handle, int descriptor, Socket? runtime)
     {
@@ -159,7 +160,21 @@ internal sealed class TcpSocket
         error = SocketError.Success;
         TcpSocket client = Own(descriptor);
         client._connected = true;
-        client.SetOption(IpProtoTcp, TcpNoDelay, 1);
+        if (_acceptedNoDelay != 1)
+        {
+            // Linux clones an accepted socket from its listener, TCP_NODELAY included
+            // (PrepareListener sets it there): checked once on the first client, then the
+            // setsockopt per connection is skipped. A kernel that does not copy it gets it set on each.
+            if (_acceptedNoDelay == 0 && Epoll.GetOption(client._handle, IpProtoTcp, TcpNoDelay) > 0)
+            {
+                _acceptedNoDelay = 1;
+            }
+            else
+            {
+                _acceptedNoDelay = -1;
+                client.SetOption(IpProtoTcp, TcpNoDelay, 1);
+            }
+        }
         client.MarkAccepted();
         peer = Epoll.ReadAddress(address[..length]);
         return client;
@@ -174,8 +189,18 @@ internal sealed class TcpSocket
     /// </summary>
     internal void MarkAccepted() => _reader?.MarkDrainedIfNew();
 
-    /// <summary>Sets a listening runtime socket non-blocking, for <see cref="TryAccept"/>.</summary>
-    internal static void PrepareListener(Socket listening) => listening.Blocking = false;
+    /// <summary>
+    /// Sets a listening runtime socket non-blocking, for <see cref="TryAccept"/>, and Nagle off, which
+    /// the sockets it accepts inherit.
+    /// </summary>
+    internal static void PrepareListener(Socket listening)
+    {
+        listening.Blocking = false;
+        listening.NoDelay = true;
+    }
+
+    /// <summary>Whether Nagle is off on this socket (TCP_NODELAY as the kernel reports it).</summary>
+    internal bool NoDelay => _runtime is { } runtime ? runtime.NoDelay : Epoll.GetOption(_handle, IpProtoTcp, TcpNoDelay) > 0;
 
     /// <summary>Receives into <paramref name="buffer"/> (empty: waits until data is there, without a buffer); 0 is the peer's FIN.</summary>
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken token = default) =>
