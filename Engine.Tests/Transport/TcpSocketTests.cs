@@ -120,9 +120,7 @@ public class TcpSocketTests
     [Fact]
     public async Task ConnectAsync_OwnDescriptor_ConnectsFromTheBoundAddressAndCarriesBytes()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
+        using Socket listener = Listen(IPAddress.Loopback);
         TcpSocket client = TcpSocket.Create(AddressFamily.InterNetwork);
         try
         {
@@ -151,9 +149,7 @@ public class TcpSocketTests
     [Fact]
     public async Task ConnectAsync_AdoptedRuntimeSocket_ConnectsAndCarriesBytes()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
+        using Socket listener = Listen(IPAddress.Loopback);
         using var runtime = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         TcpSocket client = TcpSocket.Adopt(runtime);
 
@@ -235,9 +231,7 @@ public class TcpSocketTests
     [Fact]
     public async Task ConnectAsync_IPv6Loopback_CarriesBytesAndSeesThePeersFin()
     {
-        using var listener = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
-        listener.Listen(1);
+        using Socket listener = Listen(IPAddress.IPv6Loopback);
         TcpSocket client = TcpSocket.Create(AddressFamily.InterNetworkV6);
         try
         {
@@ -331,6 +325,15 @@ public class TcpSocketTests
             Assert.False(parked.IsCompleted);
             pair.B.Dispose();   // not Close: the parked read stays behind until the number is taken again
         }
+    }
+
+    /// <summary>A runtime socket listening on <paramref name="address"/>, any port: the far end of a connect.</summary>
+    private static Socket Listen(IPAddress address)
+    {
+        var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(address, 0));
+        listener.Listen(1);
+        return listener;
     }
 
     private static async Task<bool> WaitUntilAsync(Func<bool> condition)
