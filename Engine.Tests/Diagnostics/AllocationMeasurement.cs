@@ -15,6 +15,9 @@ namespace Engine.Tests.Diagnostics;
 /// <param name="Unit">What one operation is, for the report.</param>
 internal readonly record struct AllocationMeasurement(long Bytes, long Operations, long LoopAllowance, string Unit)
 {
+    /// <summary>What an extra, sampled run of the loop allocated by type, when the measured one went over a zero budget (<see cref="AllocationSampler"/>).</summary>
+    public string? Sampled { get; init; }
+
     public bool IsWithin(long budgetPerOperation) => Bytes <= (budgetPerOperation * Operations) + LoopAllowance;
 
     public static AllocationMeasurement operator +(AllocationMeasurement a, AllocationMeasurement b) =>
@@ -54,5 +57,6 @@ internal readonly record struct AllocationMeasurement(long Bytes, long Operation
 
     public string Describe(long budgetPerOperation) =>
         $"{Bytes} B over {Operations} {Unit}s ({(double)Bytes / Operations:0.####} B per {Unit}); " +
-        $"allowed {budgetPerOperation} B × {Operations} + {LoopAllowance} B loop allowance = {(budgetPerOperation * Operations) + LoopAllowance} B";
+        $"allowed {budgetPerOperation} B × {Operations} + {LoopAllowance} B loop allowance = {(budgetPerOperation * Operations) + LoopAllowance} B" +
+        (Sampled is null ? string.Empty : $"; a sampled run of the same loop allocated: {Sampled}");
 }

@@ -80,7 +80,11 @@ internal static class KeepAliveAllocation
             // The same engine idle for as long as the long run took longer: what the process
             // allocates with no request in flight, which the difference also holds.
             long idle = await AllocationMeasurement.MeasureIdleAsync(extraTime);
-            return new(longRun - shortRun, (long)(Long - Short) * Clients, idle + LoopAllowance, "request");
+            var measured = new AllocationMeasurement(longRun - shortRun, (long)(Long - Short) * Clients, idle + LoopAllowance, "request");
+
+            // Over a zero budget: one more long run with the allocation sampler on, so the report
+            // names what allocated (the measured runs stay unsampled: the sampler allocates too).
+            return measured.IsWithin(0) ? measured : measured with { Sampled = await AllocationSampler.SampleAsync(() => RunAsync(Long)) };
         }
         finally
         {
