@@ -77,24 +77,9 @@ public class PooledValueTaskBuilderTests
     [Fact]
     public async Task DefaultContext_ResumedOnAThreadWithAmbientValues_SeesNoneAndLeavesTheResumersOwn()
     {
-        // Started under the default context (a fresh thread), resumed inline by a thread that
-        // carries an ambient value of its own: the method sees the default context's nothing, and
-        // the resumer gets its own value back, not what the method set.
-        var gate = new TaskCompletionSource();   // continuations inline, on the thread that completes it
-        ValueTask<string?> resumed = default;
-        var starter = new Thread(() => resumed = SetAfterResumeAsync(gate.Task));
-        starter.UnsafeStart();
-        starter.Join();
-
-        string? leftOnResumer = "unread";
-        var resumer = new Thread(() =>
-        {
-            Flowing.Value = "resumer's";
-            gate.SetResult();
-            leftOnResumer = Flowing.Value;
-        });
-        resumer.UnsafeStart();
-        resumer.Join();
+        // Resumed inline by a thread that carries an ambient value of its own: the method sees the
+        // default context's nothing, and the resumer gets its own value back, not what the method set.
+        (ValueTask<string?> resumed, string? leftOnResumer) = StartOnFreshThreadAndResumeOnAnother(resumersOwn: "resumer's");
 
         Assert.True(resumed.IsCompletedSuccessfully);   // inline, on the resumer
         Assert.Null(await resumed);
@@ -104,7 +89,21 @@ public class PooledValueTaskBuilderTests
     [Fact]
     public async Task DefaultContext_ResumedOnADefaultThread_LeavesNothingBehind()
     {
-        var gate = new TaskCompletionSource();
+        (ValueTask<string?> resumed, string? leftOnResumer) = StartOnFreshThreadAndResumeOnAnother(resumersOwn: null);
+
+        Assert.True(resumed.IsCompletedSuccessfully);   // inline, on the resumer
+        Assert.Null(await resumed);
+        Assert.Null(leftOnResumer);                       // the method's "set after resume" did not stay on the thread
+    }
+
+    /// <summary>
+    /// Starts <see cref="SetAfterResumeAsync"/> on a fresh thread (the default context) and resumes it
+    /// inline on a second thread that first sets <paramref name="resumersOwn"/> (null: sets nothing);
+    /// returns the method's result and what the resumer's ambient value was afterwards.
+    /// </summary>
+    private static (ValueTask<string?> Resumed, string? LeftOnResumer) StartOnFreshThreadAndResumeOnAnother(string? resumersOwn)
+    {
+        var gate = new TaskCompletionSource();   // continuations inline, on the thread that completes it
         ValueTask<string?> resumed = default;
         var starter = new Thread(() => resumed = SetAfterResumeAsync(gate.Task));
         starter.UnsafeStart();
@@ -113,15 +112,17 @@ public class PooledValueTaskBuilderTests
         string? leftOnResumer = "unread";
         var resumer = new Thread(() =>
         {
-            gate.SetResult();                             // resumes the method inline on this clean thread
+            if (resumersOwn is not null)
+            {
+                Flowing.Value = resumersOwn;
+            }
+
+            gate.SetResult();
             leftOnResumer = Flowing.Value;
         });
         resumer.UnsafeStart();
         resumer.Join();
-
-        Assert.True(resumed.IsCompletedSuccessfully);   // inline, on the resumer
-        Assert.Null(await resumed);
-        Assert.Null(leftOnResumer);                       // the method's "set after resume" did not stay on the thread
+        return (resumed, leftOnResumer);
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
