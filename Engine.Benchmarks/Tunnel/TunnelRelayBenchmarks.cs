@@ -35,7 +35,7 @@ public class TunnelRelayBenchmarks
         (_client, _clientServer) = Pair();
         (_targetClient, _target) = Pair();
         _transport = new SocketConnection(TcpSocket.Adopt(_clientServer), (IPEndPoint)_clientServer.RemoteEndPoint!);
-        _relay = new TunnelRelay(RelaySide.ForClient(_transport.Input, _transport.Output), TcpSocket.Adopt(_targetClient), TimeSpan.FromMinutes(10), CancellationToken.None);
+        _relay = new TunnelRelay(_transport.Input, _transport.Output, TcpSocket.Adopt(_targetClient), TimeSpan.FromMinutes(10), CancellationToken.None);
         _running = _relay.RunAsync().AsTask();
     }
 

@@ -87,6 +87,49 @@ public sealed class ConnectionPoolTests : IAsyncLifetime
         Assert.Contains($"target=127.0.0.1:{_echo.Port} ", connect, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task EndedTunnel_GivesItsHandoffBack_TheNextTunnelReusesIt_AndLogsOnlyItsOwnLine()
+    {
+        Assert.Equal(0, _proxy.Server.FreeTunnelObjects);
+        await RunTunnelAsync("country-us-session-abcdefghijklmnopqrstuvwxyz0123456789first1", "first-tunnel-bytes");
+        await WaitForAsync(() => _proxy.Server.FreeTunnelObjects == 1);
+
+        await RunTunnelAsync("country-us-session-s2", "x");
+        await WaitForAsync(() => _proxy.Server.FreeTunnelObjects == 1 && _proxy.Server.OpenConnections == 0);
+
+        string[] log = await _proxy.LogLinesAsync(2);
+        Assert.Equal(2, log.Length);
+        Assert.Contains("rules=country-us-session-abcdefghijklmnopqrstuvwxyz0123456789first1 ", log[0], StringComparison.Ordinal);
+        Assert.Contains("rules=country-us-session-s2 ", log[1], StringComparison.Ordinal);   // its own rules only, nothing of the longer line before it
+        Assert.Contains(" in=1 ", log[1], StringComparison.Ordinal);
+        Assert.Equal(0, _proxy.Services.Limiter.InFlight("demo"));
+    }
+
+    private async Task RunTunnelAsync(string rules, string payload)
+    {
+        using var tunnel = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await tunnel.ConnectAsync(_proxy.EndPoint);
+        string auth = Convert.ToBase64String(Encoding.ASCII.GetBytes(rules + ":" + ProxyFixture.Key));
+        await tunnel.SendAsync(Encoding.ASCII.GetBytes(
+            $"CONNECT 127.0.0.1:{_echo.Port} HTTP/1.1\r\nHost: 127.0.0.1:{_echo.Port}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"), SocketFlags.None);
+        string opened = await SocketText.ReceiveUntilAsync(tunnel, until: Encoding.ASCII.GetString(EchoTarget.Greeting));
+        Assert.StartsWith("HTTP/1.1 200", opened, StringComparison.Ordinal);
+        await tunnel.SendAsync(Encoding.ASCII.GetBytes(payload), SocketFlags.None);
+        Assert.Equal(payload, await SocketText.ReceiveUntilAsync(tunnel, until: payload));
+        tunnel.Shutdown(SocketShutdown.Send);
+        Assert.Equal(0, await tunnel.ReceiveAsync(new byte[16], SocketFlags.None));
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), "the tunnel's end did not come");
+            await Task.Delay(10);
+        }
+    }
+
     private async Task<string> SendRawAsync(string request)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

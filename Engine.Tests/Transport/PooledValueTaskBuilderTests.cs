@@ -125,6 +125,49 @@ public class PooledValueTaskBuilderTests
         return (resumed, leftOnResumer);
     }
 
+    // Nobody reads a detached method's result, so its box must go back when the method ends, also
+    // when it throws; read here as the boxes this thread holds for its state machine type (the
+    // gates' continuations run inline on this thread, so that is where the boxes come back).
+    [Fact]
+    public void Detached_BoxGoesBackWhenTheMethodEnds_AndTheNextSuspensionTakesIt()
+    {
+        var ran = new StrongBox<int>();
+        var cached = new List<int>();
+        for (int round = 0; round < 3; round++)
+        {
+            var gate = new TaskCompletionSource();
+#pragma warning disable CA2012 // what is under test: a method nobody awaits
+            _ = DetachedAsync(gate.Task, ran, fail: round == 2);
+#pragma warning restore CA2012
+            cached.Add(CachedDetachedBoxes());
+            gate.SetResult();
+            cached.Add(CachedDetachedBoxes());
+        }
+
+        Assert.Equal(3, ran.Value);
+        Assert.Equal([0, 1, 0, 1, 0, 1], cached);   // a box never read would stay out: 0 throughout
+    }
+
+    private static int CachedDetachedBoxes()
+    {
+        Type stateMachine = typeof(PooledValueTaskBuilderTests).GetNestedTypes(System.Reflection.BindingFlags.NonPublic)
+            .Single(t => t.Name.Contains(nameof(DetachedAsync), StringComparison.Ordinal));
+        System.Reflection.FieldInfo field = typeof(PooledBox<,>).MakeGenericType(typeof(bool), stateMachine)
+            .GetField("t_cached", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+        return (int)field.GetValue(null)!;
+    }
+
+    [AsyncMethodBuilder(typeof(PooledDetachedBuilder))]
+    private static async ValueTask DetachedAsync(Task gate, StrongBox<int> ran, bool fail)
+    {
+        await gate;
+        ran.Value++;
+        if (fail)
+        {
+            throw new InvalidOperationException("nobody sees this");
+        }
+    }
+
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private static async ValueTask<string?> SetAfterResumeAsync(Task gate)
     {

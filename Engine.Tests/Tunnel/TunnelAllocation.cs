@@ -29,7 +29,7 @@ internal static class TunnelAllocation
         using SocketPair clientLink = await SocketPair.CreateAsync();
         using SocketPair targetLink = await SocketPair.CreateAsync();
         await using var transport = new SocketConnection(TcpSocket.Adopt(clientLink.B), (IPEndPoint)clientLink.B.RemoteEndPoint!);
-        using var relay = new TunnelRelay(RelaySide.ForClient(transport.Input, transport.Output), TcpSocket.Adopt(targetLink.A), TimeSpan.FromMinutes(1), CancellationToken.None);
+        using var relay = new TunnelRelay(transport.Input, transport.Output, TcpSocket.Adopt(targetLink.A), TimeSpan.FromMinutes(1), CancellationToken.None);
         Task<TunnelResult> running = relay.RunAsync().AsTask();
 
         byte[] chunk = new byte[64 * 1024];

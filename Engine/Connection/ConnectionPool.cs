@@ -10,7 +10,8 @@ namespace Engine.Connection;
 /// admission and (once used) exchange or SOCKS5 handshake is ~2.5 KB before an exchange and ~7 KB
 /// with one; made anew per client, that was most of what a short connection allocated (a tunnel,
 /// or a <c>Connection: close</c> GET). A connection comes back here when its loop ends — for a
-/// tunnel at the handoff, so it serves the next client while the tunnel still runs.
+/// tunnel at the handoff, so it serves the next client while the tunnel still runs. The tunnel's
+/// own objects (<see cref="TunnelHandoff"/> and its relay) come back when the tunnel ends.
 /// </summary>
 internal sealed class ConnectionPool(ServicesHandle handle, CancellationToken draining, CancellationToken aborted) : IDisposable
 {
@@ -18,12 +19,17 @@ internal sealed class ConnectionPool(ServicesHandle handle, CancellationToken dr
     // the objects are left to the GC so a peak does not stay in memory for good.
     private const int MaxPooled = 1024;
     private readonly ConcurrentQueue<ProxyConnection> _free = new();
+    private readonly ConcurrentQueue<TunnelHandoff> _freeTunnels = new();
     private int _count;
+    private int _tunnelCount;
 
     public ServicesHandle Handle => handle;
 
     /// <summary>Connection objects waiting for a client.</summary>
     public int Free => Volatile.Read(ref _count);
+
+    /// <summary>Tunnel handoffs waiting for a CONNECT.</summary>
+    public int FreeTunnels => Volatile.Read(ref _tunnelCount);
 
     /// <summary>Shutdown began: finish the request in flight, accept no further one.</summary>
     public CancellationToken Draining => draining;
@@ -60,11 +66,41 @@ internal sealed class ConnectionPool(ServicesHandle handle, CancellationToken dr
         connection.Dispose();
     }
 
+    /// <summary>A tunnel's handoff and relay, reused from the last tunnel that ended (<see cref="TunnelHandoff"/>).</summary>
+    public TunnelHandoff RentTunnel()
+    {
+        if (_freeTunnels.TryDequeue(out TunnelHandoff? tunnel))
+        {
+            Interlocked.Decrement(ref _tunnelCount);
+            return tunnel;
+        }
+
+        return new TunnelHandoff(this);
+    }
+
+    /// <summary>Takes a handoff whose tunnel has ended and whose relay nothing touches any more.</summary>
+    public void ReturnTunnel(TunnelHandoff tunnel)
+    {
+        if (Interlocked.Increment(ref _tunnelCount) <= MaxPooled)
+        {
+            _freeTunnels.Enqueue(tunnel);
+            return;
+        }
+
+        Interlocked.Decrement(ref _tunnelCount);
+        tunnel.Dispose();
+    }
+
     public void Dispose()
     {
         while (_free.TryDequeue(out ProxyConnection? connection))
         {
             connection.Dispose();
+        }
+
+        while (_freeTunnels.TryDequeue(out TunnelHandoff? tunnel))
+        {
+            tunnel.Dispose();
         }
     }
 }

@@ -57,8 +57,9 @@ internal sealed partial class ProxyConnection
 
         // The relay runs after this connection object is gone (TunnelHandoff): it ends the request.
         _request.Status = 200;
-        var relay = new TunnelRelay(RelaySide.ForClient(_input, _output), target, _services.Limits.IdleTimeout, _aborted, _services.Time, _admission.Traffic);
-        _handoff = new TunnelHandoff(_services, _request, relay, target, _admission, _router, _client, _head.MethodBytes, _head.Target, LoggedRules);
+        TunnelHandoff handoff = _home.RentTunnel();
+        _admission = handoff.Attach(_services, _request, _input, _output, target, _admission, _router, _client, _head.MethodBytes, _head.Target, LoggedRules, _aborted);
+        _handoff = handoff;
         return false;
     }
 

@@ -40,7 +40,7 @@ internal sealed partial class ProxyConnection : IDisposable
     private ClientProtocol _protocol;
     private bool _socks;
 
-    // A tunnel takes this over at its handoff; the next client gets a new one.
+    // A tunnel takes this over at its handoff and gives back an ended one (TunnelHandoff.Attach).
     private RequestAdmission _admission = new();
 
     // Decoded Basic credentials (rules:key); sized to the longest header a client of this object
@@ -177,12 +177,7 @@ internal sealed partial class ProxyConnection : IDisposable
     // The loop ended normally: let go of the client and go back to the pool.
     private void Recycle()
     {
-        if (_handoff is not null)
-        {
-            _admission = new RequestAdmission();
-            _handoff = null;
-        }
-
+        _handoff = null;
         _credentials.AsSpan().Clear();
         _input = null!;
         _output = null!;

@@ -49,6 +49,9 @@ internal sealed class ProxyServer : IAsyncDisposable
     /// <summary>Connection objects waiting for their next client (<see cref="ConnectionPool"/>).</summary>
     internal int FreeConnectionObjects => _connections.Free;
 
+    /// <summary>Tunnel handoffs and relays waiting for their next CONNECT (<see cref="ConnectionPool.RentTunnel"/>).</summary>
+    internal int FreeTunnelObjects => _connections.FreeTunnels;
+
     /// <summary>Accepts retried after a pause because the process was out of descriptors or memory (every listener).</summary>
     public long AcceptPauses => _listeners.Sum(static l => l.AcceptPauses);
 

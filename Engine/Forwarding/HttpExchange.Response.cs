@@ -282,7 +282,7 @@ internal sealed partial class HttpExchange
             return (RelayOutcome.BrokenAfterHead, TerminationState.Normal);
         }
 
-        using var relay = new TunnelRelay(RelaySide.ForClient(_clientInput, _clientOutput), upstream, Settings.IdleTimeout, _aborted, Settings.Time, _request.Traffic);
+        using var relay = new TunnelRelay(_clientInput, _clientOutput, upstream, Settings.IdleTimeout, _aborted, Settings.Time, _request.Traffic);
         TunnelResult result = await relay.RunAsync().ConfigureAwait(false);
         _bytesIn += result.BytesFromClient;
         _bytesOut += result.BytesFromTarget;

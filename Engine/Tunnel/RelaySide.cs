@@ -1,7 +1,3 @@
-using System.IO.Pipelines;
-using System.Net.Sockets;
-using Engine.Transport;
-
 namespace Engine.Tunnel;
 
 /// <summary>
@@ -32,16 +28,4 @@ internal abstract class RelaySide
 
     /// <summary>Ends pending and future I/O at once; never throws.</summary>
     public abstract void Abort();
-
-    /// <summary>
-    /// The client connection as a relay end: its socket itself when the connection is plain (bytes
-    /// the head reader already holds — a TLS ClientHello sent right behind the CONNECT — go first),
-    /// the decrypted stream otherwise.
-    /// </summary>
-    public static RelaySide ForClient(PipeReader input, PipeWriter output) =>
-        input is SocketReader { Socket: { } socket } reader && output is SocketWriter writer
-            ? new SocketSide(socket, isClient: true, reader, writer)
-            : new PipeSide(input, output);
-
-    public static RelaySide ForTarget(TcpSocket target) => new SocketSide(target, isClient: false, buffered: null);
 }

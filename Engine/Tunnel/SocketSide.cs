@@ -8,17 +8,24 @@ namespace Engine.Tunnel;
 /// <summary>A socket as a relay end: nothing allocated per read or send.</summary>
 internal sealed class SocketSide : RelaySide
 {
-    private readonly TcpSocket _socket;
-    private readonly SocketWriter? _writer;   // the client connection's writer: the FIN goes out once, through it
+    private TcpSocket _socket = null!;
+    private SocketWriter? _writer;     // the client connection's writer: the FIN goes out once, through it
     private SocketReader? _buffered;   // the head reader, while it still holds client bytes
 
-    public SocketSide(TcpSocket socket, bool isClient, SocketReader? buffered, SocketWriter? writer = null)
+    public SocketSide(bool isClient)
         : base(isClient)
+    {
+    }
+
+    /// <summary>Takes the end of the next tunnel (its relay is reused: <see cref="TunnelRelay.Attach"/>).</summary>
+    public void Attach(TcpSocket socket, SocketReader? buffered, SocketWriter? writer)
     {
         _socket = socket;
         _buffered = buffered;
         _writer = writer;
     }
+
+    public void Detach() => Attach(null!, null, null);
 
     public override ValueTask<int> ReceiveAsync(Memory<byte> buffer)
     {

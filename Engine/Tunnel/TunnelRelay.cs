@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
 using Engine.Diagnostics;
@@ -14,37 +15,118 @@ namespace Engine.Tunnel;
 /// the outcome is a <see cref="TunnelResult"/> with the first cause only.
 /// </summary>
 /// <remarks>
-/// What an idle tunnel holds here: this object, two flows and their two continuation delegates
-/// (~0.4 KB), beside the sockets themselves; its idle check is a place in a shared list (<see cref="IdleSweep"/>). The per-direction async methods and the client's two
-/// pipes it replaces held ~2 KB more per tunnel (docs/performance.md, gcdump of held tunnels).
+/// What an idle tunnel holds here: this object, two flows, their two continuation delegates and
+/// two socket ends (~0.6 KB), beside the sockets themselves; its idle check is a place in a shared
+/// list (<see cref="IdleSweep"/>). The per-direction async methods and the client's two pipes it
+/// replaces held ~2 KB more per tunnel (docs/performance.md, gcdump of held tunnels). A relay is
+/// made once and reused tunnel after tunnel by its owner's pool (<see cref="Attach"/>,
+/// <see cref="Release"/>): made per tunnel, it and its parts were ~0.7 KB of every CONNECT.
 /// </remarks>
 internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDisposable
 {
-    private readonly RelaySide _client;
-    private readonly RelaySide _target;
-    private readonly Flow _upstream;     // client → target
-    private readonly Flow _downstream;   // target → client
-    private readonly TimeSpan _idleTimeout;
-    private readonly TimeProvider _time;
-    private readonly ITrafficSink? _traffic;
-    private readonly CancellationTokenRegistration _shutdownRegistration;
+    private readonly Flow _upstream;       // client → target
+    private readonly Flow _downstream;     // target → client
+    private readonly SocketSide _targetEnd = new(isClient: false);
+    private readonly SocketSide _clientSocketEnd = new(isClient: true);   // a plain client's end; a TLS client gets a PipeSide
+    private RelaySide _client = null!;
+    private RelaySide _target = null!;
+    private TimeSpan _idleTimeout;
+    private TimeProvider _time = TimeProvider.System;
+    private ITrafficSink? _traffic;
+    private CancellationTokenRegistration _shutdownRegistration;
     private ManualResetValueTaskSourceCore<TunnelResult> _completion;
     private IdleSweep? _sweep;
     private long _lastActivity;
-    private int _running = 2;
+    private int _running;
     private int _firstCause;   // TerminationState packed: cause << 8 | phase; 0 = none yet
     private long _reported;    // bytes already given to _traffic
 
-    public TunnelRelay(RelaySide client, TcpSocket target, TimeSpan idleTimeout, CancellationToken shutdown, TimeProvider? time = null, ITrafficSink? traffic = null)
+    // The owner's hold, plus one while a Fail runs: Fail aborts both ends one after the other, and
+    // the first abort can end the tunnel (inline, or on another loop thread) before the second
+    // runs. A pooled relay goes back to its owner's pool only when the last hold is let go, so that
+    // second abort never reaches the next tunnel's end.
+    private int _holds;
+    private Action<object?>? _released;
+    private object? _releasedState;
+
+    /// <summary>An unattached relay, for a pool: <see cref="Attach"/> before each tunnel.</summary>
+    public TunnelRelay()
     {
-        _client = client;
-        _target = RelaySide.ForTarget(target);
+        _upstream = new Flow(this);
+        _downstream = new Flow(this);
+    }
+
+    public TunnelRelay(PipeReader clientInput, PipeWriter clientOutput, TcpSocket target, TimeSpan idleTimeout, CancellationToken shutdown,
+        TimeProvider? time = null, ITrafficSink? traffic = null)
+        : this() => Attach(clientInput, clientOutput, target, idleTimeout, shutdown, time, traffic);
+
+    /// <summary>
+    /// Sets the relay up for a tunnel between a client connection and <paramref name="target"/>:
+    /// the client's socket itself when the connection is plain (bytes the head reader already
+    /// holds — a TLS ClientHello sent right behind the CONNECT — go first), the decrypted stream
+    /// otherwise. A relay is attached again only after its last <see cref="Release"/>.
+    /// </summary>
+    public void Attach(PipeReader clientInput, PipeWriter clientOutput, TcpSocket target, TimeSpan idleTimeout, CancellationToken shutdown,
+        TimeProvider? time = null, ITrafficSink? traffic = null)
+    {
+        if (clientInput is SocketReader { Socket: { } socket } reader && clientOutput is SocketWriter writer)
+        {
+            _clientSocketEnd.Attach(socket, reader, writer);
+            _client = _clientSocketEnd;
+        }
+        else
+        {
+            _client = new PipeSide(clientInput, clientOutput);
+        }
+
+        _targetEnd.Attach(target, buffered: null, writer: null);
+        _target = _targetEnd;
         _idleTimeout = idleTimeout;
         _time = time ?? TimeProvider.System;
         _traffic = traffic;
-        _upstream = new Flow(this, _client, _target);
-        _downstream = new Flow(this, _target, _client);
+        _completion.Reset();
+        _sweep = null;
+        _running = 2;
+        _firstCause = 0;
+        _reported = 0;
+        _holds = 1;
+        _upstream.Attach(_client, _target);
+        _downstream.Attach(_target, _client);
         _shutdownRegistration = shutdown.UnsafeRegister(static s => ((TunnelRelay)s!).Kill(), this);
+    }
+
+    /// <summary>
+    /// The owner is done with the ended relay (it read <see cref="Result"/> and disposed it):
+    /// <paramref name="released"/>(<paramref name="state"/>) runs once nothing else touches it —
+    /// at once, or when an abort still running on another thread returns — and the relay may then
+    /// be attached again. It lets go of both ends first, so a pooled relay pins no connection.
+    /// </summary>
+    public void Release(Action<object?> released, object? state)
+    {
+        _released = released;
+        _releasedState = state;
+        Drop();
+    }
+
+    private void Drop()
+    {
+        if (Interlocked.Decrement(ref _holds) != 0)
+        {
+            return;
+        }
+
+        _clientSocketEnd.Detach();
+        _targetEnd.Detach();
+        _client = null!;
+        _target = null!;
+        _upstream.Detach();
+        _downstream.Detach();
+        _traffic = null;
+        Action<object?>? released = _released;
+        object? state = _releasedState;
+        _released = null;
+        _releasedState = null;
+        released?.Invoke(state);
     }
 
     public long BytesFromClient => _upstream.Bytes;
@@ -107,6 +189,9 @@ internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDis
 
     private bool HasFailed => Volatile.Read(ref _firstCause) != 0;
 
+    /// <summary>Directions still running (2, 1, 0): a flow passes its FIN on before it counts itself out.</summary>
+    internal int RunningFlows => Volatile.Read(ref _running);
+
     // Read by a flow at its FIN: the other one already passed its own on and finished.
     private bool OtherFlowEnded => Volatile.Read(ref _running) == 1;
 
@@ -168,11 +253,14 @@ internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDis
     private void Fail(TerminationCause cause)
     {
         int packed = ((int)cause << 8) | (int)TerminationPhase.Data;
+        Interlocked.Increment(ref _holds);   // before the claim: once claimed, the ends may end the tunnel under it
         if (Interlocked.CompareExchange(ref _firstCause, packed, 0) == 0)
         {
             _client.Abort();
             _target.Abort();
         }
+
+        Drop();
     }
 
     TunnelResult IValueTaskSource<TunnelResult>.GetResult(short token) => _completion.GetResult(token);
