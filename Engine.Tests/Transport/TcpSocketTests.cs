@@ -98,11 +98,17 @@ public class TcpSocketTests
         pair.B.SendBufferSize = 16 * 1024;
         pair.A.ReceiveBufferSize = 16 * 1024;
         TcpSocket socket = TcpSocket.Adopt(pair.B);
+        Assert.Equal(5, await socket.SendAsync("hello"u8.ToArray(), default));
+        Assert.False(socket.HasWriter);   // taken at once: no writer made for it
+        byte[] hello = new byte[5];
+        Assert.Equal(5, await pair.A.ReceiveAsync(hello, SocketFlags.None));
+
         byte[] data = new byte[4 * 1024 * 1024];
         new Random(7).NextBytes(data);
 
         ValueTask<int> send = socket.SendAsync(data, default);
         Assert.False(send.IsCompleted);   // the kernel cannot take 4 MiB at once: the writer parks on EAGAIN
+        Assert.True(socket.HasWriter);
 
         byte[] received = new byte[data.Length];
         int total = 0;

@@ -194,20 +194,22 @@ internal static unsafe partial class Epoll
     }
 
     /// <summary>Writes <c>sockaddr_in</c> or <c>sockaddr_in6</c> for <paramref name="endPoint"/>; returns its length.</summary>
-    public static int WriteAddress(System.Net.IPEndPoint endPoint, Span<byte> destination)
+    public static int WriteAddress(System.Net.IPEndPoint endPoint, Span<byte> destination) => WriteAddress(endPoint.Address, endPoint.Port, destination);
+
+    public static int WriteAddress(System.Net.IPAddress address, int port, Span<byte> destination)
     {
         destination.Clear();
-        bool v6 = endPoint.AddressFamily == AddressFamily.InterNetworkV6;
+        bool v6 = address.AddressFamily == AddressFamily.InterNetworkV6;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(destination, (ushort)(v6 ? 10 : 2));
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)endPoint.Port);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)port);
         if (v6)
         {
-            endPoint.Address.TryWriteBytes(destination.Slice(8, 16), out _);
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(destination[24..], (uint)endPoint.Address.ScopeId);
+            address.TryWriteBytes(destination.Slice(8, 16), out _);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(destination[24..], (uint)address.ScopeId);
             return 28;
         }
 
-        endPoint.Address.TryWriteBytes(destination.Slice(4, 4), out _);
+        address.TryWriteBytes(destination.Slice(4, 4), out _);
         return 16;
     }
 

@@ -83,12 +83,13 @@ internal sealed class EpollOperation : IValueTaskSource<int>
     /// <summary>Edges seen so far (read before a check whose answer <see cref="WaitReadableAsync"/> then relies on).</summary>
     public int Edges => Volatile.Read(ref _edges);
 
-    public ValueTask<int> SendAsync(ReadOnlyMemory<byte> data, CancellationToken token)
+    /// <summary>Sends all of <paramref name="data"/>, of which the first <paramref name="sent"/> bytes already went out; the result is its length.</summary>
+    public ValueTask<int> SendAsync(ReadOnlyMemory<byte> data, int sent, CancellationToken token)
     {
         System.Diagnostics.Debug.Assert(!_isReader);
         _kind = Kind.Send;
         _buffer = MemoryMarshal.AsMemory(data);
-        _done = 0;
+        _done = sent;
         return Start(token);
     }
 

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using Engine.Targets;
 
@@ -15,7 +14,6 @@ namespace Engine.Upstream;
 internal readonly record struct ConnectResult(
     ConnectStatus Status,
     TcpSocket? Socket = null,
-    IPEndPoint? RemoteEndPoint = null,
     PolicyVerdict Verdict = PolicyVerdict.Allowed,
     AddressClass AddressClass = AddressClass.Public,
     SocketError SocketError = SocketError.Success,

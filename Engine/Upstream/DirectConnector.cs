@@ -53,8 +53,7 @@ internal sealed class DirectConnector
                     // Report the first refusal unless a later allowed address is tried.
                     if (!anyAllowed && last.Status != ConnectStatus.Disallowed)
                     {
-                        last = new ConnectResult(ConnectStatus.Disallowed, Verdict: PolicyVerdict.ForbiddenAddress, AddressClass: addressClass,
-                            RemoteEndPoint: new IPEndPoint(address, port));
+                        last = new ConnectResult(ConnectStatus.Disallowed, Verdict: PolicyVerdict.ForbiddenAddress, AddressClass: addressClass);
                     }
 
                     continue;
@@ -79,7 +78,6 @@ internal sealed class DirectConnector
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<ConnectResult> TryConnectAsync(IPAddress address, int port, CancellationToken deadline, CancellationToken shutdown)
     {
-        var endPoint = new IPEndPoint(address, port);
         var socket = TcpSocket.Create(address.AddressFamily);
         try
         {
@@ -88,19 +86,19 @@ internal sealed class DirectConnector
                 socket.Bind(_localEndPoint.AddressFamily == address.AddressFamily ? _localEndPoint : new IPEndPoint(IPAddress.IPv6Any, 0));
             }
 
-            await socket.ConnectAsync(endPoint, deadline).ConfigureAwait(false);
-            return new ConnectResult(ConnectStatus.Connected, socket, endPoint);
+            await socket.ConnectAsync(address, port, deadline).ConfigureAwait(false);
+            return new ConnectResult(ConnectStatus.Connected, socket);
         }
         catch (OperationCanceledException)
         {
             socket.Close();
-            return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.TimedOut, RemoteEndPoint: endPoint);
+            return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.TimedOut);
         }
         catch (SocketException e)
         {
             socket.Close();
             ConnectStatus status = e.SocketErrorCode == SocketError.TimedOut ? ConnectStatus.TimedOut : ConnectStatus.Refused;
-            return new ConnectResult(status, RemoteEndPoint: endPoint, SocketError: e.SocketErrorCode);
+            return new ConnectResult(status, SocketError: e.SocketErrorCode);
         }
     }
 }

@@ -159,7 +159,7 @@ internal sealed class NodeConnector : INodeConnector
             var socket = TcpSocket.Create(address.AddressFamily);
             try
             {
-                await socket.ConnectAsync(new IPEndPoint(address, node.Port), deadline).ConfigureAwait(false);
+                await socket.ConnectAsync(address, node.Port, deadline).ConfigureAwait(false);
                 return socket;
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException)
