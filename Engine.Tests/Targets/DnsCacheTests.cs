@@ -107,6 +107,27 @@ public class DnsCacheTests
     }
 
     [Fact]
+    public async Task ResolveAsync_SameIpLiteralAgain_SharesOneAnswer_AndManyDistinctLiteralsStillResolve()
+    {
+        var cache = new DnsCache(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(5),
+            resolve: (_, _) => throw new InvalidOperationException("must not be called"));
+        ResolveResult first = await cache.ResolveAsync("127.0.0.1", CancellationToken.None);
+        ResolveResult again = await cache.ResolveAsync("127.0.0.1".AsSpan(), CancellationToken.None);
+        Assert.Same(first.Addresses, again.Addresses);   // parsed once, nothing allocated the second time
+        Assert.Equal(IPAddress.Loopback, Assert.Single(again.Addresses));
+
+        // Past the literals' bound (1,024) each further one is parsed per request, and still right.
+        for (int i = 0; i < 1100; i++)
+        {
+            string literal = $"127.0.{i / 256}.{i % 256}";
+            ResolveResult r = await cache.ResolveAsync(literal, CancellationToken.None);
+            Assert.Equal(IPAddress.Parse(literal), Assert.Single(r.Addresses));
+        }
+
+        Assert.Equal(0, cache.Count);   // the names' cache is not where literals go
+    }
+
+    [Fact]
     public async Task DistinctNamesWithinTheTtl_NeverGrowTheCachePastItsCap_EvictionsCounted()
     {
         var time = new ManualTime();

@@ -22,6 +22,15 @@ internal sealed class DnsCache
     private readonly Lock _makeRoom = new();
     private long _evicted;
 
+    // IP literals, parsed once: a fleet aiming at addresses (APIs by IP, a benchmark's origin)
+    // otherwise parsed the literal and allocated its address and a one-element answer on every
+    // request. Bounded without eviction: once full, further literals are parsed per request as
+    // before, so a stream of random literals cannot churn it or the names above.
+    private const int MaxLiterals = 1024;
+    private readonly ConcurrentDictionary<string, ResolveResult> _literals = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ResolveResult>.AlternateLookup<ReadOnlySpan<char>> _literalLookup;
+    private int _literalCount;
+
     public DnsCache(
         TimeSpan positiveTtl,
         TimeSpan negativeTtl,
@@ -35,6 +44,7 @@ internal sealed class DnsCache
         _time = time ?? TimeProvider.System;
         _resolve = resolve ?? ((host, ct) => Dns.GetHostAddressesAsync(host, ct));
         _lookup = _entries.GetAlternateLookup<ReadOnlySpan<char>>();
+        _literalLookup = _literals.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public int Count => _entries.Count;
@@ -47,9 +57,20 @@ internal sealed class DnsCache
     /// <summary>Resolves <paramref name="host"/>; IP literals never reach the resolver.</summary>
     public ValueTask<ResolveResult> ResolveAsync(ReadOnlySpan<char> host, CancellationToken cancellationToken)
     {
+        if (_literalLookup.TryGetValue(host, out ResolveResult known))
+        {
+            return new ValueTask<ResolveResult>(known);
+        }
+
         if (IPAddress.TryParse(host, out IPAddress? literal))
         {
-            return new ValueTask<ResolveResult>(new ResolveResult(ResolveStatus.Resolved, [literal]));
+            var parsed = new ResolveResult(ResolveStatus.Resolved, [literal]);
+            if (Volatile.Read(ref _literalCount) < MaxLiterals && _literalLookup.TryAdd(host, parsed))
+            {
+                Interlocked.Increment(ref _literalCount);
+            }
+
+            return new ValueTask<ResolveResult>(parsed);
         }
 
         long now = _time.GetTimestamp();
