@@ -282,6 +282,30 @@ public sealed class HttpExchangeTests : IAsyncLifetime
         Assert.Equal(new TerminationState(TerminationCause.TargetTimeout, TerminationPhase.Headers), result.Termination);
     }
 
+    // The exchange waits for the first answer byte in its own frame and then reads the head: the
+    // deadline armed when the request went out covers both, so a target that sends part of a head
+    // late and stalls is cut off 30 s after the request, not 30 s after its first byte.
+    [Fact]
+    public async Task PartOfTheHeadLate_ThenStalling_TimesOutOnTheDeadlineArmedAtTheRequest()
+    {
+        Task<ExchangeResult> run = Run(Get, Direct);
+        await ReceiveHeadAsync();
+        _time.Advance(TimeSpan.FromSeconds(20));
+        await _upstream.B.SendAsync("HTTP/1.1 200 OK\r\n"u8.ToArray(), SocketFlags.None);
+
+        TimeSpan elapsed = TimeSpan.FromSeconds(20);
+        while (!run.IsCompleted && elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.WhenAny(run, Task.Delay(20));   // lets the exchange take the bytes in before the clock moves on
+            _time.Advance(TimeSpan.FromSeconds(1));
+            elapsed += TimeSpan.FromSeconds(1);
+        }
+
+        ExchangeResult result = await run;
+        Assert.Equal(ExchangeFailure.ResponseHeadTimeout, result.Failure);
+        Assert.InRange(elapsed, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(32));
+    }
+
     [Fact]
     public async Task PostBody_IsStreamed_AndCountedAsBytesIn()
     {

@@ -118,6 +118,21 @@ internal sealed partial class ProxyConnection : IDisposable
                 {
                     while (!_draining.IsCancellationRequested)
                     {
+                        // The wait between requests is this frame's own: its wake-up resumes this
+                        // loop alone, and the head is then read without a wait. What the wait met
+                        // (the idle timeout, a reset, a drain) the read reports.
+                        ValueTask<int> idle = _reader.WaitForRequestAsync(_services.Limits);
+                        if (!idle.IsCompletedSuccessfully)
+                        {
+                            try
+                            {
+                                await idle.ConfigureAwait(false);
+                            }
+                            catch (Exception e) when (e is OperationCanceledException or System.Net.Sockets.SocketException or ObjectDisposedException)
+                            {
+                            }
+                        }
+
                         HeadOutcome outcome = await _reader.ReadAsync(_head, _services.Limits, _draining).ConfigureAwait(false);
                         if (outcome != HeadOutcome.Complete)
                         {

@@ -16,6 +16,7 @@ internal sealed class RequestHeadReader : IDisposable
     private PipeReader _input = null!;
     private HttpRequestParser _parser = new();
     private readonly Deadline _deadline = new(TimeProvider.System);
+    private CancellationToken _idle;   // the idle phase's, armed by WaitForRequestAsync
     private bool _awaitingHead;
 
     /// <summary>Reads from <paramref name="input"/> from now on: a pooled connection's next client. Nothing of the previous one is kept.</summary>
@@ -36,24 +37,44 @@ internal sealed class RequestHeadReader : IDisposable
     }
 
     /// <summary>Lets go of the client's reader (a pooled connection pins nothing of its last client).</summary>
-    public void Detach() => _input = null!;
+    public void Detach()
+    {
+        _input = null!;
+        _idle = default;
+    }
 
     /// <summary>Why the last head was rejected.</summary>
     public RejectReason RejectReason => _parser.RejectReason;
 
     /// <summary>
-    /// Reads one request head into <paramref name="head"/>. Until its first byte the keep-alive idle
-    /// timeout applies; from then on one RequestHeadTimeout covers the whole head and is not extended
-    /// by further reads, so a client trickling a byte at a time (slowloris) is cut off on time.
+    /// Starts the wait for the next request under the keep-alive idle timeout and returns the wait
+    /// itself (the client socket's zero-byte receive, or a completed one when bytes are already
+    /// buffered), for the connection's loop to await in its own frame; <see cref="ReadAsync"/>
+    /// follows either way and reports what the wait met. Awaited three frames down, in the socket
+    /// reader under this reader under the loop, every request's wake-up resumed all three: with a
+    /// pooled box, a context capture and two type checks each.
+    /// </summary>
+    public ValueTask<int> WaitForRequestAsync(ConnectionLimits limits)
+    {
+        _idle = _deadline.Arm(limits.IdleTimeout);
+        Volatile.Write(ref _awaitingHead, true);
+        return _input is SocketReader socket ? socket.WaitForDataAsync(_idle) : new ValueTask<int>(0);
+    }
+
+    /// <summary>
+    /// Reads one request head into <paramref name="head"/>, after <see cref="WaitForRequestAsync"/>.
+    /// Until its first byte the keep-alive idle timeout applies; from then on one RequestHeadTimeout
+    /// covers the whole head and is not extended by further reads, so a client trickling a byte at
+    /// a time (slowloris) is cut off on time.
     /// </summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<HeadOutcome> ReadAsync(RequestHead head, ConnectionLimits limits, CancellationToken draining)
     {
-        CancellationToken deadline = _deadline.Arm(limits.IdleTimeout);
+        CancellationToken deadline = _idle;
         bool started = false;
-        Volatile.Write(ref _awaitingHead, true);
         if (draining.IsCancellationRequested)
         {
+            Volatile.Write(ref _awaitingHead, false);
             return HeadOutcome.Draining;
         }
 

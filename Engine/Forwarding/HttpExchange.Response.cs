@@ -38,14 +38,12 @@ internal sealed partial class HttpExchange
         NodeAnswer NodeAnswer = default);
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    private async ValueTask<ResponseRelay> RelayResponseAsync(TcpSocket upstream, SocketReader upstreamReader)
+    private async ValueTask<ResponseRelay> RelayResponseAsync(TcpSocket upstream, SocketReader upstreamReader, long waitingSince, CancellationToken deadline)
     {
         RequestHead head = Head;
         ExchangeSettings settings = Settings;
         RequestMethodKind method = head.Method == KnownMethod.Head ? RequestMethodKind.Head : RequestMethodKind.Other;
         ResponseHeadParser parser = ResponseHeadParser.Default;
-        CancellationToken deadline = StartDeadline(settings.ResponseHeadTimeout);
-        long waitingSince = settings.Time.GetTimestamp();
         bool anySent = false;
         bool received = false;
         int interim = 0;

@@ -154,8 +154,28 @@ internal sealed partial class HttpExchange : IDisposable
         using CancellationTokenSource? uploadCancel = Head.Framing == BodyFraming.None ? null : CancellationTokenSource.CreateLinkedTokenSource(_aborted);
         Task<UploadResult> upload = uploadCancel is null ? NoBodyUploaded : UploadBodyAsync(upstream, upstreamReader, uploadCancel.Token);
 
-        // :: Steps 3 and 5
-        ResponseRelay relay = await RelayResponseAsync(upstream, upstreamReader).ConfigureAwait(false);
+        // :: Steps 3 and 5. The response-head deadline runs from here, the request sent. Without a
+        // body to upload, the wait for the first answer byte is this frame's: its wake-up resumes
+        // this method rather than the relay and its socket read below it too. The relay reports
+        // what the wait met (the deadline, a reset), reading the same token and socket.
+        CancellationToken responseDeadline = StartDeadline(Settings.ResponseHeadTimeout);
+        long waitingSince = Settings.Time.GetTimestamp();
+        if (uploadCancel is null)
+        {
+            ValueTask<int> answered = upstreamReader.WaitForDataAsync(responseDeadline);
+            if (!answered.IsCompletedSuccessfully)
+            {
+                try
+                {
+                    await answered.ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+                {
+                }
+            }
+        }
+
+        ResponseRelay relay = await RelayResponseAsync(upstream, upstreamReader, waitingSince, responseDeadline).ConfigureAwait(false);
         if (!upload.IsCompleted && uploadCancel is not null)
         {
             // The target answered before the whole body arrived (an early 413, say): the rest of

@@ -28,7 +28,7 @@ internal sealed class SocketReader : PipeReader
     public const int MaxBufferSize = 1024 * 1024;
 
     private TcpSocket? _socket;
-    private IMemoryOwner<byte>? _owner;
+    private BlockMemoryPool.Block? _owner;
     private byte[]? _buffer;
     private int _start;      // first unconsumed byte
     private int _end;        // one past the last received byte
@@ -111,6 +111,23 @@ internal sealed class SocketReader : PipeReader
         }
 
         return AwaitReceiveAsync(receive, free.Length);
+    }
+
+    /// <summary>
+    /// Nothing buffered: the zero-byte receive on the socket itself, for a caller that waits in its
+    /// own frame (the connection's loop for the next request, the exchange for the answer) rather
+    /// than frames down in a read; completed when something is buffered, ended or cancelled. The
+    /// read that follows finds the data without a wait (the loop saw the edge: no syscall). A
+    /// failure is the read's to report: it meets the same broken socket or cancelled token.
+    /// </summary>
+    public ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken)
+    {
+        if (_buffer is not null || _finished || _cancelPending || _socket is null)
+        {
+            return new ValueTask<int>(0);
+        }
+
+        return _socket.ReceiveAsync(Memory<byte>.Empty, cancellationToken);
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
@@ -220,7 +237,7 @@ internal sealed class SocketReader : PipeReader
                     return Memory<byte>.Empty;
                 }
 
-                IMemoryOwner<byte> previousOwner = _owner!;
+                BlockMemoryPool.Block previousOwner = _owner!;
                 byte[] previous = _buffer;
                 Rent(Math.Min(_buffer.Length * 2, MaxBufferSize));
                 previous.AsSpan(_start, unconsumed).CopyTo(_buffer);
@@ -237,11 +254,9 @@ internal sealed class SocketReader : PipeReader
 
     private void Rent(int size)
     {
-        IMemoryOwner<byte> owner = BlockMemoryPool.Instance.Rent(size);
-        bool isArray = MemoryMarshal.TryGetArray(owner.Memory, out ArraySegment<byte> array);
-        System.Diagnostics.Debug.Assert(isArray && array.Offset == 0, "BlockMemoryPool hands out whole arrays");
-        _owner = owner;
-        _buffer = array.Array!;
+        BlockMemoryPool.Block block = BlockMemoryPool.Instance.RentBlock(size);
+        _owner = block;
+        _buffer = block.Array;
     }
 
     public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);

@@ -23,7 +23,7 @@ namespace Engine.Transport;
 internal sealed class SocketWriter : PipeWriter
 {
     private readonly TcpSocket _socket;
-    private IMemoryOwner<byte>? _owner;
+    private BlockMemoryPool.Block? _owner;
     private byte[]? _buffer;
     private int _length;
     private bool _failed;      // a send failed: the client is gone
@@ -33,7 +33,7 @@ internal sealed class SocketWriter : PipeWriter
     // Blocks filled before a flush that wrote more than one block holds (a response head and a
     // 32 KiB body read), sent in order ahead of the current one. Made on first use: most
     // connections never write that much between two flushes.
-    private List<(IMemoryOwner<byte> Owner, int Length)>? _sealed;
+    private List<(BlockMemoryPool.Block Owner, int Length)>? _sealed;
     private long _sealedBytes;
 
     public SocketWriter(TcpSocket socket) => _socket = socket;
@@ -128,7 +128,7 @@ internal sealed class SocketWriter : PipeWriter
     {
         try
         {
-            foreach ((IMemoryOwner<byte> owner, int length) in _sealed!)
+            foreach ((BlockMemoryPool.Block owner, int length) in _sealed!)
             {
                 await _socket.SendAsync(owner.Memory[..length], cancellationToken).ConfigureAwait(false);
             }
@@ -242,11 +242,9 @@ internal sealed class SocketWriter : PipeWriter
     [MemberNotNull(nameof(_buffer))]
     private void Rent(int size)
     {
-        IMemoryOwner<byte> owner = BlockMemoryPool.Instance.Rent(size);
-        bool isArray = MemoryMarshal.TryGetArray(owner.Memory, out ArraySegment<byte> array);
-        System.Diagnostics.Debug.Assert(isArray && array.Offset == 0, "BlockMemoryPool hands out whole arrays");
-        _owner = owner;
-        _buffer = array.Array!;
+        BlockMemoryPool.Block block = BlockMemoryPool.Instance.RentBlock(size);
+        _owner = block;
+        _buffer = block.Array;
     }
 
     private void Release()
@@ -254,7 +252,7 @@ internal sealed class SocketWriter : PipeWriter
         _length = 0;
         if (_sealed is { Count: > 0 })
         {
-            foreach ((IMemoryOwner<byte> owner, _) in _sealed)
+            foreach ((BlockMemoryPool.Block owner, _) in _sealed)
             {
                 owner.Dispose();
             }

@@ -26,7 +26,7 @@ internal sealed partial class TunnelRelay
         private RelaySide _to = null!;
         private Step _step;
         private ValueTask<int> _pending;
-        private IMemoryOwner<byte>? _owner;
+        private BlockMemoryPool.Block? _owner;
         private Memory<byte> _buffer;
         private int _received;
         private bool _streaming;
@@ -192,7 +192,7 @@ internal sealed partial class TunnelRelay
 
         private void Rent()
         {
-            IMemoryOwner<byte> owner = BlockMemoryPool.Instance.Rent(_streaming ? BlockMemoryPool.LargeBlock : BlockMemoryPool.SmallBlock);
+            BlockMemoryPool.Block owner = BlockMemoryPool.Instance.RentBlock(_streaming ? BlockMemoryPool.LargeBlock : BlockMemoryPool.SmallBlock);
             _owner = owner;
             _buffer = owner.Memory;
         }
