@@ -93,8 +93,8 @@ internal sealed partial class HttpExchange : IDisposable
     private ExchangeSettings Settings => _request.Settings;
 
     /// <summary>Runs the exchange; the caller owns the upstream socket (returns it to the pool on <see cref="ExchangeOutcome.Reusable"/>, disposes it otherwise).</summary>
-    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    public async ValueTask<ExchangeResult> RunAsync(ExchangeRequest request)
+    /// <remarks>Not an async method itself: the exchange is one frame (<see cref="ExchangeAsync"/>), which waits for the answer.</remarks>
+    public ValueTask<ExchangeResult> RunAsync(ExchangeRequest request)
     {
         _request = request;
         _bytesIn = 0;
@@ -102,19 +102,7 @@ internal sealed partial class HttpExchange : IDisposable
         _clientFramingFailed = false;
         SocketReader reader = _upstreamReader;
         reader.Attach(request.Upstream);
-        try
-        {
-            ExchangeResult result = await ExchangeAsync(request.Upstream, reader).ConfigureAwait(false);
-            // Bytes behind a finished response (an unsolicited answer) make the connection unfit for reuse.
-            return result.Outcome == ExchangeOutcome.Reusable && reader.TryRead(out _)
-                ? result with { Outcome = ExchangeOutcome.Relayed }
-                : result;
-        }
-        finally
-        {
-            reader.Complete();
-            _request = default;
-        }
+        return ExchangeAsync(request.Upstream, reader);
     }
 
     public void Dispose() => _deadline?.Dispose();
@@ -122,119 +110,128 @@ internal sealed partial class HttpExchange : IDisposable
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<ExchangeResult> ExchangeAsync(TcpSocket upstream, SocketReader upstreamReader)
     {
-        bool canRetry = _request.CanRetry;
-
-        // :: Step 1
-        WriteUpstreamHead();
         try
         {
-            await upstream.SendAsync(_upstreamHead.WrittenMemory, _aborted).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException)
-        {
-            if (canRetry && !_aborted.IsCancellationRequested)
+            bool canRetry = _request.CanRetry;
+
+            // :: Step 1
+            WriteUpstreamHead();
+            try
+            {
+                await upstream.SendAsync(_upstreamHead.WrittenMemory, _aborted).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
+            {
+                if (canRetry && !_aborted.IsCancellationRequested)
+                {
+                    return Result(ExchangeOutcome.RetryOnFreshConnection, TerminationState.Normal);
+                }
+
+                if (Node.Type == NodeType.Http)
+                {
+                    return Result(ExchangeOutcome.NodeFailed, TerminationState.Normal) with { NodeFailure = ConnectStatus.NodeUnavailable };
+                }
+
+                return Result(ExchangeOutcome.Failed, new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Request)) with
+                {
+                    Failure = ExchangeFailure.RequestSendFailed,
+                };
+            }
+
+            _bytesIn += _upstreamHead.WrittenCount;
+
+            // :: Step 2 — bodyless requests (most scraping GETs) need no upload task and no cancellation source.
+            using CancellationTokenSource? uploadCancel = Head.Framing == BodyFraming.None ? null : CancellationTokenSource.CreateLinkedTokenSource(_aborted);
+            Task<UploadResult> upload = uploadCancel is null ? NoBodyUploaded : UploadBodyAsync(upstream, upstreamReader, uploadCancel.Token);
+
+            // :: Steps 3 and 5. The response-head deadline runs from here, the request sent. Without a
+            // body to upload, the wait for the first answer byte is this frame's: its wake-up resumes
+            // this method rather than the relay and its socket read below it too. The relay reports
+            // what the wait met (the deadline, a reset), reading the same token and socket.
+            CancellationToken responseDeadline = StartDeadline(Settings.ResponseHeadTimeout);
+            long waitingSince = Settings.Time.GetTimestamp();
+            if (uploadCancel is null)
+            {
+                ValueTask<int> answered = upstreamReader.WaitForDataAsync(responseDeadline);
+                if (!answered.IsCompletedSuccessfully)
+                {
+                    try
+                    {
+                        await answered.ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+                    {
+                    }
+                }
+            }
+
+            ResponseRelay relay = await RelayResponseAsync(upstream, upstreamReader, waitingSince, responseDeadline).ConfigureAwait(false);
+            if (!upload.IsCompleted && uploadCancel is not null)
+            {
+                // The target answered before the whole body arrived (an early 413, say): the rest of
+                // the body is unread, so the client connection cannot be reused.
+                await uploadCancel.CancelAsync().ConfigureAwait(false);
+            }
+
+            UploadResult uploaded = await upload.ConfigureAwait(false);
+
+            // :: Step 4 — a node's own error answer is translated: a target failure it reports is answered
+            // as ours, its own failure fails over; silence, garbage or its 407 are the node's failure.
+            if (relay.Outcome == RelayOutcome.NotStarted && relay.NodeAnswer.IsError && uploaded != UploadResult.ClientFraming)
+            {
+                return relay.NodeAnswer.FailsOver
+                    ? Result(ExchangeOutcome.NodeFailed, TerminationState.Normal) with { NodeFailure = ConnectStatus.NodeUnavailable, Status = relay.Status, NodeAnswer = relay.NodeAnswer }
+                    : Result(ExchangeOutcome.Failed, TerminationState.Normal) with { Failure = ExchangeFailure.NodeAnswered, Status = relay.Status, NodeAnswer = relay.NodeAnswer };
+            }
+
+            if (relay.Outcome == RelayOutcome.NotStarted && Node.Type == NodeType.Http && uploaded != UploadResult.ClientFraming
+                && (relay.NodeFailure != ConnectStatus.Connected || relay.Failure == ExchangeFailure.ResponseMalformed
+                    || (relay.Failure == ExchangeFailure.TargetClosedBeforeHead && !relay.ReceivedBytes && !canRetry)))
+            {
+                ConnectStatus failure = relay.NodeFailure != ConnectStatus.Connected ? relay.NodeFailure
+                    : relay.Failure == ExchangeFailure.ResponseMalformed ? ConnectStatus.NodeProtocolError : ConnectStatus.NodeUnavailable;
+                return Result(ExchangeOutcome.NodeFailed, TerminationState.Normal) with { NodeFailure = failure };
+            }
+
+            if (relay.Outcome == RelayOutcome.NotStarted && canRetry && relay.Failure == ExchangeFailure.TargetClosedBeforeHead && !relay.ReceivedBytes)
             {
                 return Result(ExchangeOutcome.RetryOnFreshConnection, TerminationState.Normal);
             }
 
-            if (Node.Type == NodeType.Http)
+            // :: Step 6
+            bool complete = uploaded == UploadResult.Complete;
+            switch (relay.Outcome)
             {
-                return Result(ExchangeOutcome.NodeFailed, TerminationState.Normal) with { NodeFailure = ConnectStatus.NodeUnavailable };
-            }
-
-            return Result(ExchangeOutcome.Failed, new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Request)) with
-            {
-                Failure = ExchangeFailure.RequestSendFailed,
-            };
-        }
-
-        _bytesIn += _upstreamHead.WrittenCount;
-
-        // :: Step 2 — bodyless requests (most scraping GETs) need no upload task and no cancellation source.
-        using CancellationTokenSource? uploadCancel = Head.Framing == BodyFraming.None ? null : CancellationTokenSource.CreateLinkedTokenSource(_aborted);
-        Task<UploadResult> upload = uploadCancel is null ? NoBodyUploaded : UploadBodyAsync(upstream, upstreamReader, uploadCancel.Token);
-
-        // :: Steps 3 and 5. The response-head deadline runs from here, the request sent. Without a
-        // body to upload, the wait for the first answer byte is this frame's: its wake-up resumes
-        // this method rather than the relay and its socket read below it too. The relay reports
-        // what the wait met (the deadline, a reset), reading the same token and socket.
-        CancellationToken responseDeadline = StartDeadline(Settings.ResponseHeadTimeout);
-        long waitingSince = Settings.Time.GetTimestamp();
-        if (uploadCancel is null)
-        {
-            ValueTask<int> answered = upstreamReader.WaitForDataAsync(responseDeadline);
-            if (!answered.IsCompletedSuccessfully)
-            {
-                try
-                {
-                    await answered.ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
-                {
-                }
+                case RelayOutcome.Relayed:
+                    // Bytes behind a finished response (an unsolicited answer) make the connection unfit for reuse.
+                    return Result(complete && _request.Pooled && _response.KeepAlive && !upstreamReader.TryRead(out _) ? ExchangeOutcome.Reusable : ExchangeOutcome.Relayed, relay.Termination) with
+                    {
+                        Status = relay.Status,
+                        ClientContinues = complete && relay.KeepsClient,
+                    };
+                case RelayOutcome.NotStarted when uploaded == UploadResult.ClientFraming:
+                    return Result(ExchangeOutcome.Failed, new TerminationState(TerminationCause.Proxy, TerminationPhase.Request)) with
+                    {
+                        Failure = ExchangeFailure.ClientFraming,
+                        ClientFramingError = _requestChunks.Error,
+                    };
+                case RelayOutcome.NotStarted:
+                    return Result(ExchangeOutcome.Failed, relay.Termination) with
+                    {
+                        Failure = uploaded == UploadResult.TargetGone && relay.Failure == ExchangeFailure.TargetClosedBeforeHead
+                            ? ExchangeFailure.TargetClosedDuringUpload
+                            : relay.Failure,
+                    };
+                case RelayOutcome.Upgraded:
+                    return Result(ExchangeOutcome.Upgraded, relay.Termination) with { Status = relay.Status };
+                default:
+                    return Result(ExchangeOutcome.Broken, relay.Termination) with { Status = relay.Status, Failure = relay.Failure };
             }
         }
-
-        ResponseRelay relay = await RelayResponseAsync(upstream, upstreamReader, waitingSince, responseDeadline).ConfigureAwait(false);
-        if (!upload.IsCompleted && uploadCancel is not null)
+        finally
         {
-            // The target answered before the whole body arrived (an early 413, say): the rest of
-            // the body is unread, so the client connection cannot be reused.
-            await uploadCancel.CancelAsync().ConfigureAwait(false);
-        }
-
-        UploadResult uploaded = await upload.ConfigureAwait(false);
-
-        // :: Step 4 — a node's own error answer is translated: a target failure it reports is answered
-        // as ours, its own failure fails over; silence, garbage or its 407 are the node's failure.
-        if (relay.Outcome == RelayOutcome.NotStarted && relay.NodeAnswer.IsError && uploaded != UploadResult.ClientFraming)
-        {
-            return relay.NodeAnswer.FailsOver
-                ? Result(ExchangeOutcome.NodeFailed, TerminationState.Normal) with { NodeFailure = ConnectStatus.NodeUnavailable, Status = relay.Status, NodeAnswer = relay.NodeAnswer }
-                : Result(ExchangeOutcome.Failed, TerminationState.Normal) with { Failure = ExchangeFailure.NodeAnswered, Status = relay.Status, NodeAnswer = relay.NodeAnswer };
-        }
-
-        if (relay.Outcome == RelayOutcome.NotStarted && Node.Type == NodeType.Http && uploaded != UploadResult.ClientFraming
-            && (relay.NodeFailure != ConnectStatus.Connected || relay.Failure == ExchangeFailure.ResponseMalformed
-                || (relay.Failure == ExchangeFailure.TargetClosedBeforeHead && !relay.ReceivedBytes && !canRetry)))
-        {
-            ConnectStatus failure = relay.NodeFailure != ConnectStatus.Connected ? relay.NodeFailure
-                : relay.Failure == ExchangeFailure.ResponseMalformed ? ConnectStatus.NodeProtocolError : ConnectStatus.NodeUnavailable;
-            return Result(ExchangeOutcome.NodeFailed, TerminationState.Normal) with { NodeFailure = failure };
-        }
-
-        if (relay.Outcome == RelayOutcome.NotStarted && canRetry && relay.Failure == ExchangeFailure.TargetClosedBeforeHead && !relay.ReceivedBytes)
-        {
-            return Result(ExchangeOutcome.RetryOnFreshConnection, TerminationState.Normal);
-        }
-
-        // :: Step 6
-        bool complete = uploaded == UploadResult.Complete;
-        switch (relay.Outcome)
-        {
-            case RelayOutcome.Relayed:
-                return Result(complete && _request.Pooled && _response.KeepAlive ? ExchangeOutcome.Reusable : ExchangeOutcome.Relayed, relay.Termination) with
-                {
-                    Status = relay.Status,
-                    ClientContinues = complete && relay.KeepsClient,
-                };
-            case RelayOutcome.NotStarted when uploaded == UploadResult.ClientFraming:
-                return Result(ExchangeOutcome.Failed, new TerminationState(TerminationCause.Proxy, TerminationPhase.Request)) with
-                {
-                    Failure = ExchangeFailure.ClientFraming,
-                    ClientFramingError = _requestChunks.Error,
-                };
-            case RelayOutcome.NotStarted:
-                return Result(ExchangeOutcome.Failed, relay.Termination) with
-                {
-                    Failure = uploaded == UploadResult.TargetGone && relay.Failure == ExchangeFailure.TargetClosedBeforeHead
-                        ? ExchangeFailure.TargetClosedDuringUpload
-                        : relay.Failure,
-                };
-            case RelayOutcome.Upgraded:
-                return Result(ExchangeOutcome.Upgraded, relay.Termination) with { Status = relay.Status };
-            default:
-                return Result(ExchangeOutcome.Broken, relay.Termination) with { Status = relay.Status, Failure = relay.Failure };
+            upstreamReader.Complete();
+            _request = default;
         }
     }
 
