@@ -35,7 +35,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
         var pool = new NodePool(options.Nodes, options.Health ?? NodeHealthPolicy.Default(options.Time));
         State = options.State ?? new Engine.State.MemoryStateStore(options.Time, options.Sessions);
         Sessions = State.Sessions;
-        INodeConnector connector = new NodeConnector(pool, dns, policy, options.Limits.ConnectTimeout);
+        INodeConnector connector = new NodeConnector(pool, dns, policy, options.Limits.ConnectTimeout, options.OpenSocket);
         // As ProxyServicesFactory wires it: TCP-connect probes of nodes that traffic took out.
         NodeProber? prober = options.ProbeInterval is { } interval ? new NodeProber(pool, (NodeConnector)connector, probe: null, interval, options.Time) : null;
         Routing = new NodeRouting(pool, options.WrapConnector?.Invoke(connector) ?? connector, Sessions, options.MaxAttempts, options.Time, prober);
@@ -162,6 +162,9 @@ internal sealed class ProxyFixtureOptions
     public long MaxConnections { get; set; } = 10_000;
 
     public bool PoolUpstream { get; set; } = true;
+
+    /// <summary>Makes the engine's outbound sockets (default: <see cref="Engine.Transport.TcpSocket.Create"/>); a test's to run out of descriptors on cue.</summary>
+    public Func<System.Net.Sockets.AddressFamily, Engine.Transport.TcpSocket>? OpenSocket { get; set; }
 
     /// <summary>The main listener expects a PROXY protocol header on every connection.</summary>
     public bool ProxyProtocol { get; set; }

@@ -62,6 +62,29 @@ public class DirectConnectorTests
         Assert.False(listener.Pending());
     }
 
+    [Theory]
+    [InlineData(SocketError.TooManyOpenSockets, true, 1)]        // EMFILE/ENFILE: ours, and every address would meet it
+    [InlineData(SocketError.NoBufferSpaceAvailable, true, 1)]    // ENOBUFS/ENOMEM
+    [InlineData(SocketError.AddressFamilyNotSupported, false, 2)]   // this address only: the next is tried
+    public async Task ConnectAsync_NoSocketCanBeMade_IsClassifiedAndNotThrown(SocketError error, bool outOfSockets, int attempts)
+    {
+        ConnectStatus expected = outOfSockets ? ConnectStatus.OutOfSockets : ConnectStatus.Refused;
+        int made = 0;
+        var connector = new DirectConnector(Dns("127.0.0.1", "127.0.0.2"), new TargetPolicy(true, null, null), TimeSpan.FromSeconds(5),
+            openSocket: _ =>
+            {
+                made++;
+                throw new SocketException((int)error);
+            });
+
+        ConnectResult result = await connector.ConnectAsync("origin.test", 9, default);
+
+        Assert.Equal(expected, result.Status);
+        Assert.Equal(error, result.SocketError);
+        Assert.Null(result.Socket);
+        Assert.Equal(attempts, made);
+    }
+
     [Fact]
     public async Task ConnectAsync_ClosedPort_IsRefused()
     {

@@ -225,6 +225,7 @@ internal static class ProxyFailures
             ConnectStatus.TimedOut => (ErrorCode.GatewayTimeout, TerminationCause.TargetTimeout),
             ConnectStatus.NodeCannotCarry => (isConnect ? ErrorCode.BuildConnect : ErrorCode.BuildRequest, TerminationCause.Proxy),
             ConnectStatus.Aborted => (ErrorCode.Overloaded, TerminationCause.Killed),
+            ConnectStatus.OutOfSockets => (ErrorCode.Overloaded, TerminationCause.Resource),
             _ => (ErrorCode.NodeUnavailable, TerminationCause.TargetAbort),
         };
         return new ProxyFailure(code, new TerminationState(cause, TerminationPhase.Connect), ConnectDetail(connect.Status, connect.AddressClass));
@@ -239,6 +240,7 @@ internal static class ProxyFailures
         ConnectStatus.NodeAuthFailed => "the upstream node rejected the engine's credentials"u8,
         ConnectStatus.NodeCannotCarry => "the chosen node cannot carry this request (its upstream refused the command or address type)"u8,
         ConnectStatus.Aborted => "the engine is shutting down"u8,
+        ConnectStatus.OutOfSockets => "the engine could not open a socket to the target (out of descriptors or socket memory)"u8,
         _ => "the chosen node failed while the connection was set up"u8,
     };
 

@@ -74,7 +74,10 @@ internal sealed class TcpSocket
         ? _connected && !IsClosed && !reader.HungUp && Volatile.Read(ref _writer) is not { HungUp: true }
         : _runtime!.Connected && !_runtime.SafeHandle.IsClosed;
 
-    /// <summary>A new socket for a connect, with Nagle off (every write the engine makes is a whole message).</summary>
+    /// <summary>Out of descriptors (EMFILE, ENFILE) or socket memory (ENOBUFS, ENOMEM): the process's capacity, not the peer's doing.</summary>
+    public static bool IsOutOfSockets(SocketError error) => error is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable;
+
+    /// <summary>A new socket for a connect, with Nagle off (every write the engine makes is a whole message); throws <see cref="SocketException"/> when none can be made.</summary>
     public static TcpSocket Create(AddressFamily family)
     {
         if (!EpollLoop.Enabled)

@@ -25,4 +25,9 @@ internal enum ConnectStatus : byte
     NodeProtocolError,
     /// <summary>557 BUILD_CONNECT: the node cannot carry this kind of tunnel (unsupported command or address type).</summary>
     NodeCannotCarry,
+    /// <summary>
+    /// 503 OVERLOADED: the engine could not open a socket of its own (out of descriptors or socket
+    /// memory): its capacity, not the node's or the target's fault, so neither is blamed or banned.
+    /// </summary>
+    OutOfSockets,
 }

@@ -18,13 +18,16 @@ internal sealed class DirectConnector
     private readonly TimeSpan _connectTimeout;
     private readonly ConnectDeadlines _deadlines = new();
     private readonly IPEndPoint? _localEndPoint;
+    private readonly Func<AddressFamily, TcpSocket> _openSocket;
 
-    public DirectConnector(DnsCache dns, TargetPolicy policy, TimeSpan connectTimeout, IPAddress? localAddress = null)
+    /// <param name="openSocket">Makes the socket for a connect (<see cref="TcpSocket.Create"/>; a test's to run out of descriptors on cue).</param>
+    public DirectConnector(DnsCache dns, TargetPolicy policy, TimeSpan connectTimeout, IPAddress? localAddress = null, Func<AddressFamily, TcpSocket>? openSocket = null)
     {
         _dns = dns;
         _policy = policy;
         _connectTimeout = connectTimeout;
         _localEndPoint = localAddress is null ? null : new IPEndPoint(localAddress, 0);
+        _openSocket = openSocket ?? TcpSocket.Create;
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
@@ -61,7 +64,7 @@ internal sealed class DirectConnector
 
                 anyAllowed = true;
                 last = await TryConnectAsync(address, port, deadline.Token, shutdown).ConfigureAwait(false);
-                if (last.Status is ConnectStatus.Connected or ConnectStatus.TimedOut or ConnectStatus.Aborted)
+                if (last.Status is ConnectStatus.Connected or ConnectStatus.TimedOut or ConnectStatus.Aborted or ConnectStatus.OutOfSockets)
                 {
                     return last;
                 }
@@ -78,7 +81,18 @@ internal sealed class DirectConnector
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<ConnectResult> TryConnectAsync(IPAddress address, int port, CancellationToken deadline, CancellationToken shutdown)
     {
-        var socket = TcpSocket.Create(address.AddressFamily);
+        TcpSocket socket;
+        try
+        {
+            socket = _openSocket(address.AddressFamily);
+        }
+        catch (SocketException e)
+        {
+            // Out of descriptors or memory is the engine's own limit (OVERLOADED, nobody blamed);
+            // anything else (the family unsupported here) leaves this address unreachable.
+            return new ConnectResult(TcpSocket.IsOutOfSockets(e.SocketErrorCode) ? ConnectStatus.OutOfSockets : ConnectStatus.Refused, SocketError: e.SocketErrorCode);
+        }
+
         try
         {
             if (_localEndPoint is not null)

@@ -18,12 +18,15 @@ internal sealed class NodeConnector : INodeConnector
     private readonly TimeSpan _connectTimeout;
     private readonly ConnectDeadlines _deadlines = new();
     private readonly DirectConnector[] _direct;
+    private readonly Func<AddressFamily, TcpSocket> _openSocket;
 
-    public NodeConnector(NodePool pool, DnsCache dns, TargetPolicy policy, TimeSpan connectTimeout)
+    /// <param name="openSocket">Makes the socket for every connect (<see cref="TcpSocket.Create"/>; a test's to run out of descriptors on cue).</param>
+    public NodeConnector(NodePool pool, DnsCache dns, TargetPolicy policy, TimeSpan connectTimeout, Func<AddressFamily, TcpSocket>? openSocket = null)
     {
         _dns = dns;
         _policy = policy;
         _connectTimeout = connectTimeout;
+        _openSocket = openSocket ?? TcpSocket.Create;
         _direct = new DirectConnector[pool.Count];
         DirectConnector? shared = null;
         foreach (Node node in pool.Nodes)
@@ -31,8 +34,8 @@ internal sealed class NodeConnector : INodeConnector
             if (node.Type == NodeType.Direct)
             {
                 _direct[node.Index] = node.LocalAddress is null
-                    ? shared ??= new DirectConnector(dns, policy, connectTimeout)
-                    : new DirectConnector(dns, policy, connectTimeout, node.LocalAddress);
+                    ? shared ??= new DirectConnector(dns, policy, connectTimeout, openSocket: _openSocket)
+                    : new DirectConnector(dns, policy, connectTimeout, node.LocalAddress, _openSocket);
             }
         }
     }
@@ -62,7 +65,16 @@ internal sealed class NodeConnector : INodeConnector
         CancellationTokenSource deadline = _deadlines.Start(_connectTimeout, shutdown);
         try
         {
-            TcpSocket? socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
+            TcpSocket? socket;
+            try
+            {
+                socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
+            }
+            catch (SocketException e) when (TcpSocket.IsOutOfSockets(e.SocketErrorCode))
+            {
+                return new ConnectResult(ConnectStatus.OutOfSockets, SocketError: e.SocketErrorCode);   // ours: the node is not blamed
+            }
+
             if (socket is null)
             {
                 return new ConnectResult(shutdown.IsCancellationRequested ? ConnectStatus.Aborted : ConnectStatus.NodeUnavailable);
@@ -130,7 +142,16 @@ internal sealed class NodeConnector : INodeConnector
         CancellationTokenSource deadline = _deadlines.Start(_connectTimeout, shutdown);
         try
         {
-            TcpSocket? socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
+            TcpSocket? socket;
+            try
+            {
+                socket = await ConnectToNodeAsync(node, deadline.Token).ConfigureAwait(false);
+            }
+            catch (SocketException e) when (TcpSocket.IsOutOfSockets(e.SocketErrorCode))
+            {
+                return false;   // nothing learned about the node: it stays as it is until the next round
+            }
+
             if (socket is null)
             {
                 return false;
@@ -156,7 +177,16 @@ internal sealed class NodeConnector : INodeConnector
 
         foreach (IPAddress address in resolved.Addresses)
         {
-            var socket = TcpSocket.Create(address.AddressFamily);
+            TcpSocket socket;
+            try
+            {
+                socket = _openSocket(address.AddressFamily);
+            }
+            catch (SocketException e) when (!TcpSocket.IsOutOfSockets(e.SocketErrorCode))
+            {
+                continue;   // this address family is not available here: the next address (out of sockets goes to the caller)
+            }
+
             try
             {
                 await socket.ConnectAsync(address, node.Port, deadline).ConfigureAwait(false);
