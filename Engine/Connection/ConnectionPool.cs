@@ -1,6 +1,6 @@
-using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
+using Engine.Transport;
 
 namespace Engine.Connection;
 
@@ -18,18 +18,16 @@ internal sealed class ConnectionPool(ServicesHandle handle, CancellationToken dr
     // Free connections only: enough for a burst of short connections to find one each; beyond it
     // the objects are left to the GC so a peak does not stay in memory for good.
     private const int MaxPooled = 1024;
-    private readonly ConcurrentQueue<ProxyConnection> _free = new();
-    private readonly ConcurrentQueue<TunnelHandoff> _freeTunnels = new();
-    private int _count;
-    private int _tunnelCount;
+    private readonly BoundedPool<ProxyConnection> _free = new(MaxPooled);
+    private readonly BoundedPool<TunnelHandoff> _freeTunnels = new(MaxPooled);
 
     public ServicesHandle Handle => handle;
 
     /// <summary>Connection objects waiting for a client.</summary>
-    public int Free => Volatile.Read(ref _count);
+    public int Free => _free.Count;
 
     /// <summary>Tunnel handoffs waiting for a CONNECT.</summary>
-    public int FreeTunnels => Volatile.Read(ref _tunnelCount);
+    public int FreeTunnels => _freeTunnels.Count;
 
     /// <summary>Shutdown began: finish the request in flight, accept no further one.</summary>
     public CancellationToken Draining => draining;
@@ -40,11 +38,7 @@ internal sealed class ConnectionPool(ServicesHandle handle, CancellationToken dr
     /// <summary>A connection for this client, reset for it (<see cref="ProxyConnection.Attach"/>).</summary>
     public ProxyConnection Rent(PipeReader input, PipeWriter output, IPEndPoint client, ClientProtocol protocol)
     {
-        if (_free.TryDequeue(out ProxyConnection? connection))
-        {
-            Interlocked.Decrement(ref _count);
-        }
-        else
+        if (!_free.TryTake(out ProxyConnection? connection))
         {
             connection = new ProxyConnection(this);
         }
@@ -56,49 +50,35 @@ internal sealed class ConnectionPool(ServicesHandle handle, CancellationToken dr
     /// <summary>Takes a connection whose loop has ended and that holds nothing of its client any more.</summary>
     public void Return(ProxyConnection connection)
     {
-        if (Interlocked.Increment(ref _count) <= MaxPooled)
+        if (!_free.TryKeep(connection))
         {
-            _free.Enqueue(connection);
-            return;
+            connection.Dispose();
         }
-
-        Interlocked.Decrement(ref _count);
-        connection.Dispose();
     }
 
     /// <summary>A tunnel's handoff and relay, reused from the last tunnel that ended (<see cref="TunnelHandoff"/>).</summary>
     public TunnelHandoff RentTunnel()
     {
-        if (_freeTunnels.TryDequeue(out TunnelHandoff? tunnel))
-        {
-            Interlocked.Decrement(ref _tunnelCount);
-            return tunnel;
-        }
-
-        return new TunnelHandoff(this);
+        return _freeTunnels.TryTake(out TunnelHandoff? tunnel) ? tunnel : new TunnelHandoff(this);
     }
 
     /// <summary>Takes a handoff whose tunnel has ended and whose relay nothing touches any more.</summary>
     public void ReturnTunnel(TunnelHandoff tunnel)
     {
-        if (Interlocked.Increment(ref _tunnelCount) <= MaxPooled)
+        if (!_freeTunnels.TryKeep(tunnel))
         {
-            _freeTunnels.Enqueue(tunnel);
-            return;
+            tunnel.Dispose();
         }
-
-        Interlocked.Decrement(ref _tunnelCount);
-        tunnel.Dispose();
     }
 
     public void Dispose()
     {
-        while (_free.TryDequeue(out ProxyConnection? connection))
+        while (_free.TryTake(out ProxyConnection? connection))
         {
             connection.Dispose();
         }
 
-        while (_freeTunnels.TryDequeue(out TunnelHandoff? tunnel))
+        while (_freeTunnels.TryTake(out TunnelHandoff? tunnel))
         {
             tunnel.Dispose();
         }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 
 namespace Engine.Transport;
 
@@ -36,8 +35,8 @@ internal sealed class BlockMemoryPool : MemoryPool<byte>
     [ThreadStatic]
     private static ThreadBlocks? t_blocks;
 
-    private readonly Shelf _small = new(MaxRetainedSmall);
-    private readonly Shelf _large = new(MaxRetainedLarge);
+    private readonly BoundedPool<Block> _small = new(MaxRetainedSmall);
+    private readonly BoundedPool<Block> _large = new(MaxRetainedLarge);
 
     public static BlockMemoryPool Instance { get; } = new();
 
@@ -59,8 +58,8 @@ internal sealed class BlockMemoryPool : MemoryPool<byte>
             return hot;
         }
 
-        Shelf shelf = small ? _small : _large;
-        return shelf.TryTake() ?? new Block(GC.AllocateUninitializedArray<byte>(small ? SmallBlock : LargeBlock, pinned: true), shelf);
+        BoundedPool<Block> shared = small ? _small : _large;
+        return shared.TryTake(out Block? block) ? block : new Block(GC.AllocateUninitializedArray<byte>(small ? SmallBlock : LargeBlock, pinned: true), shared);
     }
 
     protected override void Dispose(bool disposing)
@@ -70,9 +69,9 @@ internal sealed class BlockMemoryPool : MemoryPool<byte>
     /// <summary>A pooled buffer: its array whole, and the way back to its pool.</summary>
     internal sealed class Block : IMemoryOwner<byte>
     {
-        private readonly Shelf? _home;
+        private readonly BoundedPool<Block>? _home;
 
-        internal Block(byte[] array, Shelf? home)
+        internal Block(byte[] array, BoundedPool<Block>? home)
         {
             Array = array;
             _home = home;
@@ -92,37 +91,8 @@ internal sealed class BlockMemoryPool : MemoryPool<byte>
             ThreadBlocks cache = t_blocks ??= new ThreadBlocks();
             if (!cache.TryKeep(this, Array.Length == SmallBlock))
             {
-                _home.Keep(this);
+                _home.TryKeep(this);   // full: left to the GC
             }
-        }
-    }
-
-    /// <summary>The shared blocks of one size, with a count kept beside the queue (its own count is not cheap).</summary>
-    internal sealed class Shelf(int retained)
-    {
-        private readonly ConcurrentQueue<Block> _blocks = new();
-        private int _count;
-
-        public Block? TryTake()
-        {
-            if (Volatile.Read(ref _count) == 0 || !_blocks.TryDequeue(out Block? block))
-            {
-                return null;
-            }
-
-            Interlocked.Decrement(ref _count);
-            return block;
-        }
-
-        public void Keep(Block block)
-        {
-            if (Interlocked.Increment(ref _count) <= retained)
-            {
-                _blocks.Enqueue(block);
-                return;
-            }
-
-            Interlocked.Decrement(ref _count);
         }
     }
 

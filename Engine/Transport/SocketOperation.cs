@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -36,8 +35,7 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
     // Free operations only: one in flight belongs to its caller. Enough for a busy process's
     // concurrent sends and reads; beyond it, completed operations are left to the GC.
     private const int MaxPooled = 4096;
-    private static readonly ConcurrentQueue<SocketOperation> s_pool = new();
-    private static int s_pooled;
+    private static readonly BoundedPool<SocketOperation> s_pool = new(MaxPooled);
 
     private ManualResetValueTaskSourceCore<int> _core;   // continuations run inline, where the socket completed
     private CancellationTokenRegistration _registration;
@@ -91,13 +89,7 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
 
     private static SocketOperation Rent()
     {
-        if (s_pool.TryDequeue(out SocketOperation? operation))
-        {
-            Interlocked.Decrement(ref s_pooled);
-            return operation;
-        }
-
-        return new SocketOperation();
+        return s_pool.TryTake(out SocketOperation? operation) ? operation : new SocketOperation();
     }
 
     private void Return()
@@ -107,14 +99,7 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
         _socket = null;
         _token = default;
         _core.Reset();
-        if (Interlocked.Increment(ref s_pooled) <= MaxPooled)
-        {
-            s_pool.Enqueue(this);
-        }
-        else
-        {
-            Interlocked.Decrement(ref s_pooled);
-        }
+        s_pool.TryKeep(this);   // full: left to the GC
     }
 
     private ValueTask<int> Start(Socket socket, Direction direction, CancellationToken token)

@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using Engine.Transport;
 
 namespace Engine.Upstream;
 
@@ -13,13 +13,13 @@ internal sealed class ConnectDeadlines
 {
     // Free sources only: as many as connects run at once in a burst; beyond it they are disposed.
     private const int MaxPooled = 256;
-    private readonly ConcurrentQueue<(CancellationToken Shutdown, CancellationTokenSource Source)> _free = new();
+    private readonly BoundedPool<(CancellationToken Shutdown, CancellationTokenSource Source)> _free = new(MaxPooled);
 
     /// <summary>A source cancelled by <paramref name="shutdown"/> or after <paramref name="timeout"/>; give it back with <see cref="Return"/>.</summary>
     public CancellationTokenSource Start(TimeSpan timeout, CancellationToken shutdown)
     {
         CancellationTokenSource source;
-        if (_free.TryDequeue(out (CancellationToken Shutdown, CancellationTokenSource Source) free) && free.Shutdown == shutdown)
+        if (_free.TryTake(out (CancellationToken Shutdown, CancellationTokenSource Source) free) && free.Shutdown == shutdown)
         {
             source = free.Source;
         }
@@ -36,12 +36,9 @@ internal sealed class ConnectDeadlines
     /// <summary>The connect is over: nothing holds the source's token any more.</summary>
     public void Return(CancellationTokenSource source, CancellationToken shutdown)
     {
-        if (_free.Count < MaxPooled && source.TryReset())
+        if (!source.TryReset() || !_free.TryKeep((shutdown, source)))
         {
-            _free.Enqueue((shutdown, source));
-            return;
+            source.Dispose();
         }
-
-        source.Dispose();
     }
 }
