@@ -20,118 +20,128 @@ internal sealed partial class ProxyConnection
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<bool> ForwardAsync()
     {
-        if (_head.Scheme != SchemeKind.Http)
+        try
         {
-            return await RejectAsync(ProxyFailures.NotHttpScheme).ConfigureAwait(false);
-        }
-
-        string host = TargetHostString();
-        int port = _head.TargetPort;
-        PolicyVerdict verdict = _services.Policy.CheckRequest(host, port, isConnect: false);
-        if (verdict != PolicyVerdict.Allowed)
-        {
-            return await RejectPolicyAsync(verdict, port).ConfigureAwait(false);
-        }
-
-        if (!PassCircuit(host, out int circuitRetryAfter))
-        {
-            return await RejectAsync(ProxyFailures.CircuitOpen(circuitRetryAfter)).ConfigureAwait(false);
-        }
-
-        // A request that can be sent again whole (idempotent, no body) may retry once on a fresh
-        // connection when a pooled one turns out dead, and move to the next node when an http node
-        // fails on it. Everything else is answered as it failed.
-        bool retryable = _head.Framing == BodyFraming.None && IsIdempotent(_head.Method);
-        UpstreamConnectionPool? pool = _services.UpstreamPool;
-        var target = new RouteTarget(host, port, _head, ConnectPurpose.Http, pool, retryable);
-        (RouteResult route, bool clientContinues) = await OpenRouteAsync(target).ConfigureAwait(false);
-        if (route.Status != RouteStatus.Connected)
-        {
-            return clientContinues;
-        }
-
-        _exchange ??= new HttpExchange(_input, _output, _aborted, _draining);
-        _request.ExchangeStarted = true;
-        TcpSocket? upstream = route.Socket;
-        bool reused = route.Reused;
-        while (true)
-        {
-            Node node = _router.Node!;
-            if (upstream is null)
+            if (_head.Scheme != SchemeKind.Http)
             {
-                // The retry after a dead pooled connection. The node may have died with it (a killed
-                // squid closes its keep-alive connections first): then onerror moves on as for any
-                // node failure before the request went out.
-                ConnectResult connect = await _services.Routing.Connector.ConnectAsync(node, host, port, ConnectPurpose.Http, _aborted, _router.Credentials).ConfigureAwait(false);
-                if (connect.Status != ConnectStatus.Connected && Router.IsNodeFailure(connect.Status) && !_aborted.IsCancellationRequested)
-                {
-                    route = await _router.ReplaceAsync(target, connect).ConfigureAwait(false);
-                    if (route.Status != RouteStatus.Connected)
-                    {
-                        return await RejectRouteAsync(route).ConfigureAwait(false);
-                    }
-
-                    upstream = route.Socket;
-                    reused = route.Reused;
-                    continue;
-                }
-
-                if (connect.Status != ConnectStatus.Connected)
-                {
-                    return await RejectAsync(ProxyFailures.Connect(connect, isConnect: false)).ConfigureAwait(false);
-                }
-
-                upstream = connect.Socket!;
-                reused = false;
+                return await RejectAsync(ProxyFailures.NotHttpScheme).ConfigureAwait(false);
             }
 
-            ExchangeResult result;
-            try
+            string host = TargetHostString();
+            int port = _head.TargetPort;
+            PolicyVerdict verdict = _services.Policy.CheckRequest(host, port, isConnect: false);
+            if (verdict != PolicyVerdict.Allowed)
             {
-                result = await _exchange.RunAsync(new ExchangeRequest(_head, node, upstream, pool is not null, reused && retryable,
-                    _services.Exchange, _router.Attempts, _admission.Traffic, _request.BytesIn + _request.BytesOut, _router.Credentials.AuthorizationBytes)).ConfigureAwait(false);
-                if (result.Outcome == ExchangeOutcome.Reusable)
+                return await RejectPolicyAsync(verdict, port).ConfigureAwait(false);
+            }
+
+            if (!PassCircuit(host, out int circuitRetryAfter))
+            {
+                return await RejectAsync(ProxyFailures.CircuitOpen(circuitRetryAfter)).ConfigureAwait(false);
+            }
+
+            // A request that can be sent again whole (idempotent, no body) may retry once on a fresh
+            // connection when a pooled one turns out dead, and move to the next node when an http node
+            // fails on it. Everything else is answered as it failed.
+            bool retryable = _head.Framing == BodyFraming.None && IsIdempotent(_head.Method);
+            UpstreamConnectionPool? pool = _services.UpstreamPool;
+            var target = new RouteTarget(host, port, _head, ConnectPurpose.Http, pool, retryable);
+            (RouteResult route, bool clientContinues) = await OpenRouteAsync(target).ConfigureAwait(false);
+            if (route.Status != RouteStatus.Connected)
+            {
+                return clientContinues;
+            }
+
+            _exchange ??= new HttpExchange(_input, _output, _aborted, _draining);
+            _request.ExchangeStarted = true;
+            TcpSocket? upstream = route.Socket;
+            bool reused = route.Reused;
+            while (true)
+            {
+                Node node = _router.Node!;
+                if (upstream is null)
                 {
-                    pool!.Return(node.Index, _head.TargetHost, port, upstream);
+                    // The retry after a dead pooled connection. The node may have died with it (a killed
+                    // squid closes its keep-alive connections first): then onerror moves on as for any
+                    // node failure before the request went out.
+                    ConnectResult connect = await _services.Routing.Connector.ConnectAsync(node, host, port, ConnectPurpose.Http, _aborted, _router.Credentials).ConfigureAwait(false);
+                    if (connect.Status != ConnectStatus.Connected && Router.IsNodeFailure(connect.Status) && !_aborted.IsCancellationRequested)
+                    {
+                        route = await _router.ReplaceAsync(target, connect).ConfigureAwait(false);
+                        if (route.Status != RouteStatus.Connected)
+                        {
+                            return await RejectRouteAsync(route).ConfigureAwait(false);
+                        }
+
+                        upstream = route.Socket;
+                        reused = route.Reused;
+                        continue;
+                    }
+
+                    if (connect.Status != ConnectStatus.Connected)
+                    {
+                        return await RejectAsync(ProxyFailures.Connect(connect, isConnect: false)).ConfigureAwait(false);
+                    }
+
+                    upstream = connect.Socket!;
+                    reused = false;
+                }
+
+                ExchangeResult result;
+                try
+                {
+                    result = await _exchange.RunAsync(new ExchangeRequest(_head, node, upstream, pool is not null, reused && retryable,
+                        _services.Exchange, _router.Attempts, _admission.Traffic, _request.BytesIn + _request.BytesOut, _router.Credentials.AuthorizationBytes)).ConfigureAwait(false);
+                    if (result.Outcome == ExchangeOutcome.Reusable)
+                    {
+                        pool!.Return(node.Index, _head.TargetHost, port, upstream);
+                        upstream = null;
+                    }
+                }
+                finally
+                {
+                    if (upstream is not null)
+                    {
+                        upstream.Close();
+                    }
                     upstream = null;
                 }
-            }
-            finally
-            {
-                if (upstream is not null)
+
+                _request.BytesIn += result.BytesIn;
+                _request.BytesOut += result.BytesOut;
+                switch (result.Outcome)
                 {
-                    upstream.Close();
+                    case ExchangeOutcome.RetryOnFreshConnection:
+                        continue;
+                    case ExchangeOutcome.NodeFailed when !retryable || _aborted.IsCancellationRequested:
+                        return await RejectRouteAsync(_router.FailWithoutReplacement(new ConnectResult(result.NodeFailure, NodeAnswer: result.NodeAnswer))).ConfigureAwait(false);
+                    case ExchangeOutcome.NodeFailed:
+                        // Nothing reached the client: the request goes on through the next node as onerror says.
+                        route = await _router.ReplaceAsync(target, new ConnectResult(result.NodeFailure, NodeAnswer: result.NodeAnswer)).ConfigureAwait(false);
+                        if (route.Status != RouteStatus.Connected)
+                        {
+                            return await RejectRouteAsync(route).ConfigureAwait(false);
+                        }
+
+                        upstream = route.Socket;
+                        reused = route.Reused;
+                        continue;
+                    case ExchangeOutcome.Failed:
+                        return await RejectExchangeAsync(result).ConfigureAwait(false);
                 }
-                upstream = null;
-            }
 
-            _request.BytesIn += result.BytesIn;
-            _request.BytesOut += result.BytesOut;
-            switch (result.Outcome)
+                _request.Status = result.Status;
+                EndAnswered(result.Termination, result.Failure);
+
+                return result.ClientContinues;
+            }
+        }
+        finally
+        {
+            if (_handoff is null)
             {
-                case ExchangeOutcome.RetryOnFreshConnection:
-                    continue;
-                case ExchangeOutcome.NodeFailed when !retryable || _aborted.IsCancellationRequested:
-                    return await RejectRouteAsync(_router.FailWithoutReplacement(new ConnectResult(result.NodeFailure, NodeAnswer: result.NodeAnswer))).ConfigureAwait(false);
-                case ExchangeOutcome.NodeFailed:
-                    // Nothing reached the client: the request goes on through the next node as onerror says.
-                    route = await _router.ReplaceAsync(target, new ConnectResult(result.NodeFailure, NodeAnswer: result.NodeAnswer)).ConfigureAwait(false);
-                    if (route.Status != RouteStatus.Connected)
-                    {
-                        return await RejectRouteAsync(route).ConfigureAwait(false);
-                    }
-
-                    upstream = route.Socket;
-                    reused = route.Reused;
-                    continue;
-                case ExchangeOutcome.Failed:
-                    return await RejectExchangeAsync(result).ConfigureAwait(false);
+                EndAdmitted();   // the request is over: its slot, bytes and breaker outcome
             }
-
-            _request.Status = result.Status;
-            EndAnswered(result.Termination, result.Failure);
-
-            return result.ClientContinues;
         }
     }
 

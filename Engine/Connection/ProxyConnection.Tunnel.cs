@@ -20,47 +20,57 @@ internal sealed partial class ProxyConnection
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<bool> TunnelAsync()
     {
-        string host = TargetHostString();
-        int port = _head.TargetPort;
-        PolicyVerdict verdict = _services.Policy.CheckRequest(host, port, isConnect: true);
-        if (verdict != PolicyVerdict.Allowed)
+        try
         {
-            return await RejectPolicyAsync(verdict, port).ConfigureAwait(false);
-        }
+            string host = TargetHostString();
+            int port = _head.TargetPort;
+            PolicyVerdict verdict = _services.Policy.CheckRequest(host, port, isConnect: true);
+            if (verdict != PolicyVerdict.Allowed)
+            {
+                return await RejectPolicyAsync(verdict, port).ConfigureAwait(false);
+            }
 
-        if (!PassCircuit(host, out int circuitRetryAfter))
-        {
-            return await RejectAsync(ProxyFailures.CircuitOpen(circuitRetryAfter)).ConfigureAwait(false);
-        }
+            if (!PassCircuit(host, out int circuitRetryAfter))
+            {
+                return await RejectAsync(ProxyFailures.CircuitOpen(circuitRetryAfter)).ConfigureAwait(false);
+            }
 
-        (RouteResult route, bool clientContinues) = await OpenRouteAsync(new RouteTarget(host, port, _head, ConnectPurpose.Tunnel)).ConfigureAwait(false);
-        if (route.Status != RouteStatus.Connected)
-        {
-            return clientContinues;
-        }
+            (RouteResult route, bool clientContinues) = await OpenRouteAsync(new RouteTarget(host, port, _head, ConnectPurpose.Tunnel)).ConfigureAwait(false);
+            if (route.Status != RouteStatus.Connected)
+            {
+                return clientContinues;
+            }
 
-        TcpSocket target = route.Socket!;
-        WriteConnectionEstablished();
-        if (!route.Early.IsEmpty)
-        {
-            // Target bytes the upstream proxy sent right behind its own 200.
-            _output.Write(route.Early.Span);
-            _request.BytesOut += route.Early.Length;
-        }
+            TcpSocket target = route.Socket!;
+            WriteConnectionEstablished();
+            if (!route.Early.IsEmpty)
+            {
+                // Target bytes the upstream proxy sent right behind its own 200.
+                _output.Write(route.Early.Span);
+                _request.BytesOut += route.Early.Length;
+            }
 
-        if (!await FlushAsync().ConfigureAwait(false))
-        {
-            target.Close();
-            EndAnswered(new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Connect), ExchangeFailure.None);
+            if (!await FlushAsync().ConfigureAwait(false))
+            {
+                target.Close();
+                EndAnswered(new TerminationState(TerminationCause.ClientAbort, TerminationPhase.Connect), ExchangeFailure.None);
+                return false;
+            }
+
+            // The relay runs after this connection object is gone (TunnelHandoff): it ends the request.
+            _request.Status = 200;
+            TunnelHandoff handoff = _home.RentTunnel();
+            _admission = handoff.Attach(_services, _request, _input, _output, target, _admission, _router, _client, _head.MethodBytes, _head.Target, LoggedRules, _aborted);
+            _handoff = handoff;
             return false;
         }
-
-        // The relay runs after this connection object is gone (TunnelHandoff): it ends the request.
-        _request.Status = 200;
-        TunnelHandoff handoff = _home.RentTunnel();
-        _admission = handoff.Attach(_services, _request, _input, _output, target, _admission, _router, _client, _head.MethodBytes, _head.Target, LoggedRules, _aborted);
-        _handoff = handoff;
-        return false;
+        finally
+        {
+            if (_handoff is null)
+            {
+                EndAdmitted();   // refused or failed before its 200; a running tunnel ends its admission itself
+            }
+        }
     }
 
     private void WriteConnectionEstablished()

@@ -218,9 +218,32 @@ internal sealed partial class ProxyConnection : IDisposable
         _router.Reset();
     }
 
-    /// <summary>authenticate → admit → route → tunnel or exchange; true when the connection carries on.</summary>
+    /// <summary>
+    /// authenticate → admit → route → tunnel or exchange; true when the connection carries on. Not
+    /// a frame of its own when the screening completes at once (the usual case): the tunnel or the
+    /// exchange is returned directly, so the wait for the answer does not suspend one more frame.
+    /// The tunnel and the exchange end their admission themselves.
+    /// </summary>
+    private ValueTask<bool> HandleRequestAsync()
+    {
+        ValueTask<bool?> screened = ScreenAsync();
+        if (!screened.IsCompletedSuccessfully)
+        {
+            return DispatchAfterAsync(screened);
+        }
+
+        return screened.Result is bool answered ? new ValueTask<bool>(answered) : Dispatch();
+    }
+
+    private ValueTask<bool> Dispatch() => _head.TargetForm == TargetForm.Authority ? TunnelAsync() : ForwardAsync();
+
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    private async ValueTask<bool> HandleRequestAsync()
+    private async ValueTask<bool> DispatchAfterAsync(ValueTask<bool?> screened) =>
+        await screened.ConfigureAwait(false) is bool answered ? answered : await Dispatch().ConfigureAwait(false);
+
+    /// <summary>authenticate → admit: null when admitted; otherwise the request was answered and the value says whether the connection carries on.</summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<bool?> ScreenAsync()
     {
         ErrorCode authError = _socks ? _request.DeferredRefusal : Authenticate(_head.ProxyAuthorization, _head.TargetForm == TargetForm.Authority ? ProxyProtocols.Https : ProxyProtocols.Http);
         if (authError != ErrorCode.None)
@@ -240,24 +263,7 @@ internal sealed partial class ProxyConnection : IDisposable
             return await RejectAsync(ProxyFailures.OriginForm).ConfigureAwait(false);
         }
 
-        if (await AdmitAsync().ConfigureAwait(false) is bool refused)
-        {
-            return refused;
-        }
-
-        try
-        {
-            return _head.TargetForm == TargetForm.Authority
-                ? await TunnelAsync().ConfigureAwait(false)
-                : await ForwardAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            if (_handoff is null)
-            {
-                EndAdmitted();   // a tunnel's admission ends with the tunnel
-            }
-        }
+        return await AdmitAsync().ConfigureAwait(false);
     }
 
     /// <summary>A fault of the engine itself, not the client or a peer going away (those end the connection as before).</summary>
