@@ -29,15 +29,9 @@ internal sealed partial class ProxyConnection
 
             string host = TargetHostString();
             int port = _head.TargetPort;
-            PolicyVerdict verdict = _services.Policy.CheckRequest(host, port, isConnect: false);
-            if (verdict != PolicyVerdict.Allowed)
+            if (await RefuseTargetAsync(host, port, isConnect: false).ConfigureAwait(false) is bool refused)
             {
-                return await RejectPolicyAsync(verdict, port).ConfigureAwait(false);
-            }
-
-            if (!PassCircuit(host, out int circuitRetryAfter))
-            {
-                return await RejectAsync(ProxyFailures.CircuitOpen(circuitRetryAfter)).ConfigureAwait(false);
+                return refused;
             }
 
             // A request that can be sent again whole (idempotent, no body) may retry once on a fresh

@@ -3,6 +3,7 @@ using Engine.Diagnostics;
 using Engine.Errors;
 using Engine.Forwarding;
 using Engine.Limits;
+using Engine.Targets;
 using Engine.Transport;
 
 namespace Engine.Connection;
@@ -31,6 +32,28 @@ internal sealed partial class ProxyConnection
     /// <summary>The request ended: its remaining bytes, its slot and its outcome for the domain's breaker.</summary>
     private void EndAdmitted() =>
         _admission.End(_request.BytesIn + _request.BytesOut, _request.CircuitOutcome, _services.Time.GetTimestamp());
+
+    /// <summary>
+    /// The target's own checks, for a tunnel and an exchange alike: the policy (ports, blocklist)
+    /// and the package's breaker for the domain. Null when both let it through; otherwise the
+    /// request was refused and the value says whether the connection carries on.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<bool?> RefuseTargetAsync(string host, int port, bool isConnect)
+    {
+        PolicyVerdict verdict = _services.Policy.CheckRequest(host, port, isConnect);
+        if (verdict != PolicyVerdict.Allowed)
+        {
+            return await RejectPolicyAsync(verdict, port).ConfigureAwait(false);
+        }
+
+        if (!PassCircuit(host, out int retryAfter))
+        {
+            return await RejectAsync(ProxyFailures.CircuitOpen(retryAfter)).ConfigureAwait(false);
+        }
+
+        return null;
+    }
 
     /// <summary>False when the package's breaker for this domain is open.</summary>
     private bool PassCircuit(string host, out int retryAfterSeconds) =>

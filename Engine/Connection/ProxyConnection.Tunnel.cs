@@ -24,15 +24,9 @@ internal sealed partial class ProxyConnection
         {
             string host = TargetHostString();
             int port = _head.TargetPort;
-            PolicyVerdict verdict = _services.Policy.CheckRequest(host, port, isConnect: true);
-            if (verdict != PolicyVerdict.Allowed)
+            if (await RefuseTargetAsync(host, port, isConnect: true).ConfigureAwait(false) is bool refused)
             {
-                return await RejectPolicyAsync(verdict, port).ConfigureAwait(false);
-            }
-
-            if (!PassCircuit(host, out int circuitRetryAfter))
-            {
-                return await RejectAsync(ProxyFailures.CircuitOpen(circuitRetryAfter)).ConfigureAwait(false);
+                return refused;
             }
 
             (RouteResult route, bool clientContinues) = await OpenRouteAsync(new RouteTarget(host, port, _head, ConnectPurpose.Tunnel)).ConfigureAwait(false);
