@@ -21,8 +21,8 @@ internal sealed class PeerOptions
           --hold S            seconds they are held before RSS is read again (3)
           --warmup S          keep-alive GETs against the engine before measuring: tiered JIT (20)
           --cold S            cold start: each repetition starts the engine and HAProxy (http mode) anew
-                              and reports req/s in their first S seconds against their own rate S
-                              seconds long after --warmup more (6; 0 skips it)
+                              and reports req/s in their first S seconds against the median of the
+                              later half of their S-second windows through --warmup (6; 0 skips it)
           --start 0           use what already listens instead of starting the origin and peers
           --scripts DIR       the peer scripts (/work/shared/bench/peers)
           --engine PATH       Engine.dll (default: the build beside this LoadTests), or a published

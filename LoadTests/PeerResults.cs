@@ -30,14 +30,7 @@ internal sealed class PeerResults
     public double? Median(string target, string key)
     {
         IReadOnlyList<double> values = Values(target, key);
-        if (values.Count == 0)
-        {
-            return null;
-        }
-
-        double[] sorted = [.. values.Order()];
-        int mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        return values.Count == 0 ? null : Stats.Median(values);
     }
 
     public double? Sum(string target, params string[] keys)

@@ -187,7 +187,7 @@ internal sealed class PeerRun : IAsyncDisposable
     /// <summary>
     /// The cold start (issue 18): a fresh process of the target, pinned like the run, gets back-to-back
     /// get windows of --cold seconds from the moment it accepts connections, through --warmup seconds;
-    /// its first window's rate over its last (its own steady rate) is the figure. A process that
+    /// its first window's rate over the median of its later half (its own steady rate, <see cref="Stats.SteadyOf"/>) is the figure. A process that
     /// compiles while it serves (tiered JIT) reads below 1×; one that starts with its final code, ~1×.
     /// On a shared box the neighbours move the wall-clock ratio, so the same ratio of requests per
     /// CPU second of the process (what it would serve with the core to itself) is reported beside it.
@@ -209,15 +209,16 @@ internal sealed class PeerRun : IAsyncDisposable
             errors += result.Errors;
         }
 
-        double ratio = rates[^1] > 0 ? rates[0] / rates[^1] : double.NaN;
-        double ratioPerCpu = perCpuSecond[0] / perCpuSecond[^1];
+        double steady = Stats.SteadyOf(rates);
+        double ratio = steady > 0 ? rates[0] / steady : double.NaN;
+        double ratioPerCpu = perCpuSecond[0] / Stats.SteadyOf(perCpuSecond);
         Add(target, PeerKeys.ColdRps, rates[0]);
-        Add(target, PeerKeys.ColdSteadyRps, rates[^1]);
+        Add(target, PeerKeys.ColdSteadyRps, steady);
         Add(target, PeerKeys.ColdRatio, ratio);
         Add(target, PeerKeys.ColdRatioPerCpu, ratioPerCpu);
         Add(target, PeerKeys.ColdErrors, errors);
         Log(string.Create(CultureInfo.InvariantCulture,
-            $"r{rep} cold    {target.Name,-13} pid {fresh.Pid}, {fresh.Threads()} threads; req/s per {_o.Cold.TotalSeconds:0} s: {string.Join(" ", rates.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}; per CPU s: {string.Join(" ", perCpuSecond.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}; first ÷ last {ratio:0.00}×, per CPU s {ratioPerCpu:0.00}×, errors {errors}"));
+            $"r{rep} cold    {target.Name,-13} pid {fresh.Pid}, {fresh.Threads()} threads; req/s per {_o.Cold.TotalSeconds:0} s: {string.Join(" ", rates.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}; per CPU s: {string.Join(" ", perCpuSecond.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}; first ÷ later half's median {ratio:0.00}×, per CPU s {ratioPerCpu:0.00}×, errors {errors}"));
     }
 
     private async Task MeasureAsync(int rep, string scenario, PeerTarget target, CancellationToken cancellationToken)
@@ -329,7 +330,7 @@ internal sealed class PeerRun : IAsyncDisposable
         if (_o.Cold > TimeSpan.Zero)
         {
             text.Append(CultureInfo.InvariantCulture,
-                $" Cold start (engine, haproxy-http): a fresh process's get req/s in its first {_o.Cold.TotalSeconds:0} s, and that ÷ its own rate in {_o.Cold.TotalSeconds:0} s windows after {(_o.ColdWindows - 2) * _o.Cold.TotalSeconds:0} s more.");
+                $" Cold start (engine, haproxy-http): a fresh process's get req/s in its first {_o.Cold.TotalSeconds:0} s, and that ÷ the median of its last {_o.ColdWindows - (_o.ColdWindows / 2)} of {_o.ColdWindows} back-to-back {_o.Cold.TotalSeconds:0} s windows (its own steady rate), in req/s and per CPU second of the process.");
         }
 
         text.Append("\n\n");

@@ -73,14 +73,14 @@ internal static class StickyBench
             }
         }
 
-        double memory = Median(rates["memory"]);
-        double shared = Median(rates["redis"]);
+        double memory = Stats.Median(rates["memory"]);
+        double shared = Stats.Median(rates["redis"]);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"median memory={memory:0} redis={shared:0} per_s ratio={shared / memory:0.00} (target >= 0.90)"));
         // On a box others are loading, the rate follows their load; CPU per request (this process,
         // load generator included, plus redis-server) follows only the work each store adds.
-        double memoryCpu = Median(cpu["memory"]);
-        double sharedCpu = Median(cpu["redis"]);
+        double memoryCpu = Stats.Median(cpu["memory"]);
+        double sharedCpu = Stats.Median(cpu["redis"]);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"median cpu_us_per_req memory={memoryCpu:0.0} redis={sharedCpu:0.0} (with redis-server) ratio={memoryCpu / sharedCpu:0.00} (memory/redis: the rate ratio on an otherwise idle CPU-bound box)"));
         return 0;
@@ -184,12 +184,6 @@ internal static class StickyBench
     private static byte[] Request(IPEndPoint origin, string rules) => Encoding.ASCII.GetBytes(
         $"GET http://{origin}/small HTTP/1.1\r\nHost: {origin}\r\nUser-Agent: LoadTests\r\n" +
         $"Proxy-Authorization: Basic {Convert.ToBase64String(Encoding.ASCII.GetBytes(rules + ":bench-key"))}\r\n\r\n");
-
-    private static double Median(List<double> values)
-    {
-        double[] sorted = [.. values.Order()];
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 
     /// <summary>A redis-server of this run's own on a free loopback port, no persistence; stopped by its PID.</summary>
     private sealed class RedisChild : IAsyncDisposable
