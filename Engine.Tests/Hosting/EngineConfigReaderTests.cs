@@ -21,6 +21,7 @@ public class EngineConfigReaderTests
         Assert.Equal(ListenerProtocol.Https, options.Listeners[2].Protocol);
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, 8081), options.Admin!.Endpoint);
         Assert.Equal(TimeSpan.FromSeconds(20), options.Limits.ShutdownDrain);
+        Assert.Equal(TimeSpan.FromSeconds(1), options.Limits.MaxLoopLag);   // on by default
         Assert.Equal([443, 80, 8443], options.Security.AllowedConnectPorts);
         PackageOptions package = Assert.Single(options.Packages);
         Assert.Equal(ProxyProtocols.All, package.AllowedProtocols);
@@ -111,6 +112,8 @@ public class EngineConfigReaderTests
     [InlineData("Engine:Limits:ConnectTimeout", "soon", "Engine.Limits.ConnectTimeout")]
     [InlineData("Engine:Limits:ResponseHeadTimeout", "-00:00:01", "Engine.Limits.ResponseHeadTimeout")]
     [InlineData("Engine:Limits:ShutdownDrain", "02:00:00", "Engine.Limits.ShutdownDrain")]
+    [InlineData("Engine:Limits:MaxLoopLag", "00:05:00", "Engine.Limits.MaxLoopLag")]
+    [InlineData("Engine:Limits:MaxLoopLag", "-00:00:01", "Engine.Limits.MaxLoopLag")]
     [InlineData("Engine:Limits:MaxRequestHeadBytes", "100", "Engine.Limits.MaxRequestHeadBytes")]
     [InlineData("Engine:Limits:MaxRequestLineBytes", "65536", "Engine.Limits.MaxRequestLineBytes")]
     [InlineData("Engine:Limits:MaxHeaderCount", "0", "Engine.Limits.MaxHeaderCount")]

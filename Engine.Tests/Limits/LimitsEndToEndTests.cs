@@ -251,7 +251,7 @@ public sealed class LimitsEndToEndTests : IAsyncLifetime
     public async Task Overload_LongWorkQueue_Sheds503WithRetryAfter_AndRecovers_AndCountsInMetrics()
     {
         long pending = 0;
-        using var monitor = new OverloadMonitor(100, new ManualTimeProvider(), () => Interlocked.Read(ref pending));
+        using var monitor = new OverloadMonitor(100, TimeSpan.Zero, new ManualTimeProvider(), () => Interlocked.Read(ref pending));
         using var metrics = new EngineMetrics(() => false, () => monitor.Shed);
         var seen = new Dictionary<string, long>();
         using var listener = new System.Diagnostics.Metrics.MeterListener();

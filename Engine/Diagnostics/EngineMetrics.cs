@@ -45,7 +45,8 @@ internal sealed class EngineMetrics : IDisposable
     private Func<long>? _acceptPauses;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (Func<long> Entries, Func<long> Evicted)> _tables = new(StringComparer.Ordinal);
 
-    public EngineMetrics(Func<bool> stateDegraded, Func<long> shed, IMeterFactory? factory = null)
+    /// <param name="loopLagSeconds">The event loops' lag as the overload monitor last sampled it; no gauge without it.</param>
+    public EngineMetrics(Func<bool> stateDegraded, Func<long> shed, IMeterFactory? factory = null, Func<double>? loopLagSeconds = null)
     {
         _meter = factory?.Create(MeterName) ?? new Meter(MeterName);
         _limited = _meter.CreateCounter<long>("engine.limits.rejected", "{request}",
@@ -53,7 +54,12 @@ internal sealed class EngineMetrics : IDisposable
         _meter.CreateObservableGauge("engine.state.degraded", () => stateDegraded() ? 1 : 0, null,
             "1 while the shared state store (Redis) cannot be reached and this instance serves from local state.");
         _meter.CreateObservableCounter("engine.overload.shed", shed, "{request}",
-            "Requests refused with 503 OVERLOADED because the work queue was too long.");
+            "Requests refused with 503 OVERLOADED because the event loops or the work queue fell behind.");
+        if (loopLagSeconds is not null)
+        {
+            _meter.CreateObservableGauge("engine.loop.lag", loopLagSeconds, "s",
+                "How long the event loops take to reach a new event (a probe every 50 ms; the slowest loop): Limits:MaxLoopLag sheds past it.");
+        }
 
         _meter.CreateObservableGauge("engine.connections.open", () => _openConnections?.Invoke() ?? 0, "{connection}",
             "Client connections open on the proxy listeners.");

@@ -182,7 +182,7 @@ internal static partial class EngineConfigReader
     {
         var defaults = new LimitsOptions();
         reader.CheckKeys(section, "MaxConnections", "RequestHeadTimeout", "IdleTimeout", "ConnectTimeout", "ResponseHeadTimeout",
-            "MaxRequestHeadBytes", "MaxRequestLineBytes", "MaxHeaderCount", "ShutdownDrain", "MaxPendingWork", "MaxDrainBytes", "LingerTimeout");
+            "MaxRequestHeadBytes", "MaxRequestLineBytes", "MaxHeaderCount", "ShutdownDrain", "MaxPendingWork", "MaxLoopLag", "MaxDrainBytes", "LingerTimeout");
         var limits = new LimitsOptions
         {
             MaxConnections = reader.Int(section, "MaxConnections", defaults.MaxConnections, 1, 10_000_000),
@@ -196,6 +196,7 @@ internal static partial class EngineConfigReader
             MaxHeaderCount = reader.Int(section, "MaxHeaderCount", defaults.MaxHeaderCount, 1, 10_000),
             ShutdownDrain = reader.Duration(section, "ShutdownDrain", defaults.ShutdownDrain, TimeSpan.Zero, TimeSpan.FromMinutes(10)),
             MaxPendingWork = reader.Int(section, "MaxPendingWork", defaults.MaxPendingWork, 0, 10_000_000),
+            MaxLoopLag = reader.Duration(section, "MaxLoopLag", defaults.MaxLoopLag, TimeSpan.Zero, TimeSpan.FromMinutes(1)),
             MaxDrainBytes = reader.NullableLong(section, "MaxDrainBytes", 0, 1L << 30) ?? defaults.MaxDrainBytes,
             LingerTimeout = reader.Duration(section, "LingerTimeout", defaults.LingerTimeout, TimeSpan.Zero, TimeSpan.FromMinutes(1)),
         };

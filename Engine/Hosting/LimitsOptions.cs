@@ -60,6 +60,15 @@ internal sealed class LimitsOptions
     public int MaxPendingWork { get; init; } = 5000;
 
     /// <summary>
+    /// How long an event loop may take to reach a new event before new requests get 503 OVERLOADED
+    /// (zero = off; <c>Transport/LoopLag</c> measures it). The data path runs on the loops, so this,
+    /// not the thread pool's queue, is where a saturated engine shows. 1 s: a loop that far behind
+    /// is queueing, not serving; a saturated loop with thousands of connections waiting on their
+    /// answers stays in the tens of milliseconds.
+    /// </summary>
+    public TimeSpan MaxLoopLag { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// A refused request's unread body up to this size is skipped and the connection kept, so a
     /// client that sends its first request without credentials (.NET HttpClient does) retries on
     /// it. 1 MiB: a few milliseconds on any link, and Kestrel's MaxRequestBodySize is 30 MB.

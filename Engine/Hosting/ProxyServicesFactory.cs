@@ -26,13 +26,13 @@ internal static class ProxyServicesFactory
         Microsoft.Extensions.Logging.ILogger? log = null)
     {
         TimeProvider clock = time ?? TimeProvider.System;
-        var overload = new OverloadMonitor(options.Limits.MaxPendingWork, clock);
+        var overload = new OverloadMonitor(options.Limits.MaxPendingWork, options.Limits.MaxLoopLag, clock, loopLag: Engine.Transport.EpollLoop.SampleLag);
         return Build(options, accessLog, state, clock, new AuthFailureThrottle(options.Security.AuthFailuresPerMinute, clock),
             new DnsCache(DnsPositiveTtl, DnsNegativeTtl, time: time),
             new RequestLimiter(state, options.Credits.PoolBytes, clock),
             new CircuitBreakers(clock),
             overload,
-            metrics ?? new EngineMetrics(() => state.IsDegraded, () => overload.Shed), log);
+            metrics ?? new EngineMetrics(() => state.IsDegraded, () => overload.Shed, loopLagSeconds: () => overload.LoopLag.TotalSeconds), log);
     }
 
     /// <summary>

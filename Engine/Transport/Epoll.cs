@@ -38,6 +38,8 @@ internal static unsafe partial class Epoll
     public const int EAgain = 11;
     public const int EInProgress = 115;
     private const int EIntr = 4;
+    private const int EfdNonBlock = 0x800;   // O_NONBLOCK
+    private const int EfdCloexec = 0x80000;  // O_CLOEXEC
 
     [StructLayout(LayoutKind.Sequential, Pack = 4)]
     public struct Event
@@ -53,6 +55,42 @@ internal static unsafe partial class Epoll
     {
         var e = new Event { Events = EpollIn | EpollOut | EpollRdHup | EpollEt, Data = data };
         return epoll_ctl(epoll, EpollCtlAdd, socket, &e);
+    }
+
+    /// <summary>
+    /// An eventfd(2) registered edge-triggered for reading with <paramref name="data"/>: each
+    /// <see cref="Ring"/> raises one event on the loop. -1 with the errno pending when it fails.
+    /// </summary>
+    public static int AddBell(int epoll, ulong data)
+    {
+        int bell = eventfd(0, EfdNonBlock | EfdCloexec);
+        if (bell < 0)
+        {
+            return -1;
+        }
+
+        var e = new Event { Events = EpollIn | EpollEt, Data = data };
+        if (epoll_ctl_fd(epoll, EpollCtlAdd, bell, &e) < 0)
+        {
+            close(bell);
+            return -1;
+        }
+
+        return bell;
+    }
+
+    /// <summary>Adds one to the eventfd's count (a new edge for its loop); false when the write failed.</summary>
+    public static bool Ring(int bell)
+    {
+        ulong one = 1;
+        return write(bell, &one, sizeof(ulong)) == sizeof(ulong);
+    }
+
+    /// <summary>Takes the eventfd's count back to zero.</summary>
+    public static void Quiet(int bell)
+    {
+        ulong count;
+        _ = read(bell, &count, sizeof(ulong));
     }
 
     public static int Wait(int epoll, Event* events, int capacity)
@@ -247,6 +285,18 @@ internal static unsafe partial class Epoll
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int epoll_ctl(int epfd, int op, SafeHandle fd, Event* e);
+
+    [LibraryImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
+    private static partial int epoll_ctl_fd(int epfd, int op, int fd, Event* e);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int eventfd(uint initval, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint write(int fd, void* buffer, nuint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint read(int fd, void* buffer, nuint count);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int epoll_wait(int epfd, Event* events, int maxevents, int timeout);
