@@ -62,6 +62,12 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
             EngineLog.ReloadNeedsRestart(_logger, "state store settings");
         }
 
+        if (next.Limits.MaxPendingWork != _options.Limits.MaxPendingWork || next.Limits.MaxLoopLag != _options.Limits.MaxLoopLag)
+        {
+            // The overload monitor samples on its own timer for the life of the services.
+            EngineLog.ReloadNeedsRestart(_logger, "load-shedding limits (MaxLoopLag, MaxPendingWork)");
+        }
+
         _options = next;
         SwapPool(next);
         return true;
