@@ -6,9 +6,9 @@ namespace Engine.Limits;
 /// waiting in line. Requests already admitted carry on. The check on the request path is one read.
 /// Two measures of "waiting", each with its own ceiling:
 /// <list type="bullet">
-/// <item>the event loops' lag (<c>Limits:MaxLoopLag</c>): how long a loop has been behind the
-/// events the kernel had ready. The data path runs on the loops, so this is where a saturated
-/// engine shows: a request arriving now waits about that long before it is even read.</item>
+/// <item>the event loops' lag (<c>Limits:MaxLoopLag</c>): how long a loop takes to reach a new
+/// event (<c>Transport/LoopLag</c>'s probe). The data path runs on the loops, so this is where a
+/// saturated engine shows: a request arriving now waits about that long before it is even read.</item>
 /// <item>the thread pool's queue (<c>Limits:MaxPendingWork</c>): the work that runs off the loops
 /// (TLS listeners, the runtime's sockets where the loops are off, timers, the admin side); ASP.NET's
 /// requestQueueLimit, 5000 by default, is the same idea.</item>
@@ -28,7 +28,7 @@ internal sealed class OverloadMonitor : IDisposable
     private long _loopLagTicks;
 
     /// <param name="threshold">Thread-pool work items waiting above which requests are shed; 0: not checked.</param>
-    /// <param name="maxLoopLag">How long an event loop may be behind before requests are shed; zero: not checked.</param>
+    /// <param name="maxLoopLag">How long an event loop may take to reach a new event before requests are shed; zero: not checked.</param>
     /// <param name="pendingWork">The queue's length (a test's seam; the thread pool's by default).</param>
     /// <param name="loopLag">The loops' lag (a test's seam; none by default: the host passes the engine's loops').</param>
     public OverloadMonitor(long threshold, TimeSpan maxLoopLag, TimeProvider time, Func<long>? pendingWork = null, Func<TimeSpan>? loopLag = null)
