@@ -122,7 +122,14 @@ internal sealed partial class ProxyConnection : IDisposable
                         // loop alone, and the head is then read without a wait. What the wait met
                         // (the idle timeout, a reset, a drain) the read reports.
                         ValueTask<int> idle = _reader.WaitForRequestAsync(_services.Limits);
-                        if (!idle.IsCompletedSuccessfully)
+                        if (idle.IsCompletedSuccessfully)
+                        {
+                            // Taken even when done: the socket's operation is reused only once its
+                            // result is read (ValueTask's contract), and a wait started off the loop
+                            // (after an await on Redis, say) can be done by the loop before this check.
+                            _ = idle.Result;
+                        }
+                        else
                         {
                             try
                             {

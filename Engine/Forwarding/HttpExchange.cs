@@ -153,7 +153,11 @@ internal sealed partial class HttpExchange : IDisposable
             if (uploadCancel is null)
             {
                 ValueTask<int> answered = upstreamReader.WaitForDataAsync(responseDeadline);
-                if (!answered.IsCompletedSuccessfully)
+                if (answered.IsCompletedSuccessfully)
+                {
+                    _ = answered.Result;   // taken even when done: the operation is reused only once its result is read
+                }
+                else
                 {
                     try
                     {

@@ -62,6 +62,11 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
             EngineLog.ReloadNeedsRestart(_logger, "state store settings");
         }
 
+        if (!Equals(next.Admin?.Endpoint, _options.Admin?.Endpoint) || next.Admin?.Token != _options.Admin?.Token)
+        {
+            EngineLog.ReloadNeedsRestart(_logger, "admin settings");
+        }
+
         if (next.Limits.MaxPendingWork != _options.Limits.MaxPendingWork || next.Limits.MaxLoopLag != _options.Limits.MaxLoopLag)
         {
             // The overload monitor samples on its own timer for the life of the services.

@@ -156,10 +156,7 @@ internal sealed class SocketReader : PipeReader
             {
                 // Zero-byte wait first: the block is taken only once there is something to put in it.
                 ValueTask<int> wait = _socket!.ReceiveAsync(Memory<byte>.Empty, cancellationToken);
-                if (!wait.IsCompletedSuccessfully)
-                {
-                    await wait.ConfigureAwait(false);
-                }
+                _ = wait.IsCompletedSuccessfully ? wait.Result : await wait.ConfigureAwait(false);   // read either way: the operation is reused only then
 
                 if (_cancelPending)
                 {

@@ -97,6 +97,7 @@ internal sealed class SocketWriter : PipeWriter
 
         if (send.IsCompletedSuccessfully)
         {
+            _ = send.Result;   // read even when done: the socket's operation is reused only once its result is taken
             Release();
             return default;
         }
