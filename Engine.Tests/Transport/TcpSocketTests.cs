@@ -58,6 +58,34 @@ public class TcpSocketTests
         Assert.True(socket.IsOpen);
     }
 
+    /// <summary>
+    /// A wait the loop finished while its caller was not looking, and whose result the caller never
+    /// read (the off-loop pattern that crashed the Redis sticky bench): the next operation on that
+    /// direction is refused at once on the caller's thread. Parked over the finished one instead,
+    /// the loop's next completion threw on the loop's thread and ended the process.
+    /// </summary>
+    [Fact]
+    public async Task ReceiveAsync_PreviousResultNeverRead_RefusedOnTheCallersThread_ThenReadsOn()
+    {
+        using SocketPair pair = await SocketPair.CreateAsync();
+        TcpSocket socket = TcpSocket.Adopt(pair.B);
+        var buffer = new byte[64];
+
+        ValueTask<int> first = socket.ReceiveAsync(buffer, default);
+        Assert.False(first.IsCompleted);
+        pair.A.Send("abc"u8);
+        Assert.True(await WaitUntilAsync(() => first.IsCompleted));   // done by the loop; not read yet
+
+        Assert.Throws<InvalidOperationException>(StartAnother);
+
+        Assert.Equal(3, await first);   // reading it makes the direction usable again
+        pair.A.Send("de"u8);
+        Assert.Equal(2, await socket.ReceiveAsync(buffer, default).AsTask().WaitAsync(Timeout));
+        Assert.Equal("de", System.Text.Encoding.ASCII.GetString(buffer, 0, 2));
+
+        void StartAnother() => GC.KeepAlive(socket.ReceiveAsync(new byte[64], default).AsTask());
+    }
+
     [Fact]
     public async Task ReceiveAsync_ParkedThenClosed_EndsWithOperationAborted()
     {

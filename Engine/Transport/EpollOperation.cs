@@ -62,6 +62,7 @@ internal sealed class EpollOperation : IValueTaskSource<int>
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken token)
     {
         System.Diagnostics.Debug.Assert(_isReader);
+        EnsureConsumed();
         _kind = Kind.Receive;
         _buffer = buffer;
         return Start(token);
@@ -75,6 +76,7 @@ internal sealed class EpollOperation : IValueTaskSource<int>
     public ValueTask<int> WaitReadableAsync(int drainedAt)
     {
         System.Diagnostics.Debug.Assert(_isReader);
+        EnsureConsumed();
         _kind = Kind.Readable;
         _drainedAt = drainedAt;
         return Start(default);
@@ -87,6 +89,7 @@ internal sealed class EpollOperation : IValueTaskSource<int>
     public ValueTask<int> SendAsync(ReadOnlyMemory<byte> data, int sent, CancellationToken token)
     {
         System.Diagnostics.Debug.Assert(!_isReader);
+        EnsureConsumed();
         _kind = Kind.Send;
         _buffer = MemoryMarshal.AsMemory(data);
         _done = sent;
@@ -95,6 +98,7 @@ internal sealed class EpollOperation : IValueTaskSource<int>
 
     public ValueTask<int> ConnectAsync(ReadOnlySpan<byte> address, CancellationToken token)
     {
+        EnsureConsumed();
         if (token.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<int>(token);
@@ -120,6 +124,21 @@ internal sealed class EpollOperation : IValueTaskSource<int>
         _kind = Kind.Connect;
         _drainedAt = before;   // not writable until the handshake's edge
         return Start(token);
+    }
+
+    /// <summary>
+    /// One operation at a time, and the last one's result taken first (a <see cref="ValueTask{TResult}"/>
+    /// is consumed exactly once; <see cref="IValueTaskSource{TResult}.GetResult"/> is what makes this
+    /// object ready again). Starting over a completed operation whose result nobody read would park
+    /// on a finished source, and the loop's next completion would throw on the loop's thread and end
+    /// the process; refused here instead, on the caller's thread, where the fault is.
+    /// </summary>
+    private void EnsureConsumed()
+    {
+        if (Volatile.Read(ref _state) != Idle)
+        {
+            throw new InvalidOperationException("A socket operation started before the previous one on the same direction was consumed (its ValueTask's result was never read).");
+        }
     }
 
     internal void MarkDrainedIfNew()
