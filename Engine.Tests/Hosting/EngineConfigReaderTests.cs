@@ -182,6 +182,7 @@ public class EngineConfigReaderTests
     [InlineData("Engine:AccessLog:Path", "/nonexistent-dir/access.log", "Engine.AccessLog.Path")]
     [InlineData("Engine:AccessLog:Path", "/tmp", "Engine.AccessLog.Path")]
     [InlineData("Engine:AccessLog:Rotate", "daily", "Engine.AccessLog.Rotate")]
+    [InlineData("Engine:WarmUp", "maybe", "Engine.WarmUp")]
     public void Read_OneBadValue_ReportsExactlyItsPath(string key, string value, string expectedPath)
     {
         EngineConfigResult result = ConfigFixtures.Read(ConfigFixtures.SpecExample, (key, value));
@@ -206,6 +207,16 @@ public class EngineConfigReaderTests
         Assert.Equal(5, set.Options.Routing.MaxAttempts);
         Assert.Equal(TimeSpan.FromSeconds(30), set.Options.Routing.EjectBase);
         Assert.False(set.Options.Routing.ExposeNode);
+    }
+
+    [Fact]
+    public void Read_WarmUp_OnByDefault_OffWhenFalse()
+    {
+        Assert.True(ConfigFixtures.Read(ConfigFixtures.SpecExample).Options.WarmUp);
+
+        EngineConfigResult off = ConfigFixtures.Read(ConfigFixtures.SpecExample, ("Engine:WarmUp", "false"));
+        Assert.True(off.IsValid);
+        Assert.False(off.Options.WarmUp);
     }
 
     [Fact]

@@ -39,7 +39,7 @@ internal static partial class EngineConfigReader
             return new EngineConfigResult(new EngineOptions(), problems);
         }
 
-        reader.CheckKeys(engine, "Name", "Listeners", "Admin", "Limits", "Errors", "Security", "Packages", "Credits", "Nodes", "NodeSources", "State", "Routing", "AccessLog");
+        reader.CheckKeys(engine, "Name", "Listeners", "Admin", "Limits", "Errors", "Security", "Packages", "Credits", "Nodes", "NodeSources", "State", "Routing", "AccessLog", "WarmUp");
 
         LimitsOptions limits = ReadLimits(reader, engine.GetSection("Limits"));
         var options = new EngineOptions
@@ -57,6 +57,7 @@ internal static partial class EngineConfigReader
             State = ReadState(reader, engine.GetSection("State")),
             Routing = ReadRouting(reader, engine.GetSection("Routing")),
             AccessLog = ReadAccessLog(reader, engine.GetSection("AccessLog")),
+            WarmUp = reader.Bool(engine, "WarmUp", true),
         };
 
         CheckEndpointsDistinct(reader, engine, options);

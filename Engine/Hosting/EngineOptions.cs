@@ -36,4 +36,11 @@ internal sealed record EngineOptions
 
     /// <summary><c>Engine:Errors</c>: TypeBase and Realm (the writer's EngineName is <see cref="Name"/>).</summary>
     public Engine.Errors.ErrorWriterOptions Errors { get; init; } = new();
+
+    /// <summary>
+    /// <c>Engine:WarmUp</c>: on the JIT, serve a few hundred loopback requests to a throwaway copy of
+    /// the data path before the listeners open, so the first clients meet compiled code
+    /// (<see cref="Hosting.WarmUp"/>). Ignored by a Native AOT build.
+    /// </summary>
+    public bool WarmUp { get; init; } = true;
 }

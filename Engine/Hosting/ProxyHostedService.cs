@@ -202,8 +202,15 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
 
     public bool IsAccepting => _server?.IsAccepting ?? false;
 
+    /// <summary>What the start-up warm-up did (null before <see cref="StartAsync"/>).</summary>
+    internal WarmUpResult? WarmedUp { get; private set; }
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Before anything of the engine's own exists: the warm-up's traffic touches none of it,
+        // and clients (or systemd's socket activation queue) wait in the backlog meanwhile.
+        WarmedUp = await WarmUp.RunAsync(_options, cancellationToken).ConfigureAwait(false);
+        LogWarmUp(WarmedUp);
         _accessLog = AccessLogFactory.Create(_options.AccessLog, Console.OpenStandardOutput);
         _state = await StateStoreFactory.CreateAsync(_options.State, TimeProvider.System, _logger).ConfigureAwait(false);
         _nodeSources = new NodeSourceWatcher(_options.NodeSources, _logger, OnNodeSourceChanged);
@@ -257,6 +264,22 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         // READY only once the listeners are bound (SystemdLifetime sends it too when systemd is our
         // parent; a repeat is harmless). A disabled notifier (no NOTIFY_SOCKET) ignores this.
         _systemd.Notify(new Microsoft.Extensions.Hosting.Systemd.ServiceState("READY=1"));
+    }
+
+    private void LogWarmUp(WarmUpResult result)
+    {
+        switch (result.Outcome)
+        {
+            case WarmUpOutcome.Ran when result.Complete:
+                EngineLog.WarmedUp(_logger, result.Requests, result.Tunnels, result.MethodsCompiled, result.Elapsed.TotalMilliseconds, result.Settled);
+                break;
+            case WarmUpOutcome.Ran:
+                EngineLog.WarmUpIncomplete(_logger, result.Requests, WarmUp.Connections * WarmUp.RequestsPerConnection, result.Tunnels, WarmUp.Tunnels);
+                break;
+            case WarmUpOutcome.Failed:
+                EngineLog.WarmUpFailed(_logger, result.Reason!);
+                break;
+        }
     }
 
     /// <summary>The tables client input can grow, read through the current services (a reload swaps some).</summary>

@@ -1,0 +1,433 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+using Engine.Connection;
+using Engine.Diagnostics;
+using Engine.State;
+using Engine.Upstream;
+
+namespace Engine.Hosting;
+
+/// <summary>
+/// Before the listeners open, a JIT-compiled engine serves a few hundred requests to itself so the
+/// request path is compiled at its final tier when the first client comes (issue 18: a fresh
+/// process on the JIT served its first seconds below its steady rate while it compiled). Runs the
+/// real data path (listener, parser, authentication, rules, router, connector, exchange, tunnel
+/// relay, access-log formatting) on a throwaway set of services: its own package with a random
+/// key, its own nodes, a memory store, a meter of its own and an access log that writes nowhere,
+/// all on loopback ports the kernel picks, torn down before the engine's own start. Nothing of it
+/// reaches the configured store, metrics, log or nodes. A no-op in a Native AOT build (nothing to
+/// compile) and with <c>Engine:WarmUp</c> false.
+/// </summary>
+/// <remarks>
+/// Tier-up needs calls, not time: a method moves to tier 1 after 30 calls (the tiering delay is
+/// 0 in Engine.csproj's runtimeconfig), loops through on-stack replacement. The warm-up makes well
+/// over 30 of each kind of call, then waits until the runtime stops compiling (the background
+/// tier-1 work) or its budget ends. A warm-up that fails is logged and skipped: it never keeps the
+/// engine from starting.
+/// </remarks>
+internal static class WarmUp
+{
+    /// <summary>Keep-alive GETs per client connection, and connections: 240 requests, half through each node kind.</summary>
+    internal const int RequestsPerConnection = 60;
+    internal const int Connections = 4;
+
+    /// <summary>CONNECT + GET + close, each on a new connection: the accept and connect paths too.</summary>
+    internal const int Tunnels = 40;
+
+    // The whole warm-up, serving and waiting for the compiler, stays within this.
+    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(4);
+
+    // The runtime is done compiling once this long passes without a new method compiled.
+    private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(100);
+
+    private static readonly byte[] OriginAnswer = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"u8.ToArray();
+    private static readonly byte[] TunnelAnswer = "HTTP/1.1 200 Connection established\r\n\r\n"u8.ToArray();
+
+    /// <summary>Runs the warm-up when this process compiles code at run time; a skipped or failed one says why in its result.</summary>
+    public static async Task<WarmUpResult> RunAsync(EngineOptions options, CancellationToken cancellationToken)
+    {
+        if (!options.WarmUp)
+        {
+            return WarmUpResult.Skipped("Engine:WarmUp is false");
+        }
+
+        if (!RuntimeFeature.IsDynamicCodeCompiled)
+        {
+            return WarmUpResult.Skipped("ahead-of-time compiled: nothing to warm");
+        }
+
+        long started = Stopwatch.GetTimestamp();
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        budget.CancelAfter(Budget);
+        try
+        {
+            return await ServeAsync(options, started, budget.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or InvalidOperationException or ObjectDisposedException)
+        {
+            return WarmUpResult.Failed(e.GetType().Name + ": " + e.Message, Stopwatch.GetElapsedTime(started));
+        }
+    }
+
+    private static async Task<WarmUpResult> ServeAsync(EngineOptions options, long started, CancellationToken cancel)
+    {
+        long compiledBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
+        using var origin = new LoopbackOrigin();
+        origin.Start(cancel);
+        string key = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        EngineOptions warm = Options(options, origin.Port, key);
+
+        var state = new MemoryStateStore(TimeProvider.System);
+        AccessLogOptions logged = options.AccessLog;
+        AccessLog? log = AccessLogFactory.Create(
+            new AccessLogOptions { Enabled = logged.Enabled, ErrorsOnly = logged.ErrorsOnly, Format = logged.Format, SuccessSampleRate = logged.SuccessSampleRate },
+            () => Stream.Null);
+        using var meters = new OwnMeters();
+        var metrics = new EngineMetrics(() => false, () => 0, meters);
+        ProxyServices services = ProxyServicesFactory.Create(warm, log, state, metrics: metrics);
+        var server = new ProxyServer(services, maxConnections: 256);
+        int requests, tunnels;
+        try
+        {
+            server.Start([new ListenerBinding(new IPEndPoint(IPAddress.Loopback, 0), ClientProtocol.Http)]);
+            IPEndPoint proxy = server.EndPoints[0];
+            var clients = new Task<int>[Connections + 1];
+            for (int i = 0; i < Connections; i++)
+            {
+                clients[i] = GetAsync(proxy, origin.Port, key, i, cancel);
+            }
+
+            clients[Connections] = TunnelAsync(proxy, origin.Port, key, cancel);
+            await Task.WhenAll(clients).ConfigureAwait(false);
+            requests = clients[..Connections].Sum(static c => c.Result);
+            tunnels = clients[Connections].Result;
+        }
+        finally
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            services.UpstreamPool?.Dispose();
+            services.Routing.Dispose();
+            services.Breakers.Dispose();
+            services.Overload.Dispose();
+            metrics.Dispose();
+            await state.DisposeAsync().ConfigureAwait(false);
+            if (log is not null)
+            {
+                await log.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        bool settled = await WaitForCompilerAsync(cancel).ConfigureAwait(false);
+        return new WarmUpResult(WarmUpOutcome.Ran, requests, tunnels, System.Runtime.JitInfo.GetCompiledMethodCount() - compiledBefore, settled,
+            Stopwatch.GetElapsedTime(started), null) { ThroughHttpNode = origin.ThroughHttpNode };
+    }
+
+    /// <summary>
+    /// The configuration the warm-up serves: the engine's own limits, parser limits, error settings
+    /// and access-log format; one package (a random key, no limits), a direct node and an http node
+    /// (the loopback origin acting as an upstream proxy), private targets allowed for its port only
+    /// (loopback is all it reaches).
+    /// </summary>
+    internal static EngineOptions Options(EngineOptions options, int originPort, string key) => options with
+    {
+        Listeners = [],
+        Admin = null,
+        NodeSources = [],
+        State = new StateOptions(),
+        Credits = new CreditsOptions(),
+        Packages =
+        [
+            new PackageOptions { Id = "warm-up", Key = key, AllowedProtocols = Auth.ProxyProtocols.Http | Auth.ProxyProtocols.Https },
+        ],
+        Nodes =
+        [
+            new NodeOptions { Id = "warm-up-direct", Type = NodeType.Direct, Country = "us", Network = "dc" },
+            new NodeOptions { Id = "warm-up-http", Type = NodeType.Http, Address = "127.0.0.1:" + originPort, Country = "de", Network = "dc" },
+        ],
+        Security = new SecurityOptions
+        {
+            AllowPrivateTargets = true,
+            AllowedConnectPorts = [originPort],
+            AllowedHttpPorts = [new Targets.PortRange(originPort, originPort)],
+            AuthFailuresPerMinute = options.Security.AuthFailuresPerMinute,
+        },
+        Routing = new RoutingOptions { ExposeNode = options.Routing.ExposeNode },
+    };
+
+    /// <summary>Keep-alive absolute-URI GETs on one connection, alternating the two nodes, each with a sticky session.</summary>
+    private static async Task<int> GetAsync(IPEndPoint proxy, int originPort, string key, int connection, CancellationToken cancel)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(proxy, cancel).ConfigureAwait(false);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            int served = 0;
+            for (int i = 0; i < RequestsPerConnection; i++)
+            {
+                string country = i % 2 == 0 ? "us" : "de";
+                string request = $"GET http://127.0.0.1:{originPort}/warm-up/{i} HTTP/1.1\r\nHost: 127.0.0.1:{originPort}\r\n"
+                    + $"Proxy-Authorization: Basic {Credentials($"country-{country}-session-w{country}{connection}", key)}\r\nUser-Agent: engine-warm-up\r\nAccept: */*\r\n\r\n";
+                await socket.SendAsync(Encoding.ASCII.GetBytes(request), cancel).ConfigureAwait(false);
+                if (!await ReadAnswerAsync(socket, buffer, withBody: true, cancel).ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                served++;
+            }
+
+            return served;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Tunnels one after another: CONNECT, the 200, a GET through the tunnel and its answer, close.</summary>
+    private static async Task<int> TunnelAsync(IPEndPoint proxy, int originPort, string key, CancellationToken cancel)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            int served = 0;
+            for (int i = 0; i < Tunnels; i++)
+            {
+                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                await socket.ConnectAsync(proxy, cancel).ConfigureAwait(false);
+                string country = i % 2 == 0 ? "us" : "de";
+                string connect = $"CONNECT 127.0.0.1:{originPort} HTTP/1.1\r\nHost: 127.0.0.1:{originPort}\r\n"
+                    + $"Proxy-Authorization: Basic {Credentials($"country-{country}", key)}\r\n\r\n";
+                await socket.SendAsync(Encoding.ASCII.GetBytes(connect), cancel).ConfigureAwait(false);
+                if (!await ReadAnswerAsync(socket, buffer, withBody: false, cancel).ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                await socket.SendAsync("GET /warm-up HTTP/1.1\r\nHost: origin\r\n\r\n"u8.ToArray(), cancel).ConfigureAwait(false);
+                if (!await ReadAnswerAsync(socket, buffer, withBody: true, cancel).ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                socket.Shutdown(SocketShutdown.Send);
+                served++;
+            }
+
+            return served;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static string Credentials(string rules, string key) => Convert.ToBase64String(Encoding.ASCII.GetBytes(rules + ":" + key));
+
+    /// <summary>Reads one answer: a 200 head, and with <paramref name="withBody"/> its two-byte body. False on anything else.</summary>
+    private static async Task<bool> ReadAnswerAsync(Socket socket, byte[] buffer, bool withBody, CancellationToken cancel)
+    {
+        int filled = 0;
+        while (true)
+        {
+            int read = await socket.ReceiveAsync(buffer.AsMemory(filled), cancel).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return false;
+            }
+
+            filled += read;
+            int end = buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8);
+            if (end < 0)
+            {
+                if (filled == buffer.Length)
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
+            if (!buffer.AsSpan(0, filled).StartsWith("HTTP/1.1 200 "u8))
+            {
+                return false;
+            }
+
+            if (!withBody || filled >= end + 4 + 2)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Waits until no method has been compiled for <see cref="Quiet"/>; false when the budget ended first.</summary>
+    private static async Task<bool> WaitForCompilerAsync(CancellationToken cancel)
+    {
+        long last = System.Runtime.JitInfo.GetCompiledMethodCount();
+        long quietSince = Stopwatch.GetTimestamp();
+        while (!cancel.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20), cancel).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+
+            long now = System.Runtime.JitInfo.GetCompiledMethodCount();
+            if (now != last)
+            {
+                last = now;
+                quietSince = Stopwatch.GetTimestamp();
+            }
+            else if (Stopwatch.GetElapsedTime(quietSince) >= Quiet)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The warm-up's stand-in for the internet on a loopback port: answers every request head with
+    /// a 200 and a two-byte body, and a CONNECT (it also plays the upstream http proxy) with a 200
+    /// after which it answers the tunnelled requests the same way.
+    /// </summary>
+    private sealed class LoopbackOrigin : IDisposable
+    {
+        private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        private int _throughHttpNode;
+
+        /// <summary>Requests that came the upstream proxy's way (absolute-form or CONNECT): the http node's share.</summary>
+        public int ThroughHttpNode => Volatile.Read(ref _throughHttpNode);
+
+        public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
+
+        public void Start(CancellationToken cancel)
+        {
+            _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _listener.Listen(64);
+            _ = AcceptAsync(cancel);
+        }
+
+        public void Dispose() => _listener.Dispose();
+
+        private async Task AcceptAsync(CancellationToken cancel)
+        {
+            try
+            {
+                while (true)
+                {
+                    Socket peer = await _listener.AcceptAsync(cancel).ConfigureAwait(false);
+                    _ = AnswerAsync(peer, cancel);
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                // The warm-up is over.
+            }
+        }
+
+        private async Task AnswerAsync(Socket peer, CancellationToken cancel)
+        {
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(8192);
+            try
+            {
+                int filled = 0;
+                while (true)
+                {
+                    int read = await peer.ReceiveAsync(buffer.AsMemory(filled), cancel).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        return;
+                    }
+
+                    filled += read;
+                    int end;
+                    while ((end = buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8)) >= 0)
+                    {
+                        bool connect = buffer.AsSpan(0, filled).StartsWith("CONNECT "u8);
+                        if (connect || buffer.AsSpan(0, filled).StartsWith("GET http://"u8))
+                        {
+                            Interlocked.Increment(ref _throughHttpNode);
+                        }
+
+                        await peer.SendAsync(connect ? TunnelAnswer : OriginAnswer, cancel).ConfigureAwait(false);
+                        int rest = filled - (end + 4);
+                        buffer.AsSpan(end + 4, rest).CopyTo(buffer);
+                        filled = rest;
+                    }
+
+                    if (filled == buffer.Length)
+                    {
+                        return;   // not a request this origin answers
+                    }
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                // The peer went away or the warm-up is over.
+            }
+            finally
+            {
+                peer.Dispose();
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    /// <summary>Meters of the warm-up's own (named apart from the engine's), so no listener of <c>Engine</c> counts its traffic.</summary>
+    private sealed class OwnMeters : IMeterFactory
+    {
+        private readonly List<Meter> _meters = [];
+
+        public Meter Create(MeterOptions options)
+        {
+            var meter = new Meter(EngineMetrics.MeterName + ".WarmUp");
+            _meters.Add(meter);
+            return meter;
+        }
+
+        public void Dispose()
+        {
+            foreach (Meter meter in _meters)
+            {
+                meter.Dispose();
+            }
+        }
+    }
+}
+
+internal enum WarmUpOutcome : byte
+{
+    Ran,
+    Skipped,
+    Failed,
+}
+
+/// <summary>
+/// What the warm-up did: served (how much, how many methods the runtime compiled meanwhile, whether
+/// the compiler went quiet within the budget), skipped or failed (and why).
+/// </summary>
+internal sealed record WarmUpResult(WarmUpOutcome Outcome, int Requests, int Tunnels, long MethodsCompiled, bool Settled, TimeSpan Elapsed, string? Reason)
+{
+    /// <summary>Requests and tunnels the http node carried (the rest went direct).</summary>
+    public int ThroughHttpNode { get; init; }
+
+    public static WarmUpResult Skipped(string reason) => new(WarmUpOutcome.Skipped, 0, 0, 0, false, TimeSpan.Zero, reason);
+
+    public static WarmUpResult Failed(string reason, TimeSpan elapsed) => new(WarmUpOutcome.Failed, 0, 0, 0, false, elapsed, reason);
+
+    /// <summary>Every request and tunnel was answered 200.</summary>
+    public bool Complete => Outcome == WarmUpOutcome.Ran && Requests == WarmUp.Connections * WarmUp.RequestsPerConnection && Tunnels == WarmUp.Tunnels;
+}
