@@ -31,6 +31,9 @@ public sealed class RuntimeMetricsTests(ITestOutputHelper output)
         "dotnet_gc_last_collection_heap_size_bytes",
         "dotnet_gc_last_collection_memory_committed_size_bytes",
         "dotnet_gc_pause_time_seconds_total",
+        "dotnet_jit_compilation_time_seconds_total",
+        "dotnet_jit_compiled_il_size_bytes_total",
+        "dotnet_jit_compiled_methods_total",
         "dotnet_process_cpu_time_seconds_total",
         "dotnet_process_memory_working_set_bytes",
     ];
@@ -56,7 +59,7 @@ public sealed class RuntimeMetricsTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Scrape_RuntimeMeter_ExportsExactlyItsGcAndProcessFamilies()
+    public void Scrape_RuntimeMeter_ExportsExactlyItsGcJitAndProcessFamilies()
     {
         using var exporter = new PrometheusExporter(IsRuntime);
 
@@ -88,6 +91,24 @@ public sealed class RuntimeMetricsTests(ITestOutputHelper output)
         // allocation contexts (up to 8 KiB each) are not counted yet, so allow a little under.
         Assert.True(Value(after, Allocated) - Value(before, Allocated) >= 0.9 * 64 * 64 * 1024, $"allocated {Value(before, Allocated)} -> {Value(after, Allocated)}");
         Assert.True(Value(after, Gen2) > Value(before, Gen2), $"gen2 collections {Value(before, Gen2)} -> {Value(after, Gen2)}");
+    }
+
+    [Fact]
+    public void Scrape_AfterCompilingAMethod_CompiledMethodsGrow()
+    {
+        using var exporter = new PrometheusExporter(IsRuntime);
+        string before = exporter.Scrape();
+
+        var method = new System.Reflection.Emit.DynamicMethod("CompiledForTheScrape", typeof(int), Type.EmptyTypes);
+        System.Reflection.Emit.ILGenerator il = method.GetILGenerator();
+        il.Emit(System.Reflection.Emit.OpCodes.Ldc_I4, 42);
+        il.Emit(System.Reflection.Emit.OpCodes.Ret);
+        Assert.Equal(42, method.CreateDelegate<Func<int>>()());
+        string after = exporter.Scrape();
+
+        const string Compiled = "dotnet_jit_compiled_methods_total";
+        Assert.True(Value(after, Compiled) > Value(before, Compiled), $"compiled methods {Value(before, Compiled)} -> {Value(after, Compiled)}");
+        Assert.True(Value(after, "dotnet_jit_compilation_time_seconds_total") > 0);
     }
 
     [SkippableFact]

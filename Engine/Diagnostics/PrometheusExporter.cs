@@ -57,8 +57,10 @@ internal sealed class PrometheusExporter : IDisposable
 
     /// <summary>
     /// Of the runtime's meter, the GC instruments (collections by generation, allocated bytes,
-    /// pause time, heap sizes) and the process's CPU time and working set: what a load test and an
-    /// operator read next to the request rate. All are observable, so they cost nothing until a
+    /// pause time, heap sizes), the JIT's (methods compiled, IL compiled, time spent compiling: how
+    /// much of a fresh process's CPU went to compiling while it served, docs/performance.md "Cold
+    /// start") and the process's CPU time and working set: what a load test and an operator read
+    /// next to the request rate. All are observable, so they cost nothing until a
     /// scrape asks. Left out: <c>dotnet.exceptions</c> (recorded on every throw, through this
     /// listener), levels the runtime publishes as counters (<c>dotnet.thread_pool.queue.length</c>),
     /// and gauges whose names end in <c>_count</c>, which Prometheus reserves for histograms
@@ -67,6 +69,7 @@ internal sealed class PrometheusExporter : IDisposable
     private static bool IsExported(Instrument instrument) =>
         instrument.Meter.Name != RuntimeMeterName
         || instrument.Name.StartsWith("dotnet.gc.", StringComparison.Ordinal)
+        || instrument.Name.StartsWith("dotnet.jit.", StringComparison.Ordinal)
         || instrument.Name is "dotnet.process.cpu.time" or "dotnet.process.memory.working_set";
 
     /// <summary>
