@@ -55,4 +55,33 @@ public class OverloadMonitorTests
         time.Advance(TimeSpan.FromMilliseconds(50));
         Assert.False(monitor.IsShedding);
     }
+
+    /// <summary>
+    /// One loop behind sheds what that loop serves, not what the others serve in time; the queue's
+    /// ceiling stays global, and off the loops the longest lag decides.
+    /// </summary>
+    [Fact]
+    public void OneLoopBehind_ShedsOnlyOnThatLoop()
+    {
+        TimeSpan longest = TimeSpan.FromSeconds(3);
+        TimeSpan here = TimeSpan.FromMilliseconds(5);
+        long pending = 0;
+        using var monitor = new OverloadMonitor(100, TimeSpan.FromSeconds(1), new ManualTimeProvider(), () => pending, () => longest, () => here);
+
+        monitor.Sample();
+        Assert.False(monitor.IsShedding);   // a loop is behind, not this one
+        Assert.Equal(longest, monitor.LoopLag);
+        here = TimeSpan.FromSeconds(3);
+        Assert.True(monitor.IsShedding);    // asked on the loop that is behind
+        longest = here = TimeSpan.FromMilliseconds(5);
+        monitor.Sample();
+        Assert.False(monitor.IsShedding);
+        pending = 101;
+        monitor.Sample();
+        Assert.True(monitor.IsShedding);    // the thread pool's queue is everyone's
+
+        using var offTheLoops = new OverloadMonitor(0, TimeSpan.FromSeconds(1), new ManualTimeProvider(), loopLag: () => TimeSpan.FromSeconds(3));
+        offTheLoops.Sample();
+        Assert.True(offTheLoops.IsShedding);   // no current loop given: the longest lag
+    }
 }

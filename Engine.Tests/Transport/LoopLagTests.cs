@@ -99,6 +99,68 @@ public class LoopLagTests
     }
 
     /// <summary>
+    /// Each loop knows its own lag: code running on a held loop reads it as behind, code on
+    /// another loop reads its own loop's short lag, code off the loops the longest.
+    /// </summary>
+    [Fact]
+    public async Task CurrentLag_IsTheCallersLoops()
+    {
+        using SocketPair pair = await SocketPair.CreateAsync();
+        TcpSocket socket = TcpSocket.Adopt(pair.B);
+        using var hold = new LoopHold();
+        TimeSpan seenOnHeldLoop = TimeSpan.Zero;
+        ValueTask<int> receive = socket.ReceiveAsync(new byte[16], default);
+        Task<int> received = hold.HoldWhenDone(receive, () => seenOnHeldLoop = EpollLoop.CurrentLag());
+        pair.A.Send("x"u8);
+        Assert.True(hold.Held.Wait(TimeSpan.FromSeconds(10)));
+
+        EpollLoop.SampleLag();
+        long probed = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetElapsedTime(probed) < HeldLong)
+        {
+            await Task.Delay(20);
+            EpollLoop.SampleLag();
+        }
+
+        Assert.True(EpollLoop.CurrentLag() >= HeldLong, $"off the loops: {EpollLoop.CurrentLag()}");
+        if (EpollLoop.Count > 1)
+        {
+            // A socket on another loop: its continuation runs there and reads that loop's lag.
+            var others = new List<(SocketPair Pair, TcpSocket Socket)>();
+            try
+            {
+                (string? Thread, TimeSpan Lag) other = default;
+                for (int i = 0; i < 16 && (other.Thread is null || other.Thread == hold.Thread); i++)
+                {
+                    SocketPair next = await SocketPair.CreateAsync();
+                    TcpSocket nextSocket = TcpSocket.Adopt(next.B);
+                    others.Add((next, nextSocket));
+                    Task<(string?, TimeSpan)> seen = LagSeenWhenDone(nextSocket.ReceiveAsync(new byte[16], default));
+                    next.A.Send("y"u8);
+                    other = await seen.WaitAsync(TimeSpan.FromSeconds(10));
+                }
+
+                Assert.NotEqual(hold.Thread, other.Thread);
+                Assert.StartsWith("epoll", other.Thread);
+                Assert.True(other.Lag < HeldLong, $"the other loop read {other.Lag}");
+            }
+            finally
+            {
+                foreach ((SocketPair otherPair, TcpSocket otherSocket) in others)
+                {
+                    otherSocket.Close();
+                    otherPair.Dispose();
+                }
+            }
+        }
+
+        hold.Release.Set();
+        Assert.Equal(1, await received.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(seenOnHeldLoop >= HeldLong, $"the held loop read {seenOnHeldLoop}");
+        socket.Close();
+    }
+
+    /// <summary>
     /// Probes rung as fast as the loops reach them: each write must raise a new edge. Read back in
     /// the wrong order, a probe rung between the loop's "reached" and its read of the count was
     /// read away with no edge left, and the lag then grew without end (shedding everything).
@@ -122,6 +184,19 @@ public class LoopLagTests
         Assert.True(lag < HeldLong, $"lag {lag}: a probe was never reached");
     }
 
+    /// <summary>The thread a receive's continuation ran on and the lag it read there.</summary>
+    private static Task<(string? Thread, TimeSpan Lag)> LagSeenWhenDone(ValueTask<int> receive)
+    {
+        var seen = new TaskCompletionSource<(string?, TimeSpan)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter awaiter = receive.ConfigureAwait(false).GetAwaiter();
+        awaiter.UnsafeOnCompleted(() =>
+        {
+            awaiter.GetResult();
+            seen.SetResult((System.Threading.Thread.CurrentThread.Name, EpollLoop.CurrentLag()));
+        });
+        return seen.Task;
+    }
+
     /// <summary>Holds the loop's thread inside a receive's continuation, which runs inline there, until released.</summary>
     private sealed class LoopHold : IDisposable
     {
@@ -135,7 +210,8 @@ public class LoopLagTests
 
         public long HeldAt => Volatile.Read(ref _heldAt);
 
-        public Task<int> HoldWhenDone(ValueTask<int> receive)
+        /// <param name="released">Runs on the loop's thread once released, before the loop goes on.</param>
+        public Task<int> HoldWhenDone(ValueTask<int> receive, Action? released = null)
         {
             var result = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
             ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter awaiter = receive.ConfigureAwait(false).GetAwaiter();
@@ -145,6 +221,7 @@ public class LoopLagTests
                 Volatile.Write(ref _heldAt, Stopwatch.GetTimestamp());
                 Held.Set();
                 Release.Wait(TimeSpan.FromSeconds(30));
+                released?.Invoke();
                 result.SetResult(awaiter.GetResult());
             });
             return result.Task;

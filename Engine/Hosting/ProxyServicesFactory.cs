@@ -26,7 +26,8 @@ internal static class ProxyServicesFactory
         Microsoft.Extensions.Logging.ILogger? log = null)
     {
         TimeProvider clock = time ?? TimeProvider.System;
-        var overload = new OverloadMonitor(options.Limits.MaxPendingWork, options.Limits.MaxLoopLag, clock, loopLag: Engine.Transport.EpollLoop.SampleLag);
+        var overload = new OverloadMonitor(options.Limits.MaxPendingWork, options.Limits.MaxLoopLag, clock, loopLag: Engine.Transport.EpollLoop.SampleLag,
+            currentLoopLag: Engine.Transport.EpollLoop.CurrentLag);
         return Build(options, accessLog, state, clock, new AuthFailureThrottle(options.Security.AuthFailuresPerMinute, clock),
             new DnsCache(DnsPositiveTtl, DnsNegativeTtl, time: time),
             new RequestLimiter(state, options.Credits.PoolBytes, clock),

@@ -39,6 +39,8 @@ internal sealed unsafe class EpollLoop
     private readonly int _epoll;
     private readonly int _probe;   // the eventfd the lag sampler rings; -1 when it could not be made
     private LoopLag _lag;
+    private long _sampledLag;      // this loop's lag at the last SampleLag (Stopwatch ticks)
+    private static long s_sampledMaxLag;   // the longest of them
 
     private EpollLoop(int epoll, int index)
     {
@@ -141,13 +143,27 @@ internal sealed unsafe class EpollLoop
                 continue;
             }
 
-            behind = Math.Max(behind, loop._lag.Behind(now));
+            long lag = loop._lag.Behind(now);
+            Volatile.Write(ref loop._sampledLag, lag);
+            behind = Math.Max(behind, lag);
             if (loop._lag.TrySend(now) && !Epoll.Ring(loop._probe))
             {
                 loop._lag.NotSent();
             }
         }
 
+        Volatile.Write(ref s_sampledMaxLag, behind);
         return Stopwatch.GetElapsedTime(0, behind);
     }
+
+    /// <summary>
+    /// The lag of the loop the caller runs on, as the last <see cref="SampleLag"/> found it: how
+    /// long what this loop serves waits for it. Off the loops (a request that went on after an
+    /// await on Redis, a timer), the longest of any loop. A read of a field, no clock.
+    /// </summary>
+    public static TimeSpan CurrentLag() =>
+        Stopwatch.GetElapsedTime(0, t_current is { } loop ? Volatile.Read(ref loop._sampledLag) : Volatile.Read(ref s_sampledMaxLag));
+
+    /// <summary>How many loops run (0 before the first socket joined one).</summary>
+    public static int Count => Volatile.Read(ref s_loops)?.Length ?? 0;
 }
