@@ -14,12 +14,16 @@ internal sealed partial class FreshServer : IDisposable
 
     private readonly IDisposable _process;
 
-    private FreshServer(IDisposable process, PeerTarget target, int pid)
+    private FreshServer(IDisposable process, PeerTarget target, int pid, EngineChild? engine = null)
     {
         _process = process;
         Target = target;
         Pid = pid;
+        Engine = engine;
     }
+
+    /// <summary>The fresh engine (its /metrics), or null for HAProxy.</summary>
+    public EngineChild? Engine { get; }
 
     /// <summary>The target as the fresh process serves it (its own port).</summary>
     public PeerTarget Target { get; }
@@ -37,7 +41,7 @@ internal sealed partial class FreshServer : IDisposable
         {
             int port = o.EnginePort + 1;
             EngineChild engine = await EngineChild.StartAsync(engineDll!, work, "engine-cold", port, o, lifetime, cancellationToken);
-            return new FreshServer(engine, target with { Port = port }, engine.Pid);
+            return new FreshServer(engine, target with { Port = port }, engine.Pid, engine);
         }
 
         if (target.Name != "haproxy-http")

@@ -21,6 +21,7 @@ internal static class PeerKeys
     public const string ColdRatio = "cold.ratio";
     public const string ColdRatioPerCpu = "cold.ratio_per_cpu";
     public const string ColdErrors = "cold.errors";
+    public const string ColdJitShare = "cold.jit_share";
 
     /// <summary>The engine's runtime during a scenario: <c>gc0.get</c>, <c>alloc.tunnel</c>, ….</summary>
     public static string Gc(string what, string scenario) => what + "." + scenario;

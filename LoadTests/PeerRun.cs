@@ -195,15 +195,25 @@ internal sealed class PeerRun : IAsyncDisposable
     private async Task MeasureColdAsync(int rep, PeerTarget target, CancellationToken cancellationToken)
     {
         using FreshServer fresh = await FreshServer.StartAsync(target, _engineDll, _work, _o, cancellationToken);
+        using EngineMetricsClient? metrics = fresh.Engine is { } engine ? new EngineMetricsClient(engine.Metrics, engine.Token) : null;
         var rates = new List<double>();
         var perCpuSecond = new List<double>();
         long errors = 0;
+        double jitShare = double.NaN;
         for (int window = 0; window < _o.ColdWindows; window++)
         {
+            // The engine's JIT time over its first window against its CPU time: how much of its
+            // first seconds went to compiling, read from the runtime rather than from a rate.
+            RuntimeCounters? before = window == 0 && metrics is not null ? await metrics.ReadAsync(cancellationToken) : null;
             double cpuBefore = ProcessTree.CpuSeconds(fresh.Pid);
             RunResult result = await Scenarios.KeepAliveGetAsync(Options(fresh.Target, "get", "--duration", Seconds(_o.Cold)), _o.Origin, cancellationToken: cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             double cpu = ProcessTree.CpuSeconds(fresh.Pid) - cpuBefore;
+            if (before is { } first && await metrics!.ReadAsync(cancellationToken) is { } after && cpu > 0)
+            {
+                jitShare = 100 * (after - first).JitSeconds / cpu;
+            }
+
             rates.Add(Rate(result));
             perCpuSecond.Add(cpu > 0 ? result.Ok / cpu : double.NaN);
             errors += result.Errors;
@@ -217,8 +227,13 @@ internal sealed class PeerRun : IAsyncDisposable
         Add(target, PeerKeys.ColdRatio, ratio);
         Add(target, PeerKeys.ColdRatioPerCpu, ratioPerCpu);
         Add(target, PeerKeys.ColdErrors, errors);
+        if (!double.IsNaN(jitShare))
+        {
+            Add(target, PeerKeys.ColdJitShare, jitShare);
+        }
+
         Log(string.Create(CultureInfo.InvariantCulture,
-            $"r{rep} cold    {target.Name,-13} pid {fresh.Pid}, {fresh.Threads()} threads; req/s per {_o.Cold.TotalSeconds:0} s: {string.Join(" ", rates.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}; per CPU s: {string.Join(" ", perCpuSecond.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}; first ÷ later half's median {ratio:0.00}×, per CPU s {ratioPerCpu:0.00}×, errors {errors}"));
+            $"r{rep} cold    {target.Name,-13} pid {fresh.Pid}, {fresh.Threads()} threads; req/s per {_o.Cold.TotalSeconds:0} s: {string.Join(" ", rates.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}; per CPU s: {string.Join(" ", perCpuSecond.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}; first ÷ later half's median {ratio:0.00}×, per CPU s {ratioPerCpu:0.00}×{(double.IsNaN(jitShare) ? "" : $", JIT {jitShare:0.0} % of the first window's CPU")}, errors {errors}"));
     }
 
     private async Task MeasureAsync(int rep, string scenario, PeerTarget target, CancellationToken cancellationToken)

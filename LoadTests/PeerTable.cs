@@ -27,6 +27,7 @@ internal static class PeerTable
         ("cold req/s", PeerKeys.ColdRps, "N0"),
         ("cold vs steady", PeerKeys.ColdRatio, "0.00×"),
         ("cold vs steady per CPU s", PeerKeys.ColdRatioPerCpu, "0.00×"),
+        ("cold JIT % of CPU", PeerKeys.ColdJitShare, "0.0"),
     ];
 
     private static readonly (string Header, string Key)[] Ratios =

@@ -3,20 +3,23 @@ using System.Globalization;
 namespace LoadTests;
 
 /// <summary>
-/// The engine's GC figures as its admin <c>/metrics</c> exports them (the runtime's
-/// "System.Runtime" meter, docs/admin.md): collections by generation, bytes allocated and time
-/// paused since the process started. Two scrapes subtracted give what one load run cost.
+/// The engine's GC and JIT figures as its admin <c>/metrics</c> exports them (the runtime's
+/// "System.Runtime" meter, docs/admin.md): collections by generation, bytes allocated, time
+/// paused and time spent compiling since the process started. Two scrapes subtracted give what one
+/// load run cost.
 /// </summary>
 /// <param name="Gen0">Collections of generation 0 only: a gen1 collection is counted under <paramref name="Gen1"/> alone (the runtime's convention).</param>
-internal readonly record struct RuntimeCounters(long Gen0, long Gen1, long Gen2, long AllocatedBytes, double PauseSeconds)
+/// <param name="JitSeconds">Time the JIT spent compiling (0 for a Native AOT build, or an engine that does not export it).</param>
+internal readonly record struct RuntimeCounters(long Gen0, long Gen1, long Gen2, long AllocatedBytes, double PauseSeconds, double JitSeconds = 0)
 {
     private const string Collections = "dotnet_gc_collections_total";
     private const string Allocated = "dotnet_gc_heap_total_allocated_bytes_total";
     private const string Pause = "dotnet_gc_pause_time_seconds_total";
+    private const string Jit = "dotnet_jit_compilation_time_seconds_total";
 
     public static RuntimeCounters operator -(RuntimeCounters after, RuntimeCounters before) =>
         new(after.Gen0 - before.Gen0, after.Gen1 - before.Gen1, after.Gen2 - before.Gen2,
-            after.AllocatedBytes - before.AllocatedBytes, after.PauseSeconds - before.PauseSeconds);
+            after.AllocatedBytes - before.AllocatedBytes, after.PauseSeconds - before.PauseSeconds, after.JitSeconds - before.JitSeconds);
 
     public static RuntimeCounters Subtract(RuntimeCounters after, RuntimeCounters before) => after - before;
 
@@ -28,7 +31,7 @@ internal readonly record struct RuntimeCounters(long Gen0, long Gen1, long Gen2,
     public static bool TryParse(string exposition, out RuntimeCounters counters)
     {
         long gen0 = 0, gen1 = 0, gen2 = 0, allocated = 0;
-        double pause = 0;
+        double pause = 0, jit = 0;
         bool found = false;
         foreach (string line in exposition.Split('\n'))
         {
@@ -55,10 +58,13 @@ internal readonly record struct RuntimeCounters(long Gen0, long Gen1, long Gen2,
                 case Pause:
                     pause = value;
                     break;
+                case Jit:
+                    jit = value;
+                    break;
             }
         }
 
-        counters = new RuntimeCounters(gen0, gen1, gen2, allocated, pause);
+        counters = new RuntimeCounters(gen0, gen1, gen2, allocated, pause, jit);
         return found;
     }
 

@@ -26,6 +26,7 @@ public sealed class PeerTableTests
         results.Add("engine", PeerKeys.ColdRatio, 0.565);
         results.Add("engine", PeerKeys.ColdRatioPerCpu, 0.42);
         results.Add("engine", PeerKeys.ColdErrors, 0);
+        results.Add("engine", PeerKeys.ColdJitShare, 2.44);
         return results;
     }
 
@@ -65,6 +66,8 @@ public sealed class PeerTableTests
         Assert.Equal("13,800", engine[Array.IndexOf(header, "cold req/s")]);
         Assert.Equal("0.57×", engine[Array.IndexOf(header, "cold vs steady")]);
         Assert.Equal("0.42×", engine[Array.IndexOf(header, "cold vs steady per CPU s")]);
+        Assert.Equal("2.4", engine[Array.IndexOf(header, "cold JIT % of CPU")]);
+        Assert.Equal("–", haproxy[Array.IndexOf(header, "cold JIT % of CPU")]);
         Assert.Equal("0", engine[Array.IndexOf(header, "errors")]);
         Assert.Equal("–", squid[Array.IndexOf(header, "cold vs steady")]);
     }
