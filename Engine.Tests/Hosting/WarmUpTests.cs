@@ -54,6 +54,7 @@ public sealed class WarmUpTests : IAsyncLifetime
         Assert.True(result.Complete, result.ToString());
         Assert.Equal(WarmUp.Connections * WarmUp.RequestsPerConnection, result.Requests);
         Assert.Equal(WarmUp.Tunnels, result.Tunnels);
+        Assert.Equal(0, result.SocksTunnels);   // no listener speaks SOCKS5
         // Half of each went through the http node: the origin saw those as an upstream proxy would
         // (absolute-form GETs, CONNECTs); the rest came direct.
         Assert.Equal((WarmUp.Connections * WarmUp.RequestsPerConnection / 2) + (WarmUp.Tunnels / 2), result.ThroughHttpNode);
@@ -62,6 +63,23 @@ public sealed class WarmUpTests : IAsyncLifetime
         // so nothing listening to the engine's "Engine" meter counts this traffic.
         Assert.True(Interlocked.Read(ref requests) >= result.Requests, $"requests counted {requests}");
         Assert.True(Interlocked.Read(ref tunnels) >= result.Tunnels, $"tunnels counted {tunnels}");
+    }
+
+    [Fact]
+    public async Task RunAsync_WithASocks5Listener_WarmsSocks5Too()
+    {
+        var options = new EngineOptions
+        {
+            Listeners = [new ListenerOptions { Endpoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 1080), Protocol = ListenerProtocol.Socks5 }],
+        };
+
+        WarmUpResult result = await WarmUp.RunAsync(options, CancellationToken.None);
+
+        Assert.True(result.Complete, result.ToString());
+        Assert.Equal(WarmUp.Tunnels, result.SocksTunnels);
+        // Half of the SOCKS5 tunnels too went through the http node, as a CONNECT to the origin.
+        Assert.Equal((WarmUp.Connections * WarmUp.RequestsPerConnection / 2) + WarmUp.Tunnels, result.ThroughHttpNode);
+        Assert.False(WarmUp.ServesSocks5(new EngineOptions()));
     }
 
     [Fact]

@@ -92,21 +92,27 @@ internal static class WarmUp
         var metrics = new EngineMetrics(() => false, () => 0, meters);
         ProxyServices services = ProxyServicesFactory.Create(warm, log, state, metrics: metrics);
         var server = new ProxyServer(services, maxConnections: 256);
-        int requests, tunnels;
+        bool socks = ServesSocks5(options);
+        int requests, tunnels, socksTunnels;
         try
         {
-            server.Start([new ListenerBinding(new IPEndPoint(IPAddress.Loopback, 0), ClientProtocol.Http)]);
+            var loopback = new IPEndPoint(IPAddress.Loopback, 0);
+            server.Start(socks
+                ? [new ListenerBinding(loopback, ClientProtocol.Http), new ListenerBinding(loopback, ClientProtocol.Socks5)]
+                : [new ListenerBinding(loopback, ClientProtocol.Http)]);
             IPEndPoint proxy = server.EndPoints[0];
-            var clients = new Task<int>[Connections + 1];
+            var clients = new Task<int>[Connections + 2];
             for (int i = 0; i < Connections; i++)
             {
                 clients[i] = GetAsync(proxy, origin.Port, key, i, cancel);
             }
 
             clients[Connections] = TunnelAsync(proxy, origin.Port, key, cancel);
+            clients[Connections + 1] = socks ? SocksTunnelAsync(server.EndPoints[1], origin.Port, key, cancel) : Task.FromResult(0);
             await Task.WhenAll(clients).ConfigureAwait(false);
             requests = clients[..Connections].Sum(static c => c.Result);
             tunnels = clients[Connections].Result;
+            socksTunnels = clients[Connections + 1].Result;
         }
         finally
         {
@@ -125,8 +131,12 @@ internal static class WarmUp
 
         bool settled = await WaitForCompilerAsync(cancel).ConfigureAwait(false);
         return new WarmUpResult(WarmUpOutcome.Ran, requests, tunnels, System.Runtime.JitInfo.GetCompiledMethodCount() - compiledBefore, settled,
-            Stopwatch.GetElapsedTime(started), null) { ThroughHttpNode = origin.ThroughHttpNode };
+            Stopwatch.GetElapsedTime(started), null) { ThroughHttpNode = origin.ThroughHttpNode, SocksTunnels = socksTunnels, SocksExpected = socks };
     }
+
+    /// <summary>SOCKS5 is warmed too when a listener will speak it (its handshake is code no HTTP request runs).</summary>
+    internal static bool ServesSocks5(EngineOptions options) =>
+        options.Listeners.Any(static l => l.Protocol is ListenerProtocol.Socks5 or ListenerProtocol.HttpAndSocks5);
 
     /// <summary>
     /// The configuration the warm-up serves: the engine's own limits, parser limits, error settings
@@ -143,7 +153,7 @@ internal static class WarmUp
         Credits = new CreditsOptions(),
         Packages =
         [
-            new PackageOptions { Id = "warm-up", Key = key, AllowedProtocols = Auth.ProxyProtocols.Http | Auth.ProxyProtocols.Https },
+            new PackageOptions { Id = "warm-up", Key = key, AllowedProtocols = Auth.ProxyProtocols.All },
         ],
         Nodes =
         [
@@ -227,6 +237,76 @@ internal static class WarmUp
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// SOCKS5 tunnels one after another (RFC 1928, username and password per RFC 1929: the rules and
+    /// the key): greeting, authentication, CONNECT to the origin's IPv4 address, a GET through the
+    /// tunnel and its answer, close.
+    /// </summary>
+    private static async Task<int> SocksTunnelAsync(IPEndPoint proxy, int originPort, string key, CancellationToken cancel)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            int served = 0;
+            for (int i = 0; i < Tunnels; i++)
+            {
+                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                await socket.ConnectAsync(proxy, cancel).ConfigureAwait(false);
+                await socket.SendAsync(new byte[] { 5, 1, 2 }, cancel).ConfigureAwait(false);   // version 5, one method: username/password
+                if (!await ReadExactlyAsync(socket, buffer, 2, cancel).ConfigureAwait(false) || buffer[0] != 5 || buffer[1] != 2)
+                {
+                    break;
+                }
+
+                byte[] user = Encoding.ASCII.GetBytes(i % 2 == 0 ? "country-us" : "country-de");
+                byte[] password = Encoding.ASCII.GetBytes(key);
+                byte[] login = [1, (byte)user.Length, .. user, (byte)password.Length, .. password];
+                await socket.SendAsync(login, cancel).ConfigureAwait(false);
+                if (!await ReadExactlyAsync(socket, buffer, 2, cancel).ConfigureAwait(false) || buffer[1] != 0)
+                {
+                    break;
+                }
+
+                await socket.SendAsync(new byte[] { 5, 1, 0, 1, 127, 0, 0, 1, (byte)(originPort >> 8), (byte)originPort }, cancel).ConfigureAwait(false);
+                if (!await ReadExactlyAsync(socket, buffer, 10, cancel).ConfigureAwait(false) || buffer[1] != 0)   // IPv4 bound address: 10 bytes
+                {
+                    break;
+                }
+
+                await socket.SendAsync("GET /warm-up HTTP/1.1\r\nHost: origin\r\n\r\n"u8.ToArray(), cancel).ConfigureAwait(false);
+                if (!await ReadAnswerAsync(socket, buffer, withBody: true, cancel).ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                socket.Shutdown(SocketShutdown.Send);
+                served++;
+            }
+
+            return served;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static async Task<bool> ReadExactlyAsync(Socket socket, byte[] buffer, int count, CancellationToken cancel)
+    {
+        for (int filled = 0; filled < count;)
+        {
+            int read = await socket.ReceiveAsync(buffer.AsMemory(filled, count - filled), cancel).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return false;
+            }
+
+            filled += read;
+        }
+
+        return true;
     }
 
     private static string Credentials(string rules, string key) => Convert.ToBase64String(Encoding.ASCII.GetBytes(rules + ":" + key));

@@ -9,10 +9,16 @@ internal sealed record WarmUpResult(WarmUpOutcome Outcome, int Requests, int Tun
     /// <summary>Requests and tunnels the http node carried (the rest went direct).</summary>
     public int ThroughHttpNode { get; init; }
 
+    /// <summary>SOCKS5 tunnels answered (made only when a listener speaks SOCKS5: <see cref="SocksExpected"/>).</summary>
+    public int SocksTunnels { get; init; }
+
+    public bool SocksExpected { get; init; }
+
     public static WarmUpResult Skipped(string reason) => new(WarmUpOutcome.Skipped, 0, 0, 0, false, TimeSpan.Zero, reason);
 
     public static WarmUpResult Failed(string reason, TimeSpan elapsed) => new(WarmUpOutcome.Failed, 0, 0, 0, false, elapsed, reason);
 
-    /// <summary>Every request and tunnel was answered 200.</summary>
-    public bool Complete => Outcome == WarmUpOutcome.Ran && Requests == WarmUp.Connections * WarmUp.RequestsPerConnection && Tunnels == WarmUp.Tunnels;
+    /// <summary>Every request and tunnel was answered.</summary>
+    public bool Complete => Outcome == WarmUpOutcome.Ran && Requests == WarmUp.Connections * WarmUp.RequestsPerConnection && Tunnels == WarmUp.Tunnels
+        && SocksTunnels == (SocksExpected ? WarmUp.Tunnels : 0);
 }
