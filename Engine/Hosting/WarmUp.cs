@@ -46,7 +46,10 @@ internal static class WarmUp
     // The runtime is done compiling once this long passes without a new method compiled.
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(100);
 
-    private static readonly byte[] OriginAnswer = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"u8.ToArray();
+    // Shaped like a common origin's (nginx: Server, Date, Connection), so the response parser's
+    // paths for those fields are warm too.
+    private static readonly byte[] OriginAnswer =
+        "HTTP/1.1 200 OK\r\nServer: warm-up\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"u8.ToArray();
     private static readonly byte[] TunnelAnswer = "HTTP/1.1 200 Connection established\r\n\r\n"u8.ToArray();
 
     /// <summary>Runs the warm-up when this process compiles code at run time; a skipped or failed one says why in its result.</summary>
@@ -153,6 +156,9 @@ internal static class WarmUp
         Credits = new CreditsOptions(),
         Packages =
         [
+            // Key authentication only, with a key nobody else knows: no other local process can
+            // use the warm-up's listener while it is open (IP authentication for loopback would
+            // let any of them through it).
             new PackageOptions { Id = "warm-up", Key = key, AllowedProtocols = Auth.ProxyProtocols.All },
         ],
         Nodes =
