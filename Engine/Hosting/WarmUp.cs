@@ -207,50 +207,47 @@ internal static class WarmUp
         }
     }
 
-    /// <summary>Tunnels one after another: CONNECT, the 200, a GET through the tunnel and its answer, close.</summary>
-    private static async Task<int> TunnelAsync(IPEndPoint proxy, int originPort, string key, CancellationToken cancel)
-    {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(4096);
-        try
+    /// <summary>CONNECT tunnels: the CONNECT and its 200 open each (see <see cref="TunnelsAsync"/>).</summary>
+    private static Task<int> TunnelAsync(IPEndPoint proxy, int originPort, string key, CancellationToken cancel) =>
+        TunnelsAsync(proxy, async (socket, buffer, i) =>
         {
-            int served = 0;
-            for (int i = 0; i < Tunnels; i++)
-            {
-                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                await socket.ConnectAsync(proxy, cancel).ConfigureAwait(false);
-                string country = i % 2 == 0 ? "us" : "de";
-                string connect = $"CONNECT 127.0.0.1:{originPort} HTTP/1.1\r\nHost: 127.0.0.1:{originPort}\r\n"
-                    + $"Proxy-Authorization: Basic {Credentials($"country-{country}", key)}\r\n\r\n";
-                await socket.SendAsync(Encoding.ASCII.GetBytes(connect), cancel).ConfigureAwait(false);
-                if (!await ReadAnswerAsync(socket, buffer, withBody: false, cancel).ConfigureAwait(false))
-                {
-                    break;
-                }
-
-                await socket.SendAsync("GET /warm-up HTTP/1.1\r\nHost: origin\r\n\r\n"u8.ToArray(), cancel).ConfigureAwait(false);
-                if (!await ReadAnswerAsync(socket, buffer, withBody: true, cancel).ConfigureAwait(false))
-                {
-                    break;
-                }
-
-                socket.Shutdown(SocketShutdown.Send);
-                served++;
-            }
-
-            return served;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+            string connect = $"CONNECT 127.0.0.1:{originPort} HTTP/1.1\r\nHost: 127.0.0.1:{originPort}\r\n"
+                + $"Proxy-Authorization: Basic {Credentials(i % 2 == 0 ? "country-us" : "country-de", key)}\r\n\r\n";
+            await socket.SendAsync(Encoding.ASCII.GetBytes(connect), cancel).ConfigureAwait(false);
+            return await ReadAnswerAsync(socket, buffer, withBody: false, cancel).ConfigureAwait(false);
+        }, cancel);
 
     /// <summary>
-    /// SOCKS5 tunnels one after another (RFC 1928, username and password per RFC 1929: the rules and
-    /// the key): greeting, authentication, CONNECT to the origin's IPv4 address, a GET through the
-    /// tunnel and its answer, close.
+    /// SOCKS5 tunnels (RFC 1928, username and password per RFC 1929: the rules and the key): the
+    /// greeting, the login and a CONNECT to the origin's IPv4 address open each.
     /// </summary>
-    private static async Task<int> SocksTunnelAsync(IPEndPoint proxy, int originPort, string key, CancellationToken cancel)
+    private static Task<int> SocksTunnelAsync(IPEndPoint proxy, int originPort, string key, CancellationToken cancel) =>
+        TunnelsAsync(proxy, async (socket, buffer, i) =>
+        {
+            await socket.SendAsync(new byte[] { 5, 1, 2 }, cancel).ConfigureAwait(false);   // version 5, one method: username/password
+            if (!await ReadExactlyAsync(socket, buffer, 2, cancel).ConfigureAwait(false) || buffer[0] != 5 || buffer[1] != 2)
+            {
+                return false;
+            }
+
+            byte[] user = Encoding.ASCII.GetBytes(i % 2 == 0 ? "country-us" : "country-de");
+            byte[] password = Encoding.ASCII.GetBytes(key);
+            await socket.SendAsync((byte[])[1, (byte)user.Length, .. user, (byte)password.Length, .. password], cancel).ConfigureAwait(false);
+            if (!await ReadExactlyAsync(socket, buffer, 2, cancel).ConfigureAwait(false) || buffer[1] != 0)
+            {
+                return false;
+            }
+
+            await socket.SendAsync(new byte[] { 5, 1, 0, 1, 127, 0, 0, 1, (byte)(originPort >> 8), (byte)originPort }, cancel).ConfigureAwait(false);
+            return await ReadExactlyAsync(socket, buffer, 10, cancel).ConfigureAwait(false) && buffer[1] == 0;   // IPv4 bound address: 10 bytes
+        }, cancel);
+
+    /// <summary>
+    /// <see cref="Tunnels"/> tunnels one after another, each on a new connection: <paramref name="open"/>
+    /// opens it (false: refused, and the rest are not tried), then a GET through it and its answer, close.
+    /// Alternate tunnels ask for the two nodes' countries.
+    /// </summary>
+    private static async Task<int> TunnelsAsync(IPEndPoint proxy, Func<Socket, byte[], int, Task<bool>> open, CancellationToken cancel)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(4096);
         try
@@ -260,23 +257,7 @@ internal static class WarmUp
             {
                 using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                 await socket.ConnectAsync(proxy, cancel).ConfigureAwait(false);
-                await socket.SendAsync(new byte[] { 5, 1, 2 }, cancel).ConfigureAwait(false);   // version 5, one method: username/password
-                if (!await ReadExactlyAsync(socket, buffer, 2, cancel).ConfigureAwait(false) || buffer[0] != 5 || buffer[1] != 2)
-                {
-                    break;
-                }
-
-                byte[] user = Encoding.ASCII.GetBytes(i % 2 == 0 ? "country-us" : "country-de");
-                byte[] password = Encoding.ASCII.GetBytes(key);
-                byte[] login = [1, (byte)user.Length, .. user, (byte)password.Length, .. password];
-                await socket.SendAsync(login, cancel).ConfigureAwait(false);
-                if (!await ReadExactlyAsync(socket, buffer, 2, cancel).ConfigureAwait(false) || buffer[1] != 0)
-                {
-                    break;
-                }
-
-                await socket.SendAsync(new byte[] { 5, 1, 0, 1, 127, 0, 0, 1, (byte)(originPort >> 8), (byte)originPort }, cancel).ConfigureAwait(false);
-                if (!await ReadExactlyAsync(socket, buffer, 10, cancel).ConfigureAwait(false) || buffer[1] != 0)   // IPv4 bound address: 10 bytes
+                if (!await open(socket, buffer, i).ConfigureAwait(false))
                 {
                     break;
                 }
