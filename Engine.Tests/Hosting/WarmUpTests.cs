@@ -55,6 +55,7 @@ public sealed class WarmUpTests : IAsyncLifetime
         Assert.Equal(WarmUp.Connections * WarmUp.RequestsPerConnection, result.Requests);
         Assert.Equal(WarmUp.Tunnels, result.Tunnels);
         Assert.Equal(0, result.SocksTunnels);   // no listener speaks SOCKS5
+        Assert.Equal(0, result.TlsRequests);    // nor TLS
         // Half of each went through the http node: the origin saw those as an upstream proxy would
         // (absolute-form GETs, CONNECTs); the rest came direct.
         Assert.Equal((WarmUp.Connections * WarmUp.RequestsPerConnection / 2) + (WarmUp.Tunnels / 2), result.ThroughHttpNode);
@@ -80,6 +81,35 @@ public sealed class WarmUpTests : IAsyncLifetime
         // Half of the SOCKS5 tunnels too went through the http node, as a CONNECT to the origin.
         Assert.Equal((WarmUp.Connections * WarmUp.RequestsPerConnection / 2) + WarmUp.Tunnels, result.ThroughHttpNode);
         Assert.False(WarmUp.ServesSocks5(new EngineOptions()));
+    }
+
+    [Fact]
+    public async Task RunAsync_WithAnHttpsListener_WarmsTlsWithItsCertificate()
+    {
+        DirectoryInfo directory = Directory.CreateTempSubdirectory("engine-warmup-tls-");
+        try
+        {
+            using System.Security.Cryptography.X509Certificates.X509Certificate2 certificate = TestCertificates.Create();
+            string pfx = TestCertificates.WritePfx(certificate, directory.FullName, "warm-pass");
+            var options = new EngineOptions
+            {
+                Listeners =
+                [
+                    new ListenerOptions { Endpoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 8443), Protocol = ListenerProtocol.Https, Certificate = pfx, CertificatePassword = "warm-pass" },
+                ],
+            };
+
+            WarmUpResult result = await WarmUp.RunAsync(options, CancellationToken.None);
+
+            Assert.True(result.Complete, result.ToString());
+            Assert.Equal(WarmUp.TlsConnections * WarmUp.RequestsPerTlsConnection, result.TlsRequests);
+            // Half of the GETs over TLS too went through the http node.
+            Assert.Equal((WarmUp.Connections * WarmUp.RequestsPerConnection / 2) + (WarmUp.Tunnels / 2) + (WarmUp.TlsConnections * WarmUp.RequestsPerTlsConnection / 2), result.ThroughHttpNode);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
     }
 
     [Fact]

@@ -18,11 +18,11 @@ internal static partial class EngineLog
     [LoggerMessage(4, LogLevel.Information, "Stopped; {Cut} connections were still open at the drain deadline and were cut")]
     public static partial void Stopped(ILogger logger, int cut);
 
-    [LoggerMessage(7, LogLevel.Information, "Warmed up: {Requests} requests, {Tunnels} CONNECT and {SocksTunnels} SOCKS5 tunnels through a loopback copy of the data path, {Methods} methods compiled, {Milliseconds:F0} ms (compiler settled: {Settled})")]
-    public static partial void WarmedUp(ILogger logger, int requests, int tunnels, int socksTunnels, long methods, double milliseconds, bool settled);
+    [LoggerMessage(7, LogLevel.Information, "Warmed up: {Requests} requests, {TlsRequests} over TLS, {Tunnels} CONNECT and {SocksTunnels} SOCKS5 tunnels through a loopback copy of the data path, {Methods} methods compiled, {Milliseconds:F0} ms (compiler settled: {Settled})")]
+    public static partial void WarmedUp(ILogger logger, int requests, int tlsRequests, int tunnels, int socksTunnels, long methods, double milliseconds, bool settled);
 
-    [LoggerMessage(8, LogLevel.Warning, "Warm-up incomplete: {Requests} of {ExpectedRequests} requests, {Tunnels} CONNECT and {SocksTunnels} SOCKS5 tunnels of {ExpectedTunnels} each answered; starting anyway (the first seconds may run slower)")]
-    public static partial void WarmUpIncomplete(ILogger logger, int requests, int expectedRequests, int tunnels, int socksTunnels, int expectedTunnels);
+    [LoggerMessage(8, LogLevel.Warning, "Warm-up incomplete: {Requests} of {ExpectedRequests} requests, {TlsRequests} over TLS, {Tunnels} CONNECT and {SocksTunnels} SOCKS5 tunnels of {ExpectedTunnels} each answered; starting anyway (the first seconds may run slower)")]
+    public static partial void WarmUpIncomplete(ILogger logger, int requests, int expectedRequests, int tlsRequests, int tunnels, int socksTunnels, int expectedTunnels);
 
     [LoggerMessage(9, LogLevel.Warning, "Warm-up failed ({Reason}); starting anyway (the first seconds may run slower)")]
     public static partial void WarmUpFailed(ILogger logger, string reason);

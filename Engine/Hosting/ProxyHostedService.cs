@@ -271,10 +271,10 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         switch (result.Outcome)
         {
             case WarmUpOutcome.Ran when result.Complete:
-                EngineLog.WarmedUp(_logger, result.Requests, result.Tunnels, result.SocksTunnels, result.MethodsCompiled, result.Elapsed.TotalMilliseconds, result.Settled);
+                EngineLog.WarmedUp(_logger, result.Requests, result.TlsRequests, result.Tunnels, result.SocksTunnels, result.MethodsCompiled, result.Elapsed.TotalMilliseconds, result.Settled);
                 break;
             case WarmUpOutcome.Ran:
-                EngineLog.WarmUpIncomplete(_logger, result.Requests, WarmUp.Connections * WarmUp.RequestsPerConnection, result.Tunnels, result.SocksTunnels, WarmUp.Tunnels);
+                EngineLog.WarmUpIncomplete(_logger, result.Requests, WarmUp.Connections * WarmUp.RequestsPerConnection, result.TlsRequests, result.Tunnels, result.SocksTunnels, WarmUp.Tunnels);
                 break;
             case WarmUpOutcome.Failed:
                 EngineLog.WarmUpFailed(_logger, result.Reason!);

@@ -40,6 +40,10 @@ internal static class WarmUp
     /// <summary>CONNECT + GET + close, each on a new connection: the accept and connect paths too.</summary>
     internal const int Tunnels = 40;
 
+    /// <summary>TLS to the proxy (when a listener speaks it): connections one after another, a handshake and keep-alive GETs each.</summary>
+    internal const int TlsConnections = 10;
+    internal const int RequestsPerTlsConnection = 4;   // even: half of each connection's GETs go to each node
+
     // The whole warm-up, serving and waiting for the compiler, stays within this.
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(4);
 
@@ -72,7 +76,8 @@ internal static class WarmUp
         {
             return await ServeAsync(options, started, budget.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or InvalidOperationException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or InvalidOperationException or ObjectDisposedException
+            or System.Security.Authentication.AuthenticationException or System.Security.Cryptography.CryptographicException)
         {
             return WarmUpResult.Failed(e.GetType().Name + ": " + e.Message, Stopwatch.GetElapsedTime(started));
         }
@@ -96,30 +101,47 @@ internal static class WarmUp
         ProxyServices services = ProxyServicesFactory.Create(warm, log, state, metrics: metrics);
         var server = new ProxyServer(services, maxConnections: 256);
         bool socks = ServesSocks5(options);
-        int requests, tunnels, socksTunnels;
+        ListenerOptions? https = options.Listeners.FirstOrDefault(static l => l.Protocol == ListenerProtocol.Https);
+        Transport.TlsCertificateSource? certificate = null;
+        int requests, tunnels, socksTunnels, tlsRequests;
         try
         {
+            // HTTP always; SOCKS5 and TLS to the proxy when a listener will speak them (their
+            // handshakes are code no plain HTTP request runs), TLS with the listener's own certificate.
             var loopback = new IPEndPoint(IPAddress.Loopback, 0);
-            server.Start(socks
-                ? [new ListenerBinding(loopback, ClientProtocol.Http), new ListenerBinding(loopback, ClientProtocol.Socks5)]
-                : [new ListenerBinding(loopback, ClientProtocol.Http)]);
+            var bindings = new List<ListenerBinding> { new(loopback, ClientProtocol.Http) };
+            if (socks)
+            {
+                bindings.Add(new ListenerBinding(loopback, ClientProtocol.Socks5));
+            }
+
+            if (https is not null)
+            {
+                certificate = new Transport.TlsCertificateSource(https.Certificate!, https.CertificateKey, https.CertificatePassword);
+                bindings.Add(new ListenerBinding(loopback, ClientProtocol.Http, certificate));
+            }
+
+            server.Start(bindings);
             IPEndPoint proxy = server.EndPoints[0];
-            var clients = new Task<int>[Connections + 2];
+            var clients = new Task<int>[Connections + 3];
             for (int i = 0; i < Connections; i++)
             {
-                clients[i] = GetAsync(proxy, origin.Port, key, i, cancel);
+                clients[i] = PlainGetAsync(proxy, origin.Port, key, i, cancel);
             }
 
             clients[Connections] = TunnelAsync(proxy, origin.Port, key, cancel);
             clients[Connections + 1] = socks ? SocksTunnelAsync(server.EndPoints[1], origin.Port, key, cancel) : Task.FromResult(0);
+            clients[Connections + 2] = certificate is not null ? TlsGetAsync(server.EndPoints[^1], certificate.Current, origin.Port, key, cancel) : Task.FromResult(0);
             await Task.WhenAll(clients).ConfigureAwait(false);
             requests = clients[..Connections].Sum(static c => c.Result);
             tunnels = clients[Connections].Result;
             socksTunnels = clients[Connections + 1].Result;
+            tlsRequests = clients[Connections + 2].Result;
         }
         finally
         {
             await server.DisposeAsync().ConfigureAwait(false);
+            certificate?.Dispose();
             services.UpstreamPool?.Dispose();
             services.Routing.Dispose();
             services.Breakers.Dispose();
@@ -134,7 +156,13 @@ internal static class WarmUp
 
         bool settled = await WaitForCompilerAsync(cancel).ConfigureAwait(false);
         return new WarmUpResult(WarmUpOutcome.Ran, requests, tunnels, System.Runtime.JitInfo.GetCompiledMethodCount() - compiledBefore, settled,
-            Stopwatch.GetElapsedTime(started), null) { ThroughHttpNode = origin.ThroughHttpNode, SocksTunnels = socksTunnels, SocksExpected = socks };
+            Stopwatch.GetElapsedTime(started), null) {
+                ThroughHttpNode = origin.ThroughHttpNode,
+                SocksTunnels = socksTunnels,
+                SocksExpected = socks,
+                TlsRequests = tlsRequests,
+                TlsExpected = https is not null,
+            };
     }
 
     /// <summary>SOCKS5 is warmed too when a listener will speak it (its handshake is code no HTTP request runs).</summary>
@@ -176,22 +204,61 @@ internal static class WarmUp
         Routing = new RoutingOptions { ExposeNode = options.Routing.ExposeNode },
     };
 
-    /// <summary>Keep-alive absolute-URI GETs on one connection, alternating the two nodes, each with a sticky session.</summary>
-    private static async Task<int> GetAsync(IPEndPoint proxy, int originPort, string key, int connection, CancellationToken cancel)
+    /// <summary>Keep-alive GETs on a plain connection (<see cref="GetAsync"/>).</summary>
+    private static async Task<int> PlainGetAsync(IPEndPoint proxy, int originPort, string key, int connection, CancellationToken cancel)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(proxy, cancel).ConfigureAwait(false);
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        return await GetAsync(stream, originPort, key, connection, RequestsPerConnection, cancel).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Keep-alive GETs over TLS to the proxy, <see cref="TlsConnections"/> connections one after
+    /// another (a handshake each). The client trusts exactly the certificate the warm-up's listener
+    /// presents: the one it loaded itself.
+    /// </summary>
+    private static async Task<int> TlsGetAsync(IPEndPoint proxy, System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, int originPort, string key, CancellationToken cancel)
+    {
+        string expected = certificate.Thumbprint;
+        int served = 0;
+        for (int connection = 0; connection < TlsConnections; connection++)
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await socket.ConnectAsync(proxy, cancel).ConfigureAwait(false);
+            await using var tls = new System.Net.Security.SslStream(new NetworkStream(socket, ownsSocket: false));
+            await tls.AuthenticateAsClientAsync(
+                new System.Net.Security.SslClientAuthenticationOptions
+                {
+                    TargetHost = "localhost",
+                    RemoteCertificateValidationCallback = (_, presented, _, _) => presented is System.Security.Cryptography.X509Certificates.X509Certificate2 c && c.Thumbprint == expected,
+                },
+                cancel).ConfigureAwait(false);
+            int answered = await GetAsync(tls, originPort, key, connection, RequestsPerTlsConnection, cancel).ConfigureAwait(false);
+            served += answered;
+            if (answered < RequestsPerTlsConnection)
+            {
+                break;
+            }
+        }
+
+        return served;
+    }
+
+    /// <summary>Keep-alive absolute-URI GETs on one connection, alternating the two nodes, each with a sticky session.</summary>
+    private static async Task<int> GetAsync(Stream stream, int originPort, string key, int connection, int count, CancellationToken cancel)
+    {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(4096);
         try
         {
             int served = 0;
-            for (int i = 0; i < RequestsPerConnection; i++)
+            for (int i = 0; i < count; i++)
             {
                 string country = i % 2 == 0 ? "us" : "de";
                 string request = $"GET http://127.0.0.1:{originPort}/warm-up/{i} HTTP/1.1\r\nHost: 127.0.0.1:{originPort}\r\n"
                     + $"Proxy-Authorization: Basic {Credentials($"country-{country}-session-w{country}{connection}", key)}\r\nUser-Agent: engine-warm-up\r\nAccept: */*\r\n\r\n";
-                await socket.SendAsync(Encoding.ASCII.GetBytes(request), cancel).ConfigureAwait(false);
-                if (!await ReadAnswerAsync(socket, buffer, withBody: true, cancel).ConfigureAwait(false))
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(request), cancel).ConfigureAwait(false);
+                if (!await ReadAnswerAsync(stream, buffer, withBody: true, cancel).ConfigureAwait(false))
                 {
                     break;
                 }
@@ -209,12 +276,12 @@ internal static class WarmUp
 
     /// <summary>CONNECT tunnels: the CONNECT and its 200 open each (see <see cref="TunnelsAsync"/>).</summary>
     private static Task<int> TunnelAsync(IPEndPoint proxy, int originPort, string key, CancellationToken cancel) =>
-        TunnelsAsync(proxy, async (socket, buffer, i) =>
+        TunnelsAsync(proxy, async (stream, buffer, i) =>
         {
             string connect = $"CONNECT 127.0.0.1:{originPort} HTTP/1.1\r\nHost: 127.0.0.1:{originPort}\r\n"
                 + $"Proxy-Authorization: Basic {Credentials(i % 2 == 0 ? "country-us" : "country-de", key)}\r\n\r\n";
-            await socket.SendAsync(Encoding.ASCII.GetBytes(connect), cancel).ConfigureAwait(false);
-            return await ReadAnswerAsync(socket, buffer, withBody: false, cancel).ConfigureAwait(false);
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(connect), cancel).ConfigureAwait(false);
+            return await ReadAnswerAsync(stream, buffer, withBody: false, cancel).ConfigureAwait(false);
         }, cancel);
 
     /// <summary>
@@ -222,24 +289,24 @@ internal static class WarmUp
     /// greeting, the login and a CONNECT to the origin's IPv4 address open each.
     /// </summary>
     private static Task<int> SocksTunnelAsync(IPEndPoint proxy, int originPort, string key, CancellationToken cancel) =>
-        TunnelsAsync(proxy, async (socket, buffer, i) =>
+        TunnelsAsync(proxy, async (stream, buffer, i) =>
         {
-            await socket.SendAsync(new byte[] { 5, 1, 2 }, cancel).ConfigureAwait(false);   // version 5, one method: username/password
-            if (!await ReadExactlyAsync(socket, buffer, 2, cancel).ConfigureAwait(false) || buffer[0] != 5 || buffer[1] != 2)
+            await stream.WriteAsync(new byte[] { 5, 1, 2 }, cancel).ConfigureAwait(false);   // version 5, one method: username/password
+            if (await stream.ReadAtLeastAsync(buffer.AsMemory(0, 2), 2, throwOnEndOfStream: false, cancel).ConfigureAwait(false) < 2 || buffer[0] != 5 || buffer[1] != 2)
             {
                 return false;
             }
 
             byte[] user = Encoding.ASCII.GetBytes(i % 2 == 0 ? "country-us" : "country-de");
             byte[] password = Encoding.ASCII.GetBytes(key);
-            await socket.SendAsync((byte[])[1, (byte)user.Length, .. user, (byte)password.Length, .. password], cancel).ConfigureAwait(false);
-            if (!await ReadExactlyAsync(socket, buffer, 2, cancel).ConfigureAwait(false) || buffer[1] != 0)
+            await stream.WriteAsync((byte[])[1, (byte)user.Length, .. user, (byte)password.Length, .. password], cancel).ConfigureAwait(false);
+            if (await stream.ReadAtLeastAsync(buffer.AsMemory(0, 2), 2, throwOnEndOfStream: false, cancel).ConfigureAwait(false) < 2 || buffer[1] != 0)
             {
                 return false;
             }
 
-            await socket.SendAsync(new byte[] { 5, 1, 0, 1, 127, 0, 0, 1, (byte)(originPort >> 8), (byte)originPort }, cancel).ConfigureAwait(false);
-            return await ReadExactlyAsync(socket, buffer, 10, cancel).ConfigureAwait(false) && buffer[1] == 0;   // IPv4 bound address: 10 bytes
+            await stream.WriteAsync(new byte[] { 5, 1, 0, 1, 127, 0, 0, 1, (byte)(originPort >> 8), (byte)originPort }, cancel).ConfigureAwait(false);
+            return await stream.ReadAtLeastAsync(buffer.AsMemory(0, 10), 10, throwOnEndOfStream: false, cancel).ConfigureAwait(false) == 10 && buffer[1] == 0;   // IPv4 bound address: 10 bytes
         }, cancel);
 
     /// <summary>
@@ -247,7 +314,7 @@ internal static class WarmUp
     /// opens it (false: refused, and the rest are not tried), then a GET through it and its answer, close.
     /// Alternate tunnels ask for the two nodes' countries.
     /// </summary>
-    private static async Task<int> TunnelsAsync(IPEndPoint proxy, Func<Socket, byte[], int, Task<bool>> open, CancellationToken cancel)
+    private static async Task<int> TunnelsAsync(IPEndPoint proxy, Func<Stream, byte[], int, Task<bool>> open, CancellationToken cancel)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(4096);
         try
@@ -257,13 +324,14 @@ internal static class WarmUp
             {
                 using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                 await socket.ConnectAsync(proxy, cancel).ConfigureAwait(false);
-                if (!await open(socket, buffer, i).ConfigureAwait(false))
+                await using var stream = new NetworkStream(socket, ownsSocket: false);
+                if (!await open(stream, buffer, i).ConfigureAwait(false))
                 {
                     break;
                 }
 
-                await socket.SendAsync("GET /warm-up HTTP/1.1\r\nHost: origin\r\n\r\n"u8.ToArray(), cancel).ConfigureAwait(false);
-                if (!await ReadAnswerAsync(socket, buffer, withBody: true, cancel).ConfigureAwait(false))
+                await stream.WriteAsync("GET /warm-up HTTP/1.1\r\nHost: origin\r\n\r\n"u8.ToArray(), cancel).ConfigureAwait(false);
+                if (!await ReadAnswerAsync(stream, buffer, withBody: true, cancel).ConfigureAwait(false))
                 {
                     break;
                 }
@@ -280,31 +348,15 @@ internal static class WarmUp
         }
     }
 
-    private static async Task<bool> ReadExactlyAsync(Socket socket, byte[] buffer, int count, CancellationToken cancel)
-    {
-        for (int filled = 0; filled < count;)
-        {
-            int read = await socket.ReceiveAsync(buffer.AsMemory(filled, count - filled), cancel).ConfigureAwait(false);
-            if (read == 0)
-            {
-                return false;
-            }
-
-            filled += read;
-        }
-
-        return true;
-    }
-
     private static string Credentials(string rules, string key) => Convert.ToBase64String(Encoding.ASCII.GetBytes(rules + ":" + key));
 
     /// <summary>Reads one answer: a 200 head, and with <paramref name="withBody"/> its two-byte body. False on anything else.</summary>
-    private static async Task<bool> ReadAnswerAsync(Socket socket, byte[] buffer, bool withBody, CancellationToken cancel)
+    private static async Task<bool> ReadAnswerAsync(Stream stream, byte[] buffer, bool withBody, CancellationToken cancel)
     {
         int filled = 0;
         while (true)
         {
-            int read = await socket.ReceiveAsync(buffer.AsMemory(filled), cancel).ConfigureAwait(false);
+            int read = await stream.ReadAsync(buffer.AsMemory(filled), cancel).ConfigureAwait(false);
             if (read == 0)
             {
                 return false;

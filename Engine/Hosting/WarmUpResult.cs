@@ -14,11 +14,17 @@ internal sealed record WarmUpResult(WarmUpOutcome Outcome, int Requests, int Tun
 
     public bool SocksExpected { get; init; }
 
+    /// <summary>GETs answered over TLS to the proxy (made only when a listener speaks it: <see cref="TlsExpected"/>).</summary>
+    public int TlsRequests { get; init; }
+
+    public bool TlsExpected { get; init; }
+
     public static WarmUpResult Skipped(string reason) => new(WarmUpOutcome.Skipped, 0, 0, 0, false, TimeSpan.Zero, reason);
 
     public static WarmUpResult Failed(string reason, TimeSpan elapsed) => new(WarmUpOutcome.Failed, 0, 0, 0, false, elapsed, reason);
 
     /// <summary>Every request and tunnel was answered.</summary>
     public bool Complete => Outcome == WarmUpOutcome.Ran && Requests == WarmUp.Connections * WarmUp.RequestsPerConnection && Tunnels == WarmUp.Tunnels
-        && SocksTunnels == (SocksExpected ? WarmUp.Tunnels : 0);
+        && SocksTunnels == (SocksExpected ? WarmUp.Tunnels : 0)
+        && TlsRequests == (TlsExpected ? WarmUp.TlsConnections * WarmUp.RequestsPerTlsConnection : 0);
 }
