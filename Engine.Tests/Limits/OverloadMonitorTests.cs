@@ -49,11 +49,23 @@ public class OverloadMonitorTests
         using var monitor = new OverloadMonitor(0, TimeSpan.FromSeconds(1), time, loopLag: () => lag);
 
         Assert.False(monitor.IsShedding);
-        time.Advance(TimeSpan.FromMilliseconds(50));
+        time.Advance(TimeSpan.FromMilliseconds(199));
+        Assert.False(monitor.IsShedding);   // not sampled yet: a fifth of the 1 s ceiling
+        time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.True(monitor.IsShedding);
         lag = TimeSpan.Zero;
-        time.Advance(TimeSpan.FromMilliseconds(50));
+        time.Advance(TimeSpan.FromMilliseconds(200));
         Assert.False(monitor.IsShedding);
+    }
+
+    [Theory]
+    [InlineData(1_000, 200)]     // the default ceiling
+    [InlineData(100, 50)]        // a tight ceiling: never faster than 50 ms
+    [InlineData(10_000, 250)]    // a loose one: never slower than 250 ms
+    [InlineData(0, 250)]         // only the queue checked
+    public void SamplePeriod_IsAFifthOfTheCeiling_Within50To250Ms(int ceilingMs, int periodMs)
+    {
+        Assert.Equal(TimeSpan.FromMilliseconds(periodMs), OverloadMonitor.SamplePeriodFor(TimeSpan.FromMilliseconds(ceilingMs)));
     }
 
     /// <summary>

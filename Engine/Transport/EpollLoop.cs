@@ -124,7 +124,7 @@ internal sealed unsafe class EpollLoop
     /// The longest any loop now takes to reach a new event (<see cref="LoopLag"/>): about how long a
     /// request arriving now waits before a loop reads it. Sends each loop that has none waiting a
     /// new probe (one eventfd write), so the next call sees it answered; meant to be called
-    /// periodically (the overload monitor: every 50 ms). Zero without loops.
+    /// periodically (the overload monitor: every fifth of <c>Limits:MaxLoopLag</c>, 50–250 ms). Zero without loops.
     /// </summary>
     public static TimeSpan SampleLag()
     {
