@@ -65,6 +65,21 @@ internal sealed class ProxyServices
 
     private Forwarding.ExchangeSettings? _exchange;
 
+    /// <summary>
+    /// Stops what these services run for themselves when the engine (or the start-up warm-up's
+    /// copy) is done with them: the upstream pool's idle sockets and sweep, the routing's sweeps and
+    /// probes, the breakers' sweep, the overload sampler, the meter. The state store and the access
+    /// log belong to whoever made them (a reload hands both on).
+    /// </summary>
+    public void Stop()
+    {
+        UpstreamPool?.Dispose();
+        Routing.Dispose();
+        Breakers.Dispose();
+        Overload.Dispose();
+        Metrics?.Dispose();
+    }
+
     /// <summary>What every absolute-URI exchange runs under, from the values above.</summary>
     public Forwarding.ExchangeSettings Exchange => _exchange ??= new Forwarding.ExchangeSettings
     {

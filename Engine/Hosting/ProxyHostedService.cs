@@ -274,7 +274,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
                 EngineLog.WarmedUp(_logger, result.Requests, result.TlsRequests, result.Tunnels, result.SocksTunnels, result.MethodsCompiled, result.Elapsed.TotalMilliseconds, result.Settled);
                 break;
             case WarmUpOutcome.Ran:
-                EngineLog.WarmUpIncomplete(_logger, result.Requests, WarmUp.Connections * WarmUp.RequestsPerConnection, result.TlsRequests, result.Tunnels, result.SocksTunnels, WarmUp.Tunnels);
+                EngineLog.WarmUpIncomplete(_logger, result.Requests, WarmUp.Requests, result.TlsRequests, result.Tunnels, result.SocksTunnels, WarmUp.Tunnels);
                 break;
             case WarmUpOutcome.Failed:
                 EngineLog.WarmUpFailed(_logger, result.Reason!);
@@ -356,16 +356,12 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
 
         _reloader?.Dispose();
         _nodeSources?.Dispose();
-        _services?.UpstreamPool?.Dispose();
-        _services?.Routing.Dispose();
+        _services?.Stop();
         foreach (ListenerBinding listener in _listeners)
         {
             listener.Certificate?.Dispose();
         }
 
-        _services?.Breakers.Dispose();
-        _services?.Overload.Dispose();
-        _services?.Metrics?.Dispose();
         if (_state is not null)
         {
             await _state.DisposeAsync().ConfigureAwait(false);

@@ -36,6 +36,7 @@ internal static class WarmUp
     /// <summary>Keep-alive GETs per client connection, and connections: 240 requests, half through each node kind.</summary>
     internal const int RequestsPerConnection = 60;
     internal const int Connections = 4;
+    internal const int Requests = Connections * RequestsPerConnection;
 
     /// <summary>CONNECT + GET + close, each on a new connection: the accept and connect paths too.</summary>
     internal const int Tunnels = 40;
@@ -43,6 +44,7 @@ internal static class WarmUp
     /// <summary>TLS to the proxy (when a listener speaks it): connections one after another, a handshake and keep-alive GETs each.</summary>
     internal const int TlsConnections = 10;
     internal const int RequestsPerTlsConnection = 4;   // even: half of each connection's GETs go to each node
+    internal const int TlsRequests = TlsConnections * RequestsPerTlsConnection;
 
     // The whole warm-up, serving and waiting for the compiler, stays within this.
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(4);
@@ -142,11 +144,7 @@ internal static class WarmUp
         {
             await server.DisposeAsync().ConfigureAwait(false);
             certificate?.Dispose();
-            services.UpstreamPool?.Dispose();
-            services.Routing.Dispose();
-            services.Breakers.Dispose();
-            services.Overload.Dispose();
-            metrics.Dispose();
+            services.Stop();
             await state.DisposeAsync().ConfigureAwait(false);
             if (log is not null)
             {
@@ -155,14 +153,15 @@ internal static class WarmUp
         }
 
         bool settled = await WaitForCompilerAsync(cancel).ConfigureAwait(false);
-        return new WarmUpResult(WarmUpOutcome.Ran, requests, tunnels, System.Runtime.JitInfo.GetCompiledMethodCount() - compiledBefore, settled,
-            Stopwatch.GetElapsedTime(started), null) {
-                ThroughHttpNode = origin.ThroughHttpNode,
-                SocksTunnels = socksTunnels,
-                SocksExpected = socks,
-                TlsRequests = tlsRequests,
-                TlsExpected = https is not null,
-            };
+        long compiled = System.Runtime.JitInfo.GetCompiledMethodCount() - compiledBefore;
+        return new WarmUpResult(WarmUpOutcome.Ran, requests, tunnels, compiled, settled, Stopwatch.GetElapsedTime(started), null)
+        {
+            ThroughHttpNode = origin.ThroughHttpNode,
+            SocksTunnels = socksTunnels,
+            SocksExpected = socks,
+            TlsRequests = tlsRequests,
+            TlsExpected = https is not null,
+        };
     }
 
     /// <summary>SOCKS5 is warmed too when a listener will speak it (its handshake is code no HTTP request runs).</summary>

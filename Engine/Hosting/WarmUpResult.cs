@@ -24,7 +24,7 @@ internal sealed record WarmUpResult(WarmUpOutcome Outcome, int Requests, int Tun
     public static WarmUpResult Failed(string reason, TimeSpan elapsed) => new(WarmUpOutcome.Failed, 0, 0, 0, false, elapsed, reason);
 
     /// <summary>Every request and tunnel was answered.</summary>
-    public bool Complete => Outcome == WarmUpOutcome.Ran && Requests == WarmUp.Connections * WarmUp.RequestsPerConnection && Tunnels == WarmUp.Tunnels
+    public bool Complete => Outcome == WarmUpOutcome.Ran && Requests == WarmUp.Requests && Tunnels == WarmUp.Tunnels
         && SocksTunnels == (SocksExpected ? WarmUp.Tunnels : 0)
-        && TlsRequests == (TlsExpected ? WarmUp.TlsConnections * WarmUp.RequestsPerTlsConnection : 0);
+        && TlsRequests == (TlsExpected ? WarmUp.TlsRequests : 0);
 }
