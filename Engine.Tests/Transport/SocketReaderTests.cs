@@ -215,6 +215,69 @@ public class SocketReaderTests
         });
     }
 
+    /// <summary>
+    /// On the engine's loop a zero-byte wait receives at the edge: once the wait is over the bytes
+    /// are buffered, with no read of the caller's (the loop read them with the rest of its batch).
+    /// </summary>
+    [Fact]
+    public async Task WaitForData_OnTheLoop_TheBytesAreBufferedWhenTheWaitEnds()
+    {
+        Assert.True(EpollLoop.Enabled, "this machine runs the engine's own loop");
+        using SocketPair pair = await SocketPair.CreateAsync();
+        var reader = new SocketReader();
+        reader.Attach(TcpSocket.Adopt(pair.B));
+
+        ValueTask<int> waiting = reader.WaitForDataAsync(default);
+        Assert.False(waiting.IsCompleted);
+        Assert.False(reader.TryRead(out _));
+        await pair.A.SendAsync("HTTP/1.1 200 OK\r\n"u8.ToArray().AsMemory(), SocketFlags.None);
+        Assert.Equal(0, await waiting.AsTask().WaitAsync(Timeout));
+
+        Assert.True(reader.TryRead(out ReadResult read));
+        Assert.Equal("HTTP/1.1 200 OK\r\n", ToText(read.Buffer));
+        Assert.False(read.IsCompleted);
+        reader.AdvanceTo(read.Buffer.End);
+        reader.Complete();
+    }
+
+    /// <summary>A FIN met at the edge ends the wait; the next read is the completed, empty one.</summary>
+    [Fact]
+    public async Task WaitForData_PeerClosed_NextReadIsCompleted()
+    {
+        using SocketPair pair = await SocketPair.CreateAsync();
+        var reader = new SocketReader();
+        reader.Attach(TcpSocket.Adopt(pair.B));
+        ValueTask<int> waiting = reader.WaitForDataAsync(default);
+        pair.A.Shutdown(SocketShutdown.Send);
+        await waiting.AsTask().WaitAsync(Timeout);
+
+        ReadResult read = await reader.ReadAsync().AsTask().WaitAsync(Timeout);
+        Assert.True(read.IsCompleted);
+        Assert.True(read.Buffer.IsEmpty);
+        reader.Complete();
+    }
+
+    /// <summary>
+    /// A reset met at the edge ends the wait without an error (the wait's callers ignore what it
+    /// met); the next read reports it exactly as its own receive would have: ConnectionReset, once.
+    /// </summary>
+    [Fact]
+    public async Task WaitForData_PeerReset_TheNextReadReportsTheReset()
+    {
+        using SocketPair pair = await SocketPair.CreateAsync();
+        var reader = new SocketReader();
+        reader.Attach(TcpSocket.Adopt(pair.B));
+        ValueTask<int> waiting = reader.WaitForDataAsync(default);
+        Assert.False(waiting.IsCompleted);
+        pair.A.LingerState = new LingerOption(true, 0);
+        pair.A.Close();   // RST
+        Assert.Equal(0, await waiting.AsTask().WaitAsync(Timeout));
+
+        SocketException reset = await Assert.ThrowsAsync<SocketException>(async () => await reader.ReadAsync().AsTask().WaitAsync(Timeout));
+        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+        reader.Complete();
+    }
+
     [Fact]
     public async Task ClientReader_CancelPendingRead_WakesTheWaitAsCanceled()
     {

@@ -36,6 +36,11 @@ internal sealed unsafe class EpollLoop
     // The event that is the lag probe's (no socket has this descriptor and generation).
     private const ulong ProbeData = ulong.MaxValue;
 
+    // Operations an edge of this batch completed, in the order found; their continuations run once
+    // every event of the batch was seen. Each event completes at most its reader and its writer.
+    private readonly EpollOperation?[] _ready = new EpollOperation?[Capacity * 2];
+    private int _readyCount;
+
     private readonly int _epoll;
     private readonly int _probe;   // the eventfd the lag sampler rings; -1 when it could not be made
     private LoopLag _lag;
@@ -117,7 +122,35 @@ internal sealed unsafe class EpollLoop
 
                 TcpSocket.Dispatch(data, events[i].Events);
             }
+
+            // Second phase: the continuations, after every receive of the batch was made. A batch of
+            // requests is read, then handled, so their sends to the targets (and the answers' to the
+            // clients) go out back to back, as HAProxy's do: the peer behind wakes once for many
+            // (nginx made 0.70 epoll_wait per request behind the engine, 0.13 behind HAProxy).
+            for (int i = 0; i < _readyCount; i++)
+            {
+                EpollOperation operation = _ready[i]!;
+                _ready[i] = null;
+                operation.Deliver();
+            }
+
+            _readyCount = 0;
         }
+    }
+
+    /// <summary>
+    /// Holds a completion an edge produced until the batch's events were all seen (the loop's thread
+    /// only; false elsewhere, and the caller delivers it at once).
+    /// </summary>
+    internal static bool DeliverAfterBatch(EpollOperation operation)
+    {
+        if (t_current is not { } loop || loop._readyCount == loop._ready.Length)
+        {
+            return false;
+        }
+
+        loop._ready[loop._readyCount++] = operation;
+        return true;
     }
 
     /// <summary>

@@ -38,7 +38,10 @@ internal sealed class EpollOperation : IValueTaskSource<int>
     private int _state;
     private Kind _kind;
     private Memory<byte> _buffer;
+    private IReceiveSink? _sink;   // a zero-byte wait whose bytes the loop receives at the edge
     private int _done;
+    private int _readyResult;      // a completion found at an edge, delivered after the loop's batch (EpollLoop)
+    private int _readyErrno;
     private CancellationToken _token;
     private CancellationTokenRegistration _registration;
 
@@ -65,6 +68,25 @@ internal sealed class EpollOperation : IValueTaskSource<int>
         EnsureConsumed();
         _kind = Kind.Receive;
         _buffer = buffer;
+        _sink = null;
+        return Start(token);
+    }
+
+    /// <summary>
+    /// A zero-byte wait whose bytes the loop receives into <paramref name="sink"/> when it finds the
+    /// edge, among every other ready socket's receives, before it runs any continuation
+    /// (<see cref="EpollLoop"/>): a batch of requests is read, then answered, as HAProxy does, so
+    /// the sends of one batch go out back to back and the peer behind wakes once for many. When the
+    /// wait completes at once (an edge already seen) nothing is received: the caller reads next.
+    /// Always completes with 0; what the receive met is the sink's.
+    /// </summary>
+    public ValueTask<int> WaitForDataAsync(IReceiveSink sink, CancellationToken token)
+    {
+        System.Diagnostics.Debug.Assert(_isReader);
+        EnsureConsumed();
+        _kind = Kind.Receive;
+        _buffer = default;
+        _sink = sink;
         return Start(token);
     }
 
@@ -166,9 +188,10 @@ internal sealed class EpollOperation : IValueTaskSource<int>
         short version = _core.Version;
         while (true)
         {
-            if (TryComplete(out int result, out int errno))
+            if (TryComplete(atEdge: false, out int result, out int errno))
             {
                 _buffer = default;
+                _sink = null;
                 return errno == 0 ? new ValueTask<int>(result) : ValueTask.FromException<int>(Error(errno));
             }
 
@@ -215,16 +238,15 @@ internal sealed class EpollOperation : IValueTaskSource<int>
     {
         while (true)
         {
-            if (TryComplete(out int result, out int errno))
+            if (TryComplete(atEdge: true, out int result, out int errno))
             {
                 _buffer = default;
-                if (errno == 0)
+                _sink = null;
+                _readyResult = result;
+                _readyErrno = errno;
+                if (!EpollLoop.DeliverAfterBatch(this))
                 {
-                    _core.SetResult(result);
-                }
-                else
-                {
-                    _core.SetException(Error(errno));
+                    Deliver();
                 }
 
                 return;
@@ -245,8 +267,24 @@ internal sealed class EpollOperation : IValueTaskSource<int>
         }
     }
 
-    /// <summary>True when the operation finished (<paramref name="errno"/> 0 or its error); false when it must wait for an edge.</summary>
-    private bool TryComplete(out int result, out int errno)
+    /// <summary>Completes an operation <see cref="Resume"/> finished: its continuation runs now, on this thread.</summary>
+    internal void Deliver()
+    {
+        if (_readyErrno == 0)
+        {
+            _core.SetResult(_readyResult);
+        }
+        else
+        {
+            _core.SetException(Error(_readyErrno));
+        }
+    }
+
+    /// <summary>
+    /// True when the operation finished (<paramref name="errno"/> 0 or its error); false when it must
+    /// wait for an edge. <paramref name="atEdge"/>: the loop found an edge for it (a sink's receive is made then).
+    /// </summary>
+    private bool TryComplete(bool atEdge, out int result, out int errno)
     {
         result = 0;
         errno = 0;
@@ -267,6 +305,16 @@ internal sealed class EpollOperation : IValueTaskSource<int>
             switch (_kind)
             {
                 case Kind.Receive:
+                    if (atEdge && _sink is { } sink && _buffer.IsEmpty)
+                    {
+                        if (ReceiveInto(sink, edges, out errno))
+                        {
+                            return true;
+                        }
+
+                        break;   // EAGAIN: park again
+                    }
+
                     if (_buffer.IsEmpty && (_drainedAt != -1 || _hungUp))
                     {
                         // An edge (or a FIN) since the socket was last drained: the zero-byte wait is
@@ -357,6 +405,47 @@ internal sealed class EpollOperation : IValueTaskSource<int>
         return false;
     }
 
+    /// <summary>
+    /// A sink's receive at the edge: true when the wait is over (bytes, the FIN, an error the sink
+    /// keeps, or no room to receive into), false with <paramref name="errno"/> EAGAIN when nothing was there.
+    /// </summary>
+    private bool ReceiveInto(IReceiveSink sink, int edges, out int errno)
+    {
+        errno = 0;
+        Memory<byte> room = sink.ReceiveBuffer();
+        if (room.IsEmpty)
+        {
+            return true;
+        }
+
+        nint received;
+        int error;
+        try
+        {
+            received = Epoll.Receive(_owner.Handle, room.Span, out error);
+        }
+        catch (ObjectDisposedException)
+        {
+            received = -1;
+            error = 9;   // EBADF: closed under us, reported as OperationAborted at the next read
+        }
+
+        if (received < 0 && error == Epoll.EAgain)
+        {
+            sink.Received(-1, room.Length, error);
+            errno = error;
+            return false;
+        }
+
+        if (received > 0 && received < room.Length)
+        {
+            _drainedAt = edges;
+        }
+
+        sink.Received((int)received, room.Length, received < 0 ? error : 0);
+        return true;
+    }
+
     private static SocketException Error(int errno) => new((int)Epoll.ToSocketError(errno));
 
     private void Cancel()
@@ -364,6 +453,7 @@ internal sealed class EpollOperation : IValueTaskSource<int>
         if (Interlocked.CompareExchange(ref _state, Claimed, Parked) == Parked)
         {
             _buffer = default;
+            _sink = null;
             _core.SetException(new OperationCanceledException(_token));
         }
     }
@@ -374,6 +464,7 @@ internal sealed class EpollOperation : IValueTaskSource<int>
         if (Interlocked.CompareExchange(ref _state, Claimed, Parked) == Parked)
         {
             _buffer = default;
+            _sink = null;
             _core.SetException(new SocketException((int)SocketError.OperationAborted));
         }
     }

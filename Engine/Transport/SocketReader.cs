@@ -22,7 +22,7 @@ namespace Engine.Transport;
 /// the caller examined everything and needs more (a long head); the response parser's head limit
 /// bounds that growth, and <see cref="MaxBufferSize"/> is the backstop.
 /// </remarks>
-internal sealed class SocketReader : PipeReader
+internal sealed class SocketReader : PipeReader, IReceiveSink
 {
     /// <summary>Beyond this, a caller that examined everything and still wants more gets a completed read.</summary>
     public const int MaxBufferSize = 1024 * 1024;
@@ -36,6 +36,7 @@ internal sealed class SocketReader : PipeReader
     private bool _finished;  // the socket delivered its FIN (or failed)
     private bool _cancelPending;
     private bool _preferLarge;
+    private int _receiveError;   // what a receive at the edge met (IReceiveSink), for the next read to report
     private readonly bool _client;
 
     /// <summary>A reader for the upstream side: attached to each exchange's socket in turn.</summary>
@@ -64,6 +65,7 @@ internal sealed class SocketReader : PipeReader
         _socket = socket;
         _start = _end = _examined = 0;
         _finished = _cancelPending = _preferLarge = false;
+        _receiveError = 0;
     }
 
     public override bool TryRead(out ReadResult result)
@@ -95,6 +97,11 @@ internal sealed class SocketReader : PipeReader
             return ReceiveFromClientAsync(cancellationToken);
         }
 
+        if (_receiveError != 0)
+        {
+            return ValueTask.FromException<ReadResult>(TakeReceiveError());
+        }
+
         Memory<byte> free = FreeSpace();
         if (free.IsEmpty)
         {
@@ -122,12 +129,38 @@ internal sealed class SocketReader : PipeReader
     /// </summary>
     public ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken)
     {
-        if (_buffer is not null || _finished || _cancelPending || _socket is null)
+        if (_buffer is not null || _finished || _cancelPending || _receiveError != 0 || _socket is null)
         {
             return new ValueTask<int>(0);
         }
 
-        return _socket.ReceiveAsync(Memory<byte>.Empty, cancellationToken);
+        return _socket.WaitForDataAsync(this, cancellationToken);
+    }
+
+    Memory<byte> IReceiveSink.ReceiveBuffer() => _buffer is null && !_finished && !_cancelPending ? FreeSpace() : Memory<byte>.Empty;
+
+    void IReceiveSink.Received(int count, int asked, int errno)
+    {
+        if (count >= 0)
+        {
+            Received(count, asked);
+            return;
+        }
+
+        if (errno != Epoll.EAgain)
+        {
+            _receiveError = errno;
+        }
+
+        ReleaseIfEmpty();
+    }
+
+    /// <summary>The error a receive at the edge met, as the socket's own receive reports it; reported once.</summary>
+    private SocketException TakeReceiveError()
+    {
+        var error = new SocketException((int)Epoll.ToSocketError(_receiveError));
+        _receiveError = 0;
+        return error;
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
@@ -152,13 +185,24 @@ internal sealed class SocketReader : PipeReader
     {
         try
         {
+            if (_receiveError != 0)
+            {
+                throw TakeReceiveError();
+            }
+
             if (_buffer is null)
             {
-                // Zero-byte wait first: the block is taken only once there is something to put in it.
-                ValueTask<int> wait = _socket!.ReceiveAsync(Memory<byte>.Empty, cancellationToken);
+                // Zero-byte wait first: the block is taken only once there is something to put in it
+                // (on the engine's loop the loop receives into it at the edge).
+                ValueTask<int> wait = _socket!.WaitForDataAsync(this, cancellationToken);
                 _ = wait.IsCompletedSuccessfully ? wait.Result : await wait.ConfigureAwait(false);   // read either way: the operation is reused only then
 
-                if (_cancelPending)
+                if (_receiveError != 0)
+                {
+                    throw TakeReceiveError();
+                }
+
+                if (_cancelPending || _finished || _end > _start)
                 {
                     return TakeResult();
                 }
@@ -301,5 +345,6 @@ internal sealed class SocketReader : PipeReader
         _buffer = null;
         _socket = null;
         _start = _end = _examined = 0;
+        _receiveError = 0;
     }
 }

@@ -211,6 +211,14 @@ internal sealed class TcpSocket
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken token = default) =>
         _reader is { } reader ? reader.ReceiveAsync(buffer, token) : SocketOperation.ReceiveAsync(_runtime!, buffer, token);
 
+    /// <summary>
+    /// Waits until data is there, without a buffer; on the engine's loop the bytes are received
+    /// into <paramref name="sink"/> when the edge is found (<see cref="EpollOperation.WaitForDataAsync"/>),
+    /// elsewhere the caller reads them next. Completes with 0; a failure is reported by the read.
+    /// </summary>
+    public ValueTask<int> WaitForDataAsync(IReceiveSink sink, CancellationToken token = default) =>
+        _reader is { } reader ? reader.WaitForDataAsync(sink, token) : SocketOperation.ReceiveAsync(_runtime!, Memory<byte>.Empty, token);
+
     /// <summary>Sends all of <paramref name="data"/>.</summary>
     public ValueTask<int> SendAsync(ReadOnlyMemory<byte> data, CancellationToken token = default)
     {
