@@ -246,6 +246,27 @@ public class TunnelRelayTests
         Assert.Equal(TerminationCause.TargetAbort, result.Termination.Cause);
     }
 
+    /// <summary>
+    /// A reset on an idle direction: the loop meets it in the receive it makes at the edge (no
+    /// bytes came first), and the tunnel still ends blaming the end that reset.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public async Task RunAsync_IdleEndResets_EndsBlamingThatEnd(bool pipes, bool clientResets)
+    {
+        await using Rig rig = await Rig.CreateAsync(pipes);
+        using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
+        Task<TunnelResult> run = relay.RunAsync().AsTask();
+        await Task.Delay(50);   // both directions are waiting, with no bytes yet
+        Socket resetting = clientResets ? rig.Client : rig.Target;
+        resetting.LingerState = new LingerOption(true, 0);
+        resetting.Close();   // linger 0: RST
+        TunnelResult result = await run.WaitAsync(TestTimeout);
+        Assert.Equal(clientResets ? TerminationCause.ClientAbort : TerminationCause.TargetAbort, result.Termination.Cause);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

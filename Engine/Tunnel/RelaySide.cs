@@ -15,6 +15,13 @@ internal abstract class RelaySide
     /// <summary>Bytes received into <paramref name="buffer"/>; 0 means the end (for an empty buffer: data is waiting).</summary>
     public abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer);
 
+    /// <summary>
+    /// Waits until data is there, without a buffer of the caller's; where the end is a socket on the
+    /// engine's loop the bytes are received into <paramref name="sink"/> at the edge (with the rest
+    /// of the loop's batch). 0 when the wait is over; what a sink's receive met is the sink's.
+    /// </summary>
+    public virtual ValueTask<int> WaitForDataAsync(Transport.IReceiveSink sink) => ReceiveAsync(Memory<byte>.Empty);
+
     /// <summary>Sends all of <paramref name="data"/>; throws when the end can no longer be written to.</summary>
     public abstract ValueTask<int> SendAsync(ReadOnlyMemory<byte> data);
 

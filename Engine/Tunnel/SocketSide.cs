@@ -37,6 +37,9 @@ internal sealed class SocketSide : RelaySide
         return _socket.ReceiveAsync(buffer);
     }
 
+    public override ValueTask<int> WaitForDataAsync(IReceiveSink sink) =>
+        _buffered is null ? _socket.WaitForDataAsync(sink) : ReceiveAsync(Memory<byte>.Empty);
+
     private bool TakeBuffered(Memory<byte> buffer, out int taken)
     {
         taken = 0;

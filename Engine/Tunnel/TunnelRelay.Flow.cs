@@ -12,7 +12,7 @@ internal sealed partial class TunnelRelay
     /// compile to, without its box and task held for the tunnel's life): wait → receive → send →
     /// wait. Each pending operation resumes <see cref="Run"/> through one cached delegate.
     /// </summary>
-    private sealed class Flow
+    private sealed class Flow : IReceiveSink
     {
         // A burst starts in a 4 KiB block and moves to a 32 KiB one once a read fills it: 4 KiB
         // reads throughout cost a syscall per 4 KiB and held a 1.6 GB/s loopback link to ~290
@@ -29,6 +29,8 @@ internal sealed partial class TunnelRelay
         private BlockMemoryPool.Block? _owner;
         private Memory<byte> _buffer;
         private int _received;
+        private int _edgeReceived = -1;   // what the loop received at the edge into _buffer (IReceiveSink): -1 nothing
+        private int _edgeError;           // the errno that receive met
         private bool _streaming;
         private long _bytes;
 
@@ -45,6 +47,8 @@ internal sealed partial class TunnelRelay
             _step = Step.Wait;
             _pending = default;
             _received = 0;
+            _edgeReceived = -1;
+            _edgeError = 0;
             _streaming = false;
             _bytes = 0;
         }
@@ -61,6 +65,7 @@ internal sealed partial class TunnelRelay
             Waited,
             Receive,
             Received,
+            Relay,
             Sent,
             Done,
         }
@@ -97,7 +102,7 @@ internal sealed partial class TunnelRelay
                             }
 
                             _step = Step.Waited;
-                            if (Pending(_from.ReceiveAsync(Memory<byte>.Empty)))
+                            if (Pending(_from.WaitForDataAsync(this)))
                             {
                                 return;
                             }
@@ -106,7 +111,19 @@ internal sealed partial class TunnelRelay
 
                         case Step.Waited:
                             Collect();
-                            _step = _relay.HasFailed ? Step.Wait : Step.Receive;
+                            if (_relay.HasFailed)
+                            {
+                                _step = Step.Wait;
+                            }
+                            else if (TakeEdgeReceive(out _received))
+                            {
+                                _step = Step.Relay;   // the loop received at the edge: no read of our own
+                            }
+                            else
+                            {
+                                _step = Step.Receive;
+                            }
+
                             break;
 
                         case Step.Receive:
@@ -125,6 +142,9 @@ internal sealed partial class TunnelRelay
 
                         case Step.Received:
                             _received = Collect();
+                            goto case Step.Relay;
+
+                        case Step.Relay:
                             if (_received == 0)
                             {
                                 // FIN: pass it on so the other side sees the end (half-close).
@@ -188,6 +208,43 @@ internal sealed partial class TunnelRelay
             ValueTask<int> operation = _pending;
             _pending = default;
             return operation.GetAwaiter().GetResult();
+        }
+
+        Memory<byte> IReceiveSink.ReceiveBuffer()
+        {
+            if (_owner is null)
+            {
+                Rent();
+            }
+
+            return _buffer;
+        }
+
+        void IReceiveSink.Received(int count, int asked, int errno)
+        {
+            if (count >= 0)
+            {
+                _edgeReceived = count;
+                return;
+            }
+
+            _edgeError = errno == Epoll.EAgain ? 0 : errno;
+            ReturnBuffer();   // nothing came: an idle direction keeps no buffer
+        }
+
+        /// <summary>What the loop received at the edge (bytes, or 0 for the FIN); throws what it met; false when it received nothing.</summary>
+        private bool TakeEdgeReceive(out int received)
+        {
+            received = _edgeReceived;
+            _edgeReceived = -1;
+            if (_edgeError != 0)
+            {
+                int errno = _edgeError;
+                _edgeError = 0;
+                throw new SocketException((int)Epoll.ToSocketError(errno));
+            }
+
+            return received >= 0;
         }
 
         private void Rent()
