@@ -36,7 +36,7 @@ internal sealed class SocketReader : PipeReader, IReceiveSink
     private bool _finished;  // the socket delivered its FIN (or failed)
     private bool _cancelPending;
     private bool _preferLarge;
-    private int _receiveError;   // what a receive at the edge met (IReceiveSink), for the next read to report
+    private int _receiveError;   // the errno a receive at the edge met (IReceiveSink), for the next read to report
     private readonly bool _client;
 
     /// <summary>A reader for the upstream side: attached to each exchange's socket in turn.</summary>

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ab-peer.sh A B [ROUNDS] [SECONDS]: two engine builds (Engine.dll or published executables) and
-# HAProxy (http mode, the peers' config) in turn, each round a fresh engine of each build warmed 5 s,
-# then one keep-alive GET window each. Per request: the proxy's CPU, the origin's (nginx), the rest of
+# HAProxy (http mode, the peers' config) in turn: both engines run side by side on CPU 1 (A on
+# :19000, B on :19001), are warmed 5 s each, then every round gives each of the three one
+# keep-alive GET window, so the box's drift falls on all three alike. Per request: the proxy's CPU, the origin's (nginx), the rest of
 # CPU 0 (wrk), and the origin's epoll_wait calls (how many requests it finds per wake-up: a proxy
 # that sends a batch back to back lets it take many at once). Needs the origin and haproxy-http
 # running (PEER_SCRIPTS/start-peers.sh origin haproxy-http). Only ratios within one run count.
@@ -30,14 +31,17 @@ window() { # window NAME PORT
       name, v["rps"], v["p99_ms"], v["proxy_cpu_pct"] / 100 * s / r * 1e6, n / hz / r * 1e6, (c - n) / hz / r * 1e6, w / (v["rps"] * (s - 1)) }'
 }
 
+ENGINE_LOG=/tmp/bench-engine-a.log E="$A" start_engine || exit 1; PID_A=$ENGINE_PID
+ENGINE_LOG=/tmp/bench-engine-b.log E="$B" start_engine Engine__Listeners__0__Endpoint=127.0.0.1:19001 Engine__Admin__Endpoint=127.0.0.1:19091 || { kill "$PID_A"; exit 1; }
+PID_B=$ENGINE_PID
+# start_engine waits for :19000, which A holds already: wait for B's own port.
+for _ in $(seq 1 400); do (exec 3<>/dev/tcp/127.0.0.1/19001) 2>/dev/null && break; sleep 0.05; done
+trap 'kill "$PID_A" "$PID_B" 2>/dev/null; wait "$PID_A" "$PID_B" 2>/dev/null' EXIT
+DUR=5s "$PEER_SCRIPTS/bench-rps.sh" 19000 > /dev/null
+DUR=5s "$PEER_SCRIPTS/bench-rps.sh" 19001 > /dev/null
 for r in $(seq 1 "$ROUNDS"); do
   echo "== round $r $(date +%T)"
-  for side in A B; do
-    if [ $side = A ]; then E="$A"; else E="$B"; fi
-    start_engine || exit 1
-    DUR=5s "$PEER_SCRIPTS/bench-rps.sh" "$ENGINE_PORT" > /dev/null
-    window "$side" "$ENGINE_PORT"
-    stop_engine
-  done
+  window A 19000
+  window B 19001
   window haproxy 18100
 done
