@@ -33,10 +33,9 @@ internal sealed class SocketReader : PipeReader, IReceiveSink
     private int _start;      // first unconsumed byte
     private int _end;        // one past the last received byte
     private int _examined;   // one past the last examined byte
-    private bool _finished;  // the socket delivered its FIN (or failed)
     private bool _cancelPending;
-    private bool _preferLarge;
-    private int _receiveError;   // the errno a receive at the edge met (IReceiveSink), for the next read to report
+    private Flags _flags;
+    private byte _receiveError;  // the errno a receive at the edge met (IReceiveSink), for the next read to report
     private readonly bool _client;
 
     /// <summary>A reader for the upstream side: attached to each exchange's socket in turn.</summary>
@@ -56,6 +55,30 @@ internal sealed class SocketReader : PipeReader, IReceiveSink
         Attach(socket);
     }
 
+    // Two states in one byte, and the receive error in a byte (Linux errnos are small): with a
+    // field more the reader, one per client connection and per exchange, took one word more
+    // (8 B per tunnel). Written only by the reader's owner, or by the loop while the owner waits;
+    // _cancelPending, set from other threads, keeps a field of its own.
+    [Flags]
+    private enum Flags : byte
+    {
+        None = 0,
+        Finished = 1,      // the socket delivered its FIN (or failed)
+        PreferLarge = 2,   // the last read filled its block: a body is streaming
+    }
+
+    private bool Finished
+    {
+        get => (_flags & Flags.Finished) != 0;
+        set => _flags = value ? _flags | Flags.Finished : _flags & ~Flags.Finished;
+    }
+
+    private bool PreferLarge
+    {
+        get => (_flags & Flags.PreferLarge) != 0;
+        set => _flags = value ? _flags | Flags.PreferLarge : _flags & ~Flags.PreferLarge;
+    }
+
     /// <summary>The socket read from (null when detached).</summary>
     public TcpSocket? Socket => _socket;
 
@@ -64,13 +87,14 @@ internal sealed class SocketReader : PipeReader, IReceiveSink
     {
         _socket = socket;
         _start = _end = _examined = 0;
-        _finished = _cancelPending = _preferLarge = false;
+        _flags = Flags.None;
+        _cancelPending = false;
         _receiveError = 0;
     }
 
     public override bool TryRead(out ReadResult result)
     {
-        if (_cancelPending || _finished || _end > _start)
+        if (_cancelPending || Finished || _end > _start)
         {
             result = TakeResult();
             return true;
@@ -82,7 +106,7 @@ internal sealed class SocketReader : PipeReader, IReceiveSink
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
-        if (_cancelPending || _finished || _end > _examined)
+        if (_cancelPending || Finished || _end > _examined)
         {
             return new ValueTask<ReadResult>(TakeResult());
         }
@@ -106,7 +130,7 @@ internal sealed class SocketReader : PipeReader, IReceiveSink
         if (free.IsEmpty)
         {
             // Everything examined and no room to grow: the peer is sending a head past any limit.
-            _finished = true;
+            Finished = true;
             return new ValueTask<ReadResult>(TakeResult());
         }
 
@@ -129,7 +153,7 @@ internal sealed class SocketReader : PipeReader, IReceiveSink
     /// </summary>
     public ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken)
     {
-        if (_buffer is not null || _finished || _cancelPending || _receiveError != 0 || _socket is null)
+        if (_buffer is not null || Finished || _cancelPending || _receiveError != 0 || _socket is null)
         {
             return new ValueTask<int>(0);
         }
@@ -137,7 +161,7 @@ internal sealed class SocketReader : PipeReader, IReceiveSink
         return _socket.WaitForDataAsync(this, cancellationToken);
     }
 
-    Memory<byte> IReceiveSink.ReceiveBuffer() => _buffer is null && !_finished && !_cancelPending ? FreeSpace() : Memory<byte>.Empty;
+    Memory<byte> IReceiveSink.ReceiveBuffer() => _buffer is null && !Finished && !_cancelPending ? FreeSpace() : Memory<byte>.Empty;
 
     void IReceiveSink.Received(int count, int asked, int errno)
     {
@@ -149,7 +173,7 @@ internal sealed class SocketReader : PipeReader, IReceiveSink
 
         if (errno != Epoll.EAgain)
         {
-            _receiveError = errno;
+            _receiveError = (byte)Math.Clamp(errno, 1, byte.MaxValue);
         }
 
         ReleaseIfEmpty();
@@ -202,7 +226,7 @@ internal sealed class SocketReader : PipeReader, IReceiveSink
                     throw TakeReceiveError();
                 }
 
-                if (_cancelPending || _finished || _end > _start)
+                if (_cancelPending || Finished || _end > _start)
                 {
                     return TakeResult();
                 }
@@ -211,7 +235,7 @@ internal sealed class SocketReader : PipeReader, IReceiveSink
             Memory<byte> free = FreeSpace();
             if (free.IsEmpty)
             {
-                _finished = true;   // everything examined and no room to grow: a head past any limit
+                Finished = true;   // everything examined and no room to grow: a head past any limit
                 return TakeResult();
             }
 
@@ -228,7 +252,7 @@ internal sealed class SocketReader : PipeReader, IReceiveSink
                 return TakeResult();
             }
 
-            _finished = true;
+            Finished = true;
             ReleaseIfEmpty();
             throw new ConnectionResetException(e.Message, e);
         }
@@ -238,13 +262,13 @@ internal sealed class SocketReader : PipeReader, IReceiveSink
     {
         if (received == 0)
         {
-            _finished = !_cancelPending;   // a cancellation's shutdown is not the peer's FIN
+            Finished = !_cancelPending;   // a cancellation's shutdown is not the peer's FIN
             ReleaseIfEmpty();
             return;
         }
 
         _end += received;
-        _preferLarge = received == asked;
+        PreferLarge = received == asked;
     }
 
     private ReadResult TakeResult()
@@ -252,14 +276,14 @@ internal sealed class SocketReader : PipeReader, IReceiveSink
         bool cancelled = _cancelPending;
         _cancelPending = false;
         ReadOnlySequence<byte> buffered = _buffer is null ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_buffer, _start, _end - _start);
-        return new ReadResult(buffered, cancelled, _finished);
+        return new ReadResult(buffered, cancelled, Finished);
     }
 
     private Memory<byte> FreeSpace()
     {
         if (_buffer is null)
         {
-            Rent(_preferLarge ? BlockMemoryPool.LargeBlock : BlockMemoryPool.SmallBlock);
+            Rent(PreferLarge ? BlockMemoryPool.LargeBlock : BlockMemoryPool.SmallBlock);
             return _buffer.AsMemory();
         }
 
