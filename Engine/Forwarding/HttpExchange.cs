@@ -36,7 +36,7 @@ namespace Engine.Forwarding;
 /// One instance per client connection, made on its first forwarded request: tunnels and refused
 /// requests never carry its buffers.
 /// </remarks>
-internal sealed partial class HttpExchange : IDisposable
+internal sealed partial class HttpExchange : IDisposable, IDeferredSend
 {
     // Interim heads per exchange: 100 and 103 in practice; more is a broken or hostile target.
     private const int MaxInterimResponses = 8;
@@ -60,6 +60,14 @@ internal sealed partial class HttpExchange : IDisposable
     private long _bytesOut;
     // Set by the upload when the client's chunked framing is invalid (the response wait is cancelled).
     private volatile bool _clientFramingFailed;
+
+    // A bodyless request's head, handed to the loop for the end of its batch (IDeferredSend), so the
+    // batch's requests reach the targets back to back; the socket it goes to, until it is sent.
+    private TcpSocket? _headFor;
+    // The held head's send failed (or, the kernel having taken part of it, its rest did): answered
+    // as a send failure once the wait for the answer ends, as the send in the exchange's own frame would be.
+    private volatile bool _headSendFailed;
+    private volatile bool _headInFlight;   // its rest still waits for the socket: the connection is not offered again
 
     /// <param name="aborted">The drain period is over: cut whatever is still running.</param>
     /// <param name="draining">Shutdown began: the client connection is not kept after this exchange.</param>
@@ -100,6 +108,7 @@ internal sealed partial class HttpExchange : IDisposable
         _bytesIn = 0;
         _bytesOut = 0;
         _clientFramingFailed = false;
+        _headSendFailed = false;
         SocketReader reader = _upstreamReader;
         reader.Attach(request.Upstream);
         return ExchangeAsync(request.Upstream, reader);
@@ -114,28 +123,21 @@ internal sealed partial class HttpExchange : IDisposable
         {
             bool canRetry = _request.CanRetry;
 
-            // :: Step 1
+            // :: Step 1. A head with no body behind it is held for the end of the loop's batch when
+            // the exchange runs on a loop: nothing follows it on this socket before the answer.
             WriteUpstreamHead();
-            try
+            _headFor = Head.Framing == BodyFraming.None ? upstream : null;
+            if (_headFor is null || !EpollLoop.DeferSend(this))
             {
-                await upstream.SendAsync(_upstreamHead.WrittenMemory, _aborted).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is SocketException or OperationCanceledException)
-            {
-                if (canRetry && !_aborted.IsCancellationRequested)
+                _headFor = null;
+                try
                 {
-                    return Result(ExchangeOutcome.RetryOnFreshConnection, TerminationState.Normal);
+                    await upstream.SendAsync(_upstreamHead.WrittenMemory, _aborted).ConfigureAwait(false);
                 }
-
-                if (Node.Type == NodeType.Http)
+                catch (Exception e) when (e is SocketException or OperationCanceledException)
                 {
-                    return Result(ExchangeOutcome.NodeFailed, TerminationState.Normal) with { NodeFailure = ConnectStatus.NodeUnavailable };
+                    return SendFailed(canRetry);
                 }
-
-                return Result(ExchangeOutcome.Failed, new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Request)) with
-                {
-                    Failure = ExchangeFailure.RequestSendFailed,
-                };
             }
 
             _bytesIn += _upstreamHead.WrittenCount;
@@ -170,6 +172,11 @@ internal sealed partial class HttpExchange : IDisposable
             }
 
             ResponseRelay relay = await RelayResponseAsync(upstream, upstreamReader, waitingSince, responseDeadline).ConfigureAwait(false);
+            if (_headSendFailed && relay.Outcome == RelayOutcome.NotStarted)
+            {
+                return SendFailed(canRetry);   // the held head never went out whole
+            }
+
             if (!upload.IsCompleted && uploadCancel is not null)
             {
                 // The target answered before the whole body arrived (an early 413, say): the rest of
@@ -208,7 +215,7 @@ internal sealed partial class HttpExchange : IDisposable
             {
                 case RelayOutcome.Relayed:
                     // Bytes behind a finished response (an unsolicited answer) make the connection unfit for reuse.
-                    return Result(complete && _request.Pooled && _response.KeepAlive && !upstreamReader.TryRead(out _) ? ExchangeOutcome.Reusable : ExchangeOutcome.Relayed, relay.Termination) with
+                    return Result(complete && _request.Pooled && _response.KeepAlive && !_headInFlight && !upstreamReader.TryRead(out _) ? ExchangeOutcome.Reusable : ExchangeOutcome.Relayed, relay.Termination) with
                     {
                         Status = relay.Status,
                         ClientContinues = complete && relay.KeepsClient,
@@ -237,6 +244,88 @@ internal sealed partial class HttpExchange : IDisposable
             upstreamReader.Complete();
             _request = default;
         }
+    }
+
+    /// <summary>The request head could not be sent: a reused connection earns a retry, an http node has failed, otherwise the request failed.</summary>
+    private ExchangeResult SendFailed(bool canRetry)
+    {
+        if (canRetry && !_aborted.IsCancellationRequested)
+        {
+            return Result(ExchangeOutcome.RetryOnFreshConnection, TerminationState.Normal);
+        }
+
+        if (Node.Type == NodeType.Http)
+        {
+            return Result(ExchangeOutcome.NodeFailed, TerminationState.Normal) with { NodeFailure = ConnectStatus.NodeUnavailable };
+        }
+
+        return Result(ExchangeOutcome.Failed, new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Request)) with
+        {
+            Failure = ExchangeFailure.RequestSendFailed,
+        };
+    }
+
+    /// <summary>
+    /// The loop's third phase: sends the held head. A failure shuts the socket down, so the wait for
+    /// the answer ends at once and the exchange answers it as the failed send it is.
+    /// </summary>
+    void IDeferredSend.SendDeferred()
+    {
+        TcpSocket? upstream = _headFor;
+        _headFor = null;
+        if (upstream is null)
+        {
+            return;
+        }
+
+        ValueTask<int> send;
+        try
+        {
+            send = upstream.SendAsync(_upstreamHead.WrittenMemory, _aborted);
+        }
+        catch (ObjectDisposedException)
+        {
+            HeadSendFailed(upstream);
+            return;
+        }
+
+        if (send.IsCompletedSuccessfully)
+        {
+            _ = send.Result;
+            return;
+        }
+
+        _headInFlight = true;
+        _ = FinishHeadSendAsync(send, upstream);
+    }
+
+    // The kernel took part of the head (or none): the rest goes when the socket is writable. The
+    // answer cannot come before the head went out, so the head's buffer stays as it is until then.
+    private async Task FinishHeadSendAsync(ValueTask<int> send, TcpSocket upstream)
+    {
+        try
+        {
+            await send.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            HeadSendFailed(upstream);
+        }
+        finally
+        {
+            _headInFlight = false;
+        }
+    }
+
+    private void HeadSendFailed(TcpSocket upstream)
+    {
+        if (!ReferenceEquals(_upstreamReader.Socket, upstream))
+        {
+            return;   // an earlier exchange's socket, closed since: nothing waits on it
+        }
+
+        _headSendFailed = true;
+        upstream.Shutdown(SocketShutdown.Both);   // wakes the wait for the answer; false when already closed
     }
 
     private ExchangeResult Result(ExchangeOutcome outcome, TerminationState termination) =>

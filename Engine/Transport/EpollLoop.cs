@@ -41,6 +41,10 @@ internal sealed unsafe class EpollLoop
     private readonly EpollOperation?[] _ready = new EpollOperation?[Capacity * 2];
     private int _readyCount;
 
+    // Sends held while the continuations run, made once they all ran (the third phase).
+    private readonly List<IDeferredSend> _sends = new(Capacity);
+    private bool _handling;   // the second phase runs on this loop
+
     private readonly int _epoll;
     private readonly int _probe;   // the eventfd the lag sampler rings; -1 when it could not be made
     private LoopLag _lag;
@@ -127,6 +131,7 @@ internal sealed unsafe class EpollLoop
             // requests is read, then handled, so their sends to the targets (and the answers' to the
             // clients) go out back to back, as HAProxy's do: the peer behind wakes once for many
             // (nginx made 0.70 epoll_wait per request behind the engine, 0.13 behind HAProxy).
+            _handling = true;
             for (int i = 0; i < _readyCount; i++)
             {
                 EpollOperation operation = _ready[i]!;
@@ -134,8 +139,35 @@ internal sealed unsafe class EpollLoop
                 operation.Deliver();
             }
 
+            _handling = false;
             _readyCount = 0;
+
+            // Third phase: the sends the continuations handed over, back to back. Spaced by each
+            // request's own work, as they were, the peers (wrk, nginx) caught up between two of
+            // them and slept, and every next send paid a wake-up: twice HAProxy's per request
+            // (scheduler tracepoints), and ~8 % of the engine's CPU per request (side by side).
+            for (int i = 0; i < _sends.Count; i++)
+            {
+                _sends[i].SendDeferred();
+            }
+
+            _sends.Clear();
         }
+    }
+
+    /// <summary>
+    /// Holds <paramref name="send"/> for the end of the batch when the caller is a continuation the
+    /// loop runs now; false elsewhere (another thread, the loop between batches): send at once.
+    /// </summary>
+    internal static bool DeferSend(IDeferredSend send)
+    {
+        if (t_current is not { _handling: true } loop)
+        {
+            return false;
+        }
+
+        loop._sends.Add(send);
+        return true;
     }
 
     /// <summary>

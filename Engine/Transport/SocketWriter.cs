@@ -20,7 +20,7 @@ namespace Engine.Transport;
 /// can no longer be written to is an answer, not an exception: the flush comes back
 /// <see cref="FlushResult.IsCompleted"/>, as a pipe's does when its reader is gone.
 /// </remarks>
-internal sealed class SocketWriter : PipeWriter
+internal sealed class SocketWriter : PipeWriter, IDeferredSend
 {
     private readonly TcpSocket _socket;
     private BlockMemoryPool.Block? _owner;
@@ -30,11 +30,18 @@ internal sealed class SocketWriter : PipeWriter
     private bool _completed;
     private bool _cancelPending;
 
+    // A flush on an event loop hands its bytes over for the end of the loop's batch (EpollLoop's
+    // third phase), so the batch's answers go out back to back: the caller sees the flush done.
+    // Later writes append; the next flush in the same batch rides along. A send the kernel cannot
+    // take whole then keeps its block in _inFlight, and the next flush, a completion or a tunnel's
+    // first raw send waits for it, so bytes never overtake each other.
+    private bool _deferred;
+    private Task? _inFlight;
+
     // Blocks filled before a flush that wrote more than one block holds (a response head and a
     // 32 KiB body read), sent in order ahead of the current one. Made on first use: most
     // connections never write that much between two flushes.
     private List<(BlockMemoryPool.Block Owner, int Length)>? _sealed;
-    private long _sealedBytes;
 
     public SocketWriter(TcpSocket socket) => _socket = socket;
 
@@ -43,7 +50,22 @@ internal sealed class SocketWriter : PipeWriter
 
     public override bool CanGetUnflushedBytes => true;
 
-    public override long UnflushedBytes => _sealedBytes + _length;
+    public override long UnflushedBytes
+    {
+        get
+        {
+            long bytes = _length;
+            if (_sealed is not null)
+            {
+                foreach ((_, int length) in _sealed)
+                {
+                    bytes += length;
+                }
+            }
+
+            return bytes;
+        }
+    }
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
@@ -59,10 +81,23 @@ internal sealed class SocketWriter : PipeWriter
 
     public override void Advance(int bytes) => _length += bytes;
 
-    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => Flush(mayDefer: true, cancellationToken);
+
+    private ValueTask<FlushResult> Flush(bool mayDefer, CancellationToken cancellationToken)
     {
+        if (_inFlight is { } inFlight)
+        {
+            if (!inFlight.IsCompleted)
+            {
+                return FlushAfterAsync(inFlight, mayDefer, cancellationToken);
+            }
+
+            _inFlight = null;
+        }
+
         if (_failed)
         {
+            _deferred = false;
             Release();
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: true));
         }
@@ -73,13 +108,29 @@ internal sealed class SocketWriter : PipeWriter
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false));
         }
 
-        if (_sealedBytes > 0)
+        if (_sealed is { Count: > 0 })
         {
+            _deferred = false;   // the held bytes lead the first sealed block
             return SendSealedAsync(cancellationToken);
         }
 
         if (_length == 0)
         {
+            return default;
+        }
+
+        if (_deferred)
+        {
+            if (mayDefer)
+            {
+                return default;   // already held for the batch's end: these bytes go with them
+            }
+
+            _deferred = false;
+        }
+        else if (mayDefer && EpollLoop.DeferSend(this))
+        {
+            _deferred = true;
             return default;
         }
 
@@ -103,6 +154,86 @@ internal sealed class SocketWriter : PipeWriter
         }
 
         return AwaitSendAsync(send);
+    }
+
+    private async ValueTask<FlushResult> FlushAfterAsync(Task inFlight, bool mayDefer, CancellationToken cancellationToken)
+    {
+        await inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _inFlight = null;
+        return await Flush(mayDefer, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The loop's third phase: sends what flushes of this batch held.</summary>
+    void IDeferredSend.SendDeferred()
+    {
+        if (!_deferred)
+        {
+            return;   // sent meanwhile (a completion, a large write, a tunnel's first send)
+        }
+
+        _deferred = false;
+        if (_failed || _length == 0 || _buffer is null)
+        {
+            return;
+        }
+
+        ValueTask<int> send;
+        try
+        {
+            send = _socket.SendAsync(_buffer.AsMemory(0, _length));
+        }
+        catch (ObjectDisposedException)
+        {
+            _failed = true;
+            Release();
+            return;
+        }
+
+        if (send.IsCompletedSuccessfully)
+        {
+            _ = send.Result;
+            Release();
+            return;
+        }
+
+        // The kernel could not take it all (or the send failed): the block goes with the send, and
+        // what is written from here on goes to a new one, behind it.
+        BlockMemoryPool.Block owner = _owner!;
+        _owner = null;
+        _buffer = null;
+        _length = 0;
+        _inFlight = FinishSendAsync(send, owner);
+    }
+
+    private async Task FinishSendAsync(ValueTask<int> send, BlockMemoryPool.Block owner)
+    {
+        try
+        {
+            await send.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            _failed = true;
+        }
+        finally
+        {
+            owner.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Sends now what a flush held for the batch's end, before a send on the raw socket (a tunnel's
+    /// first bytes to the client after its 200): the send still running when the kernel could not
+    /// take it whole, else null.
+    /// </summary>
+    public Task? SendHeldNow()
+    {
+        if (_deferred)
+        {
+            ((IDeferredSend)this).SendDeferred();
+        }
+
+        return _inFlight is { IsCompleted: false } inFlight ? inFlight : null;
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
@@ -166,7 +297,7 @@ internal sealed class SocketWriter : PipeWriter
         _cancelPending = false;
         try
         {
-            await FlushAsync().ConfigureAwait(false);
+            await Flush(mayDefer: false, default).ConfigureAwait(false);   // the FIN goes after every byte flushed
         }
         catch (OperationCanceledException)
         {
@@ -187,6 +318,19 @@ internal sealed class SocketWriter : PipeWriter
         }
 
         _completed = true;
+        if (SendHeldNow() is { } inFlight)
+        {
+            _ = ShutdownAfterAsync(inFlight);   // the FIN after the bytes still being sent
+            return;
+        }
+
+        Release();
+        ShutdownSend();
+    }
+
+    private async Task ShutdownAfterAsync(Task inFlight)
+    {
+        await inFlight.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         Release();
         ShutdownSend();
     }
@@ -195,6 +339,7 @@ internal sealed class SocketWriter : PipeWriter
     public void CompleteAtClose()
     {
         _completed = true;
+        _ = SendHeldNow();   // the tunnel ends before it sent anything: what was held (its 200) still goes; a send still running is cut by the close
         Release();
     }
 
@@ -233,7 +378,6 @@ internal sealed class SocketWriter : PipeWriter
         else
         {
             (_sealed ??= []).Add((_owner!, _length));
-            _sealedBytes += _length;
         }
 
         Rent(Math.Max(needed, BlockMemoryPool.LargeBlock));
@@ -259,7 +403,6 @@ internal sealed class SocketWriter : PipeWriter
             }
 
             _sealed.Clear();
-            _sealedBytes = 0;
         }
 
         if (_owner is not null)

@@ -62,7 +62,15 @@ internal sealed class SocketSide : RelaySide
         return true;
     }
 
-    public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> data) => _socket.SendAsync(data);
+    // What the connection's writer held for its loop's batch end (the 200) goes first.
+    public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> data) =>
+        _writer?.SendHeldNow() is { } held ? SendAfterAsync(held, data) : _socket.SendAsync(data);
+
+    private async ValueTask<int> SendAfterAsync(Task held, ReadOnlyMemory<byte> data)
+    {
+        await held.ConfigureAwait(false);
+        return await _socket.SendAsync(data).ConfigureAwait(false);
+    }
 
     public override void ShutdownSend(bool closing)
     {
