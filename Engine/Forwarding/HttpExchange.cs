@@ -283,9 +283,9 @@ internal sealed partial class HttpExchange : IDisposable, IDeferredSend
         {
             send = upstream.SendAsync(_upstreamHead.WrittenMemory, _aborted);
         }
-        catch (ObjectDisposedException)
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException)
         {
-            HeadSendFailed(upstream);
+            HeadSendFailed(upstream);   // nothing may throw on the loop: the exchange answers it
             return;
         }
 

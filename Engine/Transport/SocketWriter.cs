@@ -182,8 +182,10 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend
         {
             send = _socket.SendAsync(_buffer.AsMemory(0, _length));
         }
-        catch (ObjectDisposedException)
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException)
         {
+            // Closed under us, or (a fault) a send of someone else's still unread on the socket:
+            // either way the client is gone for this writer, and nothing may throw on the loop.
             _failed = true;
             Release();
             return;
