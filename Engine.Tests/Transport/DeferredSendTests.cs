@@ -18,14 +18,11 @@ public class DeferredSendTests
     public async Task FlushOnTheLoop_IsSentAfterTheContinuation_InOrderWithWhatFollows()
     {
         Assert.True(EpollLoop.Enabled, "this machine runs the engine's own loop");
-        using SocketPair trigger = await SocketPair.CreateAsync();
-        using SocketPair client = await SocketPair.CreateAsync();
-        TcpSocket triggerSocket = TcpSocket.Adopt(trigger.B);
-        TcpSocket clientSocket = TcpSocket.Adopt(client.B);
-        var writer = new SocketWriter(clientSocket);
+        using Rig rig = await Rig.CreateAsync();
+        (SocketPair client, TcpSocket clientSocket, SocketWriter writer) = (rig.Client, rig.ClientSocket, rig.Writer);
         var inside = new TaskCompletionSource<(bool FlushDone, int AvailableAfterFlush, int AvailableAfterSecond)>(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        WhenDone(triggerSocket.ReceiveAsync(new byte[16]), () =>
+        rig.OnTheLoop(() =>
         {
             Write(writer, "first|");
             ValueTask<FlushResult> flush = writer.FlushAsync();
@@ -38,28 +35,22 @@ public class DeferredSendTests
             _ = again.Result;
             inside.SetResult((done, afterFlush, client.A.Available));
         });
-        trigger.A.Send("go"u8);
 
         (bool flushDone, int availableAfterFlush, int availableAfterSecond) = await inside.Task.WaitAsync(Timeout);
         Assert.True(flushDone, "the flush is done for its caller at once");
         Assert.Equal(0, availableAfterFlush);
         Assert.Equal(0, availableAfterSecond);
         Assert.Equal("first|second", await ReceiveAsync(client.A, "first|second".Length));
-        clientSocket.Close();
-        triggerSocket.Close();
     }
 
     [Fact]
     public async Task HeldBytes_GoBeforeARawSendAndBeforeTheFin()
     {
-        using SocketPair trigger = await SocketPair.CreateAsync();
-        using SocketPair client = await SocketPair.CreateAsync();
-        TcpSocket triggerSocket = TcpSocket.Adopt(trigger.B);
-        TcpSocket clientSocket = TcpSocket.Adopt(client.B);
-        var writer = new SocketWriter(clientSocket);
+        using Rig rig = await Rig.CreateAsync();
+        (SocketPair client, TcpSocket clientSocket, SocketWriter writer) = (rig.Client, rig.ClientSocket, rig.Writer);
         var inside = new TaskCompletionSource<Task?>(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        WhenDone(triggerSocket.ReceiveAsync(new byte[16]), () =>
+        rig.OnTheLoop(() =>
         {
             // A tunnel's 200, then its first bytes on the raw socket (a server-speaks-first
             // target's banner), then the tunnel's end: the order the client must see.
@@ -76,25 +67,19 @@ public class DeferredSendTests
             writer.Complete();
             inside.SetResult(held);
         });
-        trigger.A.Send("go"u8);
 
         Assert.Null(await inside.Task.WaitAsync(Timeout));   // the kernel took it whole at once
         Assert.Equal("HTTP/1.1 200 Connection established\r\n\r\nSSH-2.0-banner\r\n", await ReceiveToEndAsync(client.A));
-        clientSocket.Close();
-        triggerSocket.Close();
     }
 
     [Fact]
     public async Task CompleteAsync_OnTheLoop_SendsWhatWasHeldThenTheFin()
     {
-        using SocketPair trigger = await SocketPair.CreateAsync();
-        using SocketPair client = await SocketPair.CreateAsync();
-        TcpSocket triggerSocket = TcpSocket.Adopt(trigger.B);
-        TcpSocket clientSocket = TcpSocket.Adopt(client.B);
-        var writer = new SocketWriter(clientSocket);
+        using Rig rig = await Rig.CreateAsync();
+        (SocketPair client, TcpSocket clientSocket, SocketWriter writer) = (rig.Client, rig.ClientSocket, rig.Writer);
         var inside = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        WhenDone(triggerSocket.ReceiveAsync(new byte[16]), () =>
+        rig.OnTheLoop(() =>
         {
             Write(writer, "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n");
             Flushed(writer.FlushAsync());
@@ -108,12 +93,9 @@ public class DeferredSendTests
             completing.GetAwaiter().GetResult();
             inside.SetResult(heldBefore);
         });
-        trigger.A.Send("go"u8);
 
         Assert.Equal(0, await inside.Task.WaitAsync(Timeout));
         Assert.Equal("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n", await ReceiveToEndAsync(client.A));
-        clientSocket.Close();
-        triggerSocket.Close();
     }
 
     [Fact]
@@ -141,15 +123,53 @@ public class DeferredSendTests
         writer.Advance(written);
     }
 
-    /// <summary>Runs <paramref name="then"/> where the receive completes: on its loop, in the batch's second phase.</summary>
-    private static void WhenDone(ValueTask<int> operation, Action then)
+    /// <summary>A client socket with its writer, and a trigger socket whose receive runs code on a loop.</summary>
+    private sealed class Rig : IDisposable
     {
-        ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter awaiter = operation.ConfigureAwait(false).GetAwaiter();
-        awaiter.UnsafeOnCompleted(() =>
+        private readonly SocketPair _trigger;
+        private readonly TcpSocket _triggerSocket;
+
+        private Rig(SocketPair trigger, SocketPair client)
         {
-            awaiter.GetResult();
-            then();
-        });
+            _trigger = trigger;
+            _triggerSocket = TcpSocket.Adopt(trigger.B);
+            Client = client;
+            ClientSocket = TcpSocket.Adopt(client.B);
+            Writer = new SocketWriter(ClientSocket);
+        }
+
+        public SocketPair Client { get; }
+
+        public TcpSocket ClientSocket { get; }
+
+        public SocketWriter Writer { get; }
+
+        public static async Task<Rig> CreateAsync() => new(await SocketPair.CreateAsync(), await SocketPair.CreateAsync());
+
+        /// <summary>Runs <paramref name="then"/> where a receive completes: on its loop, in the batch's second phase.</summary>
+        public void OnTheLoop(Action then)
+        {
+            WhenDone(_triggerSocket.ReceiveAsync(new byte[16]), then);
+            _trigger.A.Send("go"u8);
+        }
+
+        private static void WhenDone(ValueTask<int> operation, Action then)
+        {
+            ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter awaiter = operation.ConfigureAwait(false).GetAwaiter();
+            awaiter.UnsafeOnCompleted(() =>
+            {
+                awaiter.GetResult();
+                then();
+            });
+        }
+
+        public void Dispose()
+        {
+            ClientSocket.Close();
+            _triggerSocket.Close();
+            Client.Dispose();
+            _trigger.Dispose();
+        }
     }
 
     private static async Task<string> ReceiveAsync(Socket socket, int length)
