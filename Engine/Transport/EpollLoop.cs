@@ -127,10 +127,8 @@ internal sealed unsafe class EpollLoop
                 TcpSocket.Dispatch(data, events[i].Events);
             }
 
-            // Second phase: the continuations, after every receive of the batch was made. A batch of
-            // requests is read, then handled, so their sends to the targets (and the answers' to the
-            // clients) go out back to back, as HAProxy's do: the peer behind wakes once for many
-            // (nginx made 0.70 epoll_wait per request behind the engine, 0.13 behind HAProxy).
+            // Second phase: the continuations, after every receive of the batch was made: a batch of
+            // requests is read, then handled, as HAProxy's is (its I/O tasklets run before its streams).
             _handling = true;
             for (int i = 0; i < _readyCount; i++)
             {
