@@ -168,6 +168,13 @@ internal static class LoadProgram
             }
         }
 
+        if (result.Errors > 0)
+        {
+            // What the errors were (status and catalog code, or how the exchange ended): a count
+            // alone does not say whether the proxy refused, the target failed or the client ran out of ports.
+            line.Append(" unexpected=\"").Append(result.Unexpected.IsEmpty ? "unrecorded" : result.Unexpected.Render()).Append('"');
+        }
+
         Console.WriteLine(line.ToString());
         return result.Errors > 0 && result.Ok == 0 ? 1 : 0;
     }

@@ -6,6 +6,9 @@
 # CPU 0 (wrk), and the origin's epoll_wait calls (how many requests it finds per wake-up: a proxy
 # that sends a batch back to back lets it take many at once). Needs the origin and haproxy-http
 # running (PEER_SCRIPTS/start-peers.sh origin haproxy-http). Only ratios within one run count.
+# HOLD_B=N: before the warm-up, B holds N idle CONNECT tunnels (each with one GET through it) for 5 s,
+# as the long-lived engine of `LoadTests peers` does first; with A = B that asks whether a process
+# that once held many tunnels serves keep-alive GETs slower than a fresh one.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 . "$PEER_SCRIPTS/lib.sh"
@@ -37,6 +40,10 @@ PID_B=$ENGINE_PID
 # start_engine waits for :19000, which A holds already: wait for B's own port.
 for _ in $(seq 1 400); do (exec 3<>/dev/tcp/127.0.0.1/19001) 2>/dev/null && break; sleep 0.05; done
 trap 'kill "$PID_A" "$PID_B" 2>/dev/null; wait "$PID_A" "$PID_B" 2>/dev/null' EXIT
+if [ "${HOLD_B:-0}" -gt 0 ]; then
+  taskset -c "${LOAD_CPU:-0}" dotnet "$REPO/LoadTests/bin/Release/net10.0/LoadTests.dll" idle --proxy 127.0.0.1:19001 \
+    --origin 127.0.0.1:18080 --connections "$HOLD_B" --tunnels 1 --probe 1 --duration 5 --pid "$PID_B" | tail -1
+fi
 DUR=5s "$PEER_SCRIPTS/bench-rps.sh" 19000 > /dev/null
 DUR=5s "$PEER_SCRIPTS/bench-rps.sh" 19001 > /dev/null
 for r in $(seq 1 "$ROUNDS"); do
