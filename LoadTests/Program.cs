@@ -131,6 +131,13 @@ internal static class LoadProgram
 
     private static int Report(RunResult result)
     {
+        Console.WriteLine(Line(result));
+        return result.Errors > 0 && result.Ok == 0 ? 1 : 0;
+    }
+
+    /// <summary>The run's one line: <c>key=value</c> pairs the scripts and docs read.</summary>
+    internal static string Line(RunResult result)
+    {
         HistogramBase h = result.Latency;
         var line = new StringBuilder();
         line.Append(CultureInfo.InvariantCulture, $"scenario={result.Scenario} mode={result.Mode} ok={result.Ok} errors={result.Errors} seconds={result.Elapsed.TotalSeconds:0.00}");
@@ -175,8 +182,7 @@ internal static class LoadProgram
             line.Append(" unexpected=\"").Append(result.Unexpected.IsEmpty ? "unrecorded" : result.Unexpected.Render()).Append('"');
         }
 
-        Console.WriteLine(line.ToString());
-        return result.Errors > 0 && result.Ok == 0 ? 1 : 0;
+        return line.ToString();
     }
 }
 
