@@ -6,6 +6,9 @@
 # CPU 0 (the load generator, softirqs), the proxy's epoll_wait calls and its sleeps (context
 # switches), and the origin's sleeps: on this harness CPU 0 saturates first, and how many requests
 # nginx finds per wake-up sets the rate (docs/performance.md, "What sets the rate under LoadTests get").
+# ORIGIN_BATCH=1 runs the origin's worker as SCHED_BATCH for the run (restored at exit): a batch task
+# never preempts on wake-up, which takes the harness's CPU 0 scheduling out of the comparison (a
+# diagnostic; the peers runner keeps the default policy).
 # Needs the origin and haproxy-http running (PEER_SCRIPTS/start-peers.sh origin haproxy-http).
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
@@ -25,7 +28,8 @@ ENGINE_LOG=/tmp/bench-engine-a.log E="$A" start_engine ${A_ENV:-} || exit 1; PID
 ENGINE_LOG=/tmp/bench-engine-b.log E="$B" start_engine Engine__Listeners__0__Endpoint=127.0.0.1:19001 Engine__Admin__Endpoint=127.0.0.1:19091 ${B_ENV:-} || { kill "$PID_A"; exit 1; }
 PID_B=$ENGINE_PID
 for _ in $(seq 1 400); do (exec 3<>/dev/tcp/127.0.0.1/19001) 2>/dev/null && break; sleep 0.05; done
-trap 'kill "$PID_A" "$PID_B" 2>/dev/null; wait "$PID_A" "$PID_B" 2>/dev/null' EXIT
+trap 'kill "$PID_A" "$PID_B" 2>/dev/null; wait "$PID_A" "$PID_B" 2>/dev/null; [ "${ORIGIN_BATCH:-0}" = 1 ] && chrt -o -p 0 "$NG"' EXIT
+if [ "${ORIGIN_BATCH:-0}" = 1 ]; then chrt -b -p 0 "$NG" && echo "origin worker $NG: SCHED_BATCH for this run"; fi
 
 get() { taskset -c "${LOAD_CPU:-0}" "${LT[@]}" get --proxy "127.0.0.1:$1" --origin 127.0.0.1:18080 --connections 64 --duration "$2" 2>&1 | grep -m1 'scenario='; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
