@@ -22,12 +22,7 @@ HP="$(listen_pids 18100 | head -1)"
 [ -n "$HP" ] || { echo "haproxy-http not running: $PEER_SCRIPTS/start-peers.sh haproxy-http" >&2; exit 1; }
 (exec 3<>/dev/tcp/127.0.0.1/$ENGINE_PORT) 2>/dev/null && { echo "127.0.0.1:$ENGINE_PORT is in use" >&2; exit 1; }
 
-# shellcheck disable=SC2086
-ENGINE_LOG=/tmp/bench-engine-a.log E="$A" start_engine ${A_ENV:-} || exit 1; PID_A=$ENGINE_PID
-# shellcheck disable=SC2086
-ENGINE_LOG=/tmp/bench-engine-b.log E="$B" start_engine Engine__Listeners__0__Endpoint=127.0.0.1:19001 Engine__Admin__Endpoint=127.0.0.1:19091 ${B_ENV:-} || { kill "$PID_A"; exit 1; }
-PID_B=$ENGINE_PID
-for _ in $(seq 1 400); do (exec 3<>/dev/tcp/127.0.0.1/19001) 2>/dev/null && break; sleep 0.05; done
+start_pair "$A" "$B" || exit 1
 trap 'kill "$PID_A" "$PID_B" 2>/dev/null; wait "$PID_A" "$PID_B" 2>/dev/null; [ "${ORIGIN_BATCH:-0}" = 1 ] && chrt -o -p 0 "$NG"' EXIT
 if [ "${ORIGIN_BATCH:-0}" = 1 ]; then chrt -b -p 0 "$NG" && echo "origin worker $NG: SCHED_BATCH for this run"; fi
 

@@ -6,9 +6,10 @@
 # CPU 0 (wrk), and the origin's epoll_wait calls (how many requests it finds per wake-up: a proxy
 # that sends a batch back to back lets it take many at once). Needs the origin and haproxy-http
 # running (PEER_SCRIPTS/start-peers.sh origin haproxy-http). Only ratios within one run count.
-# HOLD_B=N: before the warm-up, B holds N idle CONNECT tunnels (each with one GET through it) for 5 s,
-# as the long-lived engine of `LoadTests peers` does first; with A = B that asks whether a process
-# that once held many tunnels serves keep-alive GETs slower than a fresh one.
+# A_ENV / B_ENV: extra VAR=value words for each engine. HOLD_B=N: before the warm-up, B holds N
+# idle CONNECT tunnels (each with one GET through it) for 5 s, as the long-lived engine of
+# `LoadTests peers` does first; with A = B that asks whether a process that once held many tunnels
+# serves keep-alive GETs slower than a fresh one.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 . "$PEER_SCRIPTS/lib.sh"
@@ -34,11 +35,7 @@ window() { # window NAME PORT
       name, v["rps"], v["p99_ms"], v["proxy_cpu_pct"] / 100 * s / r * 1e6, n / hz / r * 1e6, (c - n) / hz / r * 1e6, w / (v["rps"] * (s - 1)) }'
 }
 
-ENGINE_LOG=/tmp/bench-engine-a.log E="$A" start_engine || exit 1; PID_A=$ENGINE_PID
-ENGINE_LOG=/tmp/bench-engine-b.log E="$B" start_engine Engine__Listeners__0__Endpoint=127.0.0.1:19001 Engine__Admin__Endpoint=127.0.0.1:19091 || { kill "$PID_A"; exit 1; }
-PID_B=$ENGINE_PID
-# start_engine waits for :19000, which A holds already: wait for B's own port.
-for _ in $(seq 1 400); do (exec 3<>/dev/tcp/127.0.0.1/19001) 2>/dev/null && break; sleep 0.05; done
+start_pair "$A" "$B" || exit 1
 trap 'kill "$PID_A" "$PID_B" 2>/dev/null; wait "$PID_A" "$PID_B" 2>/dev/null' EXIT
 if [ "${HOLD_B:-0}" -gt 0 ]; then
   taskset -c "${LOAD_CPU:-0}" dotnet "$REPO/LoadTests/bin/Release/net10.0/LoadTests.dll" idle --proxy 127.0.0.1:19001 \

@@ -18,6 +18,22 @@ start_engine() {
   echo "engine did not listen; see ${ENGINE_LOG:-/tmp/bench-engine.log}" >&2; return 1
 }
 
+# start_pair A B: two engines side by side on CPU 1, build A on :19000 (admin :19090) and build B on
+# :19001 (admin :19091), with the extra VAR=value words of A_ENV and B_ENV; sets PID_A and PID_B and
+# returns once both ports accept. The caller stops them (a trap on EXIT).
+start_pair() {
+  # shellcheck disable=SC2086
+  ENGINE_LOG=/tmp/bench-engine-a.log E="$1" start_engine ${A_ENV:-} || return 1
+  PID_A=$ENGINE_PID
+  # shellcheck disable=SC2086
+  ENGINE_LOG=/tmp/bench-engine-b.log E="$2" start_engine Engine__Listeners__0__Endpoint=127.0.0.1:19001 Engine__Admin__Endpoint=127.0.0.1:19091 ${B_ENV:-} \
+    || { kill "$PID_A"; return 1; }
+  PID_B=$ENGINE_PID
+  # start_engine waits for :19000, which A holds already: wait for B's own port.
+  for _ in $(seq 1 400); do (exec 3<>/dev/tcp/127.0.0.1/19001) 2>/dev/null && return 0; sleep 0.05; done
+  echo "B did not listen; see /tmp/bench-engine-b.log" >&2; kill "$PID_A" "$PID_B"; return 1
+}
+
 # stop_engine: SIGTERM to the engine this script started (by PID), then waits for it.
 stop_engine() { kill "$ENGINE_PID" 2>/dev/null; wait "$ENGINE_PID" 2>/dev/null; ENGINE_PID=; }
 
