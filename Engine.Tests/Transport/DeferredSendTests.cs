@@ -1,6 +1,5 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using Engine.Tests.Fixtures;
 using Engine.Transport;
 
@@ -149,18 +148,8 @@ public class DeferredSendTests
         /// <summary>Runs <paramref name="then"/> where a receive completes: on its loop, in the batch's second phase.</summary>
         public void OnTheLoop(Action then)
         {
-            WhenDone(_triggerSocket.ReceiveAsync(new byte[16]), then);
+            InlineContinuation.WhenDone(_triggerSocket.ReceiveAsync(new byte[16]), _ => then());
             _trigger.A.Send("go"u8);
-        }
-
-        private static void WhenDone(ValueTask<int> operation, Action then)
-        {
-            ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter awaiter = operation.ConfigureAwait(false).GetAwaiter();
-            awaiter.UnsafeOnCompleted(() =>
-            {
-                awaiter.GetResult();
-                then();
-            });
         }
 
         public void Dispose()

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using Engine.Tests.Fixtures;
 using Engine.Transport;
 
@@ -36,10 +35,10 @@ public class EpollBatchTests
         using var bothSent = new ManualResetEventSlim();
         var seen = new TaskCompletionSource<(string? Second, bool OnLoop)>(TaskCreationOptions.RunContinuationsAsynchronously);
         Task<int>? secondWait = null;
-        WhenDone(holdSocket.ReceiveAsync(new byte[16]), _ =>
+        InlineContinuation.WhenDone(holdSocket.ReceiveAsync(new byte[16]), _ =>
         {
             string? loop = Thread.CurrentThread.Name;
-            WhenDone(firstReader.WaitForDataAsync(default), _ =>
+            InlineContinuation.WhenDone(firstReader.WaitForDataAsync(default), _ =>
             {
                 // The first continuation of the batch: the second socket's bytes are already in.
                 string? secondBuffered = secondReader.TryRead(out ReadResult read) ? Text(read.Buffer) : null;
@@ -72,13 +71,6 @@ public class EpollBatchTests
         firstReader.Complete();
         secondReader.Complete();
         holdSocket.Close();
-    }
-
-    /// <summary>Runs <paramref name="then"/> inline where the operation completes (the loop's thread for a wait that parked).</summary>
-    private static void WhenDone(ValueTask<int> operation, Action<int> then)
-    {
-        ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter awaiter = operation.ConfigureAwait(false).GetAwaiter();
-        awaiter.UnsafeOnCompleted(() => then(awaiter.GetResult()));
     }
 
     private static string Text(ReadOnlySequence<byte> buffer) => System.Text.Encoding.ASCII.GetString(buffer.ToArray());

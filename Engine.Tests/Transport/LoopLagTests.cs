@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using Engine.Tests.Fixtures;
 using Engine.Transport;
 
@@ -196,19 +195,10 @@ public class LoopLagTests
     private static Task<(string? Thread, TimeSpan Lag)> LagSeenWhenDone(ValueTask<int> receive)
     {
         var seen = new TaskCompletionSource<(string?, TimeSpan)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter awaiter = receive.ConfigureAwait(false).GetAwaiter();
-        awaiter.UnsafeOnCompleted(() =>
-        {
-            try
-            {
-                awaiter.GetResult();
-                seen.SetResult((System.Threading.Thread.CurrentThread.Name, EpollLoop.CurrentLag()));
-            }
-            catch (Exception e)
-            {
-                seen.SetException(e);   // aborted by a close: reported to whoever waits, not thrown out of the close
-            }
-        });
+        InlineContinuation.WhenDone(
+            receive,
+            _ => seen.SetResult((System.Threading.Thread.CurrentThread.Name, EpollLoop.CurrentLag())),
+            e => seen.SetException(e));   // aborted by a close: reported to whoever waits, not thrown out of the close
         return seen.Task;
     }
 
@@ -229,16 +219,18 @@ public class LoopLagTests
         public Task<int> HoldWhenDone(ValueTask<int> receive, Action? released = null)
         {
             var result = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-            ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter awaiter = receive.ConfigureAwait(false).GetAwaiter();
-            awaiter.UnsafeOnCompleted(() =>
-            {
-                Thread = System.Threading.Thread.CurrentThread.Name;
-                Volatile.Write(ref _heldAt, Stopwatch.GetTimestamp());
-                Held.Set();
-                Release.Wait(TimeSpan.FromSeconds(30));
-                released?.Invoke();
-                result.SetResult(awaiter.GetResult());
-            });
+            InlineContinuation.WhenDone(
+                receive,
+                received =>
+                {
+                    Thread = System.Threading.Thread.CurrentThread.Name;
+                    Volatile.Write(ref _heldAt, Stopwatch.GetTimestamp());
+                    Held.Set();
+                    Release.Wait(TimeSpan.FromSeconds(30));
+                    released?.Invoke();
+                    result.SetResult(received);
+                },
+                e => result.SetException(e));
             return result.Task;
         }
 
