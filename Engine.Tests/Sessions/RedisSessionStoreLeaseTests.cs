@@ -127,8 +127,10 @@ public sealed class RedisSessionStoreLeaseTests(RedisFixture redis) : IClassFixt
         // 4.5 s of uses 250 ms apart, all on a (held): more than twice the idle time, never idle for it.
         for (int i = 0; i < 18; i++)
         {
+            long step = Stopwatch.GetTimestamp();
             await Task.Delay(250);
-            Assert.Equal("n1", (await RequestAsync(a.Sessions, "i1", terms, "x")).NodeId);
+            SessionOpened opened = await RequestAsync(a.Sessions, "i1", terms, "x");
+            Assert.True(opened.NodeId == "n1", $"use {i + 1}: {opened} after {Stopwatch.GetElapsedTime(step).TotalMilliseconds:F0} ms; degraded {a.IsDegraded}, held {Held(a)}");
         }
 
         var clock = Stopwatch.StartNew();   // before b's use: its idle second runs from a moment after this
