@@ -218,6 +218,53 @@ public sealed class RedisSessionStoreLeaseTests(RedisFixture redis) : IClassFixt
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"{clock.Elapsed} (the lease is {LongLease})");
     }
 
+    [SkippableFact]
+    public async Task Open_WhileItsReleaseIsStillQueued_WaitsForIt_AndSeesTheHoldersLastBinding()
+    {
+        // 300 held sessions, each rebound on the holder (n1 -> n2, not yet in Redis). A release writes
+        // them back 256 to a script, the next script sent once the first is answered, so the sessions
+        // of the second batch are let go here while their state is not in Redis yet. A request for one
+        // of them then must not reach Redis before its release: Redis would grant this instance a new
+        // lease on the old state (n1), and the release landing after it would clear that lease while
+        // this instance serves from it.
+        RedisStateStore a = await NewInstance();
+        var store = (RedisSessionStore)a.Sessions;
+        var terms = new SessionTerms(600, 0, 0, 0);
+        const int Sessions = 300;
+        for (int i = 0; i < Sessions; i++)
+        {
+            await RequestAsync(a.Sessions, "q" + i, terms, "n1");
+            await RequestAsync(a.Sessions, "q" + i, terms, "n1");
+            Assert.True(await a.Sessions.BindAsync("p", Id("q" + i), Rules, terms, "n1", "n2"));
+        }
+
+        Assert.Equal(Sessions, Held(a));
+
+        Task release = store.ReleaseAllAsync();   // returns at its first await: the first batch is sent
+        var opens = new Task<SessionOpened>[Sessions];
+        for (int i = 0; i < Sessions; i++)
+        {
+            opens[i] = a.Sessions.OpenAsync("p", Id("q" + i), Rules, terms, create: false).AsTask();
+        }
+
+        await release;
+        SessionOpened[] opened = await Task.WhenAll(opens);
+        string[] stale = [.. Enumerable.Range(0, Sessions).Where(i => opened[i].NodeId != "n2").Select(i => $"q{i}: {opened[i]}")];
+        Assert.True(stale.Length == 0, $"{stale.Length} of {Sessions} opened on a state older than the holder's: {string.Join(", ", stale.Take(5))}");
+
+        // Redis and this instance agree on who holds each session: every lease held here is Redis's too.
+        await using ConnectionMultiplexer direct = await ConnectionMultiplexer.ConnectAsync(redis.Server!.ConfigurationString);
+        var keys = new RedisKeys(_prefix);
+        int disowned = 0;
+        for (int i = 0; i < Sessions; i++)
+        {
+            RedisValue owner = await direct.GetDatabase().HashGetAsync(keys.Session("p", Encoding.ASCII.GetBytes("q" + i)), "own");
+            disowned += owner.IsNullOrEmpty ? 1 : 0;
+        }
+
+        Assert.Equal(Held(a), Sessions - disowned);
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()

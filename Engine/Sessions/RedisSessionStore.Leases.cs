@@ -21,6 +21,11 @@ internal sealed partial class RedisSessionStore
     private readonly string _instance = Guid.NewGuid().ToString("N");
     private readonly ConcurrentDictionary<string, SessionLease> _leases = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _waiters = new(StringComparer.Ordinal);
+
+    // Sessions let go here whose write-back Redis has not answered yet (a release waits behind the
+    // batches before it): a request for one must not reach Redis first, or Redis grants this instance
+    // a new lease on the state before the release, and the release then clears that lease.
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _releasing = new(StringComparer.Ordinal);
     private ConcurrentDictionary<string, SessionLease>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private int _subscribed;
 
@@ -222,6 +227,11 @@ internal sealed partial class RedisSessionStore
     /// </summary>
     private async ValueTask SettleAsync(string nearKey)
     {
+        if (!_releasing.IsEmpty && _releasing.TryGetValue(nearKey, out TaskCompletionSource? released))
+        {
+            await released.Task.ConfigureAwait(false);
+        }
+
         if (_leases.IsEmpty || !_leases.TryGetValue(nearKey, out SessionLease? lease))
         {
             return;
@@ -362,7 +372,11 @@ internal sealed partial class RedisSessionStore
     public async Task ReleaseAllAsync()
     {
         List<Pending> all = [.. _leases.Values.Select(lease => Take(lease, WriteBackMode.Release))];
-        if (all.Count > 0 && !link.IsDegraded)
+        if (link.IsDegraded)
+        {
+            Settled(all);   // nothing to write to: the outage ended the leases
+        }
+        else if (all.Count > 0)
         {
             await WriteBackAsync(all).ConfigureAwait(false);
         }
@@ -373,11 +387,18 @@ internal sealed partial class RedisSessionStore
     {
         lock (lease)
         {
+            TaskCompletionSource? released = null;
             if (mode == WriteBackMode.Release)
             {
                 if (lease.Released)
                 {
                     mode = WriteBackMode.ReleaseWithoutState;   // already written; clear a lease Redis may still show
+                }
+                else
+                {
+                    // Registered before the lease leaves the near cache: a request that misses it there finds this.
+                    released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _releasing[lease.NearKey] = released;
                 }
 
                 lease.Released = true;
@@ -385,11 +406,36 @@ internal sealed partial class RedisSessionStore
             }
 
             lease.Dirty = false;
-            return new Pending(lease, lease.RedisKey, lease.NearKey, mode, lease.NodeId, lease.Since, lease.Requests, lease.Used);
+            return new Pending(lease, lease.RedisKey, lease.NearKey, mode, lease.NodeId, lease.Since, lease.Requests, lease.Used, released);
         }
     }
 
     private async Task WriteBackAsync(List<Pending> due)
+    {
+        try
+        {
+            await WriteBackBatchesAsync(due).ConfigureAwait(false);
+        }
+        finally
+        {
+            Settled(due);
+        }
+    }
+
+    /// <summary>The releases among <paramref name="due"/> were answered, or an outage ended them: requests waiting on them go on.</summary>
+    private void Settled(List<Pending> due)
+    {
+        for (int i = 0; i < due.Count; i++)
+        {
+            if (due[i].Released is { } released)
+            {
+                _releasing.TryRemove(new KeyValuePair<string, TaskCompletionSource>(due[i].NearKey, released));
+                released.TrySetResult();
+            }
+        }
+    }
+
+    private async Task WriteBackBatchesAsync(List<Pending> due)
     {
         for (int start = 0; start < due.Count; start += WriteBackBatch)
         {
@@ -478,5 +524,6 @@ internal sealed partial class RedisSessionStore
         ReleaseWithoutState = 2,
     }
 
-    private readonly record struct Pending(SessionLease? Lease, RedisKey Key, string NearKey, WriteBackMode Mode, string? NodeId, long Since, int Requests, long Used);
+    /// <param name="Released">Set when this write-back releases a lease: completed once Redis answered it (or the outage came).</param>
+    private readonly record struct Pending(SessionLease? Lease, RedisKey Key, string NearKey, WriteBackMode Mode, string? NodeId, long Since, int Requests, long Used, TaskCompletionSource? Released = null);
 }
