@@ -265,6 +265,50 @@ public sealed class RedisSessionStoreLeaseTests(RedisFixture redis) : IClassFixt
         Assert.Equal(Held(a), Sessions - disowned);
     }
 
+    [SkippableFact]
+    public async Task Renewal_OfAWantedSession_HandsOverEveryRequestTheHolderServed()
+    {
+        // Another instance asked for the session and its release message was lost: the holder's
+        // next renewal finds the session wanted and must hand it over with every request it served,
+        // including those it served while that renewal was on its way to Redis.
+        RedisStateStore a = await NewInstance(TimeSpan.FromSeconds(2));
+        RedisStateStore b = await NewInstance();
+        var terms = new SessionTerms(600, 0, 0, 0);
+        await RequestAsync(a.Sessions, "w1", terms, "n1");
+        await RequestAsync(a.Sessions, "w1", terms, "n1");
+        Assert.Equal(1, Held(a));
+
+        await using ConnectionMultiplexer direct = await ConnectionMultiplexer.ConnectAsync(redis.Server!.ConfigurationString);
+        IDatabase db = direct.GetDatabase();
+        RedisKey key = new RedisKeys(_prefix).Session("p", "w1"u8);
+        await db.HashSetAsync(key, "want", 1);
+
+        // Requests back to back on the holder until its renewal (about a second in) has seen the flag.
+        int made = 2;
+        var clock = Stopwatch.StartNew();
+        while (await db.HashExistsAsync(key, "want"))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "the holder never renewed the wanted session");
+            for (int i = 0; i < 200; i++)
+            {
+                Assert.Equal("n1", (await RequestAsync(a.Sessions, "w1", terms, "x")).NodeId);
+                made++;
+            }
+        }
+
+        for (int i = 0; i < 200; i++)
+        {
+            await RequestAsync(a.Sessions, "w1", terms, "x");
+            made++;
+        }
+
+        _stores.Remove(a);
+        await a.DisposeAsync();   // a graceful stop writes back what it still holds
+        SessionInfo? info = await b.Sessions.GetAsync("p", Id("w1"));
+        Assert.NotNull(info);
+        Assert.Equal(made, info.RequestsOnNode);
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()

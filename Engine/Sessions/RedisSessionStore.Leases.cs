@@ -437,6 +437,7 @@ internal sealed partial class RedisSessionStore
 
     private async Task WriteBackBatchesAsync(List<Pending> due)
     {
+        List<Pending>? wanted = null;
         for (int start = 0; start < due.Count; start += WriteBackBatch)
         {
             int count = Math.Min(WriteBackBatch, due.Count - start);
@@ -480,20 +481,33 @@ internal sealed partial class RedisSessionStore
                     continue;
                 }
 
+                int renewal = (int)answer[i + 1];
                 lock (lease)
                 {
-                    if ((int)answer[i + 1] == 1 && !lease.Released)
+                    if (renewal == 1 && !lease.Released)
                     {
                         lease.UsableUntil = sent + UsableTicks;
+                        continue;
                     }
-                    else
+
+                    if (renewal != 3)
                     {
-                        // Another instance asked for it (want) or the lease was lost: Redis has the state now.
+                        // The lease was lost (an outage, the session deleted): nothing here may be written.
                         lease.Released = true;
                         _leases.TryRemove(new KeyValuePair<string, SessionLease>(lease.NearKey, lease));
+                        continue;
                     }
                 }
+
+                // Another instance asked for it (want) and the message did not reach us: hand it over
+                // with what was served here while the renewal was on its way, not the renewal's snapshot.
+                (wanted ??= []).Add(Take(lease, WriteBackMode.Release));
             }
+        }
+
+        if (wanted is not null)
+        {
+            await WriteBackAsync(wanted).ConfigureAwait(false);
         }
     }
 

@@ -210,9 +210,11 @@ internal static class RedisScripts
     /// (1 renew, 0 release, 2 release without state: the holder kept none), node ('' = none), since,
     /// reqs, used (ms, Redis's clock), near-cache key. Only a session this instance still holds is
     /// touched: its state is written; a renewal extends the lease unless another instance asked for
-    /// the session (<c>want</c>), and a release clears the lease, sets the TTL from the real last use
-    /// and publishes the near-cache key on the released channel. Returns {now, r1, r2, ...}: 1 renewed,
-    /// 2 released, 0 not held (lease lost or session gone).
+    /// the session (<c>want</c>): then it changes nothing more and answers 3, and the holder, which
+    /// went on serving the session while the renewal was under way, stops and releases it with its
+    /// latest state. A release clears the lease, sets the TTL from the real last use and publishes the
+    /// near-cache key on the released channel. Returns {now, r1, r2, ...}: 1 renewed, 2 released,
+    /// 3 wanted (not renewed: release it), 0 not held (lease lost or session gone).
     /// </summary>
     public const string WriteBackSessions = """
         local t = redis.call('TIME')
@@ -241,7 +243,9 @@ internal static class RedisScripts
             local idle = tonumber(s[5])
             local left = tonumber(s[3]) + len * 1000 - now
             if idle > 0 and used + idle * 1000 - now < left then left = used + idle * 1000 - now end
-            if mode == '1' and not s[6] then
+            if mode == '1' and s[6] then
+              out[i + 1] = 3
+            elseif mode == '1' then
               redis.call('HSET', key, 'lx', now + lease)
               if idle > 0 and left < lease + 1000 then left = math.min(lease + 1000, tonumber(s[3]) + len * 1000 - now) end
               if left < 1 then left = 1 end
