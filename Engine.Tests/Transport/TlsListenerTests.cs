@@ -187,6 +187,51 @@ public sealed class TlsListenerTests : IAsyncLifetime
         }
     }
 
+    public static TheoryData<string> ChainFormats => new() { "pem", "pfx" };
+
+    [Theory]
+    [MemberData(nameof(ChainFormats))]
+    public async Task Curl_TrustingOnlyTheRoot_VerifiesTheChainTheListenerSends(string format)
+    {
+        // A certificate from a public CA is signed by an intermediate the clients do not have: the
+        // listener must send it with the leaf (certbot's fullchain.pem, a PFX exported with its chain).
+        string directory = Directory.CreateTempSubdirectory("engine-tls-chain-").FullName;
+        (X509Certificate2 root, X509Certificate2 intermediate, X509Certificate2 leaf) = TestCertificates.CreateChain();
+        try
+        {
+            TlsCertificateSource source;
+            if (format == "pem")
+            {
+                (string certificate, string key) = TestCertificates.WritePemChain(leaf, [intermediate], directory);
+                source = new TlsCertificateSource(certificate, key);
+            }
+            else
+            {
+                source = new TlsCertificateSource(TestCertificates.WritePfxChain(leaf, [intermediate], directory, "secret"), password: "secret");
+            }
+
+            string rootPem = Path.Combine(directory, "root.pem");
+            File.WriteAllText(rootPem, root.ExportCertificatePem());
+            using (source)
+            {
+                Assert.Equal(leaf.Thumbprint, source.Current.Thumbprint);
+                await using var proxy = new ProxyFixture(o => o.Tls = source);
+                (int exit, string output, string error) = await CurlAsync("-s", "-S", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                    "-x", $"https://127.0.0.1:{proxy.TlsEndPoint.Port}", "--proxy-cacert", rootPem, "-U", $"country-us:{ProxyFixture.Key}",
+                    $"http://127.0.0.1:{_origin.Port}/small");
+                Assert.True(exit == 0, $"curl exit {exit}: {error}");
+                Assert.Equal("200", output);
+            }
+        }
+        finally
+        {
+            root.Dispose();
+            intermediate.Dispose();
+            leaf.Dispose();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [Fact]
     public void Source_Pfx_WithPassword_Loads()
     {

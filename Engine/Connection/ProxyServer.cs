@@ -178,7 +178,7 @@ internal sealed class ProxyServer : IAsyncDisposable
             return;   // slow, broken or not TLS at all: nothing can be answered in HTTP
         }
 
-        PipeReader input = PipeReader.Create(tls, new StreamPipeReaderOptions(leaveOpen: true));
+        PipeReader input = PipeReader.Create(tls, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true));
         PipeWriter output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
         try
         {
@@ -293,7 +293,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         {
             await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
             {
-                ServerCertificate = certificate.Current,
+                ServerCertificateContext = certificate.Context,
                 ApplicationProtocols = [SslApplicationProtocol.Http11],
                 ClientCertificateRequired = false,
             }, handshake.Token).ConfigureAwait(false);
