@@ -26,6 +26,23 @@ public partial class BenchScriptsTests
         return data;
     }
 
+    public static TheoryData<string> PythonScripts() => new(Directory.GetFiles(ScriptsDir, "*.py").Select(Path.GetFileName).Order(StringComparer.Ordinal)!);
+
+    [Theory]
+    [MemberData(nameof(PythonScripts))]
+    public async Task PythonScript_Compiles_AndIsExecutable(string name)
+    {
+        string path = Path.Combine(ScriptsDir, name);
+        using var python = Process.Start(new ProcessStartInfo("python3", ["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])", path]) { RedirectStandardError = true })!;
+        string errors = await python.StandardError.ReadToEndAsync();
+        await python.WaitForExitAsync();
+        Assert.True(python.ExitCode == 0, $"python3 cannot parse {name}: {errors}");
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.True((File.GetUnixFileMode(path) & UnixFileMode.UserExecute) != 0, $"{name} is not executable");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Scripts))]
     public async Task Script_ParsesWithBash(string name)
@@ -67,6 +84,6 @@ public partial class BenchScriptsTests
         Assert.All(named, n => Assert.True(File.Exists(Path.Combine(ScriptsDir, n)), $"docs/performance.md names LoadTests/scripts/{n}, which does not exist"));
     }
 
-    [GeneratedRegex(@"LoadTests/scripts/([A-Za-z0-9_.-]+\.(?:sh|json))")]
+    [GeneratedRegex(@"LoadTests/scripts/([A-Za-z0-9_.-]+\.(?:sh|json|py))")]
     private static partial Regex ScriptReference();
 }
