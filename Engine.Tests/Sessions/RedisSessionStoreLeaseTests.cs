@@ -309,6 +309,65 @@ public sealed class RedisSessionStoreLeaseTests(RedisFixture redis) : IClassFixt
         Assert.Equal(made, info.RequestsOnNode);
     }
 
+    /// <summary>Waits (bounded) until Redis names no lease holder of the session: a release has been written.</summary>
+    private static async Task UntilUnownedAsync(IDatabase db, RedisKey key)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!(await db.HashGetAsync(key, "own")).IsNullOrEmpty)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "the release never reached Redis");
+            await Task.Delay(10);
+        }
+    }
+
+    [SkippableFact]
+    public async Task ReleaseRequest_ArrivingWhileThisInstancesOwnGrantIsInFlight_LeavesNoLocalLeaseRedisDoesNotName()
+    {
+        // b asked a (a holding the session) to release it, more than once (two requests on b, or a
+        // retry). a released it on the first message; a's next request for it reopens it in Redis and
+        // is granted the lease again (last = a). The second message arrives while that open is on its
+        // way: the session is not in a's near cache yet, so a sends a release without state, which
+        // Redis runs after the grant and which clears it. Then the grant's answer installs the lease here.
+        RedisStateStore a = await NewInstance();
+        RedisStateStore b = await NewInstance();
+        var store = (RedisSessionStore)a.Sessions;
+        var terms = new SessionTerms(600, 0, 0, 0);
+        await RequestAsync(a.Sessions, "r2", terms, "n1");
+        await RequestAsync(a.Sessions, "r2", terms, "n1");
+        Assert.Equal(1, Held(a));
+
+        await using ConnectionMultiplexer direct = await ConnectionMultiplexer.ConnectAsync(redis.Server!.ConfigurationString + ",allowAdmin=true");
+        IDatabase db = direct.GetDatabase();
+        RedisKey key = new RedisKeys(_prefix).Session("p", "r2"u8);
+        store.OnReleaseRequested("p\u0001r2");   // b's first message: a writes back and releases
+        Assert.Equal(0, Held(a));
+        await UntilUnownedAsync(db, key);
+
+        // Redis holds every script back until the second message has been sent too, so they run in the
+        // order a sent them: the open (which grants the lease again), then the release without state.
+        await db.ExecuteAsync("CLIENT", "PAUSE", "5000", "WRITE");
+        Task<SessionOpened> open;
+        try
+        {
+            open = a.Sessions.OpenAsync("p", Id("r2"), Rules, terms, create: false).AsTask();
+            store.OnReleaseRequested("p\u0001r2");   // b's second message, while that open is on its way
+        }
+        finally
+        {
+            await db.ExecuteAsync("CLIENT", "UNPAUSE");
+        }
+
+        Assert.Equal("n1", (await open).NodeId);
+        await UntilUnownedAsync(db, key);
+
+        RedisValue owner = await db.HashGetAsync(key, "own");
+        Assert.True(Held(a) == 0 || !owner.IsNullOrEmpty, $"a holds {Held(a)} lease(s) locally, Redis names owner '{owner}'");
+
+        // What that costs: a rebinds on its lease (the node failed), b never waits for a and sees the old node.
+        Assert.True(await a.Sessions.BindAsync("p", Id("r2"), Rules, terms, "n1", "n2"));
+        Assert.Equal("n2", (await b.Sessions.OpenAsync("p", Id("r2"), Rules, terms, create: false)).NodeId);
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()

@@ -27,6 +27,19 @@ internal sealed partial class RedisSessionStore
     // a new lease on the state before the release, and the release then clears that lease.
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _releasing = new(StringComparer.Ordinal);
     private ConcurrentDictionary<string, SessionLease>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+
+    // Per key stripe: a count of the releases this instance sent (or is about to send) and the lock
+    // that orders them against installing a grant. A grant whose open went out before a release of the
+    // same session may be answered after Redis ran that release, which cleared it: such a grant is not
+    // held here (its stripe's count moved since the open started).
+    private const int Stripes = 1024;
+    private readonly object[] _gates = [.. Enumerable.Range(0, Stripes).Select(_ => new object())];
+    private readonly long[] _releaseCounts = new long[Stripes];
+
+    private static int Stripe(string nearKey) => nearKey.GetHashCode() & (Stripes - 1);
+
+    private long ReleaseCount(string nearKey) => Volatile.Read(ref _releaseCounts[Stripe(nearKey)]);
+
     private int _subscribed;
 
     private long LeaseMilliseconds => (long)options.SessionLease.TotalMilliseconds;
@@ -171,7 +184,7 @@ internal sealed partial class RedisSessionStore
     private long LeaseToOffer() => _leases.Count >= MaxLeases ? 0 : LeaseMilliseconds;
 
     /// <summary>The open script granted this instance the lease: keep the session's state here.</summary>
-    private void Hold(string nearKey, RedisKey key, ReadOnlySpan<byte> fingerprint, RedisResult[] answer, long epoch, long sent, long shift)
+    private void Hold(string nearKey, RedisKey key, ReadOnlySpan<byte> fingerprint, RedisResult[] answer, long epoch, long sent, long shift, long releases)
     {
         string? node = (string?)answer[1];
         long now = (long)answer[7];
@@ -191,8 +204,23 @@ internal sealed partial class RedisSessionStore
             UsableUntil = sent + UsableTicks,
         };
 
+        lock (_gates[Stripe(nearKey)])
+        {
+            HoldLocked(nearKey, lease, now, releases);
+        }
+    }
+
+    private void HoldLocked(string nearKey, SessionLease lease, long now, long releases)
+    {
         while (true)
         {
+            if (ReleaseCount(nearKey) != releases)
+            {
+                // A release of this session went out while the grant was under way: Redis may have run
+                // it after the grant. Not held; a later request asks Redis again.
+                return;
+            }
+
             if (_leases.TryAdd(nearKey, lease))
             {
                 return;
@@ -225,25 +253,41 @@ internal sealed partial class RedisSessionStore
     /// Before asking Redis about a session held here but no longer usable (its time ran out, it
     /// expired, an outage came between): write its state back so Redis answers from it.
     /// </summary>
-    private async ValueTask SettleAsync(string nearKey)
+    /// <returns>The session's release count once nothing of it is held or being released here (see <see cref="Hold"/>).</returns>
+    private async ValueTask<long> SettleAsync(string nearKey)
     {
-        if (!_releasing.IsEmpty && _releasing.TryGetValue(nearKey, out TaskCompletionSource? released))
+        while (true)
         {
-            await released.Task.ConfigureAwait(false);
-        }
+            if (!_releasing.IsEmpty && _releasing.TryGetValue(nearKey, out TaskCompletionSource? released))
+            {
+                await released.Task.ConfigureAwait(false);
+                continue;
+            }
 
-        if (_leases.IsEmpty || !_leases.TryGetValue(nearKey, out SessionLease? lease))
-        {
-            return;
-        }
+            if (!_leases.IsEmpty && _leases.TryGetValue(nearKey, out SessionLease? lease))
+            {
+                await WriteBackAsync([Take(lease, WriteBackMode.Release)]).ConfigureAwait(false);
+                continue;
+            }
 
-        await WriteBackAsync([Take(lease, WriteBackMode.Release)]).ConfigureAwait(false);
+            // A release taken after the checks above but before this read is caught by the check below.
+            long count = ReleaseCount(nearKey);
+            if (_releasing.IsEmpty || !_releasing.ContainsKey(nearKey))
+            {
+                return count;
+            }
+        }
     }
 
     /// <summary>Stops serving a held session here without writing it back (it is being deleted).</summary>
     /// <returns>Whether it was live, or null when it was not held here.</returns>
     private bool? Drop(string nearKey)
     {
+        lock (_gates[Stripe(nearKey)])
+        {
+            Interlocked.Increment(ref _releaseCounts[Stripe(nearKey)]);   // a grant under way is not held after the delete
+        }
+
         if (!_leases.TryRemove(nearKey, out SessionLease? lease))
         {
             return null;
@@ -293,29 +337,37 @@ internal sealed partial class RedisSessionStore
         }
     }
 
-    private void OnReleaseRequested(RedisValue message)
+    /// <summary>Another instance asked for a session this instance may hold (its release channel; tests call it directly).</summary>
+    internal void OnReleaseRequested(RedisValue message)
     {
         string nearKey = (string)message!;
-        Pending pending;
-        if (_leases.TryGetValue(nearKey, out SessionLease? lease))
+        int separator = nearKey.IndexOf(Separator, StringComparison.Ordinal);
+        if (separator <= 0)
         {
-            pending = Take(lease, WriteBackMode.Release);
+            return;
         }
-        else
+
+        lock (_gates[Stripe(nearKey)])
         {
-            // Not held here any more, but Redis may still name us (a lease dropped after an outage):
-            // clear it without state so the asker goes on.
-            int separator = nearKey.IndexOf(Separator, StringComparison.Ordinal);
-            if (separator <= 0)
+            Pending pending;
+            if (_leases.TryGetValue(nearKey, out SessionLease? lease))
             {
-                return;
+                pending = Take(lease, WriteBackMode.Release);
+            }
+            else
+            {
+                // Not held here any more, but Redis may still name us (a lease dropped after an outage):
+                // clear it without state so the asker goes on.
+                byte[] id = System.Text.Encoding.Latin1.GetBytes(nearKey[(separator + 1)..]);
+                pending = new Pending(null, keys.Session(nearKey[..separator], id), nearKey, WriteBackMode.ReleaseWithoutState, null, 0, 0, 0);
             }
 
-            byte[] id = System.Text.Encoding.Latin1.GetBytes(nearKey[(separator + 1)..]);
-            pending = new Pending(null, keys.Session(nearKey[..separator], id), nearKey, WriteBackMode.ReleaseWithoutState, null, 0, 0, 0);
+            // Sent under the gate (no grant is installed meanwhile) and counted once it is on its way:
+            // a grant whose open went out before it is not held here (Redis runs this after it and
+            // clears it); one whose open went out after it is Redis's and is held.
+            _ = WriteBackAsync([pending]);
+            Interlocked.Increment(ref _releaseCounts[Stripe(nearKey)]);
         }
-
-        _ = WriteBackAsync([pending]);
     }
 
     /// <summary>
@@ -385,6 +437,7 @@ internal sealed partial class RedisSessionStore
     /// <summary>A snapshot of a held session for the write-back; a release stops local use at once.</summary>
     private Pending Take(SessionLease lease, WriteBackMode mode)
     {
+        lock (_gates[Stripe(lease.NearKey)])
         lock (lease)
         {
             TaskCompletionSource? released = null;
@@ -402,6 +455,9 @@ internal sealed partial class RedisSessionStore
                 }
 
                 lease.Released = true;
+                // Counted before the release is sent: a request that settles after this waits for it
+                // (_releasing); one past SettleAsync already does not hold what it is granted.
+                Interlocked.Increment(ref _releaseCounts[Stripe(lease.NearKey)]);
                 _leases.TryRemove(new KeyValuePair<string, SessionLease>(lease.NearKey, lease));
             }
 
@@ -490,8 +546,10 @@ internal sealed partial class RedisSessionStore
                         continue;
                     }
 
-                    if (renewal != 3)
+                    if (renewal != 3 || lease.Released)
                     {
+                        // (3 on a lease released meanwhile: that release hands it over; a release without
+                        // state sent now could clear a newer grant of this instance.)
                         // The lease was lost (an outage, the session deleted): nothing here may be written.
                         lease.Released = true;
                         _leases.TryRemove(new KeyValuePair<string, SessionLease>(lease.NearKey, lease));

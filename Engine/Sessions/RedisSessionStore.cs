@@ -57,7 +57,7 @@ internal sealed partial class RedisSessionStore(RedisLink link, RedisKeys keys, 
         long started = Stopwatch.GetTimestamp();
         try
         {
-            await SettleAsync(nearKey).ConfigureAwait(false);
+            long releases = await SettleAsync(nearKey).ConfigureAwait(false);
             while (true)
             {
                 long epoch = link.DegradedTransitions;
@@ -87,7 +87,7 @@ internal sealed partial class RedisSessionStore(RedisLink link, RedisKeys keys, 
                 string? node = (string?)answer[1];
                 if ((int)answer[3] == 1)
                 {
-                    Hold(nearKey, key, fingerprint.Span, answer, epoch, sent, shift);
+                    Hold(nearKey, key, fingerprint.Span, answer, epoch, sent, shift, releases);
                 }
 
                 if (string.IsNullOrEmpty(node))
