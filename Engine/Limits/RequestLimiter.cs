@@ -22,7 +22,7 @@ internal sealed class RequestLimiter
     {
         _state = state;
         _creditPoolBytes = creditPoolBytes ?? -1;
-        _periods = new TrafficPeriods(time ?? TimeProvider.System);
+        _periods = new TrafficPeriods(time ?? TimeProvider.System, state.RetireTraffic);
     }
 
     public IStateStore State => _state;

@@ -11,7 +11,7 @@ namespace Engine.Limits;
 /// (no allocation per request); <see cref="SecondsUntilReset"/> is the 429's Retry-After.
 /// </summary>
 /// <remarks>Counters of past periods are no longer read; a Redis operator can expire them (they are small).</remarks>
-internal sealed class TrafficPeriods(TimeProvider time)
+internal sealed class TrafficPeriods(TimeProvider time, Action<string>? retired = null)
 {
     private readonly ConcurrentDictionary<string, PeriodKey> _keys = new(StringComparer.Ordinal);
 
@@ -33,6 +33,11 @@ internal sealed class TrafficPeriods(TimeProvider time)
 
         string key = package.Id + "@" + now.ToString(period == TrafficPeriod.Day ? "yyyy-MM-dd" : "yyyy-MM", CultureInfo.InvariantCulture);
         _keys[package.Id] = new PeriodKey(index, key);
+        if (cached is not null && cached.Index < index)
+        {
+            retired?.Invoke(cached.Key);   // the period is over: its counter is no longer read
+        }
+
         return key;
     }
 

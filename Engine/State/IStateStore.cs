@@ -29,6 +29,12 @@ internal interface IStateStore : IAsyncDisposable
     /// <summary>Bytes the package has used, as last known (shared total at the last sync plus what is not flushed yet).</summary>
     long TrafficUsed(string packageId);
 
+    /// <summary>
+    /// A traffic counter of a period that is over (<c>demo@2026-12-05</c> once the day turned): nothing reads
+    /// it any more, so a shared store stops reading its total back. Bytes still added to it are kept.
+    /// </summary>
+    void RetireTraffic(string packageId) { }
+
     /// <summary>Bytes drawn from the credit pool by every package, as last known.</summary>
     long CreditsUsed { get; }
 

@@ -15,6 +15,9 @@ internal sealed class RedisKeys(string prefix)
     public RedisKey Credits { get; } = prefix + "credits";
 
     /// <summary><c>engine:{pkg}:bucket</c>: hash of millitokens (<c>t</c>) and the last refill in ms (<c>at</c>).</summary>
+    /// <summary>The number of the last flush Redis applied for one instance (a flush sent again after a timeout counts once).</summary>
+    public RedisKey Flushed(string instance) => prefix + "flushed:" + instance;
+
     public RedisKey Bucket(string packageId) => prefix + "{" + packageId + "}:bucket";
 
     /// <summary><c>engine:{pkg}:traffic</c>: bytes the package moved, on every instance.</summary>

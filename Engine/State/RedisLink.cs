@@ -36,6 +36,9 @@ internal sealed class RedisLink : IAsyncDisposable
 
     public bool IsDegraded => Volatile.Read(ref _degraded) != 0;
 
+    /// <summary>The client's connection is up (it reconnects by itself); the store is still degraded until the probe finds Redis answering.</summary>
+    public bool IsConnected => _connection.IsConnected;
+
     /// <summary>How many times the store went from shared to local state (a start without Redis counts).</summary>
     public long DegradedTransitions => Interlocked.Read(ref _transitions);
 

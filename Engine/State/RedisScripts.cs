@@ -48,17 +48,24 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// KEYS = traffic keys then the credit key; ARGV = the bytes to add to each (0: read only).
-    /// Returns every total after the addition, in KEYS order. One script, so a flush is all or nothing.
+    /// KEYS = traffic keys, the credit key, then this instance's flush-number key; ARGV = the bytes to
+    /// add to each counter (0: read only), then the flush's number. Returns every counter's total, in
+    /// KEYS order. One script, so a flush is all or nothing; and a flush whose number Redis has already
+    /// applied adds nothing (its answer was late or lost and it is sent again: the bytes count once).
     /// </summary>
     public const string Flush = """
+        local n = #KEYS - 1
+        local number = tonumber(ARGV[n + 1])
+        local applied = tonumber(redis.call('GET', KEYS[n + 1]) or '0')
+        local fresh = number > applied
+        if fresh then redis.call('SET', KEYS[n + 1], number, 'EX', 604800) end
         local out = {}
-        for i, key in ipairs(KEYS) do
+        for i = 1, n do
           local add = tonumber(ARGV[i])
-          if add > 0 then
-            out[i] = redis.call('INCRBY', key, add)
+          if fresh and add > 0 then
+            out[i] = redis.call('INCRBY', KEYS[i], add)
           else
-            out[i] = tonumber(redis.call('GET', key) or '0')
+            out[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
           end
         end
         return out

@@ -28,6 +28,11 @@ internal sealed class RedisStateStore : IStateStore
     private readonly TrafficCounter _credits = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _flushing = new(1, 1);
+
+    // Flushes are numbered per process; Redis keeps the last number it applied (a week past the last flush).
+    private readonly RedisKey _flushedKey;
+    private long _flushNumber;
+    private FlushBatch? _unanswered;   // sent, no answer yet: goes again as it is (under _flushing)
     private readonly Task _loop;
     private int _disposed;
 
@@ -35,6 +40,7 @@ internal sealed class RedisStateStore : IStateStore
     {
         _options = options;
         _keys = new RedisKeys(options.KeyPrefix);
+        _flushedKey = _keys.Flushed(Guid.NewGuid().ToString("N"));
         _local = new MemoryStateStore(time);
         _link = link;
         _sessions = new RedisSessionStore(_link, _keys, _local.Sessions, sessionClockShift, options);
@@ -67,6 +73,9 @@ internal sealed class RedisStateStore : IStateStore
     public long CreditsUsed => _credits.Used;
 
     public bool IsDegraded => _link.IsDegraded;
+
+    /// <summary>The Redis client is connected (tests: Redis is back before the probe has run).</summary>
+    internal bool IsConnected => _link.IsConnected;
 
     /// <summary>How many times this store fell back to local state (published as a metric).</summary>
     public long DegradedTransitions => _link.DegradedTransitions;
@@ -103,8 +112,8 @@ internal sealed class RedisStateStore : IStateStore
             return;
         }
 
-        Interlocked.Add(ref Counter(packageId).Pending, bytes);
-        Interlocked.Add(ref _credits.Pending, bytes);
+        Counter(packageId).Add(bytes);
+        _credits.Add(bytes);
     }
 
     /// <summary>
@@ -112,6 +121,14 @@ internal sealed class RedisStateStore : IStateStore
     /// reads its shared total too.
     /// </summary>
     public long TrafficUsed(string packageId) => Counter(packageId).Used;
+
+    public void RetireTraffic(string packageId)
+    {
+        if (_traffic.TryGetValue(packageId, out TrafficCounter? counter))
+        {
+            counter.Retired = true;
+        }
+    }
 
     private TrafficCounter Counter(string packageId) => _traffic.GetOrAdd(packageId, static _ => new TrafficCounter());
 
@@ -151,8 +168,9 @@ internal sealed class RedisStateStore : IStateStore
 
     /// <summary>
     /// Sends every package's unflushed bytes (and the credit pool's) in one script and takes the
-    /// totals back. On failure nothing was subtracted, so the bytes go with the next flush. A reply
-    /// lost after Redis applied the script would count those bytes twice; the timeout makes that rare.
+    /// totals back. On failure nothing was subtracted, and the same batch goes again, under the same
+    /// number, before any new bytes: a flush whose answer was late (a Redis stall past the timeout,
+    /// which the script still ran) or lost is not applied twice, so every byte counts once.
     /// </summary>
     private async Task<bool> FlushAsync()
     {
@@ -160,7 +178,9 @@ internal sealed class RedisStateStore : IStateStore
         await _flushing.WaitAsync();
         try
         {
-            return await FlushOnceAsync();
+            bool again = _unanswered is not null;
+            bool flushed = await FlushOnceAsync();
+            return flushed && again ? await FlushOnceAsync() : flushed;   // then the bytes counted since
         }
         finally
         {
@@ -170,30 +190,17 @@ internal sealed class RedisStateStore : IStateStore
 
     private async Task<bool> FlushOnceAsync()
     {
-        KeyValuePair<string, TrafficCounter>[] counters = [.. _traffic];
-        var keys = new RedisKey[counters.Length + 1];
-        var adds = new RedisValue[counters.Length + 1];
-        for (int i = 0; i < counters.Length; i++)
-        {
-            keys[i] = _keys.Traffic(counters[i].Key);
-            adds[i] = Volatile.Read(ref counters[i].Value.Pending);
-        }
-
-        long creditAdd = Volatile.Read(ref _credits.Pending);
-        keys[^1] = _keys.Credits;
-        adds[^1] = creditAdd;
+        FlushBatch batch = _unanswered ?? NewBatch();
+        _unanswered = batch;
         try
         {
-            var totals = (RedisResult[])(await _link.Bounded(_link.Database.ScriptEvaluateAsync(RedisScripts.Flush, keys, adds)))!;
-            for (int i = 0; i < counters.Length; i++)
+            var totals = (RedisResult[])(await _link.Bounded(_link.Database.ScriptEvaluateAsync(RedisScripts.Flush, batch.Keys, batch.Adds)))!;
+            for (int i = 0; i < batch.Counters.Length; i++)
             {
-                TrafficCounter counter = counters[i].Value;
-                Volatile.Write(ref counter.Shared, (long)totals[i]);
-                Interlocked.Add(ref counter.Pending, -(long)adds[i]);
+                batch.Counters[i].Flushed((long)batch.Adds[i], (long)totals[i]);
             }
 
-            Volatile.Write(ref _credits.Shared, (long)totals[^1]);
-            Interlocked.Add(ref _credits.Pending, -creditAdd);
+            _unanswered = null;
             return true;
         }
         catch (Exception e) when (RedisLink.IsOutage(e))
@@ -202,6 +209,31 @@ internal sealed class RedisStateStore : IStateStore
             return false;
         }
     }
+
+    /// <summary>What is pending now: every counter still read (a past period's only while it has bytes to send), then the credit pool.</summary>
+    private FlushBatch NewBatch()
+    {
+        KeyValuePair<string, TrafficCounter>[] traffic = [.. _traffic.Where(static c => !c.Value.Retired || Volatile.Read(ref c.Value.Pending) != 0)];
+        var counters = new TrafficCounter[traffic.Length + 1];
+        var keys = new RedisKey[traffic.Length + 2];
+        var adds = new RedisValue[traffic.Length + 2];
+        for (int i = 0; i < traffic.Length; i++)
+        {
+            counters[i] = traffic[i].Value;
+            keys[i] = _keys.Traffic(traffic[i].Key);
+            adds[i] = Volatile.Read(ref traffic[i].Value.Pending);
+        }
+
+        counters[^1] = _credits;
+        keys[^2] = _keys.Credits;
+        adds[^2] = Volatile.Read(ref _credits.Pending);
+        keys[^1] = _flushedKey;
+        adds[^1] = ++_flushNumber;
+        return new FlushBatch(counters, keys, adds);
+    }
+
+    /// <summary>One flush as sent: the counters, their keys and adds, the flush-number key and the number last.</summary>
+    private sealed record FlushBatch(TrafficCounter[] Counters, RedisKey[] Keys, RedisValue[] Adds);
 
     /// <summary>Test hook and shutdown path: one flush now (false when Redis is not reachable).</summary>
     public Task<bool> FlushNowAsync() => _link.IsDegraded ? Task.FromResult(false) : FlushAsync();
@@ -221,6 +253,12 @@ internal sealed class RedisStateStore : IStateStore
             // bounded by the timeout like every call.
             await FlushAsync();
             await _sessions.ReleaseAllAsync();
+        }
+        else if (await _link.PingAsync())
+        {
+            // Redis is back but the probe has not run yet: send the bytes counted during the outage
+            // rather than drop them with the process (the outage already ended every lease here).
+            await FlushAsync();
         }
 
         await _link.DisposeAsync();
