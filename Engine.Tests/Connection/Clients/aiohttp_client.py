@@ -1,11 +1,11 @@
-import sys, asyncio, aiohttp
+import sys, ssl, asyncio, aiohttp
 from urllib.parse import urlsplit
-proxy, wrong, socks, http, https, bad, body = sys.argv[1:8]
+proxy, wrong, socks, http, https, bad, body, tlsproxy, ca = sys.argv[1:10]
 data = open(body, "rb").read()
 
 def split(url):
     u = urlsplit(url)
-    return f"http://{u.hostname}:{u.port}", aiohttp.BasicAuth(u.username, u.password)
+    return f"{u.scheme}://{u.hostname}:{u.port}", aiohttp.BasicAuth(u.username, u.password)
 
 async def main():
     purl, auth = split(proxy)
@@ -21,5 +21,9 @@ async def main():
             print("wrongkey", r.status)
         async with s.get(bad, proxy=purl, proxy_auth=auth) as r:
             print("unresolvable", r.status, r.headers.get("X-Proxy-Error"))
+        # TLS to the proxy, verified against the root only (aiohttp 3.8 speaks no TLS inside it: a plain target).
+        turl, tauth = split(tlsproxy)
+        async with s.get(http + "/small", proxy=turl, proxy_auth=tauth, ssl=ssl.create_default_context(cafile=ca)) as r:
+            print("tlsproxy", r.status)
 
 asyncio.run(main())

@@ -1,9 +1,10 @@
-// args: proxy wrong-proxy socks http-base https-base unresolvable-url body-file
+// args: proxy wrong-proxy socks http-base https-base unresolvable-url body-file tls-proxy proxy-root-ca
 package main
 
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -57,4 +58,19 @@ func main() {
 	r = do(c, "GET", bad, nil)
 	fmt.Println("unresolvable", r.StatusCode, r.Header.Get("X-Proxy-Error"))
 	fmt.Println("socks", do(client(socks), "GET", plain+"/small", nil).StatusCode)
+
+	// TLS to the proxy, its chain verified against the root only. Go verifies the proxy with the same
+	// TLS settings as the target, so only a plain target goes through it.
+	pem, err := os.ReadFile(a[8])
+	if err != nil {
+		panic(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	u, err := url.Parse(a[7])
+	if err != nil {
+		panic(err)
+	}
+	t := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(u), TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	fmt.Println("tlsproxy", do(t, "GET", plain+"/small", nil).StatusCode)
 }
