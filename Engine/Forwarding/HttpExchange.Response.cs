@@ -38,7 +38,7 @@ internal sealed partial class HttpExchange
         NodeAnswer NodeAnswer = default);
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    private async ValueTask<ResponseRelay> RelayResponseAsync(TcpSocket upstream, SocketReader upstreamReader, long waitingSince, CancellationToken deadline)
+    private async ValueTask<ResponseRelay> RelayResponseAsync(TcpSocket upstream, SocketReader upstreamReader, Task<UploadResult> upload, long waitingSince, CancellationToken deadline)
     {
         RequestHead head = Head;
         ExchangeSettings settings = Settings;
@@ -139,6 +139,14 @@ internal sealed partial class HttpExchange
                 }
             }
 
+            if (_response.SwitchesProtocols && !head.IsUpgrade)
+            {
+                // RFC 9110 §15.2.2: a server must not switch to a protocol the request did not ask for.
+                // Relaying it would turn the client's connection into a raw tunnel to the target, which
+                // would then receive the client's next requests verbatim, Proxy-Authorization included.
+                return Failed(anySent, received, _response.StatusCode, new TerminationState(TerminationCause.TargetAbort, TerminationPhase.Headers), ExchangeFailure.ResponseMalformed);
+            }
+
             if (_response.SwitchesProtocols)
             {
                 (RelayOutcome upgraded, TerminationState upgradeEnd) = await RelayUpgradeAsync(upstream, upstreamReader).ConfigureAwait(false);
@@ -147,7 +155,11 @@ internal sealed partial class HttpExchange
 
             // The client connection survives only if the response has a delimited body and the
             // client wants keep-alive; a close-delimited body ends with the target's FIN.
-            bool keepsClient = head.KeepAlive && _response.Framing != ResponseBodyFraming.CloseDelimited && !_draining.IsCancellationRequested;
+            // An answer that comes before the whole request body (an early 413/417 after Expect:
+            // 100-continue) leaves the body unread: the exchange cancels the upload and the client
+            // connection closes, so the head says so (RFC 9110 §10.1.1, RFC 9112 §9.6).
+            bool bodyRead = upload.IsCompletedSuccessfully && upload.Result == UploadResult.Complete;
+            bool keepsClient = head.KeepAlive && bodyRead && _response.Framing != ResponseBodyFraming.CloseDelimited && !_draining.IsCancellationRequested;
             ReadOnlySpan<byte> clientConnection = !keepsClient ? CloseToken
                 : head.Version == RequestVersion.Http10 ? KeepAliveToken : default;
             long before = _clientOutput.UnflushedBytes;

@@ -171,7 +171,7 @@ internal sealed partial class HttpExchange : IDisposable, IDeferredSend
                 }
             }
 
-            ResponseRelay relay = await RelayResponseAsync(upstream, upstreamReader, waitingSince, responseDeadline).ConfigureAwait(false);
+            ResponseRelay relay = await RelayResponseAsync(upstream, upstreamReader, upload, waitingSince, responseDeadline).ConfigureAwait(false);
             if (_headSendFailed && relay.Outcome == RelayOutcome.NotStarted)
             {
                 return SendFailed(canRetry);   // the held head never went out whole
@@ -378,7 +378,8 @@ internal sealed partial class HttpExchange : IDisposable, IDeferredSend
         for (int i = 0; i < request.HeaderCount; i++)
         {
             Http.HeaderField field = request.GetHeader(i);
-            if (field.Known is KnownHeader.Host or KnownHeader.ContentLength || HopByHopHeaders.IsHopByHop(field.Name, connectionTokens, upgrading))
+            if (field.Known is KnownHeader.Host or KnownHeader.ContentLength || HopByHopHeaders.IsHopByHop(field.Name, connectionTokens, upgrading)
+                || IsNamedByAnotherConnectionLine(request, field.Name, upgrading))
             {
                 continue;
             }
@@ -408,6 +409,34 @@ internal sealed partial class HttpExchange : IDisposable, IDeferredSend
         }
 
         HeadWriter.WriteEndOfHead(head);
+    }
+
+    // RFC 9110 §7.6.1: every Connection field line names hop-by-hop fields, not only the first one
+    // (GetValue returns the first). The first line is already checked by the caller.
+    private static bool IsNamedByAnotherConnectionLine(RequestHead request, ReadOnlySpan<byte> name, bool upgrading)
+    {
+        bool first = true;
+        for (int i = 0; i < request.HeaderCount; i++)
+        {
+            Http.HeaderField line = request.GetHeader(i);
+            if (line.Known != KnownHeader.Connection)
+            {
+                continue;
+            }
+
+            if (first)
+            {
+                first = false;
+                continue;
+            }
+
+            if (HopByHopHeaders.IsHopByHop(name, line.Value, upgrading))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static void WriteAbsoluteRequestLine(ArrayBufferWriter<byte> head, RequestHead request, ReadOnlySpan<byte> pathAndQuery)

@@ -56,6 +56,9 @@ internal sealed class TcpSocket
     /// <summary>The receiving direction on the engine's loop.</summary>
     internal EpollOperation Reader => _reader!;
 
+    /// <summary>Read edges the loop has seen on this socket (bytes or a FIN arrived); -1 for a runtime socket, which does not count them.</summary>
+    internal int ReadEdges => _reader?.Edges ?? -1;
+
     /// <summary>The sending (and connecting) direction on the engine's loop.</summary>
     internal EpollOperation Writer => Volatile.Read(ref _writer) ?? CreateWriter();
 

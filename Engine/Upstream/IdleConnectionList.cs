@@ -21,13 +21,16 @@ internal sealed class IdleConnectionList
     /// <summary>Timestamp of the last rent or return, for dropping keys nobody uses.</summary>
     public long LastUsed { get; set; }
 
-    public void Push(TcpSocket socket, long timestamp) => _entries[_count++] = new Entry(socket, timestamp);
+    /// <summary>Keeps <paramref name="socket"/> with the time and the count of read edges it came back with.</summary>
+    public void Push(TcpSocket socket, long timestamp) => _entries[_count++] = new Entry(socket, timestamp, socket.ReadEdges);
 
-    public TcpSocket PopNewest(out long returnedAt)
+    /// <param name="quiet">No read edge since it came back: nothing (bytes, a FIN) arrived on it meanwhile.</param>
+    public TcpSocket PopNewest(out long returnedAt, out bool quiet)
     {
         Entry entry = _entries[--_count];
         _entries[_count] = default;
         returnedAt = entry.ReturnedAt;
+        quiet = entry.Edges >= 0 && entry.Socket.ReadEdges == entry.Edges;
         return entry.Socket;
     }
 
@@ -62,5 +65,5 @@ internal sealed class IdleConnectionList
         _count = 0;
     }
 
-    private readonly record struct Entry(TcpSocket Socket, long ReturnedAt);
+    private readonly record struct Entry(TcpSocket Socket, long ReturnedAt, int Edges);
 }

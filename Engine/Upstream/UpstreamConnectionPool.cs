@@ -102,8 +102,9 @@ internal sealed class UpstreamConnectionPool : IDisposable
     /// An idle connection to (egress, host, port) that still looks open, or null. The look is a
     /// poll(2) per rent — one syscall in eight on a forwarded keep-alive GET — so it is skipped when
     /// <paramref name="canRetry"/> says the request may be sent again on a fresh connection if this
-    /// one turns out dead (idempotent, no body: the rule in the remarks) and the connection came
-    /// back less than <see cref="FreshWithoutCheck"/> ago, well inside any server's keep-alive timeout.
+    /// one turns out dead (idempotent, no body: the rule in the remarks), the connection came
+    /// back less than <see cref="FreshWithoutCheck"/> ago, well inside any server's keep-alive timeout,
+    /// and nothing has arrived on it since (no read edge).
     /// </summary>
     public TcpSocket? Rent(int egressId, ReadOnlySpan<byte> host, int port, bool canRetry = false)
     {
@@ -112,6 +113,7 @@ internal sealed class UpstreamConnectionPool : IDisposable
         {
             TcpSocket socket;
             bool fresh;
+            bool quiet;
             lock (_lock)
             {
                 if (_disposed || host.Length > UpstreamKeyComparer.MaxHostLength || !_lookup.TryGetValue(key, out IdleConnectionList? list))
@@ -128,17 +130,19 @@ internal sealed class UpstreamConnectionPool : IDisposable
                     return null;
                 }
 
-                socket = list.PopNewest(out long returnedAt);
+                socket = list.PopNewest(out long returnedAt, out quiet);
                 fresh = now - returnedAt < _freshTicks;
                 list.LastUsed = now;
                 _idleCount--;
             }
 
             // Outside the lock: a syscall per candidate unless skipped. Each turn removes one socket,
-            // so the loop ends. The skip still refuses a socket whose FIN or reset the event loop has
-            // already seen (no syscall: a flag), so a server's keep-alive close does not cost the
-            // request its retry.
-            if ((canRetry && fresh && socket.IsOpen) || !IsStale(socket))
+            // so the loop ends. The skip needs the socket quiet since it came back (no read edge: no
+            // bytes and no FIN arrived, which the event loop counts without a syscall): bytes an
+            // origin sent after a complete response (past its Content-Length, a body on a HEAD or a
+            // 304) would otherwise be read as the next request's answer, another client's perhaps,
+            // and no retry can tell. A socket that heard something is peeked, as any unchecked one.
+            if ((canRetry && fresh && quiet && socket.IsOpen) || !IsStale(socket))
             {
                 Interlocked.Increment(ref _hits);
                 return socket;
