@@ -124,6 +124,7 @@ internal sealed partial class ProxyConnection
                         return await RejectExchangeAsync(result).ConfigureAwait(false);
                 }
 
+                _router.ConfirmNode();
                 _request.Status = result.Status;
                 EndAnswered(result.Termination, result.Failure);
 

@@ -74,7 +74,7 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
         }
 
         _options = next;
-        SwapPool(next);
+        SwapPool(next, keepRemoved: false);   // a configuration reload brings removed nodes back (admin.md)
         return true;
     }
 
@@ -126,10 +126,10 @@ internal sealed class ProxyHostedService : IHostedService, IAsyncDisposable
     /// Rebuilds the services over the running state with the effective nodes: unchanged exits
     /// keep their health; nodes gone are drained (marked removed, what runs on them finishes).
     /// </summary>
-    private void SwapPool(EngineOptions options)
+    private void SwapPool(EngineOptions options, bool keepRemoved = true)
     {
         ProxyServices previous = _server!.Services;
-        ProxyServices reloaded = ProxyServicesFactory.Reload(WithEffectiveNodes(options), previous);
+        ProxyServices reloaded = ProxyServicesFactory.Reload(WithEffectiveNodes(options), previous, keepRemoved);
         _server.Swap(reloaded);
         _services = reloaded;
         // The old configuration's timers (session sweep, probe) stop; its idle upstream connections

@@ -42,7 +42,7 @@ internal static class ProxyServicesFactory
     /// carry on; nodes whose exit did not change keep their health, bans and operator state; nodes
     /// gone from the file are marked removed in the old pool (what runs on them finishes).
     /// </summary>
-    public static ProxyServices Reload(EngineOptions options, ProxyServices previous)
+    public static ProxyServices Reload(EngineOptions options, ProxyServices previous, bool keepRemoved = false)
     {
         previous.Limiter.CreditPoolBytes = options.Credits.PoolBytes;
         AuthFailureThrottle throttle = options.Security.AuthFailuresPerMinute == previous.AuthThrottle.FailuresPerMinute
@@ -50,7 +50,7 @@ internal static class ProxyServicesFactory
             : new AuthFailureThrottle(options.Security.AuthFailuresPerMinute, previous.Time);
         ProxyServices next = Build(options, previous.AccessLog, previous.State, previous.Time, throttle, previous.Dns ?? new DnsCache(DnsPositiveTtl, DnsNegativeTtl),
             previous.Limiter, previous.Breakers, previous.Overload, previous.Metrics, previous.Log);
-        next.Routing.Pool.CarryOver(previous.Routing.Pool);
+        next.Routing.Pool.CarryOver(previous.Routing.Pool, keepRemoved);
         return next;
     }
 

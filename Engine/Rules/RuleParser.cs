@@ -362,28 +362,25 @@ internal static class RuleParser
             return problem;
         }
 
-        uint number;
         RuleFlags flag;
+        ReadOnlySpan<byte> digits;
         if (value.StartsWith(TimedPrefix))
         {
-            problem = ParseNumber(value[TimedPrefix.Length..], MaxSeconds, out number);
             flag = RuleFlags.RotateTimed;
+            digits = value[TimedPrefix.Length..];
         }
         else if (value.StartsWith(RequestsPrefix))
         {
-            problem = ParseNumber(value[RequestsPrefix.Length..], MaxRotateRequests, out number);
             flag = RuleFlags.RotateRequests;
+            digits = value[RequestsPrefix.Length..];
         }
         else
         {
             return RuleProblem.UnknownOption;
         }
 
-        if (problem != RuleProblem.None)
-        {
-            return problem;
-        }
-
+        // As for every other rule: a repeat, then the package's policy, then the value
+        // (rules.md: "a forbidden rule is ERR_PARAM_NOT_ALLOWED whatever its value").
         if ((rules.Present & flag) != 0)
         {
             return RuleProblem.Duplicate;
@@ -393,6 +390,12 @@ internal static class RuleParser
         if ((policy.AllowedRules & flag) == 0)
         {
             return RuleProblem.RuleNotAllowed;
+        }
+
+        problem = ParseNumber(digits, flag == RuleFlags.RotateTimed ? (uint)MaxSeconds : MaxRotateRequests, out uint number);
+        if (problem != RuleProblem.None)
+        {
+            return problem;
         }
 
         if (flag == RuleFlags.RotateTimed)

@@ -192,14 +192,14 @@ internal sealed class Node
         && Equals(LocalAddress, other.LocalAddress) && (Gateway is null) == (other.Gateway is null);
 
     /// <summary>A reload: the new definition of an unchanged exit keeps its failures, back-off and operator state.</summary>
-    public void CarryOver(Node previous)
+    public void CarryOver(Node previous, bool keepRemoved = false)
     {
         Volatile.Write(ref _consecutiveFailures, previous.ConsecutiveFailures);
         Volatile.Write(ref _ejections, previous.Ejections);
         Volatile.Write(ref _outUntil, previous.OutUntil);
-        if (previous.AdminState == NodeAdminState.Draining)
+        if (previous.AdminState == NodeAdminState.Draining || (keepRemoved && previous.AdminState == NodeAdminState.Removed))
         {
-            AdminState = NodeAdminState.Draining;
+            AdminState = previous.AdminState;
         }
     }
 

@@ -92,14 +92,16 @@ internal sealed class NodePool
     /// marked removed in <paramref name="previous"/>, so the requests still holding them finish and
     /// nothing new is sent there.
     /// </summary>
-    public void CarryOver(NodePool previous)
+    /// <param name="keepRemoved">A pool rebuilt for an admin PUT or a node-source change (not a configuration
+    /// reload): nodes removed with DELETE /nodes/{id} stay removed (admin.md: until a configuration reload).</param>
+    public void CarryOver(NodePool previous, bool keepRemoved = false)
     {
         var map = new Dictionary<int, int>();
         foreach (Node old in previous.Nodes)
         {
             if (_byId.TryGetValue(old.Id, out Node? fresh) && fresh.SameExitAs(old))
             {
-                fresh.CarryOver(old);
+                fresh.CarryOver(old, keepRemoved);
                 map[old.Index] = fresh.Index;
             }
             else if (!_byId.ContainsKey(old.Id))

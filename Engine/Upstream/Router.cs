@@ -157,6 +157,12 @@ internal sealed class Router
                 // A node removed from the configuration is a node failure for the session's policy.
                 node = nodes.Find(session.NodeId);
                 previous = node;
+                if (node is not null && (node.AdminState != NodeAdminState.Active || node.Weight <= 0))
+                {
+                    // Drained (admin drain, or gone from a node source) or weight 0: it gets no new
+                    // work, so the session moves as its onerror says, as for a removed node.
+                    node = null;
+                }
             }
             else if (session.PreviousNodeId is not null)
             {
@@ -210,6 +216,9 @@ internal sealed class Router
         return AttemptAsync(target, Node, previous: null, rotating: false, failure);
     }
 
+    /// <summary>The node answered the request (a response head came through it): its back-off ends.</summary>
+    public void ConfirmNode() => Node?.RecordSuccess();
+
     /// <summary>The node failed on a request that cannot be sent again: count it against the node and refuse.</summary>
     public RouteResult FailWithoutReplacement(ConnectResult failure)
     {
@@ -248,6 +257,7 @@ internal sealed class Router
                 && target.Pool?.Rent(node.Index, target.Head.TargetHost, target.Port, canRetry: target.CanResendWhole) is { } pooled)
             {
                 reused = pooled;
+                Attempts++;   // a node tried all the same: it counts against MaxAttempts
                 connect = new ConnectResult(ConnectStatus.Connected, pooled);
             }
             else
@@ -264,7 +274,14 @@ internal sealed class Router
             now = _time.GetTimestamp();
             if (connect.Status == ConnectStatus.Connected)
             {
-                node.RecordSuccess();
+                if (!(target.Purpose == ConnectPurpose.Http && node.Type == NodeType.Http))
+                {
+                    // Plain HTTP through an http node: the connect is only TCP to the proxy; the node's
+                    // success is its answer to the request (ConfirmNode), or a node that accepts
+                    // connections and answers every request with its 407 or garbage is never ejected.
+                    node.RecordSuccess();
+                }
+
                 nodes.Bans.RecordSuccess(node.Index, target.Host);
                 node.Enter();
                 _entered = node;
