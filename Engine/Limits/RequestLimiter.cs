@@ -71,8 +71,19 @@ internal sealed class RequestLimiter
 
         if (limits.RequestsPerSecond is int rate)
         {
-            ValueTask<RateDecision> take = _state.TakeTokenAsync(package.Id, rate);
-            RateDecision decision = take.IsCompletedSuccessfully ? take.Result : await take.ConfigureAwait(false);
+            RateDecision decision;
+            try
+            {
+                ValueTask<RateDecision> take = _state.TakeTokenAsync(package.Id, rate);
+                decision = take.IsCompletedSuccessfully ? take.Result : await take.ConfigureAwait(false);
+            }
+            catch when (entered)
+            {
+                // The caller sees no Entered flag on a throw, so nobody else could give the slot back.
+                Leave(package);
+                throw;
+            }
+
             if (!decision.Allowed)
             {
                 if (entered)

@@ -288,7 +288,17 @@ internal sealed class Router
                 if (_hasSession)
                 {
                     string binding = credentials.Binding ?? node.Id;
-                    await routing.Sessions.BindAsync(_packageId, _sessionId, _fingerprint.AsMemory(0, _fingerprintLength), Terms, _boundBefore, binding).ConfigureAwait(false);
+                    try
+                    {
+                        await routing.Sessions.BindAsync(_packageId, _sessionId, _fingerprint.AsMemory(0, _fingerprintLength), Terms, _boundBefore, binding).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        // The path is not handed to the caller: close it here (the node's slot goes back at Release).
+                        connect.Socket?.Close();
+                        throw;
+                    }
+
                     _boundBefore = binding;
                 }
 
