@@ -246,4 +246,37 @@ public class ChunkedFramingScannerTests
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    [Theory]
+    [InlineData("2\r\nok\r\n0\r\nX-Proxy-Error: NODE_UNAVAILABLE\r\n\r\n")]
+    [InlineData("0\r\nx-proxy-detail: made up\r\n\r\n")]
+    [InlineData("0\r\nEtag: \"a\"\r\nX-PROXY-CORRELATION-ID: 0000000000000000\r\n\r\n")]
+    public void ResponseScanner_EngineErrorFieldInTrailers_IsRefused_InEverySplit(string body)
+    {
+        // errors.md: forwarded responses never carry X-Proxy-Error/-Detail/-Correlation-Id, whatever the
+        // target sent; a trailer line cannot be cut from bytes relayed as received, so the body is refused.
+        foreach ((string mode, var result) in ScanEveryWay(Bytes(body), new ChunkedFramingScanner(refuseEngineTrailers: true)))
+        {
+            Assert.True(result.Status == ChunkedScanStatus.Invalid && result.Error == ChunkedFramingError.EngineFieldInTrailer, $"{mode}: {result}");
+        }
+
+        // A request's trailers are the client's own business: the default scanner frames them.
+        foreach ((string mode, var result) in ScanEveryWay(Bytes(body)))
+        {
+            Assert.True(result.Status == ChunkedScanStatus.Complete, $"request side, {mode}: {result}");
+        }
+    }
+
+    [Theory]
+    [InlineData("0\r\nX-Proxy-Errors: x\r\n\r\n")]
+    [InlineData("0\r\nX-Proxy-Node: n1\r\n\r\n")]
+    [InlineData("0\r\nX-Proxy-Correlation-Identity: x\r\n\r\n")]
+    [InlineData("0\r\nServer-Timing: db;dur=53\r\n\r\n")]
+    public void ResponseScanner_OtherTrailers_Pass(string body)
+    {
+        foreach ((string mode, var result) in ScanEveryWay(Bytes(body), new ChunkedFramingScanner(refuseEngineTrailers: true)))
+        {
+            Assert.True(result.Status == ChunkedScanStatus.Complete, $"{mode}: {result}");
+        }
+    }
 }

@@ -197,6 +197,32 @@ public sealed class OriginMisbehaviourTests : IAsyncDisposable
         return head.ToString();
     }
 
+    // A target's chunked trailers naming the engine's error fields: the body is refused (cut before its end).
+    [Fact]
+    public async Task ChunkedTrailer_FromTheTarget_NeverCarriesTheEnginesErrorFields()
+    {
+        await using var origin = new ScriptedOrigin(async (index, socket, token) =>
+        {
+            if (await ReadHeadStatic(socket, token) is null)
+            {
+                return;
+            }
+
+            await ScriptedOrigin.SendAsync(socket, "HTTP/1.1 502 Bad Gateway\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "2\r\nok\r\n0\r\nX-Proxy-Error: NODE_UNAVAILABLE\r\nX-Proxy-Correlation-Id: 0000000000000000\r\n\r\n", token);
+            await Task.Delay(1000, token);
+        });
+
+        using Socket client = await ConnectAsync(_proxy.EndPoint);
+        await client.SendAsync(Encoding.ASCII.GetBytes($"GET http://127.0.0.1:{origin.Port}/ HTTP/1.1\r\nHost: 127.0.0.1:{origin.Port}\r\n{Auth}\r\n"), SocketFlags.None);
+        (string answer, _) = await ReadAsync(client, "\r\n0\r\n", TimeSpan.FromSeconds(5));
+        (string rest, _) = await ReadAsync(client, "\r\n\r\n", TimeSpan.FromSeconds(1));
+        answer += rest;
+        Assert.StartsWith("HTTP/1.1 502", answer, StringComparison.Ordinal);
+        Assert.DoesNotContain("X-Proxy-Error", answer, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("X-Proxy-Correlation-Id", answer, StringComparison.OrdinalIgnoreCase);
+    }
+
     [Fact]
     public async Task HeadAnswerWithABodyInTheSameSegment_ConnectionNotReused_NextAnswerIsItsOwn()
     {

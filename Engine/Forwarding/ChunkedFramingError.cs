@@ -32,6 +32,8 @@ internal enum ChunkedFramingError : byte
     InvalidTrailerValue,
     /// <summary>The trailer section is over its budget.</summary>
     TrailerTooLarge,
+    /// <summary>A target's trailer field named as one of the engine's own error fields (response bodies only).</summary>
+    EngineFieldInTrailer,
 }
 
 /// <summary>What a client is told when its request body's chunked framing breaks.</summary>
@@ -57,6 +59,7 @@ internal static class ChunkedFramingErrors
         ChunkedFramingError.TrailerWhitespaceBeforeColon => RejectReason.WhitespaceBeforeColon,
         ChunkedFramingError.InvalidTrailerValue => RejectReason.InvalidHeaderValue,
         ChunkedFramingError.TrailerTooLarge => RejectReason.TrailerTooLarge,
+        ChunkedFramingError.EngineFieldInTrailer => RejectReason.InvalidHeaderName,   // request scanners never refuse it
         _ => throw new ArgumentOutOfRangeException(nameof(error), error, null),
     };
 }

@@ -49,13 +49,29 @@ internal sealed class ChunkedFramingScanner
     private int _extensionBytes;
     private int _trailerBytes;
 
-    public ChunkedFramingScanner(int maxExtensionBytes = DefaultMaxExtensionBytes, int maxTrailerBytes = DefaultMaxTrailerBytes)
+    // Response bodies only: the current trailer field's name (as far as the longest engine field, plus
+    // one to tell a longer name), so a target's X-Proxy-Error & co. in its trailers are refused.
+    private readonly byte[]? _trailerName;
+    private int _trailerNameLength;
+
+    /// <param name="refuseEngineTrailers">
+    /// A target's response: a trailer field named as one of the engine's own error fields
+    /// (X-Proxy-Error, X-Proxy-Detail, X-Proxy-Correlation-Id) breaks the framing
+    /// (<see cref="ChunkedFramingError.EngineFieldInTrailer"/>), as errors.md has it that forwarded
+    /// responses never carry them, whatever the target sent; the head's are stripped, and a trailer
+    /// line cannot be dropped from bytes relayed as received.
+    /// </param>
+    public ChunkedFramingScanner(int maxExtensionBytes = DefaultMaxExtensionBytes, int maxTrailerBytes = DefaultMaxTrailerBytes, bool refuseEngineTrailers = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxExtensionBytes);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxTrailerBytes, 2);
         _maxExtensionBytes = maxExtensionBytes;
         _maxTrailerBytes = maxTrailerBytes;
+        _trailerName = refuseEngineTrailers ? new byte[LongestEngineField + 1] : null;
     }
+
+    // "x-proxy-correlation-id"
+    private const int LongestEngineField = 22;
 
     private enum State : byte
     {
@@ -300,16 +316,30 @@ internal sealed class ChunkedFramingScanner
             // trailer-section = *( field-line CRLF ): field lines as in a head (RFC 9112 §5), obs-fold
             // and whitespace before the colon rejected (§5.1, §5.2).
             case State.TrailerLineStart:
+                if (b != (byte)'\r' && !IsWhitespace(b) && HttpCharacters.Token.Contains(b))
+                {
+                    _trailerNameLength = 0;
+                    RememberTrailerName(b);
+                }
+
                 return b == (byte)'\r' ? Go(State.FinalLineFeed)
                     : IsWhitespace(b) ? ChunkedFramingError.TrailerObsFold
                     : HttpCharacters.Token.Contains(b) ? Go(State.TrailerName)
                     : ChunkedFramingError.InvalidTrailerName;
 
             case State.TrailerName:
-                return b == (byte)':' ? Go(State.TrailerValue)
-                    : HttpCharacters.Token.Contains(b) ? ChunkedFramingError.None
-                    : IsWhitespace(b) ? Go(State.TrailerNameWhitespace)
-                    : ChunkedFramingError.InvalidTrailerName;
+                if (b == (byte)':')
+                {
+                    return IsEngineField() ? ChunkedFramingError.EngineFieldInTrailer : Go(State.TrailerValue);
+                }
+
+                if (HttpCharacters.Token.Contains(b))
+                {
+                    RememberTrailerName(b);
+                    return ChunkedFramingError.None;
+                }
+
+                return IsWhitespace(b) ? Go(State.TrailerNameWhitespace) : ChunkedFramingError.InvalidTrailerName;
 
             case State.TrailerNameWhitespace:
                 return b == (byte)':' ? ChunkedFramingError.TrailerWhitespaceBeforeColon
@@ -331,6 +361,18 @@ internal sealed class ChunkedFramingScanner
                 return ChunkedFramingError.None;
         }
     }
+
+    private void RememberTrailerName(byte b)
+    {
+        if (_trailerName is not null && _trailerNameLength < _trailerName.Length)
+        {
+            _trailerName[_trailerNameLength++] = b;
+        }
+    }
+
+    private bool IsEngineField() =>
+        _trailerName is not null && _trailerNameLength <= LongestEngineField
+        && ForwardingHeaders.Identify(_trailerName.AsSpan(0, _trailerNameLength)) == ForwardingHeader.EngineErrorField;
 
     /// <summary>After a name: BWS, "=" and a value, another extension, or the line's end.</summary>
     private ChunkedFramingError AfterExtensionName(byte b) => b switch

@@ -51,7 +51,7 @@ internal sealed partial class HttpExchange : IDisposable, IDeferredSend
     private readonly ArrayBufferWriter<byte> _upstreamHead = new(4096);
     private readonly ResponseHead _response = new();
     private readonly ChunkedFramingScanner _requestChunks = new();
-    private readonly ChunkedFramingScanner _responseChunks = new();
+    private readonly ChunkedFramingScanner _responseChunks = new(refuseEngineTrailers: true);
     private Deadline? _deadline;
 
     // The exchange in progress (set by RunAsync, read by its steps).
