@@ -155,7 +155,7 @@ internal sealed partial class AdminServer : IAsyncDisposable
                 }
 
                 response = await HandleAsync(head, connection.RemoteEndPoint.Address, body).ConfigureAwait(false);
-                keepAlive = head.KeepAlive && !_stopping.IsCancellationRequested;
+                keepAlive = head.KeepAlive && !response.Close && !_stopping.IsCancellationRequested;
             }
             else if (head.Framing == BodyFraming.Chunked || (head.Framing == BodyFraming.ContentLength && head.ContentLength > 0))
             {

@@ -118,14 +118,25 @@ internal sealed class Socks5Handshake
             deferred = refusal;
             await SendAsync(Socks5Parser.AuthVersion, 0x00).ConfigureAwait(false);
         }
-        else if (_offersNoAuth && await authenticator.AuthenticateAsync(default, default, credentialsOffered: false).ConfigureAwait(false) == ErrorCode.None)
+        else if (_offersNoAuth)
         {
+            // IP authentication: the same split as at the RFC 1929 step. Refusals of the auth step
+            // (no IP-auth package: ERR_AUTH_REQUIRED; a paused, suspended … one: its own code) are
+            // method 0xFF, logged with their code; the others (DISALLOWED) are answered at the request.
+            ErrorCode refusal = await authenticator.AuthenticateAsync(default, default, credentialsOffered: false).ConfigureAwait(false);
+            if (refusal != ErrorCode.None && ErrorCatalog.Get(refusal).Socks5AuthFailure)
+            {
+                await SendAsync(Socks5Parser.Version, Socks5Parser.MethodNoneAcceptable).ConfigureAwait(false);
+                return new Socks5HandshakeResult(Socks5HandshakeStatus.Refused, refusal, ErrorCode.None, _bytesOut);
+            }
+
+            deferred = refusal;
             await SendAsync(Socks5Parser.Version, Socks5Parser.MethodNoAuth).ConfigureAwait(false);
         }
         else
         {
             await SendAsync(Socks5Parser.Version, Socks5Parser.MethodNoneAcceptable).ConfigureAwait(false);
-            return new Socks5HandshakeResult(Socks5HandshakeStatus.Refused, _offersNoAuth ? ErrorCode.ErrAuthRequired : ErrorCode.BadRequest, ErrorCode.None, _bytesOut);
+            return new Socks5HandshakeResult(Socks5HandshakeStatus.Refused, ErrorCode.BadRequest, ErrorCode.None, _bytesOut);
         }
 
         status = await ReadAsync(Message.Request, deadline).ConfigureAwait(false);
@@ -134,6 +145,11 @@ internal sealed class Socks5Handshake
             if (_unsupportedAddress)
             {
                 await SendReplyAsync(Socks5Reply.AddressTypeNotSupported).ConfigureAwait(false);
+            }
+            else if (status == Socks5ParseStatus.Invalid)
+            {
+                // errors.md (SOCKS5): BAD_REQUEST at the request is REP 0x01 general failure, then close.
+                await SendReplyAsync(Socks5Reply.GeneralFailure).ConfigureAwait(false);
             }
 
             return Ended(status);
