@@ -70,8 +70,18 @@ internal sealed class ScriptedOrigin : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads one request head byte by byte (nothing behind it is consumed).</summary>
-    public async Task<string?> ReadHeadAsync(Socket socket, CancellationToken token)
+    /// <summary>Reads one request head byte by byte (nothing behind it is consumed), recorded in <see cref="Received"/>.</summary>
+    public Task<string?> ReadHeadAsync(Socket socket, CancellationToken token) =>
+        ReadRequestHeadAsync(socket, token, c =>
+        {
+            lock (_received)
+            {
+                _received.Append(c);
+            }
+        });
+
+    /// <summary>Reads one request head byte by byte (nothing behind it is consumed); <paramref name="seen"/> gets each byte.</summary>
+    public static async Task<string?> ReadRequestHeadAsync(Socket socket, CancellationToken token, Action<char>? seen = null)
     {
         var head = new StringBuilder();
         byte[] one = new byte[1];
@@ -83,10 +93,7 @@ internal sealed class ScriptedOrigin : IAsyncDisposable
             }
 
             head.Append((char)one[0]);
-            lock (_received)
-            {
-                _received.Append((char)one[0]);
-            }
+            seen?.Invoke((char)one[0]);
         }
 
         return head.ToString();

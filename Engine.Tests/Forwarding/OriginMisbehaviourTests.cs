@@ -66,7 +66,7 @@ public sealed class OriginMisbehaviourTests : IAsyncDisposable
         {
             // Every connection: answer each request; the first connection's first answer overruns.
             int request = 0;
-            while (await ReadHeadStatic(socket, token) is not null)
+            while (await ScriptedOrigin.ReadRequestHeadAsync(socket, token) is not null)
             {
                 if (index == 0 && request == 0)
                 {
@@ -160,7 +160,7 @@ public sealed class OriginMisbehaviourTests : IAsyncDisposable
     {
         await using var origin = new ScriptedOrigin(async (index, socket, token) =>
         {
-            if (await ReadHeadStatic(socket, token) is null)
+            if (await ScriptedOrigin.ReadRequestHeadAsync(socket, token) is null)
             {
                 return;
             }
@@ -180,30 +180,13 @@ public sealed class OriginMisbehaviourTests : IAsyncDisposable
         }
     }
 
-    private static async Task<string?> ReadHeadStatic(Socket socket, CancellationToken token)
-    {
-        var head = new StringBuilder();
-        byte[] one = new byte[1];
-        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
-        {
-            if (await socket.ReceiveAsync(one, SocketFlags.None, token) == 0)
-            {
-                return null;
-            }
-
-            head.Append((char)one[0]);
-        }
-
-        return head.ToString();
-    }
-
     // A target's chunked trailers naming the engine's error fields: the body is refused (cut before its end).
     [Fact]
     public async Task ChunkedTrailer_FromTheTarget_NeverCarriesTheEnginesErrorFields()
     {
         await using var origin = new ScriptedOrigin(async (index, socket, token) =>
         {
-            if (await ReadHeadStatic(socket, token) is null)
+            if (await ScriptedOrigin.ReadRequestHeadAsync(socket, token) is null)
             {
                 return;
             }
@@ -228,7 +211,7 @@ public sealed class OriginMisbehaviourTests : IAsyncDisposable
     {
         await using var origin = new ScriptedOrigin(async (index, socket, token) =>
         {
-            while (await ReadHeadStatic(socket, token) is string head)
+            while (await ScriptedOrigin.ReadRequestHeadAsync(socket, token) is string head)
             {
                 await ScriptedOrigin.SendAsync(socket, head.StartsWith("HEAD", StringComparison.Ordinal)
                     ? "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nLEAKED!"
@@ -252,7 +235,7 @@ public sealed class OriginMisbehaviourTests : IAsyncDisposable
     {
         await using var origin = new ScriptedOrigin(async (index, socket, token) =>
         {
-            if (await ReadHeadStatic(socket, token) is null)
+            if (await ScriptedOrigin.ReadRequestHeadAsync(socket, token) is null)
             {
                 return;
             }
@@ -278,7 +261,7 @@ public sealed class OriginMisbehaviourTests : IAsyncDisposable
     {
         await using var origin = new ScriptedOrigin(async (index, socket, token) =>
         {
-            if (await ReadHeadStatic(socket, token) is null)
+            if (await ScriptedOrigin.ReadRequestHeadAsync(socket, token) is null)
             {
                 return;
             }
