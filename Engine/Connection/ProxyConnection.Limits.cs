@@ -25,7 +25,7 @@ internal sealed partial class ProxyConnection
         }
 
         ValueTask<(Admission Verdict, int RetryAfterSeconds)> admit = _admission.AdmitAsync(_services.Limiter, _request.Package!);
-        (Admission verdict, int retryAfter) = admit.IsCompletedSuccessfully ? admit.Result : await admit.ConfigureAwait(false);
+        (Admission verdict, int retryAfter) = admit.IsCompletedSuccessfully ? admit.Result : await admit.ResumeOnLoop();
         return verdict == Admission.Admitted ? null : await RejectAsync(ProxyFailures.Of(verdict, retryAfter)).ConfigureAwait(false);
     }
 

@@ -33,8 +33,9 @@ internal sealed unsafe class EpollLoop
     private static EpollLoop[]? s_loops;
     private static int s_next;
 
-    // The event that is the lag probe's (no socket has this descriptor and generation).
+    // The events that are the lag probe's and the post bell's (no socket has these descriptor and generation pairs).
     private const ulong ProbeData = ulong.MaxValue;
+    private const ulong BellData = ulong.MaxValue - 1;
 
     // Operations an edge of this batch completed, in the order found; their continuations run once
     // every event of the batch was seen. Each event completes at most its reader and its writer.
@@ -47,6 +48,11 @@ internal sealed unsafe class EpollLoop
 
     private readonly int _epoll;
     private readonly int _probe;   // the eventfd the lag sampler rings; -1 when it could not be made
+    private readonly int _bell;    // the eventfd Post rings; -1 when it could not be made
+
+    // Continuations other threads handed to this loop (Post); _bellRung: a ring is on its way.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(Action<object?> Callback, object? State)> _posted = new();
+    private int _bellRung;
     private LoopLag _lag;
     private long _sampledLag;      // this loop's lag at the last SampleLag (Stopwatch ticks)
     private static long s_sampledMaxLag;   // the longest of them
@@ -55,6 +61,7 @@ internal sealed unsafe class EpollLoop
     {
         _epoll = epoll;
         _probe = Epoll.AddBell(epoll, ProbeData);
+        _bell = Epoll.AddBell(epoll, BellData);
         var thread = new Thread(Run) { IsBackground = true, Name = $"epoll {index}" };
         thread.UnsafeStart();
     }
@@ -64,9 +71,39 @@ internal sealed unsafe class EpollLoop
     [ThreadStatic]
     private static EpollLoop? t_current;
 
+    /// <summary>The loop whose thread the caller runs on; null elsewhere (the thread pool, a timer).</summary>
+    internal static EpollLoop? Current => t_current;
+
+    /// <summary>
+    /// Runs <paramref name="callback"/> on this loop's thread with the continuations of its next
+    /// batch (so its sends are batched with theirs). False when the loop has no bell (the eventfd
+    /// could not be made): the caller runs it itself.
+    /// </summary>
+    internal bool Post(Action<object?> callback, object? state)
+    {
+        if (_bell < 0)
+        {
+            return false;
+        }
+
+        _posted.Enqueue((callback, state));
+        // One ring per batch: the loop clears the flag before it takes the queue, so a post that
+        // comes after it took the queue rings again and one that came before is taken with it.
+        if (Interlocked.Exchange(ref _bellRung, 1) == 0 && !Epoll.Ring(_bell))
+        {
+            // The eventfd's counter cannot overflow at one ring per batch; a failed write is a
+            // broken descriptor, and every posted continuation would wait for good.
+            Environment.FailFast($"eventfd write failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        return true;
+    }
+
     /// <summary>
     /// The loop the next socket joins: the caller's own when it runs on one (an upstream socket
     /// joins its client's loop, so a request's events never cross threads), else the next in turn.
+    /// A request that awaited Redis or the resolver is back on its loop by then
+    /// (<see cref="LoopResume.ResumeOnLoop{T}"/>).
     /// </summary>
     public static EpollLoop Next()
     {
@@ -124,6 +161,13 @@ internal sealed unsafe class EpollLoop
                     continue;
                 }
 
+                if (data == BellData)
+                {
+                    Epoll.Quiet(_bell);
+                    Volatile.Write(ref _bellRung, 0);   // after the read: a ring from here on is a new edge
+                    continue;
+                }
+
                 TcpSocket.Dispatch(data, events[i].Events);
             }
 
@@ -135,6 +179,13 @@ internal sealed unsafe class EpollLoop
                 EpollOperation operation = _ready[i]!;
                 _ready[i] = null;
                 operation.Deliver();
+            }
+
+            // Taken whether or not the bell's event was in this batch: what a post between the
+            // bell's read and here enqueued runs now, and its ring only wakes an empty round.
+            while (_posted.TryDequeue(out (Action<object?> Callback, object? State) posted))
+            {
+                posted.Callback(posted.State);
             }
 
             _handling = false;

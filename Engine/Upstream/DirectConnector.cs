@@ -37,7 +37,7 @@ internal sealed class DirectConnector
         try
         {
 
-            ResolveResult resolved = await _dns.ResolveAsync(host, deadline.Token).ConfigureAwait(false);
+            ResolveResult resolved = await _dns.ResolveAsync(host, deadline.Token).ResumeOnLoop();
             switch (resolved.Status)
             {
                 case ResolveStatus.NotFound:

@@ -169,7 +169,7 @@ internal sealed class NodeConnector : INodeConnector
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<TcpSocket?> ConnectToNodeAsync(Node node, CancellationToken deadline)
     {
-        ResolveResult resolved = await _dns.ResolveAsync(node.Host!, deadline).ConfigureAwait(false);
+        ResolveResult resolved = await _dns.ResolveAsync(node.Host!, deadline).ResumeOnLoop();
         if (resolved.Status != ResolveStatus.Resolved)
         {
             return null;

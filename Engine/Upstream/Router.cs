@@ -146,7 +146,7 @@ internal sealed class Router
             _fingerprintLength = Math.Max(length, 0);
             // Looked up, not created: a session exists only once a node is bound to it (BindAsync),
             // so refused requests cannot fill the store with sessions.
-            session = await routing.Sessions.OpenAsync(_packageId, _sessionId, _fingerprint.AsMemory(0, _fingerprintLength), Terms, create: false).ConfigureAwait(false);
+            session = await routing.Sessions.OpenAsync(_packageId, _sessionId, _fingerprint.AsMemory(0, _fingerprintLength), Terms, create: false).ResumeOnLoop();
             if (session.Status == SessionOpenStatus.Mismatch)
             {
                 return new RouteResult(RouteStatus.SessionMismatch);
@@ -290,7 +290,7 @@ internal sealed class Router
                     string binding = credentials.Binding ?? node.Id;
                     try
                     {
-                        await routing.Sessions.BindAsync(_packageId, _sessionId, _fingerprint.AsMemory(0, _fingerprintLength), Terms, _boundBefore, binding).ConfigureAwait(false);
+                        await routing.Sessions.BindAsync(_packageId, _sessionId, _fingerprint.AsMemory(0, _fingerprintLength), Terms, _boundBefore, binding).ResumeOnLoop();
                     }
                     catch
                     {

@@ -1,0 +1,183 @@
+#pragma warning disable CA2007, CA1515, CA1707, CA2000
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Engine.Auth;
+using Engine.Limits;
+using Engine.Sessions;
+using Engine.State;
+using Engine.Tests.Fixtures;
+using Engine.Tests.Upstream;
+using Engine.Transport;
+
+namespace Engine.Tests.Connection;
+
+/// <summary>
+/// A request whose session lookup, rate check or DNS answer came back on another thread (Redis, the
+/// resolver) opens its upstream socket on its client's loop: a socket joins the loop of the thread
+/// that first waits on it, and one opened from the thread pool joined the next loop in turn, so the
+/// request's every later event crossed threads (the sticky Redis bench ran at 0.75–0.88× the
+/// memory store's rate with the box half idle).
+/// </summary>
+public sealed class LoopAffinityTests : IAsyncLifetime
+{
+    private readonly TestOrigin _origin = new();
+    private readonly ConcurrentQueue<EpollLoop?> _callers = new();   // where the slow component was called from
+    private readonly ConcurrentQueue<EpollLoop?> _opened = new();    // where each upstream socket was made
+    private ProxyFixture? _proxy;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_proxy is not null)
+        {
+            await _proxy.DisposeAsync();
+        }
+
+        await _origin.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task SessionLookupAnsweredOffTheLoop_UpstreamSocketOpensOnTheClientsLoop()
+    {
+        _proxy = new ProxyFixture(o =>
+        {
+            o.Sessions = new OffLoopSessionStore(new MemorySessionStore(TimeProvider.System), _callers);
+            o.OpenSocket = Record;
+        });
+
+        for (int i = 0; i < 4; i++)
+        {
+            ProxyReply reply = await ProxyReply.ConnectAsync(_proxy.EndPoint, _origin.Port, $"country-us-session-s{i}", ProxyFixture.Key);
+            Assert.Equal(200, reply.Status);
+        }
+
+        AssertOpenedWhereCalled();
+    }
+
+    [Fact]
+    public async Task RateCheckAnsweredOffTheLoop_UpstreamSocketOpensOnTheClientsLoop()
+    {
+        _proxy = new ProxyFixture(o =>
+        {
+            o.Packages.Clear();
+            o.Packages.Add(new Package("p", "p-key", defaultRules: "country-any", limits: new PackageLimits(1000, null, null, null)));
+            o.State = new OffLoopTokenStore(new MemoryStateStore(TimeProvider.System), _callers);
+            o.OpenSocket = Record;
+        });
+
+        for (int i = 0; i < 4; i++)
+        {
+            ProxyReply reply = await ProxyReply.ConnectAsync(_proxy.EndPoint, _origin.Port, "country-us", "p-key");
+            Assert.Equal(200, reply.Status);
+        }
+
+        AssertOpenedWhereCalled();
+    }
+
+    [Fact]
+    public async Task DnsAnsweredOffTheLoop_UpstreamSocketOpensOnTheClientsLoop()
+    {
+        _proxy = new ProxyFixture(o =>
+        {
+            o.Resolve = async (host, _) =>
+            {
+                _callers.Enqueue(EpollLoop.Current);
+                await Task.Run(() => Thread.Sleep(1), CancellationToken.None);
+                return [IPAddress.Loopback];
+            };
+            o.OpenSocket = Record;
+        });
+
+        for (int i = 0; i < 4; i++)
+        {
+            // A name each time: the cache would answer a second one on the spot.
+            ProxyReply reply = await ProxyReply.ConnectAsync(_proxy.EndPoint, _origin.Port, "country-us", ProxyFixture.Key, host: $"t{i}.loop.test");
+            Assert.Equal(200, reply.Status);
+        }
+
+        AssertOpenedWhereCalled();
+    }
+
+    private TcpSocket Record(AddressFamily family)
+    {
+        _opened.Enqueue(EpollLoop.Current);
+        return TcpSocket.Create(family);
+    }
+
+    private void AssertOpenedWhereCalled()
+    {
+        EpollLoop?[] callers = [.. _callers];
+        EpollLoop?[] opened = [.. _opened];
+        Assert.Equal(4, callers.Length);
+        Assert.Equal(4, opened.Length);
+        for (int i = 0; i < callers.Length; i++)
+        {
+            Assert.NotNull(callers[i]);
+            Assert.Same(callers[i], opened[i]);
+        }
+    }
+
+    /// <summary>Answers every lookup from the thread pool, as Redis does.</summary>
+    private sealed class OffLoopSessionStore(ISessionStore inner, ConcurrentQueue<EpollLoop?> callers) : ISessionStore
+    {
+        public ValueTask<SessionOpened> OpenAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms, bool create = true)
+        {
+            callers.Enqueue(EpollLoop.Current);
+            return new ValueTask<SessionOpened>(Task.Run(async () =>
+            {
+                Thread.Sleep(1);
+                return await inner.OpenAsync(packageId, sessionId, fingerprint, terms, create);
+            }));
+        }
+
+        public ValueTask CommitAsync(string packageId, ReadOnlyMemory<byte> sessionId, string? expectedNodeId, string nodeId) =>
+            inner.CommitAsync(packageId, sessionId, expectedNodeId, nodeId);
+
+        public ValueTask<bool> BindAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms, string? expectedNodeId, string nodeId) =>
+            inner.BindAsync(packageId, sessionId, fingerprint, terms, expectedNodeId, nodeId);
+
+        public void SetMaxSessions(Func<string, int> maxSessions) => inner.SetMaxSessions(maxSessions);
+
+        public int MaxSessionsOf(string packageId) => inner.MaxSessionsOf(packageId);
+
+        public int? LiveSessions(string packageId) => inner.LiveSessions(packageId);
+
+        public long Evicted => inner.Evicted;
+
+        public int Count => inner.Count;
+
+        public ValueTask<SessionInfo?> GetAsync(string packageId, ReadOnlyMemory<byte> sessionId) => inner.GetAsync(packageId, sessionId);
+
+        public ValueTask<bool> DeleteAsync(string packageId, ReadOnlyMemory<byte> sessionId) => inner.DeleteAsync(packageId, sessionId);
+
+        public void Sweep() => inner.Sweep();
+    }
+
+    /// <summary>Answers every rate check from the thread pool, as Redis does.</summary>
+    private sealed class OffLoopTokenStore(IStateStore inner, ConcurrentQueue<EpollLoop?> callers) : IStateStore
+    {
+        public ISessionStore Sessions => inner.Sessions;
+
+        public ValueTask<RateDecision> TakeTokenAsync(string packageId, int ratePerSecond)
+        {
+            callers.Enqueue(EpollLoop.Current);
+            return new ValueTask<RateDecision>(Task.Run(async () =>
+            {
+                Thread.Sleep(1);
+                return await inner.TakeTokenAsync(packageId, ratePerSecond);
+            }));
+        }
+
+        public void AddTraffic(string packageId, long bytes) => inner.AddTraffic(packageId, bytes);
+
+        public long TrafficUsed(string packageId) => inner.TrafficUsed(packageId);
+
+        public long CreditsUsed => inner.CreditsUsed;
+
+        public bool IsDegraded => inner.IsDegraded;
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+}
