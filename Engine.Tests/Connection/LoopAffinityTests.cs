@@ -100,6 +100,69 @@ public sealed class LoopAffinityTests : IAsyncLifetime
         AssertOpenedWhereCalled();
     }
 
+    [Fact]
+    public async Task ClientsOfOneListener_AreServedByEveryLoop()
+    {
+        Assert.True(EpollLoop.Count >= 2 || Environment.ProcessorCount >= 2, "one loop per core: this box must have two");
+        _proxy = new ProxyFixture(o => o.OpenSocket = Record);
+
+        // Each client's upstream socket opens on its client's loop; the listener's loop took every
+        // client before, and a box's other cores served nothing.
+        for (int i = 0; i < 16; i++)
+        {
+            ProxyReply reply = await ProxyReply.ConnectAsync(_proxy.EndPoint, _origin.Port, "country-us", ProxyFixture.Key);
+            Assert.Equal(200, reply.Status);
+        }
+
+        Assert.Equal(16, _opened.Count);
+        Assert.DoesNotContain(null, _opened);
+        Assert.True(_opened.Distinct().Count() >= 2, "16 clients, one loop");
+    }
+
+    [Fact]
+    public async Task Socks5HandshakesBackToBack_EachClientReadsExactlyItsOwnReplies()
+    {
+        _proxy = new ProxyFixture(o => o.Socks = true);
+        byte[] user = "country-us"u8.ToArray();
+        byte[] key = System.Text.Encoding.ASCII.GetBytes(ProxyFixture.Key);
+        byte[] login = [1, (byte)user.Length, .. user, (byte)key.Length, .. key];
+        byte[] request = [5, 1, 0, 1, 127, 0, 0, 1, (byte)(_origin.Port >> 8), (byte)_origin.Port];
+        byte[] reply = new byte[16];
+
+        // Each reply is written right after the client's previous message came in; a connection
+        // that began on its listener's loop sent its method reply again in front of its login's
+        // (1 WarmUp run in 8, 40 handshakes each). Bytes beyond the expected ones would show here.
+        for (int i = 0; i < 300; i++)
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await socket.ConnectAsync(_proxy.SocksEndPoint);
+            await socket.SendAsync(new byte[] { 5, 1, 2 });
+            Assert.Equal("0502", await ReadAsync(socket, reply, 2));
+            await socket.SendAsync(login);
+            Assert.Equal("0100", await ReadAsync(socket, reply, 2));
+            await socket.SendAsync(request);
+            Assert.StartsWith("0500", await ReadAsync(socket, reply, 10), StringComparison.Ordinal);
+        }
+    }
+
+    private static async Task<string> ReadAsync(Socket socket, byte[] buffer, int count)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        int read = 0;
+        while (read < count)
+        {
+            int n = await socket.ReceiveAsync(buffer.AsMemory(read, count - read), SocketFlags.None, timeout.Token);
+            if (n == 0)
+            {
+                return "closed after " + Convert.ToHexString(buffer, 0, read);
+            }
+
+            read += n;
+        }
+
+        return Convert.ToHexString(buffer, 0, count);
+    }
+
     private TcpSocket Record(AddressFamily family)
     {
         _opened.Enqueue(EpollLoop.Current);

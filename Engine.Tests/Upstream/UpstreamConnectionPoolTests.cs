@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using Engine.Transport;
 using Engine.Upstream;
+using Engine.Tests.Fixtures;
 using Engine.Tests.Tunnel;
 
 namespace Engine.Tests.Upstream;
@@ -29,6 +30,33 @@ public sealed class UpstreamConnectionPoolTests : IDisposable
         {
             pair.Dispose();
         }
+    }
+
+    [Fact]
+    public async Task Rent_OnALoop_TakesOnlySocketsOfThatLoop()
+    {
+        using UpstreamConnectionPool pool = Pool();
+        SocketPair older = await PairAsync();
+        SocketPair newer = await PairAsync();
+        TcpSocket mine = TcpSocket.Adopt(older.A);
+        TcpSocket theirs = TcpSocket.Adopt(newer.A);
+
+        // A connection's events run on its client's loop, one at a time: a socket of another loop
+        // would run the answer's continuation there, beside the connection's own.
+        (TcpSocket? first, TcpSocket? second) = await OnLoop.RunAsync(() =>
+        {
+            EpollLoop here = EpollLoop.Current!;
+            mine.JoinLoop(here);
+            theirs.JoinLoop(OnLoop.Another(here));
+            Assert.True(pool.Return(1, "example.com"u8, 80, mine));
+            Assert.True(pool.Return(1, "example.com"u8, 80, theirs));
+            return (pool.Rent(1, "example.com"u8, 80), pool.Rent(1, "example.com"u8, 80));
+        });
+
+        Assert.Same(mine, first);
+        Assert.Null(second);
+        Assert.Same(theirs, pool.Rent(1, "example.com"u8, 80));   // off the loops: the newest, whichever loop
+        Assert.Equal(0, pool.GetCounts().Idle);
     }
 
     [Fact]

@@ -112,6 +112,15 @@ internal sealed unsafe class EpollLoop
             return current;
         }
 
+        return InTurn();
+    }
+
+    /// <summary>
+    /// The next loop in turn, whoever asks: where an accepted client goes. Its listener's loop
+    /// would take them all, and a box's other loops would serve nothing (one listener, one core).
+    /// </summary>
+    public static EpollLoop InTurn()
+    {
         EpollLoop[] loops = Volatile.Read(ref s_loops) ?? Start();
         return loops.Length == 1 ? loops[0] : loops[(int)((uint)Interlocked.Increment(ref s_next) % (uint)loops.Length)];
     }

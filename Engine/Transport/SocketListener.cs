@@ -131,6 +131,7 @@ internal sealed class SocketListener : IDisposable
         {
             TcpSocket client;
             IPEndPoint? peer;
+            EpollLoop? home = null;
             try
             {
                 if (_accept is null && EpollLoop.Enabled)
@@ -143,6 +144,10 @@ internal sealed class SocketListener : IDisposable
                         TcpSocket? next = _listening.TryAccept(out peer, out SocketError error);
                         if (next is not null)
                         {
+                            // Each client to the next loop in turn (with its upstream sockets,
+                            // which join the loop they are opened from), so every core serves.
+                            home = EpollLoop.InTurn();
+                            next.JoinLoop(home);
                             client = next;
                             break;
                         }
@@ -199,10 +204,27 @@ internal sealed class SocketListener : IDisposable
             // afterwards re-added finished connections for good: the 10-minute soak found ~7,000
             // of them held (heap 9 -> 54 MB).
             Track(connection);
-#pragma warning disable CA2012 // started and left to run: its builder (PooledDetachedBuilder) recycles its box at the end, as nobody reads it
-            _ = RunAsync(connection);
-#pragma warning restore CA2012
+            // A connection's code runs on its socket's loop and nowhere else, from its first step:
+            // its writer is not made for two threads. Started here, on the listener's loop, its first
+            // read could complete at once (its own loop's edge came first), and its first reply was
+            // then sent at the end of the listener loop's batch; the client's answer to it came in on
+            // the connection's loop before the listener's loop had let go of those bytes, and the
+            // next reply went out behind them, sending them twice (a SOCKS5 client read its method
+            // reply where its login's belonged: WarmUpTests, 1 run in 8).
+            if (home is null || home == EpollLoop.Current || !home.Post(StartPosted, connection))
+            {
+                Start(connection);
+            }
         }
+    }
+
+    private static readonly Action<object?> StartPosted = static state => Start((SocketConnection)state!);
+
+    private static void Start(SocketConnection connection)
+    {
+#pragma warning disable CA2012 // started and left to run: its builder (PooledDetachedBuilder) recycles its box at the end, as nobody reads it
+        _ = connection.Listener!.RunAsync(connection);
+#pragma warning restore CA2012
     }
 
     // Runs synchronously until the connection's first wait (its first read: microseconds), then the

@@ -37,6 +37,7 @@ internal sealed class TcpSocket
     private readonly EpollOperation? _reader;
     private EpollOperation? _writer;       // made when a send first has to wait, or at a connect: most accepted clients never wait to send
     private int _registered;
+    private EpollLoop? _loop;              // the loop it joined, or is to join (JoinLoop)
     private volatile bool _closed;
     private volatile bool _connected;      // accepted, or its connect completed: only then may a pool offer it
     private int _acceptedNoDelay;          // a listener's: 0 not known yet, 1 accepted sockets inherit TCP_NODELAY from it, -1 they do not
@@ -410,6 +411,15 @@ internal sealed class TcpSocket
         }
     }
 
+    /// <summary>The loop this socket waits on; null before its first wait (unless <see cref="JoinLoop"/> named one).</summary>
+    internal EpollLoop? Loop => Volatile.Read(ref _loop);
+
+    /// <summary>
+    /// Names the loop this socket joins at its first wait, instead of the waiting thread's own: an
+    /// accepted client goes to the next loop in turn, not to its listener's. Before any wait only.
+    /// </summary>
+    internal void JoinLoop(EpollLoop loop) => _loop = loop;
+
     /// <summary>Joins a loop before the first wait: epoll reports a socket that is ready when it joins, so nothing that came earlier is missed.</summary>
     internal void Register()
     {
@@ -421,7 +431,8 @@ internal sealed class TcpSocket
         int result;
         try
         {
-            result = Epoll.Add(EpollLoop.Next().Descriptor, _handle, ((ulong)_generation << 32) | (uint)_descriptor);
+            EpollLoop loop = _loop ??= EpollLoop.Next();
+            result = Epoll.Add(loop.Descriptor, _handle, ((ulong)_generation << 32) | (uint)_descriptor);
         }
         catch (ObjectDisposedException)
         {

@@ -130,7 +130,14 @@ internal sealed class UpstreamConnectionPool : IDisposable
                     return null;
                 }
 
-                socket = list.PopNewest(out long returnedAt, out quiet);
+                TcpSocket? taken = list.Take(EpollLoop.Current, out long returnedAt, out quiet);
+                if (taken is null)
+                {
+                    _misses++;
+                    return null;
+                }
+
+                socket = taken;
                 fresh = now - returnedAt < _freshTicks;
                 list.LastUsed = now;
                 _idleCount--;
