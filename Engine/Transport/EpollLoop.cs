@@ -6,8 +6,10 @@ namespace Engine.Transport;
 /// <summary>
 /// An epoll instance and the thread that waits on it: the engine's own event loop for data-path
 /// sockets. One per processor the process saw at start; each socket joins one loop at its first
-/// wait (the loop it was touched from, else the next in turn) and stays there, and its waiting operations resume on that loop's thread, as
-/// the runtime's sockets did with <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS</c>.
+/// wait (an accepted client the next in turn, any other the loop it was touched from, else the next
+/// in turn) and stays there, and its waiting operations resume on that loop's thread, as the
+/// runtime's sockets did with <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS</c>. A connection's
+/// code runs on its client's loop only (<see cref="Post"/>, <see cref="LoopResume"/>).
 /// </summary>
 /// <remarks>
 /// Why not the runtime's socket engine: it tries every receive at once and waits for epoll only
