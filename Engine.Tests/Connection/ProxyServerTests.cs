@@ -119,6 +119,45 @@ public sealed class ProxyServerTests
         Assert.Equal(777, await server.WaitAsync(Timeout));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task MaxConnections_ExceededOnAnHttpAndSocks5Listener_AnswersInTheClientsProtocol(bool socks)
+    {
+        await using var proxy = new ProxyFixture(o =>
+        {
+            o.MaxConnections = 1;
+            o.AutoDetect = true;
+        });
+        using var held = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var refused = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await held.ConnectAsync(proxy.EndPoint);
+        var admitted = System.Diagnostics.Stopwatch.StartNew();
+        while (proxy.Server.OpenConnections < 1)
+        {
+            Assert.True(admitted.Elapsed < Timeout, "the first connection was not admitted");
+            await Task.Delay(5);
+        }
+
+        await refused.ConnectAsync(proxy.EndPoint);
+        // errors.md: a SOCKS5 client gets the nearest RFC 1928 reply (no acceptable method), never
+        // an HTTP 503 it cannot read; an HTTP client gets the 503.
+        await refused.SendAsync(socks ? new byte[] { 5, 1, 0 } : "GET http://127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"u8.ToArray());
+        byte[] bytes = await ReadAllBytesAsync(refused).WaitAsync(Timeout);
+        string answer = Encoding.ASCII.GetString(bytes);
+        if (socks)
+        {
+            Assert.Equal("05FF", Convert.ToHexString(bytes));
+        }
+        else
+        {
+            Assert.StartsWith("HTTP/1.1 503 ", answer, StringComparison.Ordinal);
+            Assert.Contains("X-Proxy-Error: OVERLOADED\r\n", answer, StringComparison.Ordinal);
+        }
+
+        Assert.Contains(" code=OVERLOADED ", (await proxy.LogLinesAsync())[0], StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task MaxConnections_Exceeded_Answers503OverloadedAndCloses()
     {
@@ -292,6 +331,19 @@ public sealed class ProxyServerTests
         }
 
         return hash.GetHashAndReset();
+    }
+
+    private static async Task<byte[]> ReadAllBytesAsync(Socket socket)
+    {
+        using var all = new MemoryStream();
+        byte[] buffer = new byte[4096];
+        int n;
+        while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None)) > 0)
+        {
+            all.Write(buffer, 0, n);
+        }
+
+        return all.ToArray();
     }
 
     private static async Task<string> ReadAllTextAsync(Socket socket)

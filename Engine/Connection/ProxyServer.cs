@@ -78,6 +78,7 @@ internal sealed class ProxyServer : IAsyncDisposable
                     ? transport => RunConnectionAsync(transport, protocol, proxyHeader)
                     : transport => new ValueTask(RunTlsConnectionAsync(transport, tls, proxyHeader));
                 Func<SocketConnection, ValueTask> reject = protocol == ClientProtocol.Socks5 ? transport => new ValueTask(RejectOverloadedSocksAsync(transport))
+                    : protocol == ClientProtocol.Auto && tls is null && !proxyHeader ? transport => new ValueTask(RejectOverloadedEitherAsync(transport))
                     : tls is null ? transport => new ValueTask(RejectOverloadedAsync(transport))
                     : transport => new ValueTask(RejectOverloadedTlsAsync(transport, tls));
                 _listeners.Add(binding.Inherited is { } inherited
@@ -205,6 +206,32 @@ internal sealed class ProxyServer : IAsyncDisposable
     }
 
     private static ReadOnlySpan<byte> SocksNoAcceptableMethod => [0x05, 0xFF];
+
+    /// <summary>
+    /// An http-and-socks5 listener's answer at the ceiling: its first byte says which refusal the
+    /// client can read (errors.md: a SOCKS5 client gets the nearest RFC 1928 reply, not an HTTP
+    /// 503). Waiting for it is bounded by RequestHeadTimeout, as the https refusal's handshake is;
+    /// a client that sends nothing gets the 503.
+    /// </summary>
+    private async Task RejectOverloadedEitherAsync(SocketConnection transport)
+    {
+        bool socks = false;
+        using (var deadline = new CancellationTokenSource(_handle.Current.Limits.RequestHeadTimeout, _handle.Current.Time))
+        {
+            try
+            {
+                ReadResult read = await transport.Input.ReadAsync(deadline.Token).ConfigureAwait(false);
+                socks = !read.Buffer.IsEmpty && read.Buffer.FirstSpan[0] == 0x05;
+                transport.Input.AdvanceTo(read.Buffer.Start);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or System.Net.Sockets.SocketException)
+            {
+                // Silent or gone: the HTTP answer below, which a gone client never reads.
+            }
+        }
+
+        await (socks ? RejectOverloadedSocksAsync(transport) : RejectOverloadedAsync(transport)).ConfigureAwait(false);
+    }
 
     private async Task RejectOverloadedAsync(SocketConnection transport)
     {
