@@ -175,7 +175,9 @@ internal sealed unsafe class EpollLoop
                 if (data == BellData)
                 {
                     Epoll.Quiet(_bell);
-                    Volatile.Write(ref _bellRung, 0);   // after the read: a ring from here on is a new edge
+                    // After the read: a ring from here on is a new edge. A full fence, not a plain store:
+                    // the queue is read after it, and a store may pass a later load on x86.
+                    Interlocked.Exchange(ref _bellRung, 0);
                     continue;
                 }
 

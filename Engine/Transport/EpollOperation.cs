@@ -451,9 +451,23 @@ internal sealed class EpollOperation : IValueTaskSource<int>
         {
             _buffer = default;
             _sink = null;
-            _core.SetException(new OperationCanceledException(token));
+            var cancelled = new OperationCanceledException(token);
+            // A deadline fires on a timer thread: the waiter goes on on its socket's loop, where
+            // the rest of its connection runs, not on the timer's thread.
+            if (_owner.Loop is { } loop && loop != EpollLoop.Current && loop.Post(CancelPosted, (this, cancelled)))
+            {
+                return;
+            }
+
+            _core.SetException(cancelled);
         }
     }
+
+    private static readonly Action<object?> CancelPosted = static state =>
+    {
+        (EpollOperation operation, OperationCanceledException cancelled) = ((EpollOperation, OperationCanceledException))state!;
+        operation._core.SetException(cancelled);
+    };
 
     /// <summary>The socket is closing: a parked operation ends with <see cref="SocketError.OperationAborted"/>.</summary>
     public void Abort()
