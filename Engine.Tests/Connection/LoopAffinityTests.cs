@@ -2,6 +2,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using Engine.Auth;
 using Engine.Limits;
 using Engine.Sessions;
@@ -163,6 +164,64 @@ public sealed class LoopAffinityTests : IAsyncLifetime
         return Convert.ToHexString(buffer, 0, count);
     }
 
+    // A deadline fires on a timer thread: the wait it cut ends on its socket's loop. The connection
+    // went on on the timer's thread and served a pipelined next request from there (its upstream
+    // socket on the next loop in turn, a pooled one from any loop); found by a review.
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task PipelinedRequestBehindAResponseHeadTimeout_OpensItsUpstreamSocketOnTheClientsLoop(bool pool, bool connect)
+    {
+        _proxy = new ProxyFixture(o =>
+        {
+            o.Limits = o.Limits with { ResponseHeadTimeout = TimeSpan.FromMilliseconds(300) };
+            o.PoolUpstream = pool;
+            o.OpenSocket = Record;
+        });
+
+        string auth = "Proxy-Authorization: Basic " + Convert.ToBase64String(Encoding.ASCII.GetBytes("country-us:" + ProxyFixture.Key)) + "\r\n";
+        string target = $"http://127.0.0.1:{_origin.Port}";
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(_proxy.EndPoint, cts.Token);
+
+        // Two requests in one write: the first never gets an answer (504 after 300 ms), the second is
+        // already buffered when the 504 has gone out.
+        await socket.SendAsync(Encoding.ASCII.GetBytes(
+            $"GET {target}/hang HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n" +
+            (connect
+                ? $"CONNECT 127.0.0.1:{_origin.Port} HTTP/1.1\r\nHost: 127.0.0.1:{_origin.Port}\r\n{auth}\r\n"
+                : $"GET {target}/small HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n")), SocketFlags.None, cts.Token);
+
+        string received = await ReadUntilAsync(socket, "HTTP/1.1 200", cts.Token);
+        Assert.Contains("GATEWAY_TIMEOUT", received, StringComparison.Ordinal);
+
+        EpollLoop?[] opened = [.. _opened];
+        Assert.Equal(2, opened.Length);
+        Assert.NotNull(opened[0]);   // the first request ran on the client's loop
+        Assert.True(opened[1] is not null, "the second request's upstream socket was opened off the loops (the response-head timer's thread): it joins the next loop in turn, not its client's");
+        Assert.Same(opened[0], opened[1]);
+    }
+
+    private static async Task<string> ReadUntilAsync(Socket socket, string marker, CancellationToken cancellationToken)
+    {
+        var text = new StringBuilder();
+        byte[] buffer = new byte[8192];
+        while (!text.ToString().Contains(marker, StringComparison.Ordinal))
+        {
+            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+            if (n == 0)
+            {
+                break;
+            }
+
+            text.Append(Encoding.ASCII.GetString(buffer, 0, n));
+        }
+
+        return text.ToString();
+    }
+
     private TcpSocket Record(AddressFamily family)
     {
         _opened.Enqueue(EpollLoop.Current);
@@ -183,39 +242,19 @@ public sealed class LoopAffinityTests : IAsyncLifetime
     }
 
     /// <summary>Answers every lookup from the thread pool, as Redis does.</summary>
-    private sealed class OffLoopSessionStore(ISessionStore inner, ConcurrentQueue<EpollLoop?> callers) : ISessionStore
+    private sealed class OffLoopSessionStore(ISessionStore inner, ConcurrentQueue<EpollLoop?> callers) : DelegatingSessionStore(inner)
     {
-        public ValueTask<SessionOpened> OpenAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms, bool create = true)
+        private readonly ISessionStore _inner = inner;
+
+        public override ValueTask<SessionOpened> OpenAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms, bool create = true)
         {
             callers.Enqueue(EpollLoop.Current);
             return new ValueTask<SessionOpened>(Task.Run(async () =>
             {
                 Thread.Sleep(1);
-                return await inner.OpenAsync(packageId, sessionId, fingerprint, terms, create);
+                return await _inner.OpenAsync(packageId, sessionId, fingerprint, terms, create);
             }));
         }
-
-        public ValueTask CommitAsync(string packageId, ReadOnlyMemory<byte> sessionId, string? expectedNodeId, string nodeId) =>
-            inner.CommitAsync(packageId, sessionId, expectedNodeId, nodeId);
-
-        public ValueTask<bool> BindAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms, string? expectedNodeId, string nodeId) =>
-            inner.BindAsync(packageId, sessionId, fingerprint, terms, expectedNodeId, nodeId);
-
-        public void SetMaxSessions(Func<string, int> maxSessions) => inner.SetMaxSessions(maxSessions);
-
-        public int MaxSessionsOf(string packageId) => inner.MaxSessionsOf(packageId);
-
-        public int? LiveSessions(string packageId) => inner.LiveSessions(packageId);
-
-        public long Evicted => inner.Evicted;
-
-        public int Count => inner.Count;
-
-        public ValueTask<SessionInfo?> GetAsync(string packageId, ReadOnlyMemory<byte> sessionId) => inner.GetAsync(packageId, sessionId);
-
-        public ValueTask<bool> DeleteAsync(string packageId, ReadOnlyMemory<byte> sessionId) => inner.DeleteAsync(packageId, sessionId);
-
-        public void Sweep() => inner.Sweep();
     }
 
     /// <summary>Answers every rate check from the thread pool, as Redis does.</summary>

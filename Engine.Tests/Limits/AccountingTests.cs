@@ -380,34 +380,14 @@ internal sealed class FaultingTokenStore(IStateStore inner) : IStateStore
 }
 
 /// <summary>A session store whose bind fails once (a store fault after the node connected).</summary>
-internal sealed class FaultingBindStore(ISessionStore inner) : ISessionStore
+internal sealed class FaultingBindStore(ISessionStore inner) : DelegatingSessionStore(inner)
 {
+    private readonly ISessionStore _inner = inner;
+
     public int Faults = 1;
 
-    public ValueTask<SessionOpened> OpenAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms, bool create = true) =>
-        inner.OpenAsync(packageId, sessionId, fingerprint, terms, create);
-
-    public ValueTask CommitAsync(string packageId, ReadOnlyMemory<byte> sessionId, string? expectedNodeId, string nodeId) =>
-        inner.CommitAsync(packageId, sessionId, expectedNodeId, nodeId);
-
-    public ValueTask<bool> BindAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms, string? expectedNodeId, string nodeId) =>
-        Interlocked.Decrement(ref Faults) >= 0 ? throw new InvalidOperationException("injected: session store fault") : inner.BindAsync(packageId, sessionId, fingerprint, terms, expectedNodeId, nodeId);
-
-    public void SetMaxSessions(Func<string, int> maxSessions) => inner.SetMaxSessions(maxSessions);
-
-    public int MaxSessionsOf(string packageId) => inner.MaxSessionsOf(packageId);
-
-    public int? LiveSessions(string packageId) => inner.LiveSessions(packageId);
-
-    public long Evicted => inner.Evicted;
-
-    public int Count => inner.Count;
-
-    public ValueTask<SessionInfo?> GetAsync(string packageId, ReadOnlyMemory<byte> sessionId) => inner.GetAsync(packageId, sessionId);
-
-    public ValueTask<bool> DeleteAsync(string packageId, ReadOnlyMemory<byte> sessionId) => inner.DeleteAsync(packageId, sessionId);
-
-    public void Sweep() => inner.Sweep();
+    public override ValueTask<bool> BindAsync(string packageId, ReadOnlyMemory<byte> sessionId, ReadOnlyMemory<byte> fingerprint, SessionTerms terms, string? expectedNodeId, string nodeId) =>
+        Interlocked.Decrement(ref Faults) >= 0 ? throw new InvalidOperationException("injected: session store fault") : _inner.BindAsync(packageId, sessionId, fingerprint, terms, expectedNodeId, nodeId);
 }
 
 [Collection("Serial")]
