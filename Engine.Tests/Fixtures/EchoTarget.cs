@@ -39,24 +39,11 @@ internal sealed class EchoTarget : IAsyncDisposable
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
-    private async Task AcceptAsync()
+    private Task AcceptAsync() => AcceptLoop.RunAsync(_listener, socket =>
     {
-        while (true)
-        {
-            Socket socket;
-            try
-            {
-                socket = await _listener.AcceptAsync(_stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            Interlocked.Increment(ref _connections);
-            _ = EchoAsync(socket);
-        }
-    }
+        Interlocked.Increment(ref _connections);
+        _ = EchoAsync(socket);
+    }, _stop.Token);
 
     private async Task EchoAsync(Socket socket)
     {

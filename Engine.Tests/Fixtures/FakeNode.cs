@@ -63,24 +63,11 @@ internal sealed class FakeNode : IAsyncDisposable
     /// <summary>HTTP mode: when true for a head, the connection closes without an answer (an exit that died).</summary>
     public Func<string, bool>? DropWhen { get; set; }
 
-    private async Task AcceptAsync()
+    private Task AcceptAsync() => AcceptLoop.RunAsync(_listener, client =>
     {
-        while (!_stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptAsync(_stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            Interlocked.Increment(ref _connections);
-            _ = Task.Run(() => ServeAsync(client));
-        }
-    }
+        Interlocked.Increment(ref _connections);
+        _ = Task.Run(() => ServeAsync(client));
+    }, _stop.Token);
 
     private async Task ServeAsync(Socket client)
     {

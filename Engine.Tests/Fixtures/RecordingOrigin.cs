@@ -58,26 +58,13 @@ internal sealed class RecordingOrigin : IAsyncDisposable
         }
     }
 
-    private async Task AcceptAsync()
+    private Task AcceptAsync() => AcceptLoop.RunAsync(_listener, client =>
     {
-        while (!_stop.IsCancellationRequested)
+        lock (_connections)
         {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptAsync(_stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            lock (_connections)
-            {
-                _connections.Add(Task.Run(() => ServeAsync(client)));
-            }
+            _connections.Add(Task.Run(() => ServeAsync(client)));
         }
-    }
+    }, _stop.Token);
 
     private async Task ServeAsync(Socket client)
     {

@@ -39,36 +39,23 @@ internal sealed class ScriptedOrigin : IAsyncDisposable
         }
     }
 
-    private async Task AcceptAsync()
+    private Task AcceptAsync() => AcceptLoop.RunAsync(_listener, socket =>
     {
-        while (true)
+        int index = Interlocked.Increment(ref _connections) - 1;
+        _ = Task.Run(async () =>
         {
-            Socket socket;
-            try
+            using (socket)
             {
-                socket = await _listener.AcceptAsync(_stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            int index = Interlocked.Increment(ref _connections) - 1;
-            _ = Task.Run(async () =>
-            {
-                using (socket)
+                try
                 {
-                    try
-                    {
-                        await _script(index, socket, _stop.Token);
-                    }
-                    catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or IOException)
-                    {
-                    }
+                    await _script(index, socket, _stop.Token);
                 }
-            });
-        }
-    }
+                catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or IOException)
+                {
+                }
+            }
+        });
+    }, _stop.Token);
 
     /// <summary>Reads one request head byte by byte (nothing behind it is consumed), recorded in <see cref="Received"/>.</summary>
     public Task<string?> ReadHeadAsync(Socket socket, CancellationToken token) =>

@@ -54,24 +54,11 @@ internal sealed class TestOrigin : IAsyncDisposable
         return X509CertificateLoader.LoadPkcs12(cert.Export(X509ContentType.Pfx), null);
     }
 
-    private async Task AcceptAsync()
+    private Task AcceptAsync() => AcceptLoop.RunAsync(_listener, socket =>
     {
-        while (true)
-        {
-            Socket socket;
-            try
-            {
-                socket = await _listener.AcceptAsync(_stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            Interlocked.Increment(ref _connections);
-            _ = ServeAsync(socket);
-        }
-    }
+        Interlocked.Increment(ref _connections);
+        _ = ServeAsync(socket);
+    }, _stop.Token);
 
     private async Task ServeAsync(Socket socket)
     {
