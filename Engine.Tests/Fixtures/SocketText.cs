@@ -25,4 +25,20 @@ internal static class SocketText
 
         return received.ToString();
     }
+
+    /// <summary>
+    /// One receive that reports how the stream ended: the bytes read, 0 for a FIN, −1 for a reset
+    /// (the engine ends a stream it cut with one: docs/errors.md, "How a cut ends").
+    /// </summary>
+    public static async ValueTask<int> ReceiveOrResetAsync(Socket socket, Memory<byte> buffer, CancellationToken token = default)
+    {
+        try
+        {
+            return await socket.ReceiveAsync(buffer, SocketFlags.None, token);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return -1;
+        }
+    }
 }

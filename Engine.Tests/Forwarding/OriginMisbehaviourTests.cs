@@ -276,24 +276,99 @@ public sealed class OriginMisbehaviourTests : IAsyncDisposable
         await client.SendAsync(Encoding.ASCII.GetBytes($"GET http://127.0.0.1:{origin.Port}/ HTTP/1.1\r\nHost: x\r\n{Auth}\r\n"), SocketFlags.None);
         string all = await ReadUntil(client, "\u0000never");   // until the proxy closes
         Assert.StartsWith("HTTP/1.1 200 OK", all, StringComparison.Ordinal);
-        Assert.EndsWith("\r\n\r\nonly-part", all, StringComparison.Ordinal);   // closed short: detectably incomplete
+        Assert.EndsWith("\r\n\r\nonly-part", all, StringComparison.Ordinal);   // closed short (and reset): detectably incomplete
         Assert.DoesNotContain("X-Proxy-Error", all, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A close-delimited body (no Content-Length, not chunked) ends with the connection, so the only
+    /// way a client can tell a cut one from a complete one is how the connection ends: a target
+    /// that reset mid-body must reach the client as a reset. Fails on an engine that closes the
+    /// client with a FIN after a broken relay (the client then holds "part" as the whole body).
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task OriginEndsACloseDelimitedBody_ClientSeesAResetOnlyWhenTheOriginReset(bool originResets)
+    {
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var origin = new ScriptedOrigin(async (index, socket, token) =>
+        {
+            if (await ScriptedOrigin.ReadRequestHeadAsync(socket, token) is null)
+            {
+                return;
+            }
+
+            await ScriptedOrigin.SendAsync(socket, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npart", token);
+            await sent.Task.WaitAsync(token);   // the client has read the head and "part"
+            if (originResets)
+            {
+                socket.LingerState = new LingerOption(true, 0);
+                socket.Close();   // linger 0: RST
+                return;
+            }
+
+            socket.Shutdown(SocketShutdown.Send);
+            await Task.Delay(500, token);
+        });
+
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(_proxy.EndPoint);
+        await client.SendAsync(Encoding.ASCII.GetBytes($"GET http://127.0.0.1:{origin.Port}/ HTTP/1.1\r\nHost: x\r\n{Auth}\r\n"), SocketFlags.None);
+        string head = await ReadUntil(client, "\r\n\r\npart");
+        Assert.StartsWith("HTTP/1.1 200 OK", head, StringComparison.Ordinal);
+        Assert.Contains("Connection: close", head, StringComparison.OrdinalIgnoreCase);
+        sent.SetResult();
+
+        (string rest, bool reset) = await ReadToEndOrResetAsync(client);
+        Assert.Equal("", rest);
+        Assert.Equal(originResets, reset);
+        string[] log = await _proxy.LogLinesAsync();
+        Assert.Contains(originResets ? " ts=SD" : " ts=--", log[0], StringComparison.Ordinal);
+    }
+
+    private static async Task<(string Text, bool Reset)> ReadToEndOrResetAsync(Socket socket)
+    {
+        var all = new StringBuilder();
+        byte[] buffer = new byte[8192];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            int n;
+            while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0)
+            {
+                all.Append(Encoding.Latin1.GetString(buffer, 0, n));
+            }
+
+            return (all.ToString(), false);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return (all.ToString(), true);
+        }
+    }
+
+    // Until the text is seen or the connection ends (a FIN or a reset).
     private static async Task<string> ReadUntil(Socket socket, string until)
     {
         var all = new StringBuilder();
         byte[] buffer = new byte[8192];
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        while (!all.ToString().Contains(until, StringComparison.Ordinal))
+        try
         {
-            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
-            if (n == 0)
+            while (!all.ToString().Contains(until, StringComparison.Ordinal))
             {
-                break;
-            }
+                int n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+                if (n == 0)
+                {
+                    break;
+                }
 
-            all.Append(Encoding.Latin1.GetString(buffer, 0, n));
+                all.Append(Encoding.Latin1.GetString(buffer, 0, n));
+            }
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
         }
 
         return all.ToString();

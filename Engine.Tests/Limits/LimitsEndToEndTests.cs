@@ -164,6 +164,7 @@ public sealed class LimitsEndToEndTests : IAsyncLifetime
         ProxyReply crossing = await Tunnel(proxy, "p-key", "/bytes/" + (10 * MiB));
         Assert.Equal(200, crossing.Status);
         Assert.InRange(crossing.Body.Length, 3 * MiB, 6 * MiB);
+        Assert.False(crossing.Reset, "a tunnel cut by the cap ends with a FIN behind the bytes counted");
         await proxy.LogLinesAsync(3);
         Assert.InRange(proxy.State.TrafficUsed("p"), 10 * MiB, 12 * MiB);
 

@@ -247,6 +247,77 @@ public class TunnelRelayTests
     }
 
     /// <summary>
+    /// A reset is passed on as a reset, not a FIN: a FIN would tell the client that a stream without
+    /// its own end marker (a close-delimited body inside the tunnel) is complete. Fails with a relay
+    /// that shuts the other end down (the client then reads a clean end).
+    /// </summary>
+    [Fact]
+    public async Task RunAsync_TargetResets_TheClientSeesAResetNotAnEnd()
+    {
+        await using Rig rig = await Rig.CreateAsync(pipes: false);
+        using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
+        Task<TunnelResult> run = relay.RunAsync().AsTask();
+        await rig.Target.SendAsync("x"u8.ToArray(), SocketFlags.None);
+        Assert.Equal("x", await ReadAtLeastAsync(rig.Client, 1).WaitAsync(TestTimeout));
+        rig.Target.LingerState = new LingerOption(true, 0);
+        rig.Target.Close();   // linger 0: RST
+        await run.WaitAsync(TestTimeout);
+        (_, bool reset) = await ReadToEndOrResetAsync(rig.Client).WaitAsync(TestTimeout);
+        Assert.True(reset, "the client read a clean end (FIN) where the target had reset");
+    }
+
+    /// <summary>The same the other way: a client's reset reaches the target as a reset.</summary>
+    [Fact]
+    public async Task RunAsync_ClientResets_TheTargetSeesAReset()
+    {
+        await using Rig rig = await Rig.CreateAsync(pipes: false);
+        using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
+        Task<TunnelResult> run = relay.RunAsync().AsTask();
+        await rig.Client.SendAsync("x"u8.ToArray(), SocketFlags.None);
+        Assert.Equal("x", await ReadAtLeastAsync(rig.Target, 1).WaitAsync(TestTimeout));
+        rig.Client.LingerState = new LingerOption(true, 0);
+        rig.Client.Close();   // linger 0: RST
+        Assert.Equal(TerminationCause.ClientAbort, (await run.WaitAsync(TestTimeout)).Termination.Cause);
+        Assert.True((await ReadToEndOrResetAsync(rig.Target).WaitAsync(TestTimeout)).Reset);
+    }
+
+    /// <summary>
+    /// The engine's own cut (here shutdown's drain deadline; a traffic cap and the idle timeout
+    /// take the same path) ends both sides with a FIN behind the bytes already relayed: those were
+    /// counted, and a reset would drop what the kernel had not sent yet.
+    /// </summary>
+    [Fact]
+    public async Task RunAsync_Killed_BothEndsGetTheirBytesThenAFin()
+    {
+        await using Rig rig = await Rig.CreateAsync(pipes: false);
+        using var shutdown = new CancellationTokenSource();
+        using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1), shutdown.Token);
+        Task<TunnelResult> run = relay.RunAsync().AsTask();
+        await rig.Target.SendAsync("relayed"u8.ToArray(), SocketFlags.None);
+        Assert.Equal("relayed", await ReadAtLeastAsync(rig.Client, 7).WaitAsync(TestTimeout));
+        await shutdown.CancelAsync();
+        Assert.Equal(TerminationCause.Killed, (await run.WaitAsync(TestTimeout)).Termination.Cause);
+        Assert.False((await ReadToEndOrResetAsync(rig.Client).WaitAsync(TestTimeout)).Reset, "client");
+        Assert.False((await ReadToEndOrResetAsync(rig.Target).WaitAsync(TestTimeout)).Reset, "target");
+    }
+
+    /// <summary>A clean FIN from each end stays a FIN (the control for the two above).</summary>
+    [Fact]
+    public async Task RunAsync_BothEndsFinish_EachSeesACleanEnd()
+    {
+        await using Rig rig = await Rig.CreateAsync(pipes: false);
+        using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
+        Task<TunnelResult> run = relay.RunAsync().AsTask();
+        await rig.Target.SendAsync("body"u8.ToArray(), SocketFlags.None);
+        rig.Target.Shutdown(SocketShutdown.Send);
+        (string text, bool reset) = await ReadToEndOrResetAsync(rig.Client).WaitAsync(TestTimeout);
+        Assert.Equal(("body", false), (text, reset));
+        rig.Client.Shutdown(SocketShutdown.Send);
+        Assert.Equal(TerminationCause.Normal, (await run.WaitAsync(TestTimeout)).Termination.Cause);
+        Assert.False((await ReadToEndOrResetAsync(rig.Target).WaitAsync(TestTimeout)).Reset);
+    }
+
+    /// <summary>
     /// A reset on an idle direction: the loop meets it in the receive it makes at the edge (no
     /// bytes came first), and the tunnel still ends blaming the end that reset.
     /// </summary>
@@ -360,6 +431,34 @@ public class TunnelRelayTests
         Assert.Equal("next", await ReadToEndAsync(second.Target).WaitAsync(TestTimeout));
         second.Target.Shutdown(SocketShutdown.Send);
         Assert.Equal(TerminationState.Normal, (await run.WaitAsync(TestTimeout)).Termination);
+    }
+
+    private static async Task<string> ReadAtLeastAsync(Socket socket, int count)
+    {
+        byte[] buffer = new byte[count];
+        int n = await socket.ReceiveAsync(buffer, SocketFlags.None);
+        return Encoding.ASCII.GetString(buffer, 0, n);
+    }
+
+    /// <summary>Reads to the end; <c>Reset</c> when the end was a reset rather than a FIN.</summary>
+    private static async Task<(string Text, bool Reset)> ReadToEndOrResetAsync(Socket socket)
+    {
+        var text = new StringBuilder();
+        byte[] buffer = new byte[4096];
+        try
+        {
+            int n;
+            while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None)) > 0)
+            {
+                text.Append(Encoding.ASCII.GetString(buffer, 0, n));
+            }
+
+            return (text.ToString(), false);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return (text.ToString(), true);
+        }
     }
 
     private static async Task<string> ReadToEndAsync(Socket socket)

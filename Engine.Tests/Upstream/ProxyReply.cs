@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Engine.Tests.Fixtures;
 
 namespace Engine.Tests.Upstream;
 
@@ -13,6 +14,9 @@ internal sealed record ProxyReply(int Status, Dictionary<string, string> Headers
 
     public string? Error => Header("X-Proxy-Error");
 
+    /// <summary>The connection ended with a reset, not a FIN: the engine cut the answer after its head.</summary>
+    public bool Reset { get; init; }
+
     /// <summary>
     /// Plain GET in absolute form through the proxy, Connection: close, read to the end. <paramref name="method"/>
     /// POST sends an empty body (Content-Length: 0): a request the engine may not send twice.
@@ -24,7 +28,8 @@ internal sealed record ProxyReply(int Status, Dictionary<string, string> Headers
         await socket.ConnectAsync(proxy);
         string body = method == "POST" ? "Content-Length: 0\r\n" : string.Empty;
         await SendAsync(socket, $"{method} http://{host}:{originPort}{path} HTTP/1.1\r\nHost: {host}:{originPort}\r\n{Auth(user, key)}{body}Connection: close\r\n\r\n");
-        return Parse(await ReadToEndAsync(socket));
+        (string text, bool reset) = await ReadToEndAsync(socket);
+        return Parse(text) with { Reset = reset };
     }
 
     /// <summary>CONNECT, then (when 200) one GET inside the tunnel; the reply is the CONNECT's head with the inner response as body.</summary>
@@ -43,7 +48,8 @@ internal sealed record ProxyReply(int Status, Dictionary<string, string> Headers
         }
 
         await SendAsync(socket, $"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{originPort}\r\nConnection: close\r\n\r\n");
-        return connect with { Body = await ReadToEndAsync(socket) };
+        (string inner, bool reset) = await ReadToEndAsync(socket);
+        return connect with { Body = inner, Reset = reset };
     }
 
     private static string Auth(string user, string key) =>
@@ -83,18 +89,18 @@ internal sealed record ProxyReply(int Status, Dictionary<string, string> Headers
         return Encoding.UTF8.GetString(buffer, 0, filled);
     }
 
-    private static async Task<string> ReadToEndAsync(Socket socket)
+    private static async Task<(string Text, bool Reset)> ReadToEndAsync(Socket socket)
     {
         var all = new MemoryStream();
         byte[] buffer = new byte[8192];
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         int n;
-        while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0)
+        while ((n = await SocketText.ReceiveOrResetAsync(socket, buffer, timeout.Token)) > 0)
         {
             all.Write(buffer, 0, n);
         }
 
-        return Encoding.ASCII.GetString(all.ToArray());
+        return (Encoding.ASCII.GetString(all.ToArray()), n < 0);
     }
 
     private static ProxyReply Parse(string text)

@@ -132,8 +132,8 @@ public sealed class SquidKilledUnderLoadTests(ITestOutputHelper output)
                 int n = 1;
                 while ((headEnd = text.ToString().IndexOf("\r\n\r\n", StringComparison.Ordinal)) < 0 && n > 0)
                 {
-                    n = await socket.ReceiveAsync(buffer, SocketFlags.None);
-                    text.Append(Encoding.Latin1.GetString(buffer, 0, n));
+                    n = await SocketText.ReceiveOrResetAsync(socket, buffer);   // a reset: cut after the head
+                    text.Append(Encoding.Latin1.GetString(buffer, 0, Math.Max(n, 0)));
                 }
 
                 string answer;
@@ -148,7 +148,7 @@ public sealed class SquidKilledUnderLoadTests(ITestOutputHelper output)
                     string? code = lines.FirstOrDefault(l => l.StartsWith("X-Proxy-Error:", StringComparison.Ordinal))?["X-Proxy-Error:".Length..].Trim();
                     string? length = lines.FirstOrDefault(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))?["Content-Length:".Length..].Trim();
                     long remaining = long.Parse(length ?? "0", System.Globalization.CultureInfo.InvariantCulture) - (text.Length - headEnd - 4);
-                    while (remaining > 0 && (n = await socket.ReceiveAsync(buffer, SocketFlags.None)) > 0)
+                    while (remaining > 0 && (n = await SocketText.ReceiveOrResetAsync(socket, buffer)) > 0)
                     {
                         remaining -= n;
                     }

@@ -236,7 +236,12 @@ internal sealed partial class HttpExchange : IDisposable, IDeferredSend
                 case RelayOutcome.Upgraded:
                     return Result(ExchangeOutcome.Upgraded, relay.Termination) with { Status = relay.Status };
                 default:
-                    return Result(ExchangeOutcome.Broken, relay.Termination) with { Status = relay.Status, Failure = relay.Failure };
+                    return Result(ExchangeOutcome.Broken, relay.Termination) with
+                    {
+                        Status = relay.Status,
+                        Failure = relay.Failure,
+                        CutUnframed = _response.Framing == ResponseBodyFraming.CloseDelimited && relay.Termination.Cause != TerminationCause.ClientAbort,
+                    };
             }
         }
         finally

@@ -197,6 +197,14 @@ internal static unsafe partial class Epoll
 
     public static int SetOption(SafeHandle socket, int level, int name, int value) => setsockopt(socket, level, name, &value, sizeof(int));
 
+    /// <summary>SO_LINGER on with a zero timeout: the socket's close then sends a reset, not a FIN.</summary>
+    public static int SetLingerZero(SafeHandle socket)
+    {
+        const int SolSocket = 1, SoLinger = 13;
+        long linger = 1;   // struct linger { int l_onoff = 1; int l_linger = 0; }, little-endian
+        return setsockopt(socket, SolSocket, SoLinger, (int*)&linger, sizeof(long));
+    }
+
     /// <summary>An int option's value, or -1 when it cannot be read.</summary>
     public static int GetOption(SafeHandle socket, int level, int name)
     {

@@ -287,7 +287,11 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend
     /// <summary>The next (or pending) flush reports <see cref="FlushResult.IsCanceled"/>; a send in progress finishes.</summary>
     public override void CancelPendingFlush() => _cancelPending = true;
 
-    /// <summary>Sends what is still buffered and passes the end on as a FIN (half-close).</summary>
+    /// <summary>
+    /// Sends what is still buffered and passes the end on as a FIN (half-close). With an
+    /// <paramref name="exception"/> the stream was cut: what is buffered still goes (a response
+    /// head the client should see), then the socket's close resets the connection (see <see cref="Complete"/>).
+    /// </summary>
     public override async ValueTask CompleteAsync(Exception? exception = null)
     {
         if (_completed)
@@ -299,10 +303,17 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend
         _cancelPending = false;
         try
         {
-            await Flush(mayDefer: false, default).ConfigureAwait(false);   // the FIN goes after every byte flushed
+            await Flush(mayDefer: false, default).ConfigureAwait(false);   // the FIN (or the reset) goes after every byte flushed
         }
         catch (OperationCanceledException)
         {
+        }
+
+        if (exception is not null)
+        {
+            _socket.ResetOnClose();
+            Release();
+            return;
         }
 
         ShutdownSend();
@@ -310,7 +321,10 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend
 
     /// <summary>
     /// The synchronous form, for callers that cannot wait: what is buffered is dropped (every
-    /// writer in the engine flushes before it completes), and the end is passed on as a FIN.
+    /// writer in the engine flushes before it completes), and the end is passed on as a FIN. With
+    /// an <paramref name="exception"/> (what the writer carried was cut: a response body after its
+    /// head went out) no FIN is sent, and the socket's close resets the connection instead: a FIN
+    /// would let the client take a cut close-delimited body for a complete one.
     /// </summary>
     public override void Complete(Exception? exception = null)
     {
@@ -320,6 +334,19 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend
         }
 
         _completed = true;
+        if (exception is not null)
+        {
+            _socket.ResetOnClose();
+            if (SendHeldNow() is { } sending)
+            {
+                _ = ReleaseAfterAsync(sending);   // the bytes held for the batch's end still go, if the close lets them
+                return;
+            }
+
+            Release();
+            return;
+        }
+
         if (SendHeldNow() is { } inFlight)
         {
             _ = ShutdownAfterAsync(inFlight);   // the FIN after the bytes still being sent
@@ -328,6 +355,12 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend
 
         Release();
         ShutdownSend();
+    }
+
+    private async Task ReleaseAfterAsync(Task inFlight)
+    {
+        await inFlight.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        Release();
     }
 
     private async Task ShutdownAfterAsync(Task inFlight)

@@ -354,6 +354,33 @@ internal sealed class TcpSocket
         }
     }
 
+    /// <summary>
+    /// Makes the next <see cref="Close"/> a reset (RST) instead of a FIN, and drops what the kernel
+    /// has not sent yet: for a stream that was cut, so that the peer sees an error where a FIN would
+    /// read as a complete end (a close-delimited body, a raw tunnel). Best effort, as any option.
+    /// </summary>
+    public void ResetOnClose()
+    {
+        if (_closed || _handle.IsClosed)
+        {
+            return;
+        }
+
+        try
+        {
+            if (_runtime is not null)
+            {
+                _runtime.LingerState = new LingerOption(enable: true, seconds: 0);
+                return;
+            }
+
+            _ = Epoll.SetLingerZero(_handle);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
     /// <summary>Closes; waiting operations end with <see cref="SocketError.OperationAborted"/>.</summary>
     public void Close()
     {

@@ -59,7 +59,7 @@ internal sealed class PipeSide : RelaySide
 
     public override void ShutdownSend(bool closing) => _output.Complete();
 
-    public override void Abort()
+    public override void Abort(bool reset)
     {
         _input.CancelPendingRead();
         _output.CancelPendingFlush();

@@ -33,6 +33,10 @@ internal abstract class RelaySide
     /// </summary>
     public abstract void ShutdownSend(bool closing);
 
-    /// <summary>Ends pending and future I/O at once; never throws.</summary>
-    public abstract void Abort();
+    /// <summary>
+    /// Ends pending and future I/O at once; never throws. <paramref name="reset"/>: the other end
+    /// reset, and this one is to see a reset too rather than a FIN that would read as a complete
+    /// stream (a socket end only; it drops what the kernel has not sent yet).
+    /// </summary>
+    public abstract void Abort(bool reset);
 }

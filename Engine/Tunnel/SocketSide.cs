@@ -92,9 +92,16 @@ internal sealed class SocketSide : RelaySide
         _socket.Shutdown(SocketShutdown.Send);   // false when already reset or closed: the far end sees the end either way
     }
 
-    public override void Abort()
+    public override void Abort(bool reset)
     {
-        _socket.Shutdown(SocketShutdown.Both);
+        if (reset)
+        {
+            _socket.ResetOnClose();   // the close below is then the reset
+        }
+        else
+        {
+            _socket.Shutdown(SocketShutdown.Both);   // a FIN after the bytes already queued
+        }
 
         // Closing is what ends a send blocked on a peer that stopped reading; the connection
         // writes nothing after a tunnel, so its later dispose finds the socket closed.

@@ -256,8 +256,13 @@ internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDis
         Interlocked.Increment(ref _holds);   // before the claim: once claimed, the ends may end the tunnel under it
         if (Interlocked.CompareExchange(ref _firstCause, packed, 0) == 0)
         {
-            _client.Abort();
-            _target.Abort();
+            // A reset (or a broken send) on one end is passed on as a reset: a FIN would tell the
+            // other end its stream is complete (a close-delimited body inside the tunnel). The
+            // engine's own cuts (a cap, the idle timeout, the drain) end with a FIN after the bytes
+            // already relayed, which were counted.
+            bool reset = cause is TerminationCause.TargetAbort or TerminationCause.ClientAbort;
+            _client.Abort(reset);
+            _target.Abort(reset);
         }
 
         Drop();
