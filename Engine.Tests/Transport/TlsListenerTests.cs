@@ -75,6 +75,90 @@ public sealed class TlsListenerTests : IAsyncLifetime
         Assert.Contains("method=CONNECT", log[0], StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A close-delimited body the target cut with a reset reaches a client behind TLS as a reset too
+    /// (curl's exit 56), and one it ended with a FIN as a complete body (exit 0): the TLS listener
+    /// keeps the plain listener's rule (errors.md, "How a cut ends").
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Curl_HttpsProxy_CloseDelimitedBody_ResetOnlyWhenTheOriginReset(bool originResets)
+    {
+        await using var origin = new ScriptedOrigin(async (index, socket, token) =>
+        {
+            if (await ScriptedOrigin.ReadRequestHeadAsync(socket, token) is null)
+            {
+                return;
+            }
+
+            await ScriptedOrigin.SendAsync(socket, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + new string('a', 5000), token);
+            await Task.Delay(200, token);
+            if (originResets)
+            {
+                socket.LingerState = new LingerOption(true, 0);
+            }
+
+            socket.Close();
+        });
+
+        (int exit, string output, string error) = await CurlAsync("-s", "-S", "--max-time", "10",
+            "-x", $"https://127.0.0.1:{_proxy.TlsEndPoint.Port}", "--proxy-cacert", _certificatePem,
+            "-U", $"country-us:{ProxyFixture.Key}", $"http://127.0.0.1:{origin.Port}/");
+        Assert.Equal(5000, output.Length);
+        Assert.True(originResets ? exit == 56 : exit == 0, $"exit {exit}: {error}");
+    }
+
+    /// <summary>
+    /// CONNECT inside TLS: a target that resets the tunnel reaches the client as a reset of its TLS
+    /// connection to the proxy (a TLS read that fails with a reset), one that ends with a FIN as an end.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ConnectInsideTls_TargetReset_IsPassedOnAsAReset(bool targetResets)
+    {
+        await using var target = new ScriptedOrigin(async (index, socket, token) =>
+        {
+            await ScriptedOrigin.SendAsync(socket, "banner", token);
+            await Task.Delay(200, token);
+            if (targetResets)
+            {
+                socket.LingerState = new LingerOption(true, 0);
+            }
+
+            socket.Close();
+        });
+
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(_proxy.TlsEndPoint);
+        string expected = _certificate.Thumbprint;
+        await using var tls = new SslStream(new NetworkStream(socket), false, (_, certificate, _, _) => certificate is X509Certificate2 presented && presented.Thumbprint == expected);
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost" });
+        string auth = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes("country-us:" + ProxyFixture.Key));
+        await tls.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"CONNECT 127.0.0.1:{target.Port} HTTP/1.1\r\nHost: 127.0.0.1:{target.Port}\r\nProxy-Authorization: Basic {auth}\r\n\r\n"));
+        var received = new System.Text.StringBuilder();
+        byte[] buffer = new byte[4096];
+        bool reset = false;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            int n;
+            while ((n = await tls.ReadAsync(buffer, timeout.Token)) > 0)
+            {
+                received.Append(System.Text.Encoding.ASCII.GetString(buffer, 0, n));
+            }
+        }
+        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
+        {
+            reset = true;
+        }
+
+        Assert.StartsWith("HTTP/1.1 200", received.ToString(), StringComparison.Ordinal);
+        Assert.EndsWith("banner", received.ToString(), StringComparison.Ordinal);
+        Assert.Equal(targetResets, reset);
+    }
+
     [Fact]
     public async Task Curl_HttpsProxy_WrongKey_Is407OverTls()
     {

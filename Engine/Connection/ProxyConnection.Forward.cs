@@ -11,9 +11,6 @@ namespace Engine.Connection;
 
 internal sealed partial class ProxyConnection
 {
-    // Completes the client's writer as cut (never thrown): its socket then closes with a reset.
-    private static readonly IOException s_responseCut = new("The response was cut after its head was relayed.");
-
     /// <summary>
     /// Absolute-URI request: route, run the <see cref="HttpExchange"/>, and act on its result: give
     /// a reusable connection back to the pool, retry once on a fresh connection after a stale pooled
@@ -130,12 +127,12 @@ internal sealed partial class ProxyConnection
                 _router.ConfirmNode();
                 _request.Status = result.Status;
                 EndAnswered(result.Termination, result.Failure);
-                if (result.CutUnframed)
+                if (result.CutUnframed && _output is IResetOnClose client)
                 {
                     // A close-delimited body cut after the head went out: only closing is left, and
                     // a FIN would read as the body's end. A body with a length or chunks ends with a
                     // FIN after every byte: the client sees it is short.
-                    await _output.CompleteAsync(s_responseCut).ConfigureAwait(false);
+                    client.ResetOnClose();
                 }
 
                 return result.ClientContinues;

@@ -180,7 +180,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         }
 
         PipeReader input = PipeReader.Create(tls, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true));
-        PipeWriter output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
+        PipeWriter output = new TlsClientWriter(PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true)), tls, transport.Output);
         try
         {
             TunnelHandoff? tunnel = await _connections.Rent(input, output, client, ClientProtocol.Http).RunAsync().ConfigureAwait(false);

@@ -20,13 +20,14 @@ namespace Engine.Transport;
 /// can no longer be written to is an answer, not an exception: the flush comes back
 /// <see cref="FlushResult.IsCompleted"/>, as a pipe's does when its reader is gone.
 /// </remarks>
-internal sealed class SocketWriter : PipeWriter, IDeferredSend
+internal sealed class SocketWriter : PipeWriter, IDeferredSend, IResetOnClose
 {
     private readonly TcpSocket _socket;
     private BlockMemoryPool.Block? _owner;
     private byte[]? _buffer;
     private int _length;
     private bool _failed;      // a send failed: the client is gone
+    private bool _reset;       // the stream was cut: no FIN, the close resets (ResetOnClose)
     private bool _completed;
     private bool _cancelPending;
 
@@ -287,11 +288,7 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend
     /// <summary>The next (or pending) flush reports <see cref="FlushResult.IsCanceled"/>; a send in progress finishes.</summary>
     public override void CancelPendingFlush() => _cancelPending = true;
 
-    /// <summary>
-    /// Sends what is still buffered and passes the end on as a FIN (half-close). With an
-    /// <paramref name="exception"/> the stream was cut: what is buffered still goes (a response
-    /// head the client should see), then the socket's close resets the connection (see <see cref="Complete"/>).
-    /// </summary>
+    /// <summary>Sends what is still buffered and passes the end on as a FIN (half-close).</summary>
     public override async ValueTask CompleteAsync(Exception? exception = null)
     {
         if (_completed)
@@ -303,17 +300,10 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend
         _cancelPending = false;
         try
         {
-            await Flush(mayDefer: false, default).ConfigureAwait(false);   // the FIN (or the reset) goes after every byte flushed
+            await Flush(mayDefer: false, default).ConfigureAwait(false);   // the FIN goes after every byte flushed
         }
         catch (OperationCanceledException)
         {
-        }
-
-        if (exception is not null)
-        {
-            _socket.ResetOnClose();
-            Release();
-            return;
         }
 
         ShutdownSend();
@@ -321,10 +311,7 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend
 
     /// <summary>
     /// The synchronous form, for callers that cannot wait: what is buffered is dropped (every
-    /// writer in the engine flushes before it completes), and the end is passed on as a FIN. With
-    /// an <paramref name="exception"/> (what the writer carried was cut: a response body after its
-    /// head went out) no FIN is sent, and the socket's close resets the connection instead: a FIN
-    /// would let the client take a cut close-delimited body for a complete one.
+    /// writer in the engine flushes before it completes), and the end is passed on as a FIN.
     /// </summary>
     public override void Complete(Exception? exception = null)
     {
@@ -334,19 +321,6 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend
         }
 
         _completed = true;
-        if (exception is not null)
-        {
-            _socket.ResetOnClose();
-            if (SendHeldNow() is { } sending)
-            {
-                _ = ReleaseAfterAsync(sending);   // the bytes held for the batch's end still go, if the close lets them
-                return;
-            }
-
-            Release();
-            return;
-        }
-
         if (SendHeldNow() is { } inFlight)
         {
             _ = ShutdownAfterAsync(inFlight);   // the FIN after the bytes still being sent
@@ -355,12 +329,6 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend
 
         Release();
         ShutdownSend();
-    }
-
-    private async Task ReleaseAfterAsync(Task inFlight)
-    {
-        await inFlight.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        Release();
     }
 
     private async Task ShutdownAfterAsync(Task inFlight)
@@ -378,10 +346,20 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend
         Release();
     }
 
+    /// <summary>
+    /// The stream was cut: completing sends what was flushed but no FIN, and the socket's close
+    /// resets the connection (dropping what the kernel has not sent yet).
+    /// </summary>
+    public void ResetOnClose()
+    {
+        _reset = true;
+        _socket.ResetOnClose();
+    }
+
     private void ShutdownSend()
     {
         Release();
-        if (_failed)
+        if (_failed || _reset)
         {
             return;
         }

@@ -61,6 +61,11 @@ internal sealed class PipeSide : RelaySide
 
     public override void Abort(bool reset)
     {
+        if (reset && _output is IResetOnClose client)
+        {
+            client.ResetOnClose();   // the TLS connection's close below it is then the reset
+        }
+
         _input.CancelPendingRead();
         _output.CancelPendingFlush();
     }
