@@ -14,6 +14,32 @@ public class TcpSocketTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// A close from a thread that is not the socket's loop (the shutdown's cut, an idle tunnel swept
+    /// by a timer) ends a parked wait on the socket's loop: its waiter's code, a connection made for
+    /// one thread, must not go on on the closing thread. Fails with the abort completed inline.
+    /// </summary>
+    [Fact]
+    public async Task Close_OffTheLoops_EndsAParkedReceiveOnTheSocketsLoop()
+    {
+        Assert.True(EpollLoop.Enabled, "the engine's loop runs on this platform");
+        using SocketPair pair = await SocketPair.CreateAsync();
+        TcpSocket socket = TcpSocket.Adopt(pair.B);
+        var ended = new TaskCompletionSource<(EpollLoop? Loop, Exception? Error)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        InlineContinuation.WhenDone(socket.ReceiveAsync(new byte[16]), _ => ended.SetResult((EpollLoop.Current, null)), e => ended.SetResult((EpollLoop.Current, e)));
+        Assert.False(ended.Task.IsCompleted);   // parked: nothing was sent
+        Assert.Null(EpollLoop.Current);
+        EpollLoop? home = socket.Loop;
+        Assert.NotNull(home);
+
+        socket.Close();   // from the test's thread, off every loop
+
+        (EpollLoop? loop, Exception? error) = await ended.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(SocketError.OperationAborted, Assert.IsType<SocketException>(error).SocketErrorCode);
+        Assert.True(loop is not null, "the aborted wait went on on the closing thread, off the loops");
+        Assert.Same(home, loop);
+    }
+
     [Fact]
     public async Task ReceiveAsync_DataAndFinArriveWhileParked_ReturnsTheDataThenTheEnd()
     {

@@ -469,16 +469,33 @@ internal sealed class EpollOperation : IValueTaskSource<int>
         operation._core.SetException(cancelled);
     };
 
-    /// <summary>The socket is closing: a parked operation ends with <see cref="SocketError.OperationAborted"/>.</summary>
+    /// <summary>
+    /// The socket is closing: a parked operation ends with <see cref="SocketError.OperationAborted"/>,
+    /// on its socket's loop as <see cref="Cancel"/> does: a close from another thread (the
+    /// shutdown's cut, an idle tunnel swept by a timer, the other end of a tunnel failing on its
+    /// loop) must not run the waiter's code there, next to its own loop.
+    /// </summary>
     public void Abort()
     {
         if (Interlocked.CompareExchange(ref _state, Claimed, Parked) == Parked)
         {
             _buffer = default;
             _sink = null;
-            _core.SetException(new SocketException((int)SocketError.OperationAborted));
+            var aborted = new SocketException((int)SocketError.OperationAborted);
+            if (_owner.Loop is { } loop && loop != EpollLoop.Current && loop.Post(AbortPosted, (this, aborted)))
+            {
+                return;
+            }
+
+            _core.SetException(aborted);
         }
     }
+
+    private static readonly Action<object?> AbortPosted = static state =>
+    {
+        (EpollOperation operation, SocketException aborted) = ((EpollOperation, SocketException))state!;
+        operation._core.SetException(aborted);
+    };
 
     int IValueTaskSource<int>.GetResult(short token)
     {
