@@ -266,6 +266,48 @@ public class TunnelRelayTests
         Assert.True(reset, "the client read a clean end (FIN) where the target had reset");
     }
 
+    /// <summary>
+    /// A reset after the end was passed on resets nothing: the target sent its whole stream and its
+    /// FIN (relayed), then reset while the client still uploaded; the client must get every byte and
+    /// the FIN, not a reset that drops the tail still queued in the engine's kernel (found by a
+    /// review: 100 KiB of 1 MiB arrived).
+    /// </summary>
+    [Fact]
+    public async Task RunAsync_TargetResetsAfterItsFinWasPassedOn_TheClientGetsTheWholeStreamAndAFin()
+    {
+        const int Size = 1024 * 1024;
+        using SocketPair clientLink = await SocketPair.CreateAsync();
+        using SocketPair targetLink = await SocketPair.CreateAsync();
+        clientLink.B.SendBufferSize = 8 * 1024 * 1024;   // the engine's kernel takes the whole stream: the relay reaches the FIN
+        await using var transport = new SocketConnection(TcpSocket.Adopt(clientLink.B), (IPEndPoint)clientLink.B.RemoteEndPoint!);
+        using var relay = new TunnelRelay(transport.Input, transport.Output, TcpSocket.Adopt(targetLink.A), TimeSpan.FromMinutes(1), default);
+        Task<TunnelResult> run = relay.RunAsync().AsTask();
+
+        await targetLink.B.SendAsync(new byte[Size], SocketFlags.None);
+        targetLink.B.Shutdown(SocketShutdown.Send);   // a complete stream
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (relay.RunningFlows != 1)
+        {
+            Assert.True(waited.Elapsed < TestTimeout, "the target's FIN was not passed on");
+            await Task.Delay(10);
+        }
+
+        targetLink.B.LingerState = new LingerOption(true, 0);
+        targetLink.B.Close();   // then the target resets
+        await clientLink.A.SendAsync("more"u8.ToArray(), SocketFlags.None);   // the client still uploads
+        Assert.Equal(TerminationCause.TargetAbort, (await run.WaitAsync(TestTimeout)).Termination.Cause);
+
+        long got = 0;
+        byte[] buffer = new byte[64 * 1024];
+        int n;
+        while ((n = await SocketText.ReceiveOrResetAsync(clientLink.A, buffer).AsTask().WaitAsync(TestTimeout)) > 0)
+        {
+            got += n;
+        }
+
+        Assert.True(got == Size && n == 0, $"client got {got} of {Size} bytes, then {(n < 0 ? "a reset" : "a FIN")}");
+    }
+
     /// <summary>The same the other way: a client's reset reaches the target as a reset.</summary>
     [Fact]
     public async Task RunAsync_ClientResets_TheTargetSeesAReset()

@@ -7,10 +7,28 @@ namespace Engine.Tunnel;
 /// </summary>
 internal abstract class RelaySide
 {
+    private volatile bool _endPassedOn;
+
     protected RelaySide(bool isClient) => IsClient = isClient;
 
     /// <summary>Which end a failure blames: the client (ClientAbort) or the target (TargetAbort).</summary>
     public bool IsClient { get; }
+
+    /// <summary>
+    /// The other end's FIN was passed on to this one: its stream is complete, and a failure after
+    /// that must not reset it (a reset would drop the stream's tail still queued in the kernel).
+    /// </summary>
+    public bool EndPassedOn => _endPassedOn;
+
+    /// <summary>Passes the other end's FIN on (<see cref="ShutdownSend"/>) and remembers that it did.</summary>
+    public void PassEndOn(bool closing)
+    {
+        _endPassedOn = true;
+        ShutdownSend(closing);
+    }
+
+    /// <summary>For an end reused by the next tunnel.</summary>
+    protected void ResetEnd() => _endPassedOn = false;
 
     /// <summary>Bytes received into <paramref name="buffer"/>; 0 means the end (for an empty buffer: data is waiting).</summary>
     public abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer);

@@ -23,6 +23,7 @@ internal sealed class SocketSide : RelaySide
         _socket = socket;
         _buffered = buffered;
         _writer = writer;
+        ResetEnd();
     }
 
     public void Detach() => Attach(null!, null, null);

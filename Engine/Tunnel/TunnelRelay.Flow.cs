@@ -149,7 +149,7 @@ internal sealed partial class TunnelRelay
                             {
                                 // FIN: pass it on so the other side sees the end (half-close).
                                 ReturnBuffer();
-                                _to.ShutdownSend(closing: _relay.OtherFlowEnded);
+                                _to.PassEndOn(closing: _relay.OtherFlowEnded);
                                 Finish();
                                 return;
                             }

@@ -257,12 +257,13 @@ internal sealed partial class TunnelRelay : IValueTaskSource<TunnelResult>, IDis
         if (Interlocked.CompareExchange(ref _firstCause, packed, 0) == 0)
         {
             // A reset (or a broken send) on one end is passed on as a reset: a FIN would tell the
-            // other end its stream is complete (a close-delimited body inside the tunnel). The
-            // engine's own cuts (a cap, the idle timeout, the drain) end with a FIN after the bytes
-            // already relayed, which were counted.
+            // other end its stream is complete (a close-delimited body inside the tunnel). Not to
+            // an end that already got its FIN (its stream is complete; a reset would only drop its
+            // tail still queued), and not for the engine's own cuts (a cap, the idle timeout, the
+            // drain): those end with a FIN behind the bytes already relayed, which were counted.
             bool reset = cause is TerminationCause.TargetAbort or TerminationCause.ClientAbort;
-            _client.Abort(reset);
-            _target.Abort(reset);
+            _client.Abort(reset && !_client.EndPassedOn);
+            _target.Abort(reset && !_target.EndPassedOn);
         }
 
         Drop();
