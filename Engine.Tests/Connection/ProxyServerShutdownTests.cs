@@ -51,6 +51,81 @@ public sealed class ProxyServerShutdownTests
         }
     }
 
+    /// <summary>
+    /// A close-delimited body stalled mid-way when the drain deadline passes: the client must see a
+    /// reset (a FIN would read as the body's end), and the exchange ends at the cut, not when the
+    /// target next speaks. Found by a review: the cut's close from the stopping thread was a FIN,
+    /// and the exchange waited on the stalled target until it ended (10 s here).
+    /// </summary>
+    [Fact]
+    public async Task Stop_DrainDeadlineCutsACloseDelimitedBody_TheClientSeesAReset_TheExchangeEndsAtTheCut()
+    {
+        var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var origin = new ScriptedOrigin(async (index, socket, token) =>
+        {
+            if (await ScriptedOrigin.ReadRequestHeadAsync(socket, token) is null)
+            {
+                return;
+            }
+
+            await ScriptedOrigin.SendAsync(socket, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npart", token);
+            await released.Task.WaitAsync(TimeSpan.FromSeconds(20), token);   // stalls mid-body until the test ends
+        });
+
+        await using var proxy = new ProxyFixture(o => o.Drain = TimeSpan.FromMilliseconds(200));
+        string authority = $"127.0.0.1:{origin.Port}";
+        using Socket client = await ConnectAsync(proxy, $"GET http://{authority}/ HTTP/1.1\r\nHost: {authority}\r\n{Auth}\r\n");
+        Assert.Equal("part", await SocketText.ReceiveUntilAsync(client, "part"));   // the head was read by ConnectAsync
+
+        int cut = await proxy.StopAsync().WaitAsync(Timeout);
+        byte[] buffer = new byte[1024];
+        int end = await SocketText.ReceiveOrResetAsync(client, buffer).AsTask().WaitAsync(Timeout);
+        string[] log = await proxy.LogLinesAsync();
+        released.SetResult();
+
+        Assert.Equal(1, cut);
+        Assert.True(end == -1, end == 0 ? "the client read a clean end (FIN) where the shutdown cut the body" : $"{end} more bytes");
+        Assert.Contains(" code=OVERLOADED ", log[0], StringComparison.Ordinal);
+        Assert.Contains(" ts=KD", log[0], StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A request still waiting for its answer's head when the drain deadline passes is cut then (its
+    /// line: OVERLOADED, K), not left waiting on a silent target for its ResponseHeadTimeout, which
+    /// also held the shutdown's wait for the cut connections to end.
+    /// </summary>
+    [Fact]
+    public async Task Stop_DrainDeadlineCutsARequestWaitingForItsAnswer_AtTheCut()
+    {
+        var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var requested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var origin = new ScriptedOrigin(async (index, socket, token) =>
+        {
+            _ = await ScriptedOrigin.ReadRequestHeadAsync(socket, token);
+            requested.TrySetResult();
+            await released.Task.WaitAsync(TimeSpan.FromSeconds(40), token);   // never answers
+        });
+
+        await using var proxy = new ProxyFixture(o =>
+        {
+            o.Drain = TimeSpan.FromMilliseconds(200);
+            o.Limits = o.Limits with { ResponseHeadTimeout = TimeSpan.FromSeconds(30) };
+        });
+        string authority = $"127.0.0.1:{origin.Port}";
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(proxy.EndPoint);
+        await client.SendAsync(Encoding.ASCII.GetBytes($"GET http://{authority}/ HTTP/1.1\r\nHost: {authority}\r\n{Auth}\r\n"), SocketFlags.None);
+        await requested.Task.WaitAsync(Timeout);
+
+        Assert.Equal(1, await proxy.StopAsync().WaitAsync(Timeout));
+        string[] log = await proxy.LogLinesAsync();
+        released.SetResult();
+
+        Assert.Single(log);   // written at the cut: before, only once the target ended or the 30 s timeout passed
+        Assert.Contains(" code=OVERLOADED ", log[0], StringComparison.Ordinal);
+        Assert.Contains(" ts=K", log[0], StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Stop_EverythingEndsWithinTheDrain_CutsNothing()
     {

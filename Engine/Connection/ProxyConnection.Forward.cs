@@ -127,13 +127,6 @@ internal sealed partial class ProxyConnection
                 _router.ConfirmNode();
                 _request.Status = result.Status;
                 EndAnswered(result.Termination, result.Failure);
-                if (result.CutUnframed && _output is IResetOnClose client)
-                {
-                    // A close-delimited body cut after the head went out: only closing is left, and
-                    // a FIN would read as the body's end. A body with a length or chunks ends with a
-                    // FIN after every byte: the client sees it is short.
-                    client.ResetOnClose();
-                }
 
                 return result.ClientContinues;
             }

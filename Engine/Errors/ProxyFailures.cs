@@ -280,7 +280,9 @@ internal static class ProxyFailures
     // ---- The exchange ----
 
     /// <summary>An exchange that failed before the client saw a response byte (<see cref="ExchangeOutcome.Failed"/>).</summary>
-    public static ProxyFailure Of(in ExchangeResult result) => result.Failure switch
+    public static ProxyFailure Of(in ExchangeResult result) => result.Termination.Cause == TerminationCause.Killed
+        ? new(ErrorCode.Overloaded, result.Termination, "the engine is shutting down: the drain deadline passed before the target's answer"u8)
+        : result.Failure switch
     {
         // The same answers the head parser gives for the same faults (malformed.md #12; 431 for an oversized trailer section).
         ExchangeFailure.ClientFraming => Rejected(result.ClientFramingError.ToRejectReason()),

@@ -10,8 +10,7 @@ namespace Engine.Forwarding;
 /// moved each way, and whether the client connection can carry another request. <see cref="NodeAnswer"/>
 /// is an http node's own error answer, classified (<see cref="NodeAnswerClassifier"/>): the <c>upstream</c>
 /// member of the error and the log line. <see cref="ClientFramingError"/> says how the client's chunked body broke
-/// (<see cref="ExchangeFailure.ClientFraming"/>). <see cref="CutUnframed"/>: a response cut after its
-/// head whose body had no framing of its own (close-delimited), so that a FIN would read as its end.
+/// (<see cref="ExchangeFailure.ClientFraming"/>).
 /// </summary>
 internal readonly record struct ExchangeResult(
     ExchangeOutcome Outcome,
@@ -23,5 +22,4 @@ internal readonly record struct ExchangeResult(
     ExchangeFailure Failure = ExchangeFailure.None,
     ConnectStatus NodeFailure = ConnectStatus.Connected,
     NodeAnswer NodeAnswer = default,
-    ChunkedFramingError ClientFramingError = ChunkedFramingError.None,
-    bool CutUnframed = false);
+    ChunkedFramingError ClientFramingError = ChunkedFramingError.None);

@@ -219,6 +219,16 @@ internal sealed partial class HttpExchange
 
         long remaining = framing == ResponseBodyFraming.ContentLength ? _response.ContentLength : long.MaxValue;
         _responseChunks.Reset();
+
+        // A close-delimited body ends with the connection, so a cut one would read as complete after
+        // a FIN: until it ends normally, whatever ends the client's connection (a failure here, the
+        // shutdown's cut) resets it. A body with a length or chunks shows a cut itself.
+        IResetOnClose? unframed = framing == ResponseBodyFraming.CloseDelimited ? _clientOutput as IResetOnClose : null;
+        if (unframed is not null)
+        {
+            unframed.ResetIfCut = true;
+        }
+
         while (true)
         {
             CancellationToken deadline = StartDeadline(Settings.IdleTimeout);
@@ -263,6 +273,11 @@ internal sealed partial class HttpExchange
                 ClearDeadline();
                 if (framing == ResponseBodyFraming.CloseDelimited)
                 {
+                    if (unframed is not null)
+                    {
+                        unframed.ResetIfCut = false;   // the target's FIN: the body is complete, and so is the client's end
+                    }
+
                     return (RelayOutcome.Relayed, TerminationState.Normal, ExchangeFailure.None);
                 }
 

@@ -53,6 +53,7 @@ internal sealed partial class HttpExchange : IDisposable, IDeferredSend
     private readonly ChunkedFramingScanner _requestChunks = new();
     private readonly ChunkedFramingScanner _responseChunks = new(refuseEngineTrailers: true);
     private Deadline? _deadline;
+    private readonly CancellationTokenRegistration _onAbort;   // the drain deadline ends whatever phase is armed
 
     // The exchange in progress (set by RunAsync, read by its steps).
     private ExchangeRequest _request;
@@ -77,6 +78,11 @@ internal sealed partial class HttpExchange : IDisposable, IDeferredSend
         _clientOutput = clientOutput;
         _aborted = aborted;
         _draining = draining;
+
+        // The waits of an exchange (the answer's head, a body read) run on their own deadlines, not
+        // on the shutdown's token: when the drain period is over they are ended here, or a request
+        // waiting on a silent target would outlive the shutdown's cut by up to its timeout.
+        _onAbort = aborted.UnsafeRegister(static state => Volatile.Read(ref ((HttpExchange)state!)._deadline)?.Expire(), this);
     }
 
     /// <summary>Serves another client from now on (a pooled connection's next one, after <see cref="Detach"/>); per-exchange state is reset by <see cref="RunAsync"/>.</summary>
@@ -114,7 +120,11 @@ internal sealed partial class HttpExchange : IDisposable, IDeferredSend
         return ExchangeAsync(request.Upstream, reader);
     }
 
-    public void Dispose() => _deadline?.Dispose();
+    public void Dispose()
+    {
+        _onAbort.Dispose();
+        _deadline?.Dispose();
+    }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<ExchangeResult> ExchangeAsync(TcpSocket upstream, SocketReader upstreamReader)
@@ -196,6 +206,7 @@ internal sealed partial class HttpExchange : IDisposable, IDeferredSend
             }
 
             if (relay.Outcome == RelayOutcome.NotStarted && Node.Type == NodeType.Http && uploaded != UploadResult.ClientFraming
+                && relay.Termination.Cause != TerminationCause.Killed   // the shutdown cut it: not the node's failure
                 && (relay.NodeFailure != ConnectStatus.Connected || relay.Failure == ExchangeFailure.ResponseMalformed
                     || (relay.Failure == ExchangeFailure.TargetClosedBeforeHead && !relay.ReceivedBytes && !canRetry)))
             {
@@ -236,12 +247,7 @@ internal sealed partial class HttpExchange : IDisposable, IDeferredSend
                 case RelayOutcome.Upgraded:
                     return Result(ExchangeOutcome.Upgraded, relay.Termination) with { Status = relay.Status };
                 default:
-                    return Result(ExchangeOutcome.Broken, relay.Termination) with
-                    {
-                        Status = relay.Status,
-                        Failure = relay.Failure,
-                        CutUnframed = _response.Framing == ResponseBodyFraming.CloseDelimited && relay.Termination.Cause != TerminationCause.ClientAbort,
-                    };
+                    return Result(ExchangeOutcome.Broken, relay.Termination) with { Status = relay.Status, Failure = relay.Failure };
             }
         }
         finally
@@ -342,7 +348,7 @@ internal sealed partial class HttpExchange : IDisposable, IDeferredSend
         if (_deadline is null || !ReferenceEquals(_deadline.Time, Settings.Time))
         {
             _deadline?.Dispose();
-            _deadline = new Deadline(Settings.Time);
+            Volatile.Write(ref _deadline, new Deadline(Settings.Time));
         }
 
         return _deadline.Arm(timeout);

@@ -81,6 +81,25 @@ internal sealed class Deadline : IDisposable
         }
     }
 
+    /// <summary>
+    /// Ends the armed phase now, as its deadline would (the shutdown's cut, from any thread): its
+    /// token is cancelled. Nothing armed: nothing happens, and the next phase starts as usual.
+    /// </summary>
+    public void Expire()
+    {
+        CancellationTokenSource? expired = null;
+        lock (_lock)
+        {
+            long due = Volatile.Read(ref _due);
+            if (due is not (Cleared or Fired) && Interlocked.CompareExchange(ref _due, Fired, due) == due)
+            {
+                expired = _source;
+            }
+        }
+
+        expired?.Cancel();
+    }
+
     public void Dispose()
     {
         Interlocked.Exchange(ref _due, Cleared);

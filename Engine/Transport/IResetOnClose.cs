@@ -8,5 +8,13 @@ namespace Engine.Transport;
 /// </summary>
 internal interface IResetOnClose
 {
+    /// <summary>The stream was cut: the connection's close is to be a reset.</summary>
     void ResetOnClose();
+
+    /// <summary>
+    /// While set, the connection's end is a reset unless the stream ends normally first: set while a
+    /// close-delimited body goes out, cleared at its end. What ends the connection then (the
+    /// exchange's own failure, or the shutdown's cut from another thread) resets it.
+    /// </summary>
+    bool ResetIfCut { get; set; }
 }

@@ -45,14 +45,32 @@ internal sealed class SocketConnection : IAsyncDisposable
     /// <summary>Called by the handler as it returns: the listener starts <paramref name="tail"/> and ends the connection when it does.</summary>
     public void HandOver(IConnectionTail tail) => Tail = tail;
 
-    /// <summary>Closes at once: pending reads and writes end.</summary>
-    public void Abort() => _socket.Close();
+    /// <summary>
+    /// Closes at once: pending reads and writes end. A close-delimited body still going out is cut
+    /// with a reset (<see cref="IResetOnClose.ResetIfCut"/>), a FIN would read as its end.
+    /// </summary>
+    public void Abort()
+    {
+        if (Output.ResetIfCut)
+        {
+            _socket.ResetOnClose();
+        }
+
+        _socket.Close();
+    }
 
     public async ValueTask DisposeAsync()
     {
-        // The handler is done: send what it wrote, pass the end on as a FIN, then close.
-        await Output.CompleteAsync().ConfigureAwait(false);
-        Input.Complete();
-        _socket.Close();
+        // The handler is done: send what it wrote, pass the end on as a FIN, then close (whatever
+        // the completion met: the descriptor must not outlive the connection).
+        try
+        {
+            await Output.CompleteAsync().ConfigureAwait(false);
+            Input.Complete();
+        }
+        finally
+        {
+            _socket.Close();
+        }
     }
 }

@@ -28,6 +28,7 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend, IResetOnClose
     private int _length;
     private bool _failed;      // a send failed: the client is gone
     private bool _reset;       // the stream was cut: no FIN, the close resets (ResetOnClose)
+    private volatile bool _resetIfCut;   // a close-delimited body is going out (IResetOnClose.ResetIfCut)
     private bool _completed;
     private bool _cancelPending;
 
@@ -356,9 +357,21 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend, IResetOnClose
         _socket.ResetOnClose();
     }
 
+    /// <inheritdoc/>
+    public bool ResetIfCut
+    {
+        get => _resetIfCut;
+        set => _resetIfCut = value;
+    }
+
     private void ShutdownSend()
     {
         Release();
+        if (_resetIfCut)
+        {
+            ResetOnClose();   // completed while a close-delimited body was still going out: it was cut
+        }
+
         if (_failed || _reset)
         {
             return;

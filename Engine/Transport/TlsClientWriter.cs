@@ -13,13 +13,21 @@ namespace Engine.Transport;
 /// </summary>
 internal sealed class TlsClientWriter(PipeWriter inner, SslStream tls, IResetOnClose transport) : PipeWriter, IResetOnClose
 {
+    private readonly Lock _ending = new();
     private volatile bool _reset;
-    private int _ended;
+    private Task? _end;   // the close_notify's send, once started: the connection's end waits for it
 
     public void ResetOnClose()
     {
         _reset = true;
         transport.ResetOnClose();
+    }
+
+    /// <summary>Kept by the socket's writer beneath: the shutdown's cut closes that socket.</summary>
+    public bool ResetIfCut
+    {
+        get => transport.ResetIfCut;
+        set => transport.ResetIfCut = value;
     }
 
     public override void Advance(int bytes) => inner.Advance(bytes);
@@ -36,26 +44,37 @@ internal sealed class TlsClientWriter(PipeWriter inner, SslStream tls, IResetOnC
 
     public override long UnflushedBytes => inner.UnflushedBytes;
 
-    /// <summary>The synchronous form (a tunnel passing its target's end on): the <c>close_notify</c> goes out behind it.</summary>
+    /// <summary>
+    /// The synchronous form (a tunnel passing its target's end on): the <c>close_notify</c> goes out
+    /// behind it, and the connection's own <see cref="CompleteAsync"/> waits for that send.
+    /// </summary>
     public override void Complete(Exception? exception = null)
     {
         inner.Complete(exception);
-        _ = EndAsync();
+        _ = End();
     }
 
     public override async ValueTask CompleteAsync(Exception? exception = null)
     {
         await inner.CompleteAsync(exception).ConfigureAwait(false);
-        await EndAsync().ConfigureAwait(false);
+        await End().ConfigureAwait(false);
     }
 
-    private async Task EndAsync()
+    private Task End()
     {
-        if (_reset || Interlocked.Exchange(ref _ended, 1) != 0)
+        if (_reset || transport.ResetIfCut)
         {
-            return;
+            return Task.CompletedTask;   // a cut: the reset is the end
         }
 
+        lock (_ending)
+        {
+            return _end ??= SendCloseNotifyAsync();
+        }
+    }
+
+    private async Task SendCloseNotifyAsync()
+    {
         try
         {
             await tls.ShutdownAsync().ConfigureAwait(false);
