@@ -90,9 +90,10 @@ public sealed class ProxyServerShutdownTests
     }
 
     /// <summary>
-    /// A request still waiting for its answer's head when the drain deadline passes is cut then (its
-    /// line: OVERLOADED, K), not left waiting on a silent target for its ResponseHeadTimeout, which
-    /// also held the shutdown's wait for the cut connections to end.
+    /// A request still waiting for its answer's head when the drain deadline passes is answered then,
+    /// in-band, 503 OVERLOADED (its line: K), not left waiting on a silent target for its
+    /// ResponseHeadTimeout, which also held the shutdown's wait for the cut connections to end; a
+    /// review found the 503 logged but never sent (the cut closed the socket under it).
     /// </summary>
     [Fact]
     public async Task Stop_DrainDeadlineCutsARequestWaitingForItsAnswer_AtTheCut()
@@ -118,9 +119,12 @@ public sealed class ProxyServerShutdownTests
         await requested.Task.WaitAsync(Timeout);
 
         Assert.Equal(1, await proxy.StopAsync().WaitAsync(Timeout));
+        string answer = await SocketText.ReceiveUntilAsync(client, null);
         string[] log = await proxy.LogLinesAsync();
         released.SetResult();
 
+        Assert.StartsWith("HTTP/1.1 503 ", answer, StringComparison.Ordinal);
+        Assert.Contains("X-Proxy-Error: OVERLOADED", answer, StringComparison.Ordinal);
         Assert.Single(log);   // written at the cut: before, only once the target ended or the 30 s timeout passed
         Assert.Contains(" code=OVERLOADED ", log[0], StringComparison.Ordinal);
         Assert.Contains(" ts=K", log[0], StringComparison.Ordinal);

@@ -334,6 +334,10 @@ internal sealed class ProxyServer : IAsyncDisposable
 
     /// <summary>Graceful stop: no new connections, in-flight work gets <paramref name="drain"/>.</summary>
     /// <returns>How many connections were still open at the drain deadline and were cut.</returns>
+    // How long the drain deadline's cut waits for in-band answers (503 to requests that had no
+    // answer yet) before it closes what is left.
+    private static readonly TimeSpan AnswerGrace = TimeSpan.FromMilliseconds(100);
+
     public async Task<int> StopAsync(TimeSpan drain)
     {
         foreach (SocketListener listener in _listeners)
@@ -358,6 +362,16 @@ internal sealed class ProxyServer : IAsyncDisposable
         // count read after the cut said "0 still open" after cutting two (issue 19.8).
         int cut = _listeners.Sum(static l => l.OpenConnections);
         await _aborted.CancelAsync().ConfigureAwait(false);
+
+        // The abort ends every wait on its loop (a request waiting for its answer's head, a body
+        // read, a tunnel); a request that had sent nothing yet answers 503 OVERLOADED there. A
+        // moment for those answers to go out before the sockets are closed under them; what is
+        // still running then (a send blocked on a client that stopped reading) is cut.
+        foreach (SocketListener listener in _listeners)
+        {
+            await listener.WaitForConnectionsAsync(AnswerGrace).ConfigureAwait(false);
+        }
+
         foreach (SocketListener listener in _listeners)
         {
             listener.AbortAll();

@@ -351,7 +351,16 @@ internal sealed partial class HttpExchange : IDisposable, IDeferredSend
             Volatile.Write(ref _deadline, new Deadline(Settings.Time));
         }
 
-        return _deadline.Arm(timeout);
+        CancellationToken token = _deadline.Arm(timeout);
+        if (_aborted.IsCancellationRequested)
+        {
+            // Armed after the abort's one expiry (its callback found nothing armed, or claimed the
+            // phase before): this phase is cut too. Arm's exchange is a full fence, so either the
+            // callback saw this phase or this sees the token cancelled.
+            _deadline.Expire();
+        }
+
+        return token;
     }
 
     private void ClearDeadline() => _deadline?.Clear();

@@ -46,12 +46,13 @@ internal sealed class SocketConnection : IAsyncDisposable
     public void HandOver(IConnectionTail tail) => Tail = tail;
 
     /// <summary>
-    /// Closes at once: pending reads and writes end. A close-delimited body still going out is cut
-    /// with a reset (<see cref="IResetOnClose.ResetIfCut"/>), a FIN would read as its end.
+    /// Closes at once: pending reads and writes end. A close-delimited body still going out, or
+    /// bytes flushed and not yet sent, are cut with a reset (<see cref="IResetOnClose.ResetIfCut"/>):
+    /// after a FIN a short close-delimited body would read as complete.
     /// </summary>
     public void Abort()
     {
-        if (Output.ResetIfCut)
+        if (Output.ResetIfCut || Output.HoldsUnsentBytes)
         {
             _socket.ResetOnClose();
         }

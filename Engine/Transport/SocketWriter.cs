@@ -357,6 +357,12 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend, IResetOnClose
         _socket.ResetOnClose();
     }
 
+    /// <summary>
+    /// Bytes flushed but not yet taken by the kernel (held for the loop's batch, or a send that has
+    /// to wait): a close now would cut them. Read from another thread by the shutdown's cut: a hint.
+    /// </summary>
+    internal bool HoldsUnsentBytes => _deferred || _inFlight is { IsCompleted: false };
+
     /// <inheritdoc/>
     public bool ResetIfCut
     {
