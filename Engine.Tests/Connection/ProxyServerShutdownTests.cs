@@ -130,6 +130,63 @@ public sealed class ProxyServerShutdownTests
         Assert.Contains(" ts=K", log[0], StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Every listener drains against one deadline: the waits ran one listener after another, each
+    /// with its own timer, so an http and a socks5 listener with a stuck download each took two
+    /// drain periods (three listeners at the 20 s default: past systemd's TimeoutStopSec=45; found
+    /// by a review). The bound is loose on purpose: one period plus slack, where the bug takes two.
+    /// </summary>
+    [Fact]
+    public async Task Stop_TwoListenersEachWithAStuckDownload_DrainOnceForBoth()
+    {
+        TimeSpan drain = TimeSpan.FromSeconds(1);
+        await using var origin = new TestOrigin();
+        await using var proxy = new ProxyFixture(o =>
+        {
+            o.Drain = drain;
+            o.Socks = true;
+        });
+        string authority = $"127.0.0.1:{origin.Port}";
+
+        // The http listener: a 1 GiB download the client does not read.
+        using Socket http = await ConnectAsync(proxy, $"GET http://{authority}/bytes/1073741824 HTTP/1.1\r\nHost: {authority}\r\n{Auth}Connection: close\r\n\r\n");
+
+        // The socks5 listener: a tunnel carrying the same download, not read either.
+        using var socks = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socks.ConnectAsync(proxy.SocksEndPoint);
+        byte[] user = Encoding.ASCII.GetBytes("country-us"), key = Encoding.ASCII.GetBytes(ProxyFixture.Key);
+        await socks.SendAsync((byte[])[5, 1, 2], SocketFlags.None);
+        Assert.Equal([5, 2], await ReceiveExactlyAsync(socks, 2));
+        await socks.SendAsync((byte[])[1, (byte)user.Length, .. user, (byte)key.Length, .. key], SocketFlags.None);
+        Assert.Equal([1, 0], await ReceiveExactlyAsync(socks, 2));
+        await socks.SendAsync((byte[])[5, 1, 0, 1, 127, 0, 0, 1, (byte)(origin.Port >> 8), (byte)origin.Port], SocketFlags.None);
+        Assert.Equal(0, (await ReceiveExactlyAsync(socks, 10))[1]);
+        await socks.SendAsync(Encoding.ASCII.GetBytes($"GET /bytes/1073741824 HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"), SocketFlags.None);
+        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(await ReceiveExactlyAsync(socks, 12)), StringComparison.Ordinal);
+
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        int cut = await proxy.StopAsync().WaitAsync(Timeout);
+        TimeSpan took = stopping.Elapsed;
+
+        Assert.Equal(2, cut);
+        Assert.True(took < drain * 1.8, $"the stop took {took.TotalMilliseconds:0} ms for a {drain.TotalMilliseconds:0} ms drain: the listeners drained one after another");
+    }
+
+    private static async Task<byte[]> ReceiveExactlyAsync(Socket socket, int count)
+    {
+        byte[] bytes = new byte[count];
+        using var limit = new CancellationTokenSource(Timeout);
+        int filled = 0;
+        while (filled < count)
+        {
+            int n = await socket.ReceiveAsync(bytes.AsMemory(filled), SocketFlags.None, limit.Token);
+            Assert.True(n > 0, "the proxy closed the connection");
+            filled += n;
+        }
+
+        return bytes;
+    }
+
     [Fact]
     public async Task Stop_EverythingEndsWithinTheDrain_CutsNothing()
     {

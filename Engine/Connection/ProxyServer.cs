@@ -346,13 +346,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         }
 
         await _draining.CancelAsync().ConfigureAwait(false);
-        bool drained = true;
-        foreach (SocketListener listener in _listeners)
-        {
-            drained &= await listener.WaitForConnectionsAsync(drain).ConfigureAwait(false);
-        }
-
-        if (drained)
+        if (await WaitForConnectionsAsync(drain).ConfigureAwait(false))
         {
             return 0;
         }
@@ -367,18 +361,26 @@ internal sealed class ProxyServer : IAsyncDisposable
         // read, a tunnel); a request that had sent nothing yet answers 503 OVERLOADED there. A
         // moment for those answers to go out before the sockets are closed under them; what is
         // still running then (a send blocked on a client that stopped reading) is cut.
-        foreach (SocketListener listener in _listeners)
+        if (!await WaitForConnectionsAsync(AnswerGrace).ConfigureAwait(false))
         {
-            await listener.WaitForConnectionsAsync(AnswerGrace).ConfigureAwait(false);
-        }
+            foreach (SocketListener listener in _listeners)
+            {
+                listener.AbortAll();
+            }
 
-        foreach (SocketListener listener in _listeners)
-        {
-            listener.AbortAll();
-            await listener.WaitForConnectionsAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await WaitForConnectionsAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
 
         return cut;
+    }
+
+    // Every listener's connections against one deadline: waited one listener after another, each
+    // with its own timer, three listeners took three drain periods (60 s by default, past systemd's
+    // TimeoutStopSec).
+    private async Task<bool> WaitForConnectionsAsync(TimeSpan timeout)
+    {
+        bool[] drained = await Task.WhenAll(_listeners.Select(l => l.WaitForConnectionsAsync(timeout))).ConfigureAwait(false);
+        return drained.All(static d => d);
     }
 
     private int _disposed;

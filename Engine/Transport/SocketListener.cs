@@ -390,7 +390,10 @@ internal sealed class SocketListener : IDisposable
             drained.TrySetResult();   // the last one ended before the write above was seen
         }
 
-        return await Task.WhenAny(drained.Task, Task.Delay(timeout)).ConfigureAwait(false) == drained.Task;
+        using var stopTimer = new CancellationTokenSource();
+        Task first = await Task.WhenAny(drained.Task, Task.Delay(timeout, stopTimer.Token)).ConfigureAwait(false);
+        await stopTimer.CancelAsync().ConfigureAwait(false);   // the delay's timer goes now, not at its end
+        return first == drained.Task;
     }
 
     public void Dispose() => _listening.Close();

@@ -358,8 +358,9 @@ internal sealed class SocketWriter : PipeWriter, IDeferredSend, IResetOnClose
     }
 
     /// <summary>
-    /// Bytes flushed but not yet taken by the kernel (held for the loop's batch, or a send that has
-    /// to wait): a close now would cut them. Read from another thread by the shutdown's cut: a hint.
+    /// Bytes flushed but not yet taken by the kernel, held for the loop's batch or kept from a batch's
+    /// send the kernel could not take whole: a close now would cut them. (A flush's own waiting send
+    /// is not counted: it ends with the abort.) Read from another thread by the shutdown's cut: a hint.
     /// </summary>
     internal bool HoldsUnsentBytes => _deferred || _inFlight is { IsCompleted: false };
 
