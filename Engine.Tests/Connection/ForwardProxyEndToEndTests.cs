@@ -323,7 +323,7 @@ public sealed class ForwardProxyEndToEndTests : IAsyncLifetime
         bool reset;
         try
         {
-            (all, reset) = await ReadToEndOrResetAsync(socket);
+            (all, reset) = await SocketText.ReceiveToEndOrResetAsync(socket);
         }
         catch (OperationCanceledException)
         {
@@ -435,21 +435,7 @@ public sealed class ForwardProxyEndToEndTests : IAsyncLifetime
         return (status, headers, JsonDocument.Parse(all[(split + 4)..]).RootElement.Clone());
     }
 
-    private static async Task<string> ReadToEndAsync(Socket socket) => (await ReadToEndOrResetAsync(socket)).Text;
-
-    private static async Task<(string Text, bool Reset)> ReadToEndOrResetAsync(Socket socket)
-    {
-        var text = new StringBuilder();
-        byte[] buffer = new byte[64 * 1024];
-        int n;
-        using var cts = new CancellationTokenSource(Timeout);
-        while ((n = await SocketText.ReceiveOrResetAsync(socket, buffer, cts.Token)) > 0)
-        {
-            text.Append(Encoding.Latin1.GetString(buffer, 0, n));
-        }
-
-        return (text.ToString(), n < 0);
-    }
+    private static async Task<string> ReadToEndAsync(Socket socket) => (await SocketText.ReceiveToEndOrResetAsync(socket)).Text;
 
     private sealed class NonSeekableStream(byte[] data) : MemoryStream(data)
     {

@@ -41,4 +41,19 @@ internal static class SocketText
             return -1;
         }
     }
+
+    /// <summary>Reads to the end of the stream, at most 20 s: the text, and whether the end was a reset rather than a FIN.</summary>
+    public static async Task<(string Text, bool Reset)> ReceiveToEndOrResetAsync(Socket socket)
+    {
+        var received = new StringBuilder();
+        byte[] buffer = new byte[8192];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        int n;
+        while ((n = await ReceiveOrResetAsync(socket, buffer, timeout.Token)) > 0)
+        {
+            received.Append(Encoding.Latin1.GetString(buffer, 0, n));
+        }
+
+        return (received.ToString(), n < 0);
+    }
 }

@@ -320,32 +320,11 @@ public sealed class OriginMisbehaviourTests : IAsyncDisposable
         Assert.Contains("Connection: close", head, StringComparison.OrdinalIgnoreCase);
         sent.SetResult();
 
-        (string rest, bool reset) = await ReadToEndOrResetAsync(client);
+        (string rest, bool reset) = await SocketText.ReceiveToEndOrResetAsync(client);
         Assert.Equal("", rest);
         Assert.Equal(originResets, reset);
         string[] log = await _proxy.LogLinesAsync();
         Assert.Contains(originResets ? " ts=SD" : " ts=--", log[0], StringComparison.Ordinal);
-    }
-
-    private static async Task<(string Text, bool Reset)> ReadToEndOrResetAsync(Socket socket)
-    {
-        var all = new StringBuilder();
-        byte[] buffer = new byte[8192];
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try
-        {
-            int n;
-            while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0)
-            {
-                all.Append(Encoding.Latin1.GetString(buffer, 0, n));
-            }
-
-            return (all.ToString(), false);
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
-        {
-            return (all.ToString(), true);
-        }
     }
 
     // Until the text is seen or the connection ends (a FIN or a reset).

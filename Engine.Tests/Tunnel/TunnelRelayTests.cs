@@ -262,7 +262,7 @@ public class TunnelRelayTests
         rig.Target.LingerState = new LingerOption(true, 0);
         rig.Target.Close();   // linger 0: RST
         await run.WaitAsync(TestTimeout);
-        (_, bool reset) = await ReadToEndOrResetAsync(rig.Client).WaitAsync(TestTimeout);
+        (_, bool reset) = await SocketText.ReceiveToEndOrResetAsync(rig.Client).WaitAsync(TestTimeout);
         Assert.True(reset, "the client read a clean end (FIN) where the target had reset");
     }
 
@@ -320,7 +320,7 @@ public class TunnelRelayTests
         rig.Client.LingerState = new LingerOption(true, 0);
         rig.Client.Close();   // linger 0: RST
         Assert.Equal(TerminationCause.ClientAbort, (await run.WaitAsync(TestTimeout)).Termination.Cause);
-        Assert.True((await ReadToEndOrResetAsync(rig.Target).WaitAsync(TestTimeout)).Reset);
+        Assert.True((await SocketText.ReceiveToEndOrResetAsync(rig.Target).WaitAsync(TestTimeout)).Reset);
     }
 
     /// <summary>
@@ -339,8 +339,8 @@ public class TunnelRelayTests
         Assert.Equal("relayed", await ReadAtLeastAsync(rig.Client, 7).WaitAsync(TestTimeout));
         await shutdown.CancelAsync();
         Assert.Equal(TerminationCause.Killed, (await run.WaitAsync(TestTimeout)).Termination.Cause);
-        Assert.False((await ReadToEndOrResetAsync(rig.Client).WaitAsync(TestTimeout)).Reset, "client");
-        Assert.False((await ReadToEndOrResetAsync(rig.Target).WaitAsync(TestTimeout)).Reset, "target");
+        Assert.False((await SocketText.ReceiveToEndOrResetAsync(rig.Client).WaitAsync(TestTimeout)).Reset, "client");
+        Assert.False((await SocketText.ReceiveToEndOrResetAsync(rig.Target).WaitAsync(TestTimeout)).Reset, "target");
     }
 
     /// <summary>A clean FIN from each end stays a FIN (the control for the two above).</summary>
@@ -352,11 +352,11 @@ public class TunnelRelayTests
         Task<TunnelResult> run = relay.RunAsync().AsTask();
         await rig.Target.SendAsync("body"u8.ToArray(), SocketFlags.None);
         rig.Target.Shutdown(SocketShutdown.Send);
-        (string text, bool reset) = await ReadToEndOrResetAsync(rig.Client).WaitAsync(TestTimeout);
+        (string text, bool reset) = await SocketText.ReceiveToEndOrResetAsync(rig.Client).WaitAsync(TestTimeout);
         Assert.Equal(("body", false), (text, reset));
         rig.Client.Shutdown(SocketShutdown.Send);
         Assert.Equal(TerminationCause.Normal, (await run.WaitAsync(TestTimeout)).Termination.Cause);
-        Assert.False((await ReadToEndOrResetAsync(rig.Target).WaitAsync(TestTimeout)).Reset);
+        Assert.False((await SocketText.ReceiveToEndOrResetAsync(rig.Target).WaitAsync(TestTimeout)).Reset);
     }
 
     /// <summary>
@@ -480,27 +480,6 @@ public class TunnelRelayTests
         byte[] buffer = new byte[count];
         int n = await socket.ReceiveAsync(buffer, SocketFlags.None);
         return Encoding.ASCII.GetString(buffer, 0, n);
-    }
-
-    /// <summary>Reads to the end; <c>Reset</c> when the end was a reset rather than a FIN.</summary>
-    private static async Task<(string Text, bool Reset)> ReadToEndOrResetAsync(Socket socket)
-    {
-        var text = new StringBuilder();
-        byte[] buffer = new byte[4096];
-        try
-        {
-            int n;
-            while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None)) > 0)
-            {
-                text.Append(Encoding.ASCII.GetString(buffer, 0, n));
-            }
-
-            return (text.ToString(), false);
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
-        {
-            return (text.ToString(), true);
-        }
     }
 
     private static async Task<string> ReadToEndAsync(Socket socket)

@@ -445,56 +445,35 @@ internal sealed class EpollOperation : IValueTaskSource<int>
 
     private static SocketException Error(int errno) => new((int)Epoll.ToSocketError(errno));
 
-    private void Cancel(CancellationToken token)
-    {
-        if (Interlocked.CompareExchange(ref _state, Claimed, Parked) == Parked)
-        {
-            _buffer = default;
-            _sink = null;
-            var cancelled = new OperationCanceledException(token);
-            // A deadline fires on a timer thread: the waiter goes on on its socket's loop, where
-            // the rest of its connection runs, not on the timer's thread.
-            if (_owner.Loop is { } loop && loop != EpollLoop.Current && loop.Post(CancelPosted, (this, cancelled)))
-            {
-                return;
-            }
-
-            _core.SetException(cancelled);
-        }
-    }
-
-    private static readonly Action<object?> CancelPosted = static state =>
-    {
-        (EpollOperation operation, OperationCanceledException cancelled) = ((EpollOperation, OperationCanceledException))state!;
-        operation._core.SetException(cancelled);
-    };
+    private void Cancel(CancellationToken token) => End(new OperationCanceledException(token));
 
     /// <summary>
-    /// The socket is closing: a parked operation ends with <see cref="SocketError.OperationAborted"/>,
-    /// on its socket's loop as <see cref="Cancel"/> does: a close from another thread (the
-    /// shutdown's cut, an idle tunnel swept by a timer, the other end of a tunnel failing on its
-    /// loop) must not run the waiter's code there, next to its own loop.
+    /// The socket is closing: a parked operation ends with <see cref="SocketError.OperationAborted"/>.
     /// </summary>
-    public void Abort()
+    public void Abort() => End(new SocketException((int)SocketError.OperationAborted));
+
+    // A parked operation ends with an error, on its socket's loop: a deadline fires on a timer
+    // thread, and a close can come from another thread (the shutdown's cut, an idle tunnel swept by
+    // a timer); the waiter goes on where the rest of its connection runs, not on that thread.
+    private void End(Exception error)
     {
         if (Interlocked.CompareExchange(ref _state, Claimed, Parked) == Parked)
         {
             _buffer = default;
             _sink = null;
-            var aborted = new SocketException((int)SocketError.OperationAborted);
-            if (_owner.Loop is { } loop && loop != EpollLoop.Current && loop.Post(AbortPosted, (this, aborted)))
+            if (_owner.Loop is { } loop && loop != EpollLoop.Current && loop.Post(EndPosted, (this, error)))
             {
                 return;
             }
 
-            _core.SetException(aborted);
+            _core.SetException(error);
         }
     }
 
-    private static readonly Action<object?> AbortPosted = static state =>
+    private static readonly Action<object?> EndPosted = static state =>
     {
-        (EpollOperation operation, SocketException aborted) = ((EpollOperation, SocketException))state!;
-        operation._core.SetException(aborted);
+        (EpollOperation operation, Exception error) = ((EpollOperation, Exception))state!;
+        operation._core.SetException(error);
     };
 
     int IValueTaskSource<int>.GetResult(short token)
