@@ -246,9 +246,7 @@ public sealed class OriginMisbehaviourTests : IAsyncDisposable
             await Task.Delay(1000, token);
         });
 
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(_proxy.EndPoint);
-        await client.SendAsync(Encoding.ASCII.GetBytes($"GET http://127.0.0.1:{origin.Port}/ HTTP/1.1\r\nHost: x\r\n{Auth}\r\n"), SocketFlags.None);
+        using Socket client = await GetAsync(origin.Port);
         string all = await ReadUntil(client, "\r\n\r\nok");
         Assert.StartsWith("HTTP/1.1 103 Early Hints\r\n", all, StringComparison.Ordinal);
         Assert.Contains("Link: </a.css>; rel=preload", all, StringComparison.Ordinal);
@@ -271,9 +269,7 @@ public sealed class OriginMisbehaviourTests : IAsyncDisposable
             await Task.Delay(500, token);
         });
 
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(_proxy.EndPoint);
-        await client.SendAsync(Encoding.ASCII.GetBytes($"GET http://127.0.0.1:{origin.Port}/ HTTP/1.1\r\nHost: x\r\n{Auth}\r\n"), SocketFlags.None);
+        using Socket client = await GetAsync(origin.Port);
         string all = await ReadUntil(client, "\u0000never");   // until the proxy closes
         Assert.StartsWith("HTTP/1.1 200 OK", all, StringComparison.Ordinal);
         Assert.EndsWith("\r\n\r\nonly-part", all, StringComparison.Ordinal);   // closed short (and reset): detectably incomplete
@@ -312,9 +308,7 @@ public sealed class OriginMisbehaviourTests : IAsyncDisposable
             await Task.Delay(500, token);
         });
 
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(_proxy.EndPoint);
-        await client.SendAsync(Encoding.ASCII.GetBytes($"GET http://127.0.0.1:{origin.Port}/ HTTP/1.1\r\nHost: x\r\n{Auth}\r\n"), SocketFlags.None);
+        using Socket client = await GetAsync(origin.Port);
         string head = await ReadUntil(client, "\r\n\r\npart");
         Assert.StartsWith("HTTP/1.1 200 OK", head, StringComparison.Ordinal);
         Assert.Contains("Connection: close", head, StringComparison.OrdinalIgnoreCase);
@@ -325,6 +319,14 @@ public sealed class OriginMisbehaviourTests : IAsyncDisposable
         Assert.Equal(originResets, reset);
         string[] log = await _proxy.LogLinesAsync();
         Assert.Contains(originResets ? " ts=SD" : " ts=--", log[0], StringComparison.Ordinal);
+    }
+
+    /// <summary>A client connection with one GET for the origin's <c>/</c> sent through the proxy.</summary>
+    private async Task<Socket> GetAsync(int originPort)
+    {
+        Socket client = await ConnectAsync(_proxy.EndPoint);
+        await client.SendAsync(Encoding.ASCII.GetBytes($"GET http://127.0.0.1:{originPort}/ HTTP/1.1\r\nHost: x\r\n{Auth}\r\n"), SocketFlags.None);
+        return client;
     }
 
     // Until the text is seen or the connection ends (a FIN or a reset).

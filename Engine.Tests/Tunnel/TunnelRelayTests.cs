@@ -247,23 +247,25 @@ public class TunnelRelayTests
     }
 
     /// <summary>
-    /// A reset is passed on as a reset, not a FIN: a FIN would tell the client that a stream without
-    /// its own end marker (a close-delimited body inside the tunnel) is complete. Fails with a relay
-    /// that shuts the other end down (the client then reads a clean end).
+    /// A reset is passed on as a reset, each way, not a FIN: a FIN would tell the other end that a
+    /// stream without its own end marker (a close-delimited body inside the tunnel) is complete.
+    /// Fails with a relay that shuts the other end down (it then reads a clean end).
     /// </summary>
-    [Fact]
-    public async Task RunAsync_TargetResets_TheClientSeesAResetNotAnEnd()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task RunAsync_OneEndResets_TheOtherSeesAResetNotAnEnd(bool targetResets)
     {
         await using Rig rig = await Rig.CreateAsync(pipes: false);
         using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
         Task<TunnelResult> run = relay.RunAsync().AsTask();
-        await rig.Target.SendAsync("x"u8.ToArray(), SocketFlags.None);
-        Assert.Equal("x", await ReadAtLeastAsync(rig.Client, 1).WaitAsync(TestTimeout));
-        rig.Target.LingerState = new LingerOption(true, 0);
-        rig.Target.Close();   // linger 0: RST
-        await run.WaitAsync(TestTimeout);
-        (_, bool reset) = await SocketText.ReceiveToEndOrResetAsync(rig.Client).WaitAsync(TestTimeout);
-        Assert.True(reset, "the client read a clean end (FIN) where the target had reset");
+        (Socket resetting, Socket other) = targetResets ? (rig.Target, rig.Client) : (rig.Client, rig.Target);
+        await resetting.SendAsync("x"u8.ToArray(), SocketFlags.None);
+        Assert.Equal("x", await ReadAtLeastAsync(other, 1).WaitAsync(TestTimeout));
+        resetting.LingerState = new LingerOption(true, 0);
+        resetting.Close();   // linger 0: RST
+        Assert.Equal(targetResets ? TerminationCause.TargetAbort : TerminationCause.ClientAbort, (await run.WaitAsync(TestTimeout)).Termination.Cause);
+        Assert.True((await SocketText.ReceiveToEndOrResetAsync(other).WaitAsync(TestTimeout)).Reset, "the other end read a clean end (FIN) where one end had reset");
     }
 
     /// <summary>
@@ -306,21 +308,6 @@ public class TunnelRelayTests
         }
 
         Assert.True(got == Size && n == 0, $"client got {got} of {Size} bytes, then {(n < 0 ? "a reset" : "a FIN")}");
-    }
-
-    /// <summary>The same the other way: a client's reset reaches the target as a reset.</summary>
-    [Fact]
-    public async Task RunAsync_ClientResets_TheTargetSeesAReset()
-    {
-        await using Rig rig = await Rig.CreateAsync(pipes: false);
-        using TunnelRelay relay = rig.Relay(TimeSpan.FromMinutes(1));
-        Task<TunnelResult> run = relay.RunAsync().AsTask();
-        await rig.Client.SendAsync("x"u8.ToArray(), SocketFlags.None);
-        Assert.Equal("x", await ReadAtLeastAsync(rig.Target, 1).WaitAsync(TestTimeout));
-        rig.Client.LingerState = new LingerOption(true, 0);
-        rig.Client.Close();   // linger 0: RST
-        Assert.Equal(TerminationCause.ClientAbort, (await run.WaitAsync(TestTimeout)).Termination.Cause);
-        Assert.True((await SocketText.ReceiveToEndOrResetAsync(rig.Target).WaitAsync(TestTimeout)).Reset);
     }
 
     /// <summary>
